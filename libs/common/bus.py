@@ -1,0 +1,103 @@
+"""NATS JetStream wiring: connection, streams, and publishing with `Nats-Msg-Id`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import nats
+import structlog
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import PubAck, StorageType, StreamConfig
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
+
+from common.contracts.base import Event
+from common.contracts.subjects import STREAMS
+
+log = structlog.get_logger(__name__)
+
+#: how long JetStream remembers a Nats-Msg-Id, so a publisher's retry within it is not doubled
+DUPLICATE_WINDOW_S = 3600.0
+
+
+async def connect(url: str, name: str) -> NATS:
+    async def _disconnected() -> None:
+        log.warning("nats.disconnected")
+
+    async def _reconnected() -> None:
+        log.info("nats.reconnected")
+
+    async def _error(exc: Exception) -> None:
+        log.warning("nats.error", error=str(exc))
+
+    return await nats.connect(
+        servers=[u.strip() for u in url.split(",")],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        disconnected_cb=_disconnected,
+        reconnected_cb=_reconnected,
+        error_cb=_error,
+    )
+
+
+def stream_configs(replicas: int = 1) -> list[StreamConfig]:
+    return [
+        StreamConfig(
+            name=name,
+            subjects=list(patterns),
+            storage=StorageType.FILE,
+            num_replicas=replicas,
+            duplicate_window=DUPLICATE_WINDOW_S,
+            max_age=365 * 24 * 3600.0,
+        )
+        for name, patterns in STREAMS.items()
+    ]
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int = 1, configs: Iterable[StreamConfig] | None = None) -> None:
+    """Create the platform's streams, or bring them to our configuration; safe to run from every replica."""
+    for config in configs or stream_configs(replicas):
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            try:
+                await js.add_stream(config)
+                log.info("nats.stream_created", stream=config.name, replicas=replicas)
+                continue
+            except BadRequestError:
+                pass  # another replica created it between our two calls
+        try:
+            await js.update_stream(config)
+        except BadRequestError as exc:
+            # e.g. a replica count the cluster cannot change in place: keep running on what exists
+            log.warning("nats.stream_not_updated", stream=config.name, error=str(exc))
+
+
+class Publisher:
+    """Publishes contract events; the msg id makes a retried publish harmless."""
+
+    def __init__(self, js: JetStreamContext, timeout: float = 5.0) -> None:
+        self._js = js
+        self._timeout = timeout
+
+    async def publish(self, event: Event, msg_id: str) -> PubAck:
+        return await self.publish_raw(event.subject, event.model_dump_json().encode(), msg_id)
+
+    async def publish_raw(
+        self, subject: str, data: bytes, msg_id: str, headers: dict[str, str] | None = None
+    ) -> PubAck:
+        all_headers = {"Nats-Msg-Id": msg_id, **(headers or {})}
+        for attempt in range(3):
+            try:
+                return await self._js.publish(subject, data, timeout=self._timeout, headers=all_headers)
+            except (NatsTimeoutError, ServiceUnavailableError, NoRespondersError):
+                # the same msg id makes the retry safe if the first one did land
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")

@@ -1,0 +1,214 @@
+"""The one consume loop: a durable pull consumer with an explicit acknowledgement policy.
+
+- valid and handled           -> ack
+- invalid payload or refused  -> dead-letter with the reason, then term (never redelivered)
+- transient failure           -> nak with a growing delay (store or broker down)
+- still failing at max_deliver -> dead-letter with the last error, then term
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import structlog
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernError
+
+from common import metrics
+from common.bus import Publisher
+from common.contracts.base import Event
+from common.contracts.deadletter import DeadLetter
+from common.contracts.subjects import deadletter_subject, stream_for
+
+log = structlog.get_logger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+
+class TransientError(Exception):
+    """A failure that another delivery may not meet (a dependency is down or busy)."""
+
+
+class Rejected(Exception):
+    """The event is valid JSON of the right shape but cannot be accepted (a business refusal)."""
+
+
+#: exceptions that mean "try again later", whoever raised them
+TRANSIENT = (TransientError, ConnectionFailure, ExecutionTimeout, WriteConcernError, NatsTimeoutError, asyncio.TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    subject: str
+    msg_id: str | None
+    stream_seq: int
+    num_delivered: int
+
+    @property
+    def redelivered(self) -> bool:
+        return self.num_delivered > 1
+
+
+@dataclass(frozen=True)
+class Consumer(Generic[E]):
+    durable: str
+    subject: str
+    model: type[E]
+    handler: Callable[[E, Delivery], Awaitable[None]]
+    ack_wait_s: float = 30.0
+
+
+def _backoff(num_delivered: int) -> float:
+    return min(0.5 * 2 ** (num_delivered - 1), 30.0)
+
+
+def _body_text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(data).decode("ascii")
+
+
+def _header_safe(text: str) -> str:
+    return " ".join(text.split())[:200].encode("ascii", "replace").decode("ascii")
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": ".".join(str(p) for p in e["loc"]) or "(body)", "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+class ConsumeLoop:
+    """Runs one Consumer until `stop` is set, finishing the messages in hand."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        publisher: Publisher,
+        consumer: Consumer[Any],
+        *,
+        batch: int = 64,
+        concurrency: int = 32,
+        max_deliver: int = 8,
+    ) -> None:
+        self._js = js
+        self._publisher = publisher
+        self._c = consumer
+        self._batch = batch
+        self._slots = asyncio.Semaphore(concurrency)
+        self._max_deliver = max_deliver
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        config = ConsumerConfig(
+            durable_name=self._c.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self._c.ack_wait_s,
+            max_deliver=self._max_deliver,
+            max_ack_pending=max(1000, self._batch * 4),
+        )
+        return await self._js.pull_subscribe(
+            self._c.subject, durable=self._c.durable, stream=stream_for(self._c.subject), config=config
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = await self.subscribe()
+        log.info("consumer.started", consumer=self._c.durable, subject=self._c.subject)
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(self._batch, timeout=1.0)
+            except (NatsTimeoutError, asyncio.TimeoutError):
+                continue  # an empty batch: no messages right now
+            except Exception as exc:  # the broker is away: wait and fetch again
+                log.warning("consumer.fetch_failed", consumer=self._c.durable, error=str(exc))
+                await asyncio.sleep(1.0)
+                continue
+            await asyncio.gather(*(self._guarded(m) for m in msgs))
+        log.info("consumer.stopped", consumer=self._c.durable)
+
+    async def _guarded(self, msg: Msg) -> None:
+        async with self._slots:
+            await self.handle(msg)
+
+    async def handle(self, msg: Msg) -> None:
+        meta = msg.metadata
+        delivery = Delivery(
+            subject=msg.subject,
+            msg_id=(msg.headers or {}).get("Nats-Msg-Id"),
+            stream_seq=meta.sequence.stream,
+            num_delivered=meta.num_delivered,
+        )
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(
+            subject=delivery.subject, stream_seq=delivery.stream_seq, msg_id=delivery.msg_id, consumer=self._c.durable
+        ):
+            outcome = await self._process(msg, delivery)
+        metrics.MESSAGES.labels(self._c.durable, outcome).inc()
+        metrics.MESSAGE_SECONDS.labels(self._c.durable).observe(time.perf_counter() - started)
+
+    async def _process(self, msg: Msg, delivery: Delivery) -> str:
+        try:
+            event = self._c.model.model_validate_json(msg.data)
+        except ValidationError as exc:
+            return await self._dead_letter(msg, delivery, "invalid payload", _errors(exc))
+        with structlog.contextvars.bound_contextvars(business_id=event.business_id):
+            try:
+                await self._c.handler(event, delivery)
+            except Rejected as exc:
+                return await self._dead_letter(msg, delivery, f"rejected: {exc}", [])
+            except Exception as exc:
+                transient = isinstance(exc, TRANSIENT)
+                if delivery.num_delivered >= self._max_deliver:
+                    log.error("message.gave_up", error=repr(exc), deliveries=delivery.num_delivered)
+                    return await self._dead_letter(
+                        msg, delivery, f"failed {delivery.num_delivered} times, last: {exc!r}", []
+                    )
+                if transient:
+                    log.warning("message.retry", error=repr(exc), deliveries=delivery.num_delivered)
+                else:
+                    log.exception("message.failed", deliveries=delivery.num_delivered)
+                await msg.nak(delay=_backoff(delivery.num_delivered))
+                return "retried"
+        await msg.ack()
+        return "acked"
+
+    async def _dead_letter(self, msg: Msg, delivery: Delivery, reason: str, errors: list[dict[str, Any]]) -> str:
+        letter = DeadLetter(
+            original_subject=delivery.subject,
+            stream=msg.metadata.stream,
+            stream_seq=delivery.stream_seq,
+            msg_id=delivery.msg_id,
+            consumer=self._c.durable,
+            reason=reason,
+            errors=errors,
+            deliveries=delivery.num_delivered,
+            at=datetime.now(UTC),
+            data=_body_text(msg.data),
+        )
+        try:
+            await self._publisher.publish_raw(
+                deadletter_subject(delivery.subject),
+                letter.model_dump_json().encode(),
+                msg_id=f"dl:{msg.metadata.stream}:{delivery.stream_seq}:{self._c.durable}",
+                headers={"Fq-Reason": _header_safe(reason)},
+            )
+        except Exception as exc:  # keep the message: it is retried rather than lost
+            log.warning("deadletter.publish_failed", error=repr(exc))
+            await msg.nak(delay=_backoff(delivery.num_delivered))
+            return "retried"
+        log.warning("message.deadlettered", reason=reason, errors=errors)
+        metrics.DEADLETTERS.labels(delivery.subject, reason.split(":", 1)[0]).inc()
+        await msg.term()
+        return "deadlettered"

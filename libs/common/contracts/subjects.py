@@ -1,0 +1,56 @@
+"""Every subject and stream name of the platform, written once."""
+
+from __future__ import annotations
+
+# Inbound, from other systems (SPEC §3).
+ALERTS_RECEIVED = "alerts.received"
+CASES_ACCEPTED = "cases.accepted"
+CASES_SOLVED = "cases.solved"
+RATINGS_REQUESTED = "ratings.requested"
+
+# Facts published by dispatch.
+ALERTS_ASSIGNED = "alerts.assigned"
+ALERTS_UNASSIGNED = "alerts.unassigned"
+ALERTS_RELEASED = "alerts.released"
+ALERTS_ACKNOWLEDGED = "alerts.acknowledged"
+ALERTS_CLOSED = "alerts.closed"
+GRID_REPLACED = "grid.replaced"
+UNITS_STATUS_CHANGED = "units.status_changed"
+
+# Facts published by mediation.
+DISPUTES_OPENED = "disputes.opened"
+DISPUTES_CONTACTED = "disputes.contacted"
+DISPUTES_ESCALATED = "disputes.escalated"
+DISPUTES_RESOLVED = "disputes.resolved"
+DISPUTES_CLOSED = "disputes.closed"
+DISPUTES_REOPENED = "disputes.reopened"
+DISPUTES_OVERDUE = "disputes.overdue"
+DISPUTES_FOLLOWUP_DUE = "disputes.followup_due"
+
+DEADLETTER_PREFIX = "deadletter"
+
+
+def deadletter_subject(subject: str) -> str:
+    """Where a message on `subject` goes when it cannot be processed."""
+    return f"{DEADLETTER_PREFIX}.{subject}"
+
+
+#: JetStream streams and the subjects each one captures.
+STREAMS: dict[str, list[str]] = {
+    "ALERTS": ["alerts.>"],
+    "DISPATCH": ["grid.>", "units.>"],
+    "DISPUTES": ["disputes.>"],
+    "CASES": ["cases.>"],
+    "CALLBACKS": ["callbacks.>"],
+    "RATINGS": ["ratings.>"],
+    "SMS": ["sms.>"],
+    "DEADLETTER": [f"{DEADLETTER_PREFIX}.>"],
+}
+
+
+def stream_for(subject: str) -> str:
+    prefix = subject.split(".", 1)[0]
+    for name, patterns in STREAMS.items():
+        if any(p.split(".", 1)[0] == prefix for p in patterns):
+            return name
+    raise KeyError(f"no stream captures {subject!r}")

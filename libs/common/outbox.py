@@ -1,0 +1,73 @@
+"""Transactional outbox inside the aggregate's own document (single-document atomicity only).
+
+An event caused by an HTTP call or a timer is staged in `doc["outbox"]` and saved with
+the state change in one write; then it is published with its msg id and unstaged. If
+the process dies in between, the relay publishes it later; JetStream drops the
+duplicate by msg id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from motor.motor_asyncio import AsyncIOMotorCollection
+
+from common import metrics
+from common.bus import Publisher
+from common.contracts.base import Event
+
+log = structlog.get_logger(__name__)
+
+
+def stage(doc: dict, events: list[tuple[Event, str]]) -> None:
+    """Put (event, msg_id) pairs into the document about to be saved."""
+    if not events:
+        doc.setdefault("outbox", {})
+        return
+    box = doc.setdefault("outbox", {})
+    for event, msg_id in events:
+        box[msg_id] = {"subject": event.subject, "data": event.model_dump_json()}
+    doc["outbox_at"] = datetime.now(UTC)  # wall time: the relay's own bookkeeping, not a business rule
+
+
+async def flush(collection: AsyncIOMotorCollection, doc: dict, publisher: Publisher) -> int:
+    """Publish what `doc` (as just saved) has staged, then clear it."""
+    box: dict = doc.get("outbox") or {}
+    if not box:
+        return 0
+    for msg_id, item in box.items():
+        await publisher.publish_raw(item["subject"], item["data"].encode(), msg_id)
+    cleared = await collection.update_one(
+        {"_id": doc["_id"], "version": doc["version"]}, {"$set": {"outbox": {}}, "$unset": {"outbox_at": ""}}
+    )
+    if cleared.matched_count == 0:
+        # saved again meanwhile: unstage only what we published; the relay sees the rest
+        await collection.update_one({"_id": doc["_id"]}, {"$unset": {f"outbox.{k}": "" for k in box}})
+    metrics.OUTBOX_PUBLISHED.labels(collection.name).inc(len(box))
+    return len(box)
+
+
+class OutboxRelay:
+    """Publishes outboxes a crash left behind; runs in every replica, duplicates are harmless."""
+
+    def __init__(self, collections: list[AsyncIOMotorCollection], publisher: Publisher, grace_s: float = 5.0) -> None:
+        self._collections = collections
+        self._publisher = publisher
+        self._grace = timedelta(seconds=grace_s)
+
+    async def run_once(self) -> int:
+        published = 0
+        cutoff = datetime.now(UTC) - self._grace
+        for coll in self._collections:
+            async for doc in coll.find({"outbox_at": {"$lte": cutoff}}):
+                try:
+                    published += await flush(coll, doc, self._publisher)
+                except Exception as exc:
+                    log.warning("outbox.relay_failed", collection=coll.name, id=str(doc["_id"]), error=repr(exc))
+                    await asyncio.sleep(0)
+        if published:
+            log.info("outbox.relayed", events=published)
+        return published

@@ -1,0 +1,80 @@
+"""Command line: `fengqiao up | serve | publish | schemas`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path(".fengqiao")
+SCHEMA_DIR = Path("contracts/schemas")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fengqiao", description="Fengqiao station event platform.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the whole platform on embedded NATS and store; Ctrl-C stops it")
+    up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state kept here across restarts")
+    up.add_argument("--no-sample-grid", action="store_true", help="do not load the sample grid")
+
+    serve = sub.add_parser("serve", help="run one service (how a container runs it); settings from FQ_<SERVICE>_*")
+    serve.add_argument("service", choices=["dispatch", "mediation", "notify", "rating"])
+
+    pub = sub.add_parser("publish", help="publish an event with its Nats-Msg-Id and show what came of it")
+    pub.add_argument("subject")
+    pub.add_argument("file", type=Path, help="the JSON body ('-' for standard input)")
+    pub.add_argument("--nats-url", help="default: from DATA_DIR/endpoints.json of a running `fengqiao up`")
+    pub.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    pub.add_argument("--msg-id", help="default: the event's own id (alert_id, case_id, request_id)")
+    pub.add_argument("--wait", type=float, default=3.0, help="seconds to watch for what follows")
+    pub.add_argument("--no-validate", action="store_true", help="send even if the contract refuses it")
+
+    schemas = sub.add_parser("schemas", help="write the JSON Schema files of the event contracts")
+    schemas.add_argument("--check", action="store_true", help="fail if the files differ from the models")
+    schemas.add_argument("--dir", type=Path, default=SCHEMA_DIR)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "up":
+        from fengqiao.up import run_up
+
+        return run_up(args.data_dir, sample_grid=not args.no_sample_grid)
+    if args.command == "serve":
+        from common.runtime import serve
+        from fengqiao.services import SERVICES
+
+        spec = SERVICES[args.service]
+        asyncio.run(serve(spec.name, spec.settings_class()(), spec.build()))
+        return 0
+    if args.command == "publish":
+        from fengqiao.publish import publish_file
+
+        return asyncio.run(publish_file(args))
+    if args.command == "schemas":
+        return _schemas(args.dir, args.check)
+    return 2
+
+
+def _schemas(folder: Path, check: bool) -> int:
+    from common.contracts.registry import rendered_schemas, write_schemas
+
+    if check:
+        stale = [n for n, text in rendered_schemas().items()
+                 if not (folder / n).exists() or (folder / n).read_text(encoding="utf-8") != text]
+        if stale:
+            print("out of date: " + ", ".join(stale) + " (run `fengqiao schemas`)", file=sys.stderr)
+            return 1
+        print("schemas up to date")
+        return 0
+    changed = write_schemas(folder)
+    print(json.dumps({"written": changed}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""`fengqiao up`: the whole platform on one machine, on embedded defaults, stopped cleanly by a signal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from common.embedded import EmbeddedServer, free_port, start_nats, start_store
+from common.settings import DEVELOPMENT_TOKEN
+from fengqiao.services import SERVICES, ServiceSpec
+
+
+def _port(preferred: int) -> int:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            return free_port()
+
+
+def http_json(method: str, url: str, body: object | None = None, token: str | None = DEVELOPMENT_TOKEN,
+              timeout: float = 10.0) -> tuple[int, object]:
+    data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+@dataclass
+class ServiceProcess:
+    spec: ServiceSpec
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "fengqiao", "serve", self.spec.name],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.spec.name} exited ({self.process.returncode}); see {self.log_path}")
+            try:
+                status, _ = http_json("GET", f"{self.base_url}/readyz", token=None, timeout=2)
+                if status == 200:
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.spec.name} not ready after {timeout}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+class Platform:
+    def __init__(self, data_dir: Path, token: str = DEVELOPMENT_TOKEN, sample_grid: bool = True,
+                 log=print) -> None:
+        self.data_dir = data_dir.resolve()
+        self.token = token
+        self.sample_grid = sample_grid
+        self.log = log
+        self.nats: EmbeddedServer | None = None
+        self.store: EmbeddedServer | None = None
+        self.services: dict[str, ServiceProcess] = {}
+
+    def start(self) -> dict:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.nats = start_nats(self.data_dir)
+            self.store = start_store(self.data_dir)
+            for spec in SERVICES.values():
+                self.services[spec.name] = self._service(spec)
+            for svc in self.services.values():
+                svc.start()
+            for svc in self.services.values():
+                svc.wait_ready()
+            if self.sample_grid:
+                self._load_sample_grid()
+            return self._write_endpoints()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _service(self, spec: ServiceSpec) -> ServiceProcess:
+        assert self.nats and self.store
+        p = spec.env_prefix
+        env = {
+            **os.environ,
+            f"{p}NATS_URL": self.nats.url,
+            f"{p}MONGO_URL": self.store.url,
+            f"{p}HTTP_PORT": str(_port(spec.default_port)),
+            f"{p}TOKENS": json.dumps({self.token: ["admin"]}),
+            f"{p}LOG_JSON": "true",
+        }
+        return ServiceProcess(spec, int(env[f"{p}HTTP_PORT"]), env, self.data_dir / "logs" / f"{spec.name}.log")
+
+    def _load_sample_grid(self) -> None:
+        base = self.services["dispatch"].base_url
+        status, units = http_json("GET", f"{base}/v1/units", token=self.token)
+        if status == 200 and units:
+            return  # a kept data folder already has a grid: never overwrite the station's own
+        grid = json.loads(resources.files("dispatch").joinpath("sample_grid.geojson").read_text(encoding="utf-8"))
+        status, body = http_json("PUT", f"{base}/v1/grid", grid, token=self.token)
+        if status != 200:
+            raise RuntimeError(f"the sample grid was refused: {status} {body}")
+
+    def _write_endpoints(self) -> dict:
+        assert self.nats and self.store
+        endpoints = {
+            "nats_url": self.nats.url,
+            "mongo_url": self.store.url,
+            "token": self.token,
+            "services": {name: {"base_url": s.base_url, "log": str(s.log_path)} for name, s in self.services.items()},
+            **{f"{name}_url": s.base_url for name, s in self.services.items()},
+            "data_dir": str(self.data_dir),
+            "pid": os.getpid(),
+        }
+        path = self.data_dir / "endpoints.json"
+        path.write_text(json.dumps(endpoints, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return endpoints
+
+    def supervise_once(self) -> None:
+        """Restart a service that died, as a container orchestrator would (at most 5 times a minute)."""
+        now = time.monotonic()
+        for svc in self.services.values():
+            if svc.process is not None and svc.process.poll() is not None:
+                svc.restarts = [t for t in svc.restarts if now - t < 60]
+                if len(svc.restarts) >= 5:
+                    continue
+                self.log(f"{svc.spec.name} exited with {svc.process.returncode}; restarting (log: {svc.log_path})")
+                svc.restarts.append(now)
+                svc.start()
+
+    def stop(self) -> None:
+        for svc in self.services.values():
+            svc.stop()
+        for svc in self.services.values():
+            svc.wait_stopped(20)
+        for server in (self.store, self.nats):
+            if server is not None:
+                server.stop()
+        (self.data_dir / "endpoints.json").unlink(missing_ok=True)
+
+
+def run_up(data_dir: Path, sample_grid: bool = True) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    platform = Platform(data_dir, sample_grid=sample_grid)
+    print(f"starting Fengqiao in {platform.data_dir} …", flush=True)
+    endpoints = platform.start()
+    print(f"NATS      {endpoints['nats_url']}")
+    print(f"MongoDB   {endpoints['mongo_url']}")
+    for name, svc in endpoints["services"].items():
+        print(f"{name:<9} {svc['base_url']}   (docs: {svc['base_url']}/docs)")
+    print(f"token     {endpoints['token']}")
+    print(f"endpoints {platform.data_dir / 'endpoints.json'}")
+    print("ready. Ctrl-C stops everything.", flush=True)
+    try:
+        while not stop.wait(1.0):
+            platform.supervise_once()
+    finally:
+        print("stopping …", flush=True)
+        platform.stop()
+        print("stopped.", flush=True)
+    return 0

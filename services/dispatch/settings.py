@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from common.settings import ServiceSettings
+
+
+class DispatchSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="FQ_DISPATCH_", extra="ignore")
+
+    http_port: int = 8101
+    mongo_db: str = "fengqiao_dispatch"
+    #: a unit must acknowledge within this time or the alert goes to the next-best unit
+    ack_timeout_s: float = Field(default=60.0, gt=0)
+    #: past this distance from every available post, the alert goes to the duty desk (overflow)
+    overflow_radius_m: float = Field(default=5000.0, gt=0)
+    #: alerts held by the duty desk are offered to units again when capacity frees up
+    retry_unassigned: bool = True
+    #: how often each replica re-reads unit load and status (the claim in the store stays authoritative)
+    view_refresh_s: float = Field(default=1.0, gt=0)
+    #: a unit's claim with no alert behind it for this long is released (left by a crash)
+    stale_claim_s: float = Field(default=120.0, gt=0)
