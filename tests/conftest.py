@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -38,3 +39,54 @@ async def nc(nats_server: EmbeddedServer) -> AsyncIterator:
     await bus.ensure_streams(client.jetstream())
     yield client
     await client.close()
+
+
+@pytest.fixture
+def run_service(nats_server: EmbeddedServer, store_server: EmbeddedServer, db_name: str):
+    """Start a service in this process on the real servers; the test drives its timers itself.
+
+    Usage: `async with run_service("dispatch", clock, ack_timeout_s=60) as svc:` — svc.runtime,
+    svc.parts, svc.http (an httpx client on the app, with the development token).
+    """
+    import asyncio
+    import contextlib
+    import dataclasses
+
+    import httpx
+
+    from common.runtime import connected, run_parts
+    from common.settings import DEVELOPMENT_TOKEN
+    from fengqiao.services import SERVICES
+
+    @contextlib.asynccontextmanager
+    async def start(name: str, clock=None, *, db: str | None = None, periodic: bool = False, **overrides):
+        spec = SERVICES[name]
+        settings = spec.settings_class()(
+            nats_url=nats_server.url, mongo_url=store_server.url, mongo_db=f"{db or db_name}_{name}",
+            environment="test", **overrides,
+        )
+        async with connected(name, settings, clock) as runtime:
+            parts = await spec.build()(runtime)
+            for hook in parts.on_start:
+                await hook()
+            parts = dataclasses.replace(parts, on_start=[], periodic=parts.periodic if periodic else [])
+            stop = asyncio.Event()
+            task = asyncio.create_task(run_parts(runtime, parts, stop, http=False))
+            transport = httpx.ASGITransport(app=parts.app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}
+            ) as http:
+                try:
+                    yield _Running(runtime, parts, http)
+                finally:
+                    stop.set()
+                    await task
+
+    return start
+
+
+@dataclasses.dataclass
+class _Running:
+    runtime: object
+    parts: object
+    http: object

@@ -39,6 +39,7 @@ async def connect(url: str, name: str) -> NATS:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        drain_timeout=10,
         disconnected_cb=_disconnected,
         reconnected_cb=_reconnected,
         error_cb=_error,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -136,6 +137,8 @@ class ConsumeLoop:
                 await asyncio.sleep(1.0)
                 continue
             await asyncio.gather(*(self._guarded(m) for m in msgs))
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()  # the durable consumer stays on the server; only this fetcher ends
         log.info("consumer.stopped", consumer=self._c.durable)
 
     async def _guarded(self, msg: Msg) -> None:

@@ -84,8 +84,26 @@ def _spawn(cmd: list[str], log_path: Path) -> subprocess.Popen:
                                 start_new_session=True)
 
 
+def _with_retries(start, port: int | None, attempts: int = 3):
+    """A free port can be taken between our probe and the server's bind: try again on a new one."""
+    for attempt in range(attempts):
+        try:
+            return start(port or free_port())
+        except EmbeddedServerError:
+            if port is not None or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def start_nats(data_dir: Path, port: int | None = None, timeout: float = 10.0) -> EmbeddedServer:
-    port = port or free_port()
+    return _with_retries(lambda p: _start_nats(data_dir, p, timeout), port)
+
+
+def start_store(data_dir: Path, port: int | None = None, timeout: float = 15.0) -> EmbeddedServer:
+    return _with_retries(lambda p: _start_store(data_dir, p, timeout), port)
+
+
+def _start_nats(data_dir: Path, port: int, timeout: float) -> EmbeddedServer:
     monitor = free_port()
     store = data_dir / "jetstream"
     store.mkdir(parents=True, exist_ok=True)
@@ -101,8 +119,7 @@ def start_nats(data_dir: Path, port: int | None = None, timeout: float = 10.0) -
     return EmbeddedServer("nats", port, f"nats://127.0.0.1:{port}", proc, log_path, {"monitor_port": monitor})
 
 
-def start_store(data_dir: Path, port: int | None = None, timeout: float = 15.0) -> EmbeddedServer:
-    port = port or free_port()
+def _start_store(data_dir: Path, port: int, timeout: float) -> EmbeddedServer:
     store = data_dir / "store"
     store.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "logs" / "nx-27017.log"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC
 
 from bson.codec_options import CodecOptions
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import IndexModel
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 
 def client(url: str, app_name: str = "fengqiao") -> AsyncIOMotorClient:
@@ -42,3 +43,48 @@ async def save_versioned(collection, doc: dict, expected_version: int) -> None:
     result = await collection.replace_one({"_id": doc["_id"], "version": expected_version}, doc)
     if result.matched_count != 1:
         raise VersionConflict(str(doc["_id"]))
+
+
+class GroupedInserts:
+    """Inserts from concurrent handlers written together, one insert_many at a time (a group commit).
+
+    The store bounds a write per message; while one batch is being written the next one
+    gathers, so each handler still learns the fate of its own document.
+    """
+
+    def __init__(self, collection: AsyncIOMotorCollection, max_batch: int = 256) -> None:
+        self._collection = collection
+        self._max_batch = max_batch
+        self._pending: list[tuple[dict, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def insert(self, doc: dict) -> None:
+        """Insert `doc`; raises DuplicateKeyError if its _id exists, as insert_one would."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((doc, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await future
+
+    async def _write(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0)  # let the handlers running now join this batch
+            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            try:
+                await self._collection.insert_many([doc for doc, _ in batch], ordered=False)
+            except BulkWriteError as exc:
+                failed = {e["index"]: e for e in exc.details.get("writeErrors", [])}
+                for index, (_, future) in enumerate(batch):
+                    error = failed.get(index)
+                    if error is None:
+                        future.set_result(None)
+                    elif error.get("code") == 11000:
+                        future.set_exception(DuplicateKeyError(error.get("errmsg", "duplicate key"), 11000))
+                    else:
+                        future.set_exception(OperationFailure(error.get("errmsg", "write failed"), error.get("code")))
+            except Exception as exc:
+                for _, future in batch:
+                    future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    future.set_result(None)

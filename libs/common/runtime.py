@@ -65,6 +65,8 @@ class ServiceParts:
     consumers: list[Consumer[Any]] = field(default_factory=list)
     periodic: list[Periodic] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    #: the service's wired use-case context (tests and tools drive it directly)
+    context: Any = None
 
 
 Build = Callable[[Runtime], Awaitable[ServiceParts]]

@@ -1,0 +1,34 @@
+"""Times are stored in UTC and shown in the station's zone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+def local(value: Any, zone: ZoneInfo) -> Any:
+    """The same structure with every aware datetime moved to `zone` (ISO 8601 with its offset in JSON)."""
+    if isinstance(value, datetime):
+        return value.astimezone(zone) if value.tzinfo else value
+    if isinstance(value, dict):
+        return {k: local(v, zone) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [local(v, zone) for v in value]
+    return value
+
+
+def iso_week(moment: datetime, zone: ZoneInfo) -> str:
+    """'2026-W48': the ISO week (Monday to Sunday) of `moment` in the station's zone."""
+    year, week, _ = moment.astimezone(zone).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_bounds(label: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Start (Monday 00:00 local) and end (next Monday 00:00 local) of an ISO week label."""
+    try:
+        monday = datetime.strptime(label + "-1", "%G-W%V-%u")
+    except ValueError as exc:
+        raise ValueError(f"a week is written like 2026-W48, not {label!r}") from exc
+    start = monday.replace(tzinfo=zone)
+    return start, start + timedelta(days=7)
