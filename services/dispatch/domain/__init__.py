@@ -1,0 +1,1 @@
+"""Dispatch rules, pure: grid units, nearest-unit ranking, the Alert aggregate, statistics."""

@@ -1,0 +1,321 @@
+"""The Alert aggregate: from the 110 desk to a grid unit, acknowledged, closed (接处警)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from dispatch.domain.assignment import Candidate
+from dispatch.domain.grid import DUTY_DESK
+
+AlertState = Literal["received", "assigned", "acknowledged", "closed", "unassigned"]
+Reason = Literal["zone", "nearest", "overflow"]
+AssignmentEnd = Literal["acknowledged", "ack_timeout", "unit_unavailable", "closed", "reassigned"]
+Disposition = Literal["resolved_on_scene", "referred_to_mediation", "converted_to_case", "no_action"]
+
+DISPOSITIONS: tuple[Disposition, ...] = ("resolved_on_scene", "referred_to_mediation", "converted_to_case", "no_action")
+RELEASE_ENDS: tuple[AssignmentEnd, ...] = ("ack_timeout", "unit_unavailable")
+# 处警现场处结备案单: a settlement on the scene is signed by the party, the responding officer and a witness.
+ON_SCENE_SIGNATURES = ("party", "officer", "witness")
+
+
+class DomainError(Exception):
+    """A move the domain rules refuse."""
+
+
+class AlertRefused(DomainError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One attempt to hand the alert over: to a unit, or to the duty desk (unit_id None)."""
+
+    unit_id: str | None
+    reason: Reason
+    distance_m: float | None
+    at: datetime
+    ended_at: datetime | None = None
+    end: AssignmentEnd | None = None
+
+
+@dataclass(frozen=True)
+class Closure:
+    disposition: Disposition
+    officer_id: str
+    unit_id: str
+    note: str
+    signatures: dict[str, str]
+
+
+# --- domain events (recorded in Alert.events, published by the service layer) ---
+
+
+@dataclass(frozen=True)
+class AlertAssigned:
+    alert_id: str
+    unit_id: str
+    reason: Reason
+    distance_m: float
+    attempt: int  # 1 for the first assignment, 2 after one reassignment…
+    at: datetime
+    ack_due_at: datetime
+    category: str
+    priority: int
+    lon: float
+    lat: float
+    address: str | None
+
+
+@dataclass(frozen=True)
+class AlertUnassigned:
+    alert_id: str
+    attempt: int
+    at: datetime
+    category: str
+    priority: int
+    lon: float
+    lat: float
+    address: str | None
+    reason: Reason = "overflow"
+
+
+@dataclass(frozen=True)
+class AlertAcknowledged:
+    alert_id: str
+    unit_id: str
+    attempt: int
+    at: datetime
+    seconds_to_ack: float
+
+
+@dataclass(frozen=True)
+class AlertReleased:
+    alert_id: str
+    unit_id: str
+    end: AssignmentEnd
+    attempt: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AlertClosed:
+    alert_id: str
+    unit_id: str
+    officer_id: str
+    disposition: Disposition
+    note: str
+    signatures: dict[str, str]
+    category: str
+    priority: int
+    lon: float
+    lat: float
+    address: str | None
+    summary: str
+    caller_phone: str | None
+    parties: list[dict[str, Any]]
+    received_at: datetime
+    at: datetime
+
+
+AlertEvent = AlertAssigned | AlertUnassigned | AlertAcknowledged | AlertReleased | AlertClosed
+
+
+@dataclass
+class Alert:
+    """One alert and who holds it; never two units at once.
+
+    received ─assign→ assigned ─acknowledge→ acknowledged ─close→ closed
+    assigned ─release (ack timeout, unit unavailable)→ received (waits for the next-best unit)
+    assigned ─close→ closed
+    received ─send_to_duty_desk→ unassigned (flagged) ─assign→ assigned, or ─close by the duty desk→ closed
+    """
+
+    alert_id: str
+    received_at: datetime
+    category: str
+    priority: int
+    lon: float
+    lat: float
+    address: str | None
+    caller_phone: str | None
+    summary: str
+    source: str
+    parties: list[dict[str, Any]] = field(default_factory=list)  # people named by the caller, passed on at closing
+    state: AlertState = "received"
+    unit_id: str | None = None  # the current holder
+    reason: Reason | None = None
+    distance_m: float | None = None
+    assigned_at: datetime | None = None
+    ack_due_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    closed_at: datetime | None = None
+    flagged: bool = False  # went to the duty desk
+    assignments: list[Assignment] = field(default_factory=list)
+    closure: Closure | None = None
+    version: int = 0  # owned by the repository (optimistic concurrency); rules never touch it
+    events: list[AlertEvent] = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def receive(
+        cls,
+        *,
+        alert_id: str,
+        received_at: datetime,
+        category: str,
+        priority: int,
+        lon: float,
+        lat: float,
+        address: str | None,
+        caller_phone: str | None,
+        summary: str,
+        source: str,
+        parties: list[dict[str, Any]] | None = None,
+    ) -> Alert:
+        if received_at.tzinfo is None:
+            raise AlertRefused("received_at must carry a time zone")
+        return cls(alert_id, received_at, category, priority, lon, lat, address, caller_phone, summary, source,
+                   list(parties or []))
+
+    # --- moves ---
+
+    def assign(self, candidate: Candidate, now: datetime, ack_timeout: timedelta) -> None:
+        if self.state not in ("received", "unassigned"):
+            raise AlertRefused(self._why_not_waiting())
+        if candidate.unit_id in self.excluded_units():
+            raise AlertRefused(f"unit {candidate.unit_id} already let this alert's acknowledgement time out")
+        if self.state == "unassigned":
+            self._end_attempt(now, "reassigned")
+        self.assignments.append(Assignment(candidate.unit_id, candidate.reason, candidate.distance_m, now))
+        self.state, self.unit_id = "assigned", candidate.unit_id
+        self.reason, self.distance_m = candidate.reason, candidate.distance_m
+        self.assigned_at, self.ack_due_at = now, now + ack_timeout
+        self.events.append(AlertAssigned(
+            self.alert_id, candidate.unit_id, candidate.reason, candidate.distance_m, len(self.assignments),
+            now, self.ack_due_at, self.category, self.priority, self.lon, self.lat, self.address))
+
+    def send_to_duty_desk(self, now: datetime) -> None:
+        if self.state != "received":
+            raise AlertRefused(self._why_not_waiting())
+        self.assignments.append(Assignment(None, "overflow", None, now))
+        self.state, self.unit_id, self.reason, self.distance_m = "unassigned", None, "overflow", None
+        self.assigned_at, self.ack_due_at, self.flagged = now, None, True
+        self.events.append(AlertUnassigned(
+            self.alert_id, len(self.assignments), now, self.category, self.priority, self.lon, self.lat, self.address))
+
+    def acknowledge(self, unit_id: str, now: datetime) -> None:
+        if self.state == "acknowledged" and unit_id == self.unit_id:
+            return  # a repeated acknowledgement changes nothing
+        if self.state != "assigned" or unit_id != self.unit_id:
+            raise AlertRefused(f"unit {unit_id} cannot acknowledge: {self._holding()}")
+        self._end_attempt(now, "acknowledged")
+        self.state, self.acknowledged_at = "acknowledged", now
+        self.events.append(AlertAcknowledged(
+            self.alert_id, unit_id, len(self.assignments), now, (now - self.assignments[-1].at).total_seconds()))
+
+    def ack_overdue(self, now: datetime) -> bool:
+        return self.state == "assigned" and self.ack_due_at is not None and now >= self.ack_due_at
+
+    def release(self, now: datetime, end: AssignmentEnd) -> str:
+        """The holder lets go before acknowledging; the alert waits for the next-best unit."""
+        if end not in RELEASE_ENDS:
+            raise AlertRefused(f"a release ends with one of {', '.join(RELEASE_ENDS)}, not {end!r}")
+        if self.state != "assigned" or self.unit_id is None:
+            raise AlertRefused(f"nothing to release: {self._holding()}")
+        if end == "ack_timeout" and not self.ack_overdue(now):
+            raise AlertRefused(f"unit {self.unit_id} still has until {self.ack_due_at} to acknowledge")
+        unit_id = self.unit_id
+        self._end_attempt(now, end)
+        self.state, self.unit_id, self.reason, self.distance_m = "received", None, None, None
+        self.assigned_at = self.ack_due_at = None
+        self.events.append(AlertReleased(self.alert_id, unit_id, end, len(self.assignments), now))
+        return unit_id
+
+    def close(
+        self,
+        unit_id: str,
+        officer_id: str,
+        disposition: Disposition,
+        note: str,
+        signatures: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        if disposition not in DISPOSITIONS:
+            raise AlertRefused(f"disposition must be one of {', '.join(DISPOSITIONS)}, not {disposition!r}")
+        if self.state == "closed":
+            if self.closure is not None and self.closure.disposition == disposition:
+                return  # the same closing, repeated
+            raise AlertRefused(f"already closed as {self.closure.disposition if self.closure else None}")
+        if self.state == "unassigned":
+            if unit_id != DUTY_DESK:
+                raise AlertRefused(f"unit {unit_id} cannot close: the duty desk holds this alert")
+        elif self.state not in ("assigned", "acknowledged") or unit_id != self.unit_id:
+            raise AlertRefused(f"unit {unit_id} cannot close: {self._holding()}")
+        if not isinstance(officer_id, str) or not officer_id.strip():
+            raise AlertRefused("officer_id is required to close an alert")
+        if disposition == "resolved_on_scene":
+            missing = [role for role in ON_SCENE_SIGNATURES
+                       if not isinstance(signatures.get(role), str) or not signatures[role].strip()]
+            if missing:
+                raise AlertRefused(
+                    f"resolved_on_scene needs the signatures of {', '.join(missing)} (处警现场处结备案单)")
+        if self.assignments and self.assignments[-1].end is None:
+            self._end_attempt(now, "closed")
+        self.closure = Closure(disposition, officer_id, unit_id, note, dict(signatures))
+        self.state, self.closed_at, self.ack_due_at = "closed", now, None
+        self.events.append(AlertClosed(
+            self.alert_id, unit_id, officer_id, disposition, note, dict(signatures),
+            self.category, self.priority, self.lon, self.lat, self.address, self.summary, self.caller_phone,
+            [dict(p) for p in self.parties], self.received_at, now))
+
+    def excluded_units(self) -> frozenset[str]:
+        """Units that let this alert's acknowledgement time out: reassignment goes to the next best."""
+        return frozenset(a.unit_id for a in self.assignments if a.end == "ack_timeout" and a.unit_id)
+
+    # --- plain data for the repository ---
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}
+        data["parties"] = [dict(p) for p in self.parties]
+        data["assignments"] = [asdict(a) for a in self.assignments]
+        data["closure"] = asdict(self.closure) if self.closure else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alert:
+        """The inverse of to_dict; ignores keys the store adds (_id, outbox…)."""
+        names = {f.name for f in fields(cls)} - {"events", "assignments", "closure"}
+        values = {k: _aware(v) for k, v in data.items() if k in names}
+        values["parties"] = [dict(p) for p in data.get("parties", [])]
+        closure = data.get("closure")
+        return cls(
+            **values,
+            assignments=[Assignment(**{k: _aware(v) for k, v in a.items()}) for a in data.get("assignments", [])],
+            closure=Closure(**{**closure, "signatures": dict(closure["signatures"])}) if closure else None,
+        )
+
+    # --- helpers ---
+
+    def _end_attempt(self, now: datetime, end: AssignmentEnd) -> None:
+        self.assignments[-1] = replace(self.assignments[-1], ended_at=now, end=end)
+
+    def _holding(self) -> str:
+        if self.state in ("assigned", "acknowledged"):
+            return f"alert is {self.state}, held by unit {self.unit_id}"
+        return f"alert is {self.state}"
+
+    def _why_not_waiting(self) -> str:
+        if self.state in ("assigned", "acknowledged"):
+            return f"alert is {self.state}, held by unit {self.unit_id}; it must be released first"
+        return f"alert is {self.state}"
+
+
+def _aware(value: Any) -> Any:
+    """BSON hands datetimes back naive in UTC unless the client is tz_aware."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
