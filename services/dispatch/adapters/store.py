@@ -1,0 +1,225 @@
+"""Mongo repositories of dispatch: the grid, the units' live state, the alerts."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import time
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from common.mongo import GroupedInserts, VersionConflict, save_versioned
+from common.outbox import stage
+from common.contracts.base import Event
+from dispatch.domain.alerts import Alert
+
+INDEXES = {
+    "alerts": [
+        IndexModel([("state", ASCENDING), ("ack_due_at", ASCENDING)]),
+        IndexModel([("unit_id", ASCENDING), ("state", ASCENDING)]),
+        IndexModel([("received_at", ASCENDING)]),
+        IndexModel([("outbox_at", ASCENDING)]),
+    ],
+    "units": [IndexModel([("changed_ms", ASCENDING)])],
+}
+
+
+def holder_key(alert_id: str) -> str:
+    """A field name safe for any alert id (ids may hold '.' or '$')."""
+    return "h" + hashlib.blake2b(alert_id.encode(), digest_size=10).hexdigest()
+
+
+class Claim(enum.Enum):
+    CLAIMED = "claimed"  # a new place taken now
+    HELD = "held"  # this alert already had its place there (a duplicate or a redelivery)
+    REFUSED = "refused"  # full, busy, off duty or retired
+
+
+@dataclass(frozen=True)
+class UnitState:
+    unit_id: str
+    status: str
+    load: int
+    capacity: int
+    officers: tuple[str, ...]
+    retired: bool
+
+
+class GridStore:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._grids = db["grid"]
+
+    async def current(self) -> tuple[int, dict | None, list[dict]]:
+        doc = await self._grids.find_one({"_id": "current"})
+        if doc is None:
+            return 0, None, []
+        return doc["version"], json.loads(doc["geojson"]), doc.get("warnings", [])
+
+    async def version(self) -> int:
+        doc = await self._grids.find_one({"_id": "current"}, {"version": 1})
+        return doc["version"] if doc else 0
+
+    async def replace(self, geojson: dict, warnings: list[dict], now: datetime) -> int:
+        doc = await self._grids.find_one({"_id": "current"}, {"version": 1})
+        version = (doc["version"] if doc else 0) + 1
+        await self._grids.replace_one(
+            {"_id": "current"},
+            {"_id": "current", "version": version, "geojson": json.dumps(geojson, ensure_ascii=False),
+             "warnings": warnings, "uploaded_at": now},
+            upsert=True,
+        )
+        return version
+
+
+class UnitStore:
+    """Live state of the units; capacity is claimed with one guarded update, safe across replicas."""
+
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._units = db["units"]
+
+    async def sync_with_grid(self, units: Iterable, grid_version: int) -> list[str]:
+        """Upsert the grid's units keeping their load; units gone from the grid are retired. Returns retired ids."""
+        keep = []
+        for u in units:
+            keep.append(u.unit_id)
+            static = {"name": u.name, "officers": list(u.officers), "capacity": u.capacity,
+                      "retired": False, "grid_version": grid_version}
+            existing = await self._units.find_one({"_id": u.unit_id}, {"_id": 1})
+            if existing is None:
+                await self._units.insert_one({"_id": u.unit_id, **static, "status": u.status, "load": 0, "holders": {},
+                                              "changed_ms": _now_ms()})
+            else:
+                await self._units.update_one({"_id": u.unit_id},
+                                             {"$set": {**static, "status": u.status, "changed_ms": _now_ms()}})
+        retired = [d["_id"] async for d in self._units.find({"_id": {"$nin": keep}, "retired": False}, {"_id": 1})]
+        if retired:
+            await self._units.update_many({"_id": {"$in": retired}}, {"$set": {"retired": True, "status": "off_duty", "changed_ms": _now_ms()}})
+        return retired
+
+    async def states(self, changed_since_ms: int = 0) -> dict[str, UnitState]:
+        """Live state of every unit, or of those changed since a time (epoch ms, wall clock)."""
+        query = {"changed_ms": {"$gte": changed_since_ms}} if changed_since_ms else {}
+        return {d["_id"]: _state(d) async for d in self._units.find(query, {"holders": 0})}
+
+    async def get(self, unit_id: str) -> UnitState | None:
+        d = await self._units.find_one({"_id": unit_id}, {"holders": 0})
+        return _state(d) if d else None
+
+    async def set_status(self, unit_id: str, status: str) -> bool:
+        result = await self._units.update_one({"_id": unit_id, "retired": False}, {"$set": {"status": status, "changed_ms": _now_ms()}})
+        return result.matched_count == 1
+
+    async def claim(self, unit_id: str, alert_id: str, now: datetime) -> Claim:
+        """Take one place of the unit's capacity for the alert: CLAIMED, HELD (already) or REFUSED."""
+        key = holder_key(alert_id)
+        result = await self._units.update_one(
+            {"_id": unit_id, "status": "available", "retired": False, f"holders.{key}": {"$exists": False},
+             "$expr": {"$lt": ["$load", "$capacity"]}},
+            {"$set": {f"holders.{key}": f"{alert_id}|{now.isoformat()}", "changed_ms": _now_ms()}, "$inc": {"load": 1}},
+        )
+        if result.modified_count == 1:
+            return Claim.CLAIMED
+        return Claim.HELD if await self.holds(unit_id, alert_id) else Claim.REFUSED
+
+    async def holds(self, unit_id: str, alert_id: str) -> bool:
+        return await self._units.count_documents({"_id": unit_id, f"holders.{holder_key(alert_id)}": {"$exists": True}}) == 1
+
+    async def holder_of(self, alert_id: str) -> str | None:
+        d = await self._units.find_one({f"holders.{holder_key(alert_id)}": {"$exists": True}}, {"_id": 1})
+        return d["_id"] if d else None
+
+    async def release(self, unit_id: str, alert_id: str) -> bool:
+        key = holder_key(alert_id)
+        result = await self._units.update_one(
+            {"_id": unit_id, f"holders.{key}": {"$exists": True}},
+            {"$unset": {f"holders.{key}": ""}, "$set": {"changed_ms": _now_ms()}, "$inc": {"load": -1}},
+        )
+        return result.modified_count == 1
+
+    async def claims(self) -> AsyncIterator[tuple[str, str, datetime]]:
+        """Every (unit_id, alert_id, claimed_at) held, for reconciliation."""
+        async for d in self._units.find({"load": {"$gt": 0}}, {"holders": 1}):
+            for value in (d.get("holders") or {}).values():
+                alert_id, _, at = value.rpartition("|")
+                yield d["_id"], alert_id, datetime.fromisoformat(at)
+
+
+def _now_ms() -> int:
+    """Wall time of a unit's change, so replicas re-read only what changed (not a business time)."""
+    return int(time.time() * 1000)
+
+
+def _state(d: dict) -> UnitState:
+    return UnitState(d["_id"], d["status"], d.get("load", 0), d["capacity"], tuple(d.get("officers", ())), d.get("retired", False))
+
+
+class AlertStore:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self.collection = db["alerts"]
+        self._inserts = GroupedInserts(self.collection)
+
+    async def insert_new(self, alert: Alert) -> None:
+        """Store a just-received alert; VersionConflict if one with its id is stored already."""
+        try:
+            await self._inserts.insert(_document(alert, 1))
+        except DuplicateKeyError as exc:
+            raise VersionConflict(alert.alert_id) from exc
+        alert.version = 1
+
+    async def get(self, alert_id: str) -> Alert | None:
+        doc = await self.collection.find_one({"_id": alert_id})
+        return _alert(doc) if doc else None
+
+    async def get_doc(self, alert_id: str) -> dict | None:
+        return await self.collection.find_one({"_id": alert_id})
+
+    async def save(self, alert: Alert, staged: list[tuple[Event, str]] | None = None) -> dict:
+        """Save the whole alert if nobody changed it meanwhile; stage events in its outbox. Returns the doc saved."""
+        expected = alert.version
+        doc = _document(alert, expected + 1)
+        if staged is not None:
+            stage(doc, staged)
+        await save_versioned(self.collection, doc, expected)
+        alert.version = expected + 1
+        return doc
+
+    async def due_for_ack(self, now: datetime, limit: int = 200) -> list[str]:
+        cursor = self.collection.find({"state": "assigned", "ack_due_at": {"$lte": now}}, {"_id": 1}).limit(limit)
+        return [d["_id"] async for d in cursor]
+
+    async def waiting(self, limit: int = 200) -> list[str]:
+        """Alerts no unit holds: at the duty desk, or released and not yet placed again."""
+        cursor = self.collection.find({"state": {"$in": ["unassigned", "received"]}}, {"_id": 1, "priority": 1, "received_at": 1})
+        docs = [d async for d in cursor]
+        docs.sort(key=lambda d: (d.get("priority", 2), d["received_at"]))
+        return [d["_id"] for d in docs[:limit]]
+
+    async def held_unacknowledged_by(self, unit_id: str) -> list[str]:
+        return [d["_id"] async for d in self.collection.find({"unit_id": unit_id, "state": "assigned"}, {"_id": 1})]
+
+    async def find(self, *, state: str | None, unit_id: str | None, limit: int) -> list[Alert]:
+        query = {k: v for k, v in (("state", state), ("unit_id", unit_id)) if v is not None}
+        cursor = self.collection.find(query).sort("received_at", -1).limit(limit)
+        return [_alert(d) async for d in cursor]
+
+    async def received_between(self, start: datetime, end: datetime) -> list[Alert]:
+        cursor = self.collection.find({"received_at": {"$gte": start, "$lt": end}})
+        return [_alert(d) async for d in cursor]
+
+
+def _document(alert: Alert, version: int) -> dict:
+    data = alert.to_dict()
+    data.pop("version", None)
+    data.pop("events", None)
+    return {"_id": alert.alert_id, **data, "version": version, "outbox": {}}
+
+
+def _alert(doc: dict) -> Alert:
+    data = {k: v for k, v in doc.items() if k not in ("_id", "outbox", "outbox_at")}
+    return Alert.from_dict(data)

@@ -1,0 +1,46 @@
+"""Wires dispatch: stores, the grid view, consumers, timers and the API."""
+
+from __future__ import annotations
+
+from common.mongo import ensure_indexes
+from common.outbox import OutboxRelay
+from common.runtime import Periodic, Runtime, ServiceParts
+from dispatch import handlers
+from dispatch.adapters.store import INDEXES, AlertStore, GridStore, UnitStore
+from dispatch.entrypoints.api import build_app
+from dispatch.entrypoints.consumers import consumers
+from dispatch.handlers import Dispatch
+from dispatch.settings import DispatchSettings
+from dispatch.view import GridView
+
+
+def wire(runtime: Runtime) -> Dispatch:
+    settings = runtime.settings
+    assert isinstance(settings, DispatchSettings)
+    grids, units = GridStore(runtime.db), UnitStore(runtime.db)
+    return Dispatch(settings, runtime.clock, runtime.publisher, grids, units, AlertStore(runtime.db), GridView(grids, units))
+
+
+async def build(runtime: Runtime) -> ServiceParts:
+    d = wire(runtime)
+    relay = OutboxRelay([d.alerts.collection], runtime.publisher)
+    interval = d.settings.sweep_interval_s
+
+    async def start() -> None:
+        await ensure_indexes(runtime.db, INDEXES)
+        await d.view.refresh()
+
+    return ServiceParts(
+        app=build_app(runtime, d),
+        consumers=consumers(d),
+        periodic=[
+            Periodic("view-refresh", d.settings.view_refresh_s, d.view.refresh),
+            Periodic("view-full-refresh", 60.0, lambda: d.view.refresh(full=True)),
+            Periodic("ack-timeouts", interval, lambda: handlers.sweep_ack_timeouts(d)),
+            Periodic("place-waiting", interval * 2, lambda: handlers.place_waiting(d)),
+            Periodic("reconcile-claims", 30.0, lambda: handlers.reconcile_claims(d)),
+            Periodic("outbox-relay", 5.0, relay.run_once),
+        ],
+        on_start=[start],
+        context=d,
+    )

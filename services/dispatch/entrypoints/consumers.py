@@ -1,0 +1,18 @@
+"""What dispatch consumes from JetStream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.consume import Consumer, Delivery
+from common.contracts.alerts import AlertReceived
+from common.contracts.subjects import ALERTS_RECEIVED
+from dispatch import handlers
+from dispatch.handlers import Dispatch
+
+
+def consumers(d: Dispatch) -> list[Consumer[Any]]:
+    async def on_alert_received(event: AlertReceived, delivery: Delivery) -> None:
+        await handlers.receive_alert(d, event, delivery)
+
+    return [Consumer("dispatch-alerts-received", ALERTS_RECEIVED, AlertReceived, on_alert_received)]

@@ -1,0 +1,311 @@
+"""Use cases of dispatch, one function each: a command or event in, the store and events out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from common.bus import Publisher
+from common.clock import Clock
+from common.consume import Delivery
+from common.contracts import alerts as contract
+from common.contracts.base import Event
+from common.http import Conflict, NotFound
+from common.mongo import VersionConflict
+from common.outbox import flush
+from dispatch.adapters.store import AlertStore, Claim, GridStore, UnitStore
+from dispatch.domain.alerts import Alert, AlertRefused
+from dispatch.domain.assignment import candidate_for, rank_candidates
+from dispatch.domain.grid import GridParse, parse_grid
+from dispatch.settings import DispatchSettings
+from dispatch.view import GridView
+
+log = structlog.get_logger(__name__)
+
+Staged = list[tuple[Event, str]]
+
+
+@dataclass
+class Dispatch:
+    """Everything a use case needs; `bootstrap` wires it."""
+
+    settings: DispatchSettings
+    clock: Clock
+    publisher: Publisher
+    grids: GridStore
+    units: UnitStore
+    alerts: AlertStore
+    view: GridView
+
+    @property
+    def ack_timeout(self) -> timedelta:
+        return timedelta(seconds=self.settings.ack_timeout_s)
+
+
+# --- what dispatch tells the others ------------------------------------------------------------
+
+
+def _location(alert: Alert) -> contract.Location:
+    return contract.Location(lon=alert.lon, lat=alert.lat, address=alert.address)
+
+
+def placement_event(d: Dispatch, alert: Alert) -> tuple[Event, str]:
+    """The fact of the alert's current placement; the same msg id each time it is derived."""
+    attempt = len(alert.assignments)
+    common = {"alert_id": alert.alert_id, "category": alert.category, "priority": alert.priority,
+              "location": _location(alert)}
+    if alert.unit_id is None:
+        return (contract.AlertUnassigned(**common, at=alert.assignments[-1].at),
+                f"{alert.alert_id}/unassigned/{attempt}")
+    return (
+        contract.AlertAssigned(
+            **common, at=alert.assigned_at, unit_id=alert.unit_id, reason=alert.reason,
+            distance_m=round(alert.distance_m or 0.0, 1), attempt=attempt, ack_due_at=alert.ack_due_at,
+            officers=d.view.officers(alert.unit_id),
+        ),
+        f"{alert.alert_id}/assigned/{attempt}",
+    )
+
+
+def released_event(alert: Alert, unit_id: str, why: str) -> tuple[Event, str]:
+    attempt = len(alert.assignments)
+    return (contract.AlertReleased(alert_id=alert.alert_id, at=alert.assignments[-1].ended_at, unit_id=unit_id, why=why),
+            f"{alert.alert_id}/released/{attempt}")
+
+
+# --- placing an alert --------------------------------------------------------------------------
+
+
+async def _claim_best(d: Dispatch, alert: Alert, *, careful: bool) -> None:
+    """Claim the best unit that can take the alert, or give it to the duty desk.
+
+    `careful` first takes over a claim that an interrupted earlier try left behind; a
+    first delivery of a new alert cannot have one, and skips that read.
+    """
+    now = d.clock.now()
+    grid = d.view.grid
+    if grid is None:
+        if alert.state == "received":
+            alert.send_to_duty_desk(now)  # no grid loaded yet: the duty desk holds everything
+        return
+    if careful:
+        leftover = await d.units.holder_of(alert.alert_id)
+        if leftover is not None:
+            if grid.get(leftover) is not None and leftover not in alert.excluded_units():
+                alert.assign(candidate_for(grid, leftover, alert.lon, alert.lat), now, d.ack_timeout)
+                return
+            await d.units.release(leftover, alert.alert_id)
+    candidates = rank_candidates(
+        grid, alert.lon, alert.lat, loads=d.view.loads(), statuses=d.view.statuses(),
+        radius_m=d.settings.overflow_radius_m, exclude=alert.excluded_units(), limit=8,
+    )
+    for candidate in candidates:
+        claim = await d.units.claim(candidate.unit_id, alert.alert_id, now)
+        if claim is not Claim.REFUSED:
+            if claim is Claim.CLAIMED:
+                d.view.note_claimed(candidate.unit_id)
+            alert.assign(candidate, now, d.ack_timeout)
+            return
+    if alert.state == "received":
+        alert.send_to_duty_desk(now)
+
+
+async def receive_alert(d: Dispatch, event: contract.AlertReceived, delivery: Delivery) -> None:
+    """alerts.received -> the alert is placed with a unit (or the duty desk) and the fact published."""
+    alert = Alert.receive(
+        alert_id=event.alert_id, received_at=event.received_at, category=event.category,
+        priority=event.priority, lon=event.location.lon, lat=event.location.lat,
+        address=event.location.address, caller_phone=event.caller_phone, summary=event.summary,
+        source=event.source, parties=[p.model_dump() for p in event.parties],
+    )
+    await _claim_best(d, alert, careful=delivery.redelivered)
+    try:
+        await d.alerts.insert_new(alert)
+    except VersionConflict:
+        # a duplicate, or a redelivery after a crash: the stored alert stands; publish its placement again
+        await _give_back_unless_won(d, alert)
+        stored = await load(d, alert.alert_id)
+        if stored.assignments:
+            await d.publisher.publish(*placement_event(d, stored))
+        return
+    await d.publisher.publish(*placement_event(d, alert))
+    log.info("alert.placed", alert_id=alert.alert_id, unit_id=alert.unit_id, reason=alert.reason,
+             distance_m=alert.distance_m)
+
+
+async def _give_back_unless_won(d: Dispatch, lost: Alert) -> None:
+    """Our save lost a race: release the unit we claimed, unless the winner holds the alert there too.
+
+    A claim is per (unit, alert), so both replicas may have "claimed" the same place; the
+    stored alert says who holds it.
+    """
+    if lost.unit_id is None:
+        return
+    winner = await d.alerts.get(lost.alert_id)
+    if winner is None or winner.unit_id != lost.unit_id:
+        await d.units.release(lost.unit_id, lost.alert_id)
+
+
+async def _save_and_publish(d: Dispatch, alert: Alert, staged: Staged) -> None:
+    doc = await d.alerts.save(alert, staged)
+    await flush(d.alerts.collection, doc, d.publisher)
+
+
+async def load(d: Dispatch, alert_id: str) -> Alert:
+    """The alert, with any event a crash left unpublished sent first."""
+    doc = await d.alerts.get_doc(alert_id)
+    if doc is None:
+        raise NotFound("alert", alert_id)
+    if doc.get("outbox"):
+        await flush(d.alerts.collection, doc, d.publisher)
+    alert = await d.alerts.get(alert_id)
+    assert alert is not None
+    return alert
+
+
+# --- commands from the API ---------------------------------------------------------------------
+
+
+async def acknowledge(d: Dispatch, alert_id: str, unit_id: str) -> Alert:
+    alert = await load(d, alert_id)
+    before = alert.state
+    try:
+        alert.acknowledge(unit_id, d.clock.now())
+    except AlertRefused as exc:
+        raise Conflict(exc.reason) from exc
+    if alert.state == before:
+        return alert  # acknowledged twice: nothing new to say
+    event = contract.AlertAcknowledged(
+        alert_id=alert_id, at=alert.acknowledged_at, unit_id=unit_id,
+        seconds_to_ack=(alert.acknowledged_at - alert.assigned_at).total_seconds(),
+    )
+    await _save_and_publish(d, alert, [(event, f"{alert_id}/acknowledged")])
+    return alert
+
+
+async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, disposition: str, note: str,
+                signatures: dict[str, str], parties: list[dict]) -> Alert:
+    alert = await load(d, alert_id)
+    if alert.state == "closed" and alert.closure and alert.closure.disposition == disposition:
+        return alert
+    holder = alert.unit_id
+    try:
+        alert.close(unit_id=unit_id, officer_id=officer_id, disposition=disposition, note=note,
+                    signatures=signatures, now=d.clock.now())
+    except AlertRefused as exc:
+        raise Conflict(exc.reason) from exc
+    known = {p["party_id"] for p in alert.parties}
+    alert.parties = [*alert.parties, *(p for p in parties if p["party_id"] not in known)]
+    event = contract.AlertClosed(
+        alert_id=alert_id, at=alert.closed_at, unit_id=unit_id, officer_id=officer_id,
+        officers=d.view.officers(unit_id), disposition=disposition, note=note, signatures=signatures,
+        category=alert.category, priority=alert.priority, location=_location(alert), summary=alert.summary,
+        caller_phone=alert.caller_phone, parties=[contract.Party(**p) for p in alert.parties],
+        received_at=alert.received_at,
+    )
+    doc = await d.alerts.save(alert, [(event, f"{alert_id}/closed")])
+    if holder:
+        await d.units.release(holder, alert_id)
+    await flush(d.alerts.collection, doc, d.publisher)
+    return alert
+
+
+async def set_unit_status(d: Dispatch, unit_id: str, status: str) -> None:
+    if not await d.units.set_status(unit_id, status):
+        raise NotFound("unit", unit_id)
+    await d.publisher.publish(
+        contract.UnitStatusChanged(unit_id=unit_id, status=status, at=d.clock.now()),
+        f"{unit_id}/status/{d.clock.now().isoformat()}",
+    )
+    await d.view.refresh()
+    if status == "off_duty":
+        # alerts the unit has not acknowledged go to the next-best unit at once
+        for alert_id in await d.alerts.held_unacknowledged_by(unit_id):
+            await _release_and_place(d, alert_id, "unit_unavailable")
+
+
+async def replace_grid(d: Dispatch, geojson: dict) -> tuple[GridParse, int]:
+    parsed = parse_grid(geojson)
+    if not parsed.ok:
+        return parsed, d.view.version
+    now = d.clock.now()
+    warnings = [{"field": w.loc, "msg": w.message} for w in parsed.warnings]
+    version = await d.grids.replace(geojson, warnings, now)
+    retired = await d.units.sync_with_grid(parsed.units, version)
+    await d.publisher.publish(contract.GridReplaced(grid_version=version, units=len(parsed.units), at=now),
+                              f"grid/{version}")
+    await d.view.refresh()
+    for unit_id in retired:
+        for alert_id in await d.alerts.held_unacknowledged_by(unit_id):
+            await _release_and_place(d, alert_id, "unit_unavailable")
+    log.info("grid.replaced", version=version, units=len(parsed.units), retired=retired)
+    return parsed, version
+
+
+# --- timers ------------------------------------------------------------------------------------
+
+
+async def _release_and_place(d: Dispatch, alert_id: str, why: str) -> None:
+    alert = await load(d, alert_id)
+    now = d.clock.now()
+    if alert.state != "assigned" or (why == "ack_timeout" and not alert.ack_overdue(now)):
+        return
+    unit_id = alert.release(now, "ack_timeout" if why == "ack_timeout" else "unit_unavailable")
+    staged: Staged = [released_event(alert, unit_id, why)]
+    await _claim_best(d, alert, careful=False)  # the old holder's claim goes only after the save
+    staged.append(placement_event(d, alert))
+    try:
+        doc = await d.alerts.save(alert, staged)
+    except VersionConflict:
+        await _give_back_unless_won(d, alert)  # someone else moved it meanwhile (acknowledged, closed, placed)
+        return
+    await d.units.release(unit_id, alert_id)
+    await flush(d.alerts.collection, doc, d.publisher)
+    log.info("alert.reassigned", alert_id=alert_id, from_unit=unit_id, to_unit=alert.unit_id, why=why)
+
+
+async def sweep_ack_timeouts(d: Dispatch) -> int:
+    due = await d.alerts.due_for_ack(d.clock.now())
+    for alert_id in due:
+        await _release_and_place(d, alert_id, "ack_timeout")
+    return len(due)
+
+
+async def place_waiting(d: Dispatch) -> int:
+    """Offer alerts held by the duty desk to units again once one can take them."""
+    placed = 0
+    for alert_id in await d.alerts.waiting():
+        alert = await load(d, alert_id)
+        if alert.state not in ("unassigned", "received"):
+            continue
+        if alert.state == "unassigned" and not d.settings.retry_unassigned:
+            continue
+        was = alert.state
+        await _claim_best(d, alert, careful=True)
+        if alert.unit_id is None and was == "unassigned":
+            continue  # still nobody: it stays with the duty desk, no new event
+        try:
+            await _save_and_publish(d, alert, [placement_event(d, alert)])
+        except VersionConflict:
+            await _give_back_unless_won(d, alert)
+            continue
+        placed += 1
+    return placed
+
+
+async def reconcile_claims(d: Dispatch) -> int:
+    """Release capacity that a crash left claimed by an alert the unit does not hold."""
+    now = d.clock.now()
+    stale = timedelta(seconds=d.settings.stale_claim_s)
+    released = 0
+    async for unit_id, alert_id, claimed_at in d.units.claims():
+        if now - claimed_at < stale:
+            continue
+        alert = await d.alerts.get(alert_id)
+        if alert is None or alert.unit_id != unit_id or alert.state not in ("assigned", "acknowledged"):
+            if await d.units.release(unit_id, alert_id):
+                released += 1
+                log.warning("claim.released_stale", unit_id=unit_id, alert_id=alert_id)
+    return released

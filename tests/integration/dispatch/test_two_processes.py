@@ -1,0 +1,107 @@
+"""Two dispatch processes on one stream and one store: no unit over capacity, no alert held twice."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+
+import httpx
+import pytest
+from motor.motor_asyncio import AsyncIOMotorClient
+
+from common.contracts.subjects import ALERTS_RECEIVED
+from common.embedded import free_port, wait_for_port
+from common.settings import DEVELOPMENT_TOKEN
+from tests.support import alert_body, centre, eventually, publish, row_grid
+
+pytestmark = pytest.mark.integration
+
+AUTH = {"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}
+
+
+def _start(nats_url: str, mongo_url: str, db: str, tmp_path, n: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "FQ_DISPATCH_NATS_URL": nats_url, "FQ_DISPATCH_MONGO_URL": mongo_url, "FQ_DISPATCH_MONGO_DB": db,
+        "FQ_DISPATCH_HTTP_PORT": str(port), "FQ_DISPATCH_CONSUMER_BATCH": "2", "FQ_DISPATCH_CONSUMER_CONCURRENCY": "2",
+        "FQ_DISPATCH_SWEEP_INTERVAL_S": "0.2", "FQ_DISPATCH_VIEW_REFRESH_S": "0.2", "FQ_DISPATCH_LOG_JSON": "true",
+    }
+    log = open(tmp_path / f"dispatch-{n}.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "fengqiao", "serve", "dispatch"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    wait_for_port(port, 30, proc, f"dispatch {n}")
+    return proc, port
+
+
+def _acked(metrics: str) -> float:
+    found = re.search(r'fengqiao_messages_total\{consumer="dispatch-alerts-received",outcome="acked"\} (\S+)', metrics)
+    return float(found.group(1)) if found else 0.0
+
+
+async def _check_invariants(db, alerts: list[dict]) -> None:
+    units = {u["_id"]: u async for u in db.units.find({})}
+    held_by = Counter()
+    for unit in units.values():
+        assert unit["load"] <= unit["capacity"], f"{unit['_id']} over capacity"
+        holders = [v.rpartition("|")[0] for v in unit["holders"].values()]
+        assert unit["load"] == len(holders)
+        held_by.update(holders)
+        holding = sorted(a["alert_id"] for a in alerts if a["unit_id"] == unit["_id"] and a["state"] in ("assigned", "acknowledged"))
+        assert sorted(holders) == holding, f"{unit['_id']}: claims and alerts disagree"
+    assert all(n == 1 for n in held_by.values()), "an alert held by two units"
+
+
+async def test_two_processes_share_the_work_without_breaking_capacity(nats_server, store_server, db_name, nc, tmp_path) -> None:
+    procs = [_start(nats_server.url, store_server.url, db_name, tmp_path, n) for n in (1, 2)]
+    mongo = AsyncIOMotorClient(store_server.url, tz_aware=True)
+    try:
+        urls = [f"http://127.0.0.1:{port}" for _, port in procs]
+        async with httpx.AsyncClient(headers=AUTH, timeout=10) as http:
+            await eventually(lambda: _ready(http, urls), timeout=30)
+            assert (await http.put(f"{urls[0]}/v1/grid", json=row_grid((2, 1, 1, 2)))).status_code == 200
+            ids = [f"two-{i:03d}" for i in range(40)]
+            for i, alert_id in enumerate(ids):
+                lon, lat = centre(i % 4)
+                await publish(nc, ALERTS_RECEIVED, alert_body(alert_id, lon, lat), alert_id)
+                if i % 5 == 0:  # a publisher's resend with a new msg id
+                    await publish(nc, ALERTS_RECEIVED, alert_body(alert_id, lon, lat), f"{alert_id}-again")
+
+            async def all_placed() -> list[dict] | None:
+                listed = (await http.get(f"{urls[1]}/v1/alerts", params={"limit": 500})).json()
+                return listed if len(listed) == 40 and all(a["state"] != "received" for a in listed) else None
+
+            alerts = await eventually(all_placed, timeout=60)
+            db = mongo[f"{db_name}"]
+            await _check_invariants(db, alerts)
+            assert sum(1 for a in alerts if a["state"] == "assigned") == 6  # total capacity
+            metrics = [(await http.get(f"{u}/metrics")).text for u in urls]
+            assert all(_acked(m) > 0 for m in metrics), "both processes took messages"
+
+            # free capacity by closing what the units hold: both processes' sweeps place the waiting ones
+            for alert in [a for a in alerts if a["state"] == "assigned"]:
+                body = {"unit_id": alert["unit_id"], "officer_id": "P000", "disposition": "no_action"}
+                assert (await http.post(f"{urls[len(alert['alert_id']) % 2]}/v1/alerts/{alert['alert_id']}/close", json=body)).status_code == 200
+
+            async def refilled() -> list[dict] | None:
+                listed = (await http.get(f"{urls[0]}/v1/alerts", params={"limit": 500})).json()
+                return listed if sum(1 for a in listed if a["state"] == "assigned") == 6 else None
+
+            alerts = await eventually(refilled, timeout=60)
+            await _check_invariants(db, alerts)
+    finally:
+        mongo.close()
+        for proc, _ in procs:
+            proc.terminate()
+        for proc, _ in procs:
+            assert proc.wait(20) == 0, "a dispatch process did not stop cleanly on SIGTERM"
+
+
+async def _ready(http: httpx.AsyncClient, urls: list[str]) -> bool:
+    try:
+        return all([(await http.get(f"{u}/readyz")).status_code == 200 for u in urls])
+    except httpx.HTTPError:
+        return False
