@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.contracts import alerts, cases, deadletter, ratings
+from common.contracts import alerts, cases, deadletter, disputes, ratings
 from common.contracts.base import Event
 
 #: every public event, in the order docs/events.md lists them
@@ -21,6 +21,14 @@ CONTRACTS: tuple[type[Event], ...] = (
     alerts.AlertClosed,
     alerts.GridReplaced,
     alerts.UnitStatusChanged,
+    disputes.DisputeOpened,
+    disputes.DisputeContacted,
+    disputes.DisputeEscalated,
+    disputes.DisputeResolved,
+    disputes.DisputeClosed,
+    disputes.DisputeReopened,
+    disputes.DisputeOverdue,
+    disputes.DisputeFollowupDue,
     deadletter.DeadLetter,
 )
 

@@ -1,0 +1,316 @@
+"""Use cases of mediation, one function each: a report, an action or a timer in, the store and events out."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from common.bus import Publisher
+from common.clock import Clock
+from common.consume import TRANSIENT, Rejected
+from common.contracts import alerts as alert_contract
+from common.contracts import disputes as contract
+from common.contracts.base import Event
+from common.http import Conflict, NotFound
+from common.mongo import VersionConflict
+from common.outbox import flush
+from mediation.adapters.store import DisputeStore, RequestIds
+from mediation.domain import (
+    RECURRENCE_WINDOW,
+    Agreement,
+    Dispute,
+    DisputeRefused,
+    DisputeStats,
+    Party,
+    RiskRules,
+    dispute_stats,
+    find_recurrence,
+    recurrence_keys,
+)
+from mediation.domain import events as ev
+from mediation.settings import MediationSettings
+
+log = structlog.get_logger(__name__)
+
+Staged = list[tuple[Event, str]]
+
+
+@dataclass
+class Mediation:
+    """Everything a use case needs; `bootstrap` wires it."""
+
+    settings: MediationSettings
+    clock: Clock
+    publisher: Publisher
+    disputes: DisputeStore
+    requests: RequestIds
+    risk_rules: RiskRules | None = None  # None: the packaged rules
+
+    @property
+    def station(self) -> tuple[float, float]:
+        return self.settings.station_lon, self.settings.station_lat
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a reporter tells (the command that opens a dispute); the service adds its id and time."""
+
+    source: str
+    reported_by: str
+    category: str
+    summary: str
+    parties: tuple[Party, ...]
+    source_ref: str | None = None
+    address: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    unit_id: str | None = None
+    officer_id: str | None = None
+
+    def open(
+        self, dispute_id: str, reported_at: datetime, recurrence_of: str | None, rules: RiskRules | None
+    ) -> Dispute:
+        told = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Dispute.open(dispute_id=dispute_id, reported_at=reported_at, recurrence_of=recurrence_of,
+                            risk_rules=rules, **told)
+
+
+# --- ids ---------------------------------------------------------------------------------------
+
+
+def _prefixed(prefix: str, ident: str) -> str:
+    """`prefix + ident`, or a digest of `ident` when that would pass the 64 characters of an id."""
+    text = prefix + ident
+    return text if len(text) <= 64 else prefix + hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
+
+
+def dispute_id_for_alert(alert_id: str) -> str:
+    """One alert opens at most one dispute: its id is derived from the alert's."""
+    return _prefixed("D-", alert_id)
+
+
+def raised_alert_id(dispute_id: str) -> str:
+    """The alert a high-risk dispute raises for dispatch."""
+    return _prefixed("MED-", dispute_id)
+
+
+def _new_dispute_id(m: Mediation, now: datetime) -> str:
+    return f"D-{now.astimezone(m.settings.zone):%Y%m%d}-{uuid.uuid4().hex[:8]}"
+
+
+# --- what mediation tells the others -----------------------------------------------------------
+
+#: domain events whose public contract carries the same fields
+_SAME_FIELDS: dict[type[ev.DisputeEvent], type[Event]] = {
+    ev.DisputeContacted: contract.DisputeContacted,
+    ev.DisputeEscalated: contract.DisputeEscalated,
+    ev.DisputeResolved: contract.DisputeResolved,
+    ev.DisputeClosedUnresolved: contract.DisputeClosed,
+    ev.DisputeReopened: contract.DisputeReopened,
+    ev.DisputeOverdue: contract.DisputeOverdue,
+    ev.DisputeFollowupDue: contract.DisputeFollowupDue,
+}
+
+
+def _public_parties(dispute: Dispute) -> list[alert_contract.Party]:
+    # the 身份证号 stays in mediation's store: events are kept in the stream for a year
+    return [alert_contract.Party(party_id=p.party_id, name=p.name, phone=p.phone, role=p.role or "party")
+            for p in dispute.parties]
+
+
+def _opened(dispute: Dispute, event: ev.DisputeOpened) -> Event:
+    return contract.DisputeOpened(
+        **asdict(event), state=dispute.state, summary=dispute.summary, risk_matches=dispute.risk_matches,
+        address=dispute.address, lon=dispute.lon, lat=dispute.lat, parties=_public_parties(dispute),
+        first_contact_due_at=dispute.first_contact_due_at,
+    )
+
+
+def _raised_alert(dispute: Dispute, event: ev.DisputeHighRisk, station: tuple[float, float]) -> tuple[Event, str]:
+    """A threat of violence goes to dispatch as an urgent alert, so a unit goes now."""
+    alert_id = raised_alert_id(dispute.dispute_id)
+    located = event.lon is not None and event.lat is not None
+    lon, lat = (event.lon, event.lat) if located else station
+    alert = alert_contract.AlertReceived(
+        alert_id=alert_id, received_at=event.at, category="violence", priority=1,
+        location=alert_contract.Location(lon=lon, lat=lat, address=event.address),
+        caller_phone=next((p.phone for p in dispute.parties if p.phone), None),
+        summary=event.summary[:2000], source="mediation", parties=_public_parties(dispute),
+    )
+    return alert, alert_id  # the msg id of an alert is its id, as the 110 desk sends it
+
+
+def public_events(dispute: Dispute, station: tuple[float, float]) -> Staged:
+    """The events the dispute recorded since it was loaded, as public contracts with deterministic msg ids.
+
+    Every command that records an event adds a history entry, so the history length tells
+    commands apart, and the kind tells a command's events apart. `station` locates the alert a
+    high-risk dispute without coordinates raises.
+    """
+    step = len(dispute.history)
+    staged: Staged = []
+    for event in dispute.events:
+        if isinstance(event, ev.DisputeHighRisk):
+            staged.append(_raised_alert(dispute, event, station))
+            continue
+        if isinstance(event, ev.DisputeOpened):
+            public = _opened(dispute, event)
+        else:
+            public = _SAME_FIELDS[type(event)](**asdict(event))
+        staged.append((public, f"{dispute.dispute_id}/{public.subject.removeprefix('disputes.')}/{step}"))
+    return staged
+
+
+# --- the unit of work --------------------------------------------------------------------------
+
+
+async def _publish_staged(m: Mediation, doc: dict) -> None:
+    try:
+        await flush(m.disputes.collection, doc, m.publisher)
+    except TRANSIENT as exc:  # saved already: the outbox relay publishes it when the broker is back
+        log.warning("outbox.deferred", dispute_id=doc["_id"], error=repr(exc))
+
+
+async def _commit(m: Mediation, dispute: Dispute) -> None:
+    doc = await m.disputes.save(dispute, public_events(dispute, m.station))
+    await _publish_staged(m, doc)
+
+
+async def load(m: Mediation, dispute_id: str) -> Dispute:
+    """The dispute, with any event a crash left unpublished sent first."""
+    doc = await m.disputes.get_doc(dispute_id)
+    if doc is None:
+        raise NotFound("dispute", dispute_id)
+    if doc.get("outbox"):
+        await _publish_staged(m, doc)
+    return Dispute.from_dict(doc)
+
+
+async def _act(m: Mediation, dispute_id: str, command: Callable[[Dispute, datetime], Any]) -> Dispute:
+    """Apply a command to the stored dispute and save it; decide again if someone saved it meanwhile."""
+    for _ in range(3):
+        dispute = await load(m, dispute_id)
+        steps = len(dispute.history)
+        try:
+            command(dispute, m.clock.now())
+        except DisputeRefused as exc:
+            raise Conflict(exc.reason) from exc
+        if len(dispute.history) == steps:
+            return dispute  # nothing happened: nothing to save
+        try:
+            await _commit(m, dispute)
+        except VersionConflict:
+            continue
+        return dispute
+    raise Conflict(f"dispute {dispute_id} is being changed by someone else: try again")
+
+
+# --- opening -----------------------------------------------------------------------------------
+
+
+async def _open(m: Mediation, dispute_id: str, report: Report, reported_at: datetime) -> tuple[Dispute, bool]:
+    """Open the dispute, linked to a recurrence; (the stored one, False) if it is open already."""
+    if await m.disputes.get_doc(dispute_id) is None:
+        earlier = await m.disputes.recurrence_candidates(reported_at - RECURRENCE_WINDOW)
+        recurrence_of = find_recurrence(recurrence_keys(report), earlier, now=reported_at)
+        dispute = report.open(dispute_id, reported_at, recurrence_of, m.risk_rules)
+        try:
+            await _commit(m, dispute)
+        except VersionConflict:
+            pass  # the same report, opened meanwhile by another delivery or replica
+        else:
+            log.info("dispute.opened", dispute_id=dispute_id, source=report.source, level=dispute.level,
+                     high_risk=dispute.high_risk, recurrence_of=recurrence_of)
+            return dispute, True
+    return await load(m, dispute_id), False
+
+
+async def report_dispute(m: Mediation, report: Report, request_id: str | None = None) -> tuple[Dispute, bool]:
+    """An informant's report, a household visit or the desk; a retry with the same request_id opens nothing new.
+
+    Raises DisputeRefused when the parties cannot open a dispute.
+    """
+    now = m.clock.now()
+    dispute_id = _new_dispute_id(m, now)
+    if request_id:
+        dispute_id = await m.requests.dispute_for(request_id, dispute_id)
+    return await _open(m, dispute_id, report, now)
+
+
+def report_of_alert(event: alert_contract.AlertClosed) -> Report:
+    parties = tuple(Party(**p.model_dump()) for p in event.parties)
+    caller = Party("caller", "报警人", phone=event.caller_phone, role="caller")
+    return Report(
+        source="alert", source_ref=event.alert_id, reported_by=event.officer_id, category=event.category,
+        summary="；".join(text for text in (event.summary, event.note) if text), parties=parties or (caller,),
+        address=event.location.address, lon=event.location.lon, lat=event.location.lat,
+        unit_id=event.unit_id, officer_id=event.officer_id,
+    )
+
+
+async def open_from_alert(m: Mediation, event: alert_contract.AlertClosed) -> None:
+    """alerts.closed as referred_to_mediation -> a dispute at the scene gate; other dispositions are not ours.
+
+    A redelivery finds the dispute and publishes what its first delivery left staged, with the same msg ids.
+    """
+    if event.disposition != "referred_to_mediation":
+        return
+    try:
+        await _open(m, dispute_id_for_alert(event.alert_id), report_of_alert(event), event.at)
+    except DisputeRefused as exc:
+        raise Rejected(exc.reason) from exc
+
+
+# --- actions on a dispute ----------------------------------------------------------------------
+
+
+async def contact(m: Mediation, dispute_id: str, *, actor: str, note: str) -> Dispute:
+    return await _act(m, dispute_id, lambda d, now: d.contact(now=now, actor=actor, note=note))
+
+
+async def escalate(m: Mediation, dispute_id: str, *, actor: str, to_level: str | None, reason: str) -> Dispute:
+    return await _act(m, dispute_id, lambda d, now: d.escalate(now=now, actor=actor, to_level=to_level, reason=reason))
+
+
+async def resolve(m: Mediation, dispute_id: str, *, actor: str, terms: str, signatures: dict[str, str]) -> Dispute:
+    agreement = Agreement(terms, signatures)
+    return await _act(m, dispute_id, lambda d, now: d.resolve(now=now, actor=actor, agreement=agreement))
+
+
+async def close_unresolved(m: Mediation, dispute_id: str, *, actor: str, reason: str, referred_to: str) -> Dispute:
+    return await _act(
+        m, dispute_id, lambda d, now: d.close_unresolved(now=now, actor=actor, reason=reason, referred_to=referred_to)
+    )
+
+
+async def reopen(m: Mediation, dispute_id: str, *, actor: str, reason: str) -> Dispute:
+    return await _act(m, dispute_id, lambda d, now: d.reopen(now=now, actor=actor, reason=reason))
+
+
+async def record_followup(m: Mediation, dispute_id: str, *, actor: str, note: str) -> Dispute:
+    return await _act(m, dispute_id, lambda d, now: d.record_followup(now=now, actor=actor, note=note))
+
+
+# --- timers and figures ------------------------------------------------------------------------
+
+
+async def sweep_deadlines(m: Mediation) -> int:
+    """Flag each first contact past 24 h and each follow-up visit due, once; the flags live in the store."""
+    due = await m.disputes.due(m.clock.now())
+    for dispute_id in due:
+        try:
+            await _act(m, dispute_id, lambda d, now: d.check_deadlines(now))
+        except Conflict as exc:  # busy: the next sweep finds it again
+            log.warning("deadline.deferred", dispute_id=dispute_id, error=str(exc))
+    return len(due)
+
+
+async def stats(m: Mediation, start: datetime, end: datetime) -> DisputeStats:
+    """The figures of the disputes reported in [start, end)."""
+    return dispute_stats(await m.disputes.reported_between(start, end))
