@@ -108,7 +108,7 @@ class ConsumeLoop:
         self._publisher = publisher
         self._c = consumer
         self._batch = batch
-        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
         self._max_deliver = max_deliver
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
@@ -125,25 +125,32 @@ class ConsumeLoop:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Fetch while there is room: up to `concurrency` messages in hand, each handled on its own."""
         sub = await self.subscribe()
         log.info("consumer.started", consumer=self._c.durable, subject=self._c.subject)
+        in_hand: set[asyncio.Task[None]] = set()
         while not stop.is_set():
+            room = self._concurrency - len(in_hand)
+            if room <= 0:
+                await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
+                continue
             try:
-                msgs = await sub.fetch(self._batch, timeout=1.0)
+                msgs = await sub.fetch(min(self._batch, room), timeout=1.0)
             except (NatsTimeoutError, asyncio.TimeoutError):
                 continue  # an empty batch: no messages right now
             except Exception as exc:  # the broker is away: wait and fetch again
                 log.warning("consumer.fetch_failed", consumer=self._c.durable, error=str(exc))
                 await asyncio.sleep(1.0)
                 continue
-            await asyncio.gather(*(self._guarded(m) for m in msgs))
+            for msg in msgs:
+                task = asyncio.create_task(self.handle(msg))
+                in_hand.add(task)
+                task.add_done_callback(in_hand.discard)
+        if in_hand:
+            await asyncio.wait(in_hand)  # finish the messages in hand before letting go
         with contextlib.suppress(Exception):
             await sub.unsubscribe()  # the durable consumer stays on the server; only this fetcher ends
         log.info("consumer.stopped", consumer=self._c.durable)
-
-    async def _guarded(self, msg: Msg) -> None:
-        async with self._slots:
-            await self.handle(msg)
 
     async def handle(self, msg: Msg) -> None:
         meta = msg.metadata

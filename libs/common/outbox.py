@@ -18,6 +18,7 @@ from motor.motor_asyncio import AsyncIOMotorCollection
 from common import metrics
 from common.bus import Publisher
 from common.contracts.base import Event
+from common.timefmt import epoch_ms
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +31,7 @@ def stage(doc: dict, events: list[tuple[Event, str]]) -> None:
     box = doc.setdefault("outbox", {})
     for event, msg_id in events:
         box[msg_id] = {"subject": event.subject, "data": event.model_dump_json()}
-    doc["outbox_at"] = datetime.now(UTC)  # wall time: the relay's own bookkeeping, not a business rule
+    doc["outbox_ms"] = epoch_ms(datetime.now(UTC))  # wall time: the relay's own bookkeeping, not a rule
 
 
 async def flush(collection: AsyncIOMotorCollection, doc: dict, publisher: Publisher) -> int:
@@ -41,7 +42,7 @@ async def flush(collection: AsyncIOMotorCollection, doc: dict, publisher: Publis
     for msg_id, item in box.items():
         await publisher.publish_raw(item["subject"], item["data"].encode(), msg_id)
     cleared = await collection.update_one(
-        {"_id": doc["_id"], "version": doc["version"]}, {"$set": {"outbox": {}}, "$unset": {"outbox_at": ""}}
+        {"_id": doc["_id"], "version": doc["version"]}, {"$set": {"outbox": {}}, "$unset": {"outbox_ms": ""}}
     )
     if cleared.matched_count == 0:
         # saved again meanwhile: unstage only what we published; the relay sees the rest
@@ -60,9 +61,9 @@ class OutboxRelay:
 
     async def run_once(self) -> int:
         published = 0
-        cutoff = datetime.now(UTC) - self._grace
+        cutoff = epoch_ms(datetime.now(UTC) - self._grace)
         for coll in self._collections:
-            async for doc in coll.find({"outbox_at": {"$lte": cutoff}}):
+            async for doc in coll.find({"outbox_ms": {"$lte": cutoff}}):
                 try:
                     published += await flush(coll, doc, self._publisher)
                 except Exception as exc:

@@ -18,6 +18,15 @@ def local(value: Any, zone: ZoneInfo) -> Any:
     return value
 
 
+def epoch_ms(moment: datetime | None) -> int | None:
+    """A time as whole epoch milliseconds: what the embedded store can range-query by index.
+
+    nx-27017 answers a range on a numeric field from its index but scans for a range on
+    dates; a deadline that a sweep looks up every second is stored in both forms.
+    """
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
 def iso_week(moment: datetime, zone: ZoneInfo) -> str:
     """'2026-W48': the ISO week (Monday to Sunday) of `moment` in the station's zone."""
     year, week, _ = moment.astimezone(zone).isocalendar()

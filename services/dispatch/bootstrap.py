@@ -9,33 +9,36 @@ from dispatch import handlers
 from dispatch.adapters.store import INDEXES, AlertStore, GridStore, UnitStore
 from dispatch.entrypoints.api import build_app
 from dispatch.entrypoints.consumers import consumers
+from dispatch.entrypoints.view_updates import ViewUpdates
 from dispatch.handlers import Dispatch
 from dispatch.settings import DispatchSettings
 from dispatch.view import GridView
 
 
-def wire(runtime: Runtime) -> Dispatch:
+def wire(runtime: Runtime, updates: ViewUpdates) -> Dispatch:
     settings = runtime.settings
     assert isinstance(settings, DispatchSettings)
     grids, units = GridStore(runtime.db), UnitStore(runtime.db)
-    return Dispatch(settings, runtime.clock, runtime.publisher, grids, units, AlertStore(runtime.db), GridView(grids, units))
+    view = GridView(grids, units, updates.announcer())
+    return Dispatch(settings, runtime.clock, runtime.publisher, grids, units, AlertStore(runtime.db), view)
 
 
 async def build(runtime: Runtime) -> ServiceParts:
-    d = wire(runtime)
+    updates = ViewUpdates(runtime.nc)
+    d = wire(runtime, updates)
     relay = OutboxRelay([d.alerts.collection], runtime.publisher)
     interval = d.settings.sweep_interval_s
 
     async def start() -> None:
         await ensure_indexes(runtime.db, INDEXES)
         await d.view.refresh()
+        await updates.listen(d.view)
 
     return ServiceParts(
         app=build_app(runtime, d),
         consumers=consumers(d),
         periodic=[
             Periodic("view-refresh", d.settings.view_refresh_s, d.view.refresh),
-            Periodic("view-full-refresh", 60.0, lambda: d.view.refresh(full=True)),
             Periodic("ack-timeouts", interval, lambda: handlers.sweep_ack_timeouts(d)),
             Periodic("place-waiting", interval * 2, lambda: handlers.place_waiting(d)),
             Periodic("reconcile-claims", 30.0, lambda: handlers.reconcile_claims(d)),

@@ -96,16 +96,16 @@ async def _claim_best(d: Dispatch, alert: Alert, *, careful: bool) -> None:
             if grid.get(leftover) is not None and leftover not in alert.excluded_units():
                 alert.assign(candidate_for(grid, leftover, alert.lon, alert.lat), now, d.ack_timeout)
                 return
-            await d.units.release(leftover, alert.alert_id)
+            await _release_claim(d, leftover, alert.alert_id)
     candidates = rank_candidates(
-        grid, alert.lon, alert.lat, loads=d.view.loads(), statuses=d.view.statuses(),
+        grid, alert.lon, alert.lat, loads=d.view.loads, statuses=d.view.statuses,
         radius_m=d.settings.overflow_radius_m, exclude=alert.excluded_units(), limit=8,
     )
     for candidate in candidates:
-        claim = await d.units.claim(candidate.unit_id, alert.alert_id, now)
+        claim = await d.units.claim(candidate.unit_id, alert.alert_id, now, grid.get(candidate.unit_id).capacity)
         if claim is not Claim.REFUSED:
             if claim is Claim.CLAIMED:
-                d.view.note_claimed(candidate.unit_id)
+                await d.view.note_load(candidate.unit_id, +1)
             alert.assign(candidate, now, d.ack_timeout)
             return
     if alert.state == "received":
@@ -135,6 +135,14 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived, delivery: De
              distance_m=alert.distance_m)
 
 
+async def _release_claim(d: Dispatch, unit_id: str, alert_id: str) -> bool:
+    """Give back the unit's place held for the alert; this replica's view sees it at once."""
+    released = await d.units.release(unit_id, alert_id)
+    if released:
+        await d.view.note_load(unit_id, -1)
+    return released
+
+
 async def _give_back_unless_won(d: Dispatch, lost: Alert) -> None:
     """Our save lost a race: release the unit we claimed, unless the winner holds the alert there too.
 
@@ -145,7 +153,7 @@ async def _give_back_unless_won(d: Dispatch, lost: Alert) -> None:
         return
     winner = await d.alerts.get(lost.alert_id)
     if winner is None or winner.unit_id != lost.unit_id:
-        await d.units.release(lost.unit_id, lost.alert_id)
+        await _release_claim(d, lost.unit_id, lost.alert_id)
 
 
 async def _save_and_publish(d: Dispatch, alert: Alert, staged: Staged) -> None:
@@ -207,7 +215,7 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
     )
     doc = await d.alerts.save(alert, [(event, f"{alert_id}/closed")])
     if holder:
-        await d.units.release(holder, alert_id)
+        await _release_claim(d, holder, alert_id)
     await flush(d.alerts.collection, doc, d.publisher)
     return alert
 
@@ -219,7 +227,7 @@ async def set_unit_status(d: Dispatch, unit_id: str, status: str) -> None:
         contract.UnitStatusChanged(unit_id=unit_id, status=status, at=d.clock.now()),
         f"{unit_id}/status/{d.clock.now().isoformat()}",
     )
-    await d.view.refresh()
+    await d.view.refresh_unit(unit_id)
     if status == "off_duty":
         # alerts the unit has not acknowledged go to the next-best unit at once
         for alert_id in await d.alerts.held_unacknowledged_by(unit_id):
@@ -261,7 +269,7 @@ async def _release_and_place(d: Dispatch, alert_id: str, why: str) -> None:
     except VersionConflict:
         await _give_back_unless_won(d, alert)  # someone else moved it meanwhile (acknowledged, closed, placed)
         return
-    await d.units.release(unit_id, alert_id)
+    await _release_claim(d, unit_id, alert_id)
     await flush(d.alerts.collection, doc, d.publisher)
     log.info("alert.reassigned", alert_id=alert_id, from_unit=unit_id, to_unit=alert.unit_id, why=why)
 
@@ -305,7 +313,7 @@ async def reconcile_claims(d: Dispatch) -> int:
             continue
         alert = await d.alerts.get(alert_id)
         if alert is None or alert.unit_id != unit_id or alert.state not in ("assigned", "acknowledged"):
-            if await d.units.release(unit_id, alert_id):
+            if await _release_claim(d, unit_id, alert_id):
                 released += 1
                 log.warning("claim.released_stale", unit_id=unit_id, alert_id=alert_id)
     return released

@@ -1,56 +1,71 @@
 """This replica's picture of the grid and of the units' load and status.
 
 It only orders the candidates; the guarded claim in the store decides who gets the
-alert, so a stale picture costs a retry, never a double assignment.
+alert, so a stale picture costs a refused claim, never a double assignment. Replicas
+tell each other their claims and releases over core NATS (cheap, at most once); a
+full re-read from the store every `view_refresh_s` heals anything missed.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from dispatch.adapters.store import GridStore, UnitState, UnitStore
 from dispatch.domain.grid import Grid, parse_grid
 
-OVERLAP_MS = 5000
+Announce = Callable[[str, int], Awaitable[None]]
+
+
+async def _silent(unit_id: str, change: int) -> None:
+    return None
 
 
 class GridView:
-    def __init__(self, grids: GridStore, units: UnitStore) -> None:
+    def __init__(self, grids: GridStore, units: UnitStore, announce: Announce = _silent) -> None:
         self._grids = grids
         self._units = units
+        self._announce = announce
         self.grid: Grid | None = None
         self.version = 0
         self.states: dict[str, UnitState] = {}
-        self._seen_ms = 0
+        #: kept beside `states` so that ranking an alert does not rebuild them (it runs per alert)
+        self.loads: dict[str, int] = {}
+        self.statuses: dict[str, str] = {}
 
-    async def refresh(self, full: bool = False) -> None:
-        """Re-read the grid if it was replaced, and the units that changed since the last look."""
+    async def refresh(self) -> None:
+        """Re-read the grid if it was replaced, and every unit's state."""
         version = await self._grids.version()
         if version != self.version:
             version, geojson, _ = await self._grids.current()
             self.grid = Grid(parse_grid(geojson).units) if geojson else None
             self.version = version
-            full = True
-        started_ms = int(time.time() * 1000)
-        if full or not self._seen_ms:
-            self.states = await self._units.states()
-        else:
-            # the overlap covers a change written with a slightly slower clock on another replica
-            self.states.update(await self._units.states(changed_since_ms=self._seen_ms - OVERLAP_MS))
-        self._seen_ms = started_ms
+        states = await self._units.states()
+        self.states, self.loads, self.statuses = {}, {}, {}
+        self._note(states)
 
-    def loads(self) -> dict[str, int]:
-        return {u: s.load for u, s in self.states.items()}
+    async def refresh_unit(self, unit_id: str) -> None:
+        state = await self._units.get(unit_id)
+        if state is not None:
+            self._note({unit_id: state})
 
-    def statuses(self) -> dict[str, str]:
-        return {u: ("off_duty" if s.retired else s.status) for u, s in self.states.items()}
+    def _note(self, states: dict[str, UnitState]) -> None:
+        self.states.update(states)
+        for unit_id, state in states.items():
+            self.loads[unit_id] = state.load
+            self.statuses[unit_id] = "off_duty" if state.retired else state.status
 
     def officers(self, unit_id: str | None) -> list[str]:
         state = self.states.get(unit_id or "")
         return list(state.officers) if state else []
 
-    def note_claimed(self, unit_id: str) -> None:
+    def apply_load(self, unit_id: str, change: int) -> None:
+        """A claim (+1) or release (-1) made here or announced by another replica."""
         state = self.states.get(unit_id)
         if state is not None:
-            self.states[unit_id] = UnitState(state.unit_id, state.status, state.load + 1, state.capacity,
-                                             state.officers, state.retired)
+            self._note({unit_id: replace(state, load=max(0, state.load + change))})
+
+    async def note_load(self, unit_id: str, change: int) -> None:
+        """A claim or release this replica made: seen here at once, told to the others."""
+        self.apply_load(unit_id, change)
+        await self._announce(unit_id, change)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import time
 import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -16,17 +15,20 @@ from pymongo.errors import DuplicateKeyError
 
 from common.mongo import GroupedInserts, VersionConflict, save_versioned
 from common.outbox import stage
+from common.timefmt import epoch_ms
 from common.contracts.base import Event
 from dispatch.domain.alerts import Alert
 
 INDEXES = {
     "alerts": [
-        IndexModel([("state", ASCENDING), ("ack_due_at", ASCENDING)]),
-        IndexModel([("unit_id", ASCENDING), ("state", ASCENDING)]),
+        # single-field indexes: the embedded store uses those for equality and numeric ranges
+        IndexModel([("ack_due_ms", ASCENDING)]),
+        IndexModel([("state", ASCENDING)]),
+        IndexModel([("unit_id", ASCENDING)]),
         IndexModel([("received_at", ASCENDING)]),
-        IndexModel([("outbox_at", ASCENDING)]),
+        IndexModel([("outbox_ms", ASCENDING)]),
     ],
-    "units": [IndexModel([("changed_ms", ASCENDING)])],
+    "units": [],
 }
 
 
@@ -92,36 +94,37 @@ class UnitStore:
                       "retired": False, "grid_version": grid_version}
             existing = await self._units.find_one({"_id": u.unit_id}, {"_id": 1})
             if existing is None:
-                await self._units.insert_one({"_id": u.unit_id, **static, "status": u.status, "load": 0, "holders": {},
-                                              "changed_ms": _now_ms()})
+                await self._units.insert_one({"_id": u.unit_id, **static, "status": u.status, "load": 0, "holders": {}})
             else:
-                await self._units.update_one({"_id": u.unit_id},
-                                             {"$set": {**static, "status": u.status, "changed_ms": _now_ms()}})
+                await self._units.update_one({"_id": u.unit_id}, {"$set": {**static, "status": u.status}})
         retired = [d["_id"] async for d in self._units.find({"_id": {"$nin": keep}, "retired": False}, {"_id": 1})]
         if retired:
-            await self._units.update_many({"_id": {"$in": retired}}, {"$set": {"retired": True, "status": "off_duty", "changed_ms": _now_ms()}})
+            await self._units.update_many({"_id": {"$in": retired}}, {"$set": {"retired": True, "status": "off_duty"}})
         return retired
 
-    async def states(self, changed_since_ms: int = 0) -> dict[str, UnitState]:
-        """Live state of every unit, or of those changed since a time (epoch ms, wall clock)."""
-        query = {"changed_ms": {"$gte": changed_since_ms}} if changed_since_ms else {}
-        return {d["_id"]: _state(d) async for d in self._units.find(query, {"holders": 0})}
+    async def states(self) -> dict[str, UnitState]:
+        """Live state of every unit."""
+        return {d["_id"]: _state(d) async for d in self._units.find({}, _STATE_FIELDS)}
 
     async def get(self, unit_id: str) -> UnitState | None:
-        d = await self._units.find_one({"_id": unit_id}, {"holders": 0})
+        d = await self._units.find_one({"_id": unit_id}, _STATE_FIELDS)
         return _state(d) if d else None
 
     async def set_status(self, unit_id: str, status: str) -> bool:
-        result = await self._units.update_one({"_id": unit_id, "retired": False}, {"$set": {"status": status, "changed_ms": _now_ms()}})
+        result = await self._units.update_one({"_id": unit_id, "retired": False}, {"$set": {"status": status}})
         return result.matched_count == 1
 
-    async def claim(self, unit_id: str, alert_id: str, now: datetime) -> Claim:
-        """Take one place of the unit's capacity for the alert: CLAIMED, HELD (already) or REFUSED."""
+    async def claim(self, unit_id: str, alert_id: str, now: datetime, capacity: int) -> Claim:
+        """Take one place of the unit's capacity for the alert: CLAIMED, HELD (already) or REFUSED.
+
+        `capacity` is what the caller believes; a grid that changed it meanwhile refuses the
+        claim rather than overfill the unit (a literal guard: `$expr` is twice as slow here).
+        """
         key = holder_key(alert_id)
         result = await self._units.update_one(
             {"_id": unit_id, "status": "available", "retired": False, f"holders.{key}": {"$exists": False},
-             "$expr": {"$lt": ["$load", "$capacity"]}},
-            {"$set": {f"holders.{key}": f"{alert_id}|{now.isoformat()}", "changed_ms": _now_ms()}, "$inc": {"load": 1}},
+             "capacity": capacity, "load": {"$lt": capacity}},
+            {"$set": {f"holders.{key}": f"{alert_id}|{now.isoformat()}"}, "$inc": {"load": 1}},
         )
         if result.modified_count == 1:
             return Claim.CLAIMED
@@ -138,7 +141,7 @@ class UnitStore:
         key = holder_key(alert_id)
         result = await self._units.update_one(
             {"_id": unit_id, f"holders.{key}": {"$exists": True}},
-            {"$unset": {f"holders.{key}": ""}, "$set": {"changed_ms": _now_ms()}, "$inc": {"load": -1}},
+            {"$unset": {f"holders.{key}": ""}, "$inc": {"load": -1}},
         )
         return result.modified_count == 1
 
@@ -150,9 +153,7 @@ class UnitStore:
                 yield d["_id"], alert_id, datetime.fromisoformat(at)
 
 
-def _now_ms() -> int:
-    """Wall time of a unit's change, so replicas re-read only what changed (not a business time)."""
-    return int(time.time() * 1000)
+_STATE_FIELDS = {"status": 1, "load": 1, "capacity": 1, "officers": 1, "retired": 1}
 
 
 def _state(d: dict) -> UnitState:
@@ -190,18 +191,19 @@ class AlertStore:
         return doc
 
     async def due_for_ack(self, now: datetime, limit: int = 200) -> list[str]:
-        cursor = self.collection.find({"state": "assigned", "ack_due_at": {"$lte": now}}, {"_id": 1}).limit(limit)
+        cursor = self.collection.find({"ack_due_ms": {"$lte": epoch_ms(now)}}, {"_id": 1}).limit(limit)
         return [d["_id"] async for d in cursor]
 
     async def waiting(self, limit: int = 200) -> list[str]:
-        """Alerts no unit holds: at the duty desk, or released and not yet placed again."""
-        cursor = self.collection.find({"state": {"$in": ["unassigned", "received"]}}, {"_id": 1, "priority": 1, "received_at": 1})
-        docs = [d async for d in cursor]
+        """Alerts no unit holds: at the duty desk, or released and not yet placed again; urgent and old first."""
+        docs = [d for state in ("unassigned", "received")
+                async for d in self.collection.find({"state": state}, {"_id": 1, "priority": 1, "received_at": 1})]
         docs.sort(key=lambda d: (d.get("priority", 2), d["received_at"]))
         return [d["_id"] for d in docs[:limit]]
 
     async def held_unacknowledged_by(self, unit_id: str) -> list[str]:
-        return [d["_id"] async for d in self.collection.find({"unit_id": unit_id, "state": "assigned"}, {"_id": 1})]
+        cursor = self.collection.find({"unit_id": unit_id}, {"_id": 1, "state": 1})
+        return [d["_id"] async for d in cursor if d["state"] == "assigned"]
 
     async def find(self, *, state: str | None, unit_id: str | None, limit: int) -> list[Alert]:
         query = {k: v for k, v in (("state", state), ("unit_id", unit_id)) if v is not None}
@@ -217,9 +219,10 @@ def _document(alert: Alert, version: int) -> dict:
     data = alert.to_dict()
     data.pop("version", None)
     data.pop("events", None)
-    return {"_id": alert.alert_id, **data, "version": version, "outbox": {}}
+    ack_due = alert.ack_due_at if alert.state == "assigned" else None
+    return {"_id": alert.alert_id, **data, "ack_due_ms": epoch_ms(ack_due), "version": version, "outbox": {}}
 
 
 def _alert(doc: dict) -> Alert:
-    data = {k: v for k, v in doc.items() if k not in ("_id", "outbox", "outbox_at")}
+    data = {k: v for k, v in doc.items() if k not in ("_id", "outbox", "outbox_ms", "ack_due_ms")}
     return Alert.from_dict(data)

@@ -469,8 +469,9 @@ class _ZoneIndex:
         self._cells: list[int | tuple[int, ...] | None] = []
         if not zones:
             return
-        for zone in self._zones:
-            shapely.prepare(zone)
+        # pure-Python tests per point: shapely releases the GIL on each call, and under motor's
+        # I/O threads winning it back costs far more than the test itself
+        self._rings = [_polygons(zone) for zone in self._zones]
         x0, y0, x1, y1 = shapely.total_bounds(self._zones).tolist()
         boxes = shapely.bounds(self._zones)
         mean_box_area = float(((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).mean())
@@ -506,4 +507,43 @@ class _ZoneIndex:
         found = self._cells[j * self._ncols + i]
         if found is None or isinstance(found, int):
             return found
-        return next((k for k in found if shapely.intersects_xy(self._zones[k], lon, lat)), None)
+        return next((k for k in found if _covers(self._rings[k], lon, lat)), None)
+
+
+Ring = list[tuple[float, float]]
+
+
+def _polygons(zone: Polygon | MultiPolygon) -> list[tuple[Ring, list[Ring]]]:
+    parts = zone.geoms if isinstance(zone, MultiPolygon) else [zone]
+    return [(list(p.exterior.coords), [list(r.coords) for r in p.interiors]) for p in parts]
+
+
+def _in_ring(ring: Ring, x: float, y: float) -> bool:
+    """Even-odd ray casting (a point exactly on an edge may fall either way: _on_ring decides those)."""
+    inside = False
+    x1, y1 = ring[-1]
+    for x2, y2 in ring:
+        if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
+            inside = not inside
+        x1, y1 = x2, y2
+    return inside
+
+
+def _on_ring(ring: Ring, x: float, y: float) -> bool:
+    x1, y1 = ring[-1]
+    for x2, y2 in ring:
+        if (min(x1, x2) <= x <= max(x1, x2) and min(y1, y2) <= y <= max(y1, y2)
+                and (x2 - x1) * (y - y1) == (y2 - y1) * (x - x1)):
+            return True
+        x1, y1 = x2, y2
+    return False
+
+
+def _covers(polygons: list[tuple[Ring, list[Ring]]], x: float, y: float) -> bool:
+    """Inside or on the boundary (so a point on a shared edge goes to the unit listed first)."""
+    for shell, holes in polygons:
+        if _in_ring(shell, x, y) and not any(_in_ring(h, x, y) for h in holes):
+            return True
+        if _on_ring(shell, x, y) or any(_on_ring(h, x, y) for h in holes):
+            return True
+    return False

@@ -98,7 +98,7 @@ def build_app(runtime: Runtime, d: Dispatch) -> FastAPI:
 
     @v1.get("/units/{unit_id}", tags=["units"])
     async def get_unit(unit_id: str, _: Reader) -> dict[str, Any]:
-        await d.view.refresh()
+        await d.view.refresh_unit(unit_id)
         if unit_id not in d.view.states:
             raise NotFound("unit", unit_id)
         return _unit_view(unit_id)

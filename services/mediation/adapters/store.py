@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from common.contracts.base import Event
 from common.mongo import save_versioned
 from common.outbox import stage
+from common.timefmt import epoch_ms
 from mediation.domain import Dispute, RecurrenceCandidate, recurrence_keys
 
 #: a client's request_id is remembered this long, so its retries open one dispute
@@ -21,9 +22,9 @@ INDEXES = {
     "disputes": [
         IndexModel([("state", ASCENDING)]),
         IndexModel([("level", ASCENDING)]),
-        IndexModel([("next_due_at", ASCENDING)]),
+        IndexModel([("next_due_ms", ASCENDING)]),  # numeric: the embedded store scans date ranges
         IndexModel([("reported_at", ASCENDING)]),
-        IndexModel([("outbox_at", ASCENDING)]),
+        IndexModel([("outbox_ms", ASCENDING)]),
     ],
     "requests": [IndexModel([("at", ASCENDING)], expireAfterSeconds=int(REQUEST_ID_KEPT.total_seconds()))],
 }
@@ -46,7 +47,7 @@ class DisputeStore:
         return doc
 
     async def due(self, now: datetime, limit: int = 200) -> list[str]:
-        cursor = self.collection.find({"next_due_at": {"$lte": now}}, {"_id": 1}).limit(limit)
+        cursor = self.collection.find({"next_due_ms": {"$lte": epoch_ms(now)}}, {"_id": 1}).limit(limit)
         return [d["_id"] async for d in cursor]
 
     async def find(
@@ -97,4 +98,5 @@ class RequestIds:
 def _document(dispute: Dispute, version: int) -> dict:
     data = dispute.to_dict()
     data.pop("version", None)
-    return {"_id": dispute.dispute_id, **data, "version": version, "outbox": {}}
+    return {"_id": dispute.dispute_id, **data, "next_due_ms": epoch_ms(dispute.next_due_at), "version": version,
+            "outbox": {}}

@@ -378,7 +378,7 @@ class Dispute:
         return min(dues, default=None)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for the store (datetimes stay datetimes); `next_due_at` is derived, for an index."""
+        """Plain data for the store (datetimes stay datetimes); `next_due_at` is derived, for the sweep."""
         doc = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "events"}
         doc["parties"] = [asdict(party) for party in self.parties]
         doc["risk_matches"] = list(self.risk_matches)
