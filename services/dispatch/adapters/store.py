@@ -32,6 +32,10 @@ INDEXES = {
 }
 
 
+#: documents per round trip when a sweep reads many: alerts being placed get the store in between
+SCAN_BATCH = 50
+
+
 def holder_key(alert_id: str) -> str:
     """A field name safe for any alert id (ids may hold '.' or '$')."""
     return "h" + hashlib.blake2b(alert_id.encode(), digest_size=10).hexdigest()
@@ -104,7 +108,8 @@ class UnitStore:
 
     async def states(self) -> dict[str, UnitState]:
         """Live state of every unit."""
-        return {d["_id"]: _state(d) async for d in self._units.find({}, _STATE_FIELDS)}
+        cursor = self._units.find({}, _STATE_FIELDS).batch_size(SCAN_BATCH)
+        return {d["_id"]: _state(d) async for d in cursor}
 
     async def get(self, unit_id: str) -> UnitState | None:
         d = await self._units.find_one({"_id": unit_id}, _STATE_FIELDS)
@@ -147,7 +152,7 @@ class UnitStore:
 
     async def claims(self) -> AsyncIterator[tuple[str, str, datetime]]:
         """Every (unit_id, alert_id, claimed_at) held, for reconciliation."""
-        async for d in self._units.find({"load": {"$gt": 0}}, {"holders": 1}):
+        async for d in self._units.find({"load": {"$gt": 0}}, {"holders": 1}).batch_size(SCAN_BATCH):
             for value in (d.get("holders") or {}).values():
                 alert_id, _, at = value.rpartition("|")
                 yield d["_id"], alert_id, datetime.fromisoformat(at)
