@@ -14,7 +14,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 def client(url: str, app_name: str = "fengqiao") -> AsyncIOMotorClient:
     return AsyncIOMotorClient(
-        url, tz_aware=True, tzinfo=UTC, appname=app_name, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000
+        url, tz_aware=True, tzinfo=UTC, appname=app_name, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000,
+        minPoolSize=4,  # the first alerts after a start do not pay for opening connections
     )
 
 

@@ -23,6 +23,7 @@ INDEXES = {
     "alerts": [
         # single-field indexes: the embedded store uses those for equality and numeric ranges
         IndexModel([("ack_due_ms", ASCENDING)]),
+        IndexModel([("waiting_ms", ASCENDING)]),
         IndexModel([("state", ASCENDING)]),
         IndexModel([("unit_id", ASCENDING)]),
         IndexModel([("received_at", ASCENDING)]),
@@ -201,8 +202,8 @@ class AlertStore:
 
     async def waiting(self, limit: int = 200) -> list[str]:
         """Alerts no unit holds: at the duty desk, or released and not yet placed again; urgent and old first."""
-        docs = [d for state in ("unassigned", "received")
-                async for d in self.collection.find({"state": state}, {"_id": 1, "priority": 1, "received_at": 1})]
+        cursor = self.collection.find({"waiting_ms": {"$gte": 0}}, {"_id": 1, "priority": 1, "received_at": 1})
+        docs = [d async for d in cursor]
         docs.sort(key=lambda d: (d.get("priority", 2), d["received_at"]))
         return [d["_id"] for d in docs[:limit]]
 
@@ -225,9 +226,11 @@ def _document(alert: Alert, version: int) -> dict:
     data.pop("version", None)
     data.pop("events", None)
     ack_due = alert.ack_due_at if alert.state == "assigned" else None
-    return {"_id": alert.alert_id, **data, "ack_due_ms": epoch_ms(ack_due), "version": version, "outbox": {}}
+    waiting = alert.received_at if alert.state in ("unassigned", "received") else None
+    return {"_id": alert.alert_id, **data, "ack_due_ms": epoch_ms(ack_due), "waiting_ms": epoch_ms(waiting),
+            "version": version, "outbox": {}}
 
 
 def _alert(doc: dict) -> Alert:
-    data = {k: v for k, v in doc.items() if k not in ("_id", "outbox", "outbox_ms", "ack_due_ms")}
+    data = {k: v for k, v in doc.items() if k not in ("_id", "outbox", "outbox_ms", "ack_due_ms", "waiting_ms")}
     return Alert.from_dict(data)
