@@ -65,3 +65,22 @@ def test_weeks_are_monday_to_sunday_in_the_station_zone() -> None:
 def test_times_are_shown_in_the_station_zone() -> None:
     shown = local({"at": datetime(2026, 11, 23, 0, 15, tzinfo=UTC), "n": [1]}, SHANGHAI)
     assert shown["at"].isoformat() == "2026-11-23T08:15:00+08:00"
+
+
+def test_log_lines_are_json_with_phones_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import structlog
+
+    from common.logs import configure_logging
+
+    configure_logging("INFO", json=True, service="dispatch")
+    try:
+        structlog.get_logger("t").info("alert.placed", caller_phone="13800138000", parties=[{"phone": "13900139000"}])
+        line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    finally:
+        structlog.reset_defaults()
+        structlog.contextvars.clear_contextvars()
+    assert line["caller_phone"] == "138****8000"
+    assert line["parties"] == [{"phone": "139****9000"}]
+    assert (line["event"], line["service"], line["level"]) == ("alert.placed", "dispatch", "info")

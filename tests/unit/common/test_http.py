@@ -1,0 +1,56 @@
+"""Readiness answers 503 when a dependency is down; errors are JSON naming the field."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import Depends
+from pydantic import BaseModel
+
+from common.http import Conflict, NotFound, create_app, require
+from common.settings import ServiceSettings
+
+
+class Body(BaseModel):
+    unit_id: str
+
+
+def _app(fail: bool):
+    async def ok() -> None:
+        return None
+
+    async def down() -> None:
+        raise ConnectionError("store unreachable")
+
+    app = create_app("t", ServiceSettings(), {"nats": ok, "mongodb": down if fail else ok})
+
+    @app.post("/v1/things/{thing}", dependencies=[Depends(require("duty_desk"))])
+    async def thing(thing: str, body: Body) -> dict:
+        if thing == "missing":
+            raise NotFound("thing", thing)
+        if thing == "closed":
+            raise Conflict("thing is closed")
+        return {"ok": body.unit_id}
+
+    return app
+
+
+async def _call(app, method: str, path: str, **kwargs) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        return await http.request(method, path, headers={"Authorization": "Bearer dev-token"}, **kwargs)
+
+
+async def test_readiness_is_503_naming_what_is_down() -> None:
+    response = await _call(_app(fail=True), "GET", "/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"ready": False, "checks": {"nats": "ok", "mongodb": "failed: ConnectionError"}}
+    assert (await _call(_app(fail=False), "GET", "/readyz")).status_code == 200
+
+
+async def test_errors_are_json_with_the_field() -> None:
+    app = _app(fail=False)
+    invalid = await _call(app, "POST", "/v1/things/a", json={"unit": "G1"})
+    assert invalid.status_code == 422
+    assert invalid.json()["detail"][0]["field"] == "unit_id"
+    assert (await _call(app, "POST", "/v1/things/missing", json={"unit_id": "G1"})).status_code == 404
+    conflict = await _call(app, "POST", "/v1/things/closed", json={"unit_id": "G1"})
+    assert conflict.status_code == 409 and conflict.json() == {"error": "conflict", "detail": "thing is closed"}
