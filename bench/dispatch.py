@@ -187,7 +187,8 @@ async def main(args: argparse.Namespace) -> None:
         await _purge(nc)
 
         port = free_port()
-        env = {**dict(kv.split("=", 1) for kv in args.env), "FQ_DISPATCH_NATS_URL": nats.url, "FQ_DISPATCH_MONGO_URL": store.url, "FQ_DISPATCH_HTTP_PORT": str(port),
+        env = {**dict(kv.split("=", 1) for kv in args.env),
+               "FQ_DISPATCH_NATS_URL": nats.url, "FQ_DISPATCH_MONGO_URL": store.url, "FQ_DISPATCH_HTTP_PORT": str(port),
                "FQ_DISPATCH_MONGO_DB": "bench_dispatch", "FQ_DISPATCH_LOG_JSON": "true"}
         disp = _spawn([sys.executable, "-m", "fengqiao", "serve", "dispatch"], env, tmp / "dispatch.log")
         procs.append(disp)

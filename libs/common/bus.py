@@ -8,10 +8,10 @@ from collections.abc import Iterable
 import nats
 import structlog
 from nats.aio.client import Client as NATS
-from nats.js import JetStreamContext
-from nats.js.api import PubAck, StorageType, StreamConfig
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import PubAck, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 
 from common.contracts.base import Event
@@ -60,7 +60,9 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     ]
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1, configs: Iterable[StreamConfig] | None = None) -> None:
+async def ensure_streams(
+    js: JetStreamContext, replicas: int = 1, configs: Iterable[StreamConfig] | None = None
+) -> None:
     """Create the platform's streams, or bring them to our configuration; safe to run from every replica."""
     for config in configs or stream_configs(replicas):
         try:

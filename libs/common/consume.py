@@ -45,7 +45,9 @@ class Rejected(Exception):
 
 
 #: exceptions that mean "try again later", whoever raised them
-TRANSIENT = (TransientError, ConnectionFailure, ExecutionTimeout, WriteConcernError, NatsTimeoutError, asyncio.TimeoutError)
+TRANSIENT = (
+    TransientError, ConnectionFailure, ExecutionTimeout, WriteConcernError, NatsTimeoutError, asyncio.TimeoutError
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,7 @@ class ConsumeLoop:
                 continue
             try:
                 msgs = await sub.fetch(min(self._batch, room), timeout=1.0)
-            except (NatsTimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, NatsTimeoutError):
                 continue  # an empty batch: no messages right now
             except Exception as exc:  # the broker is away: wait and fetch again
                 log.warning("consumer.fetch_failed", consumer=self._c.durable, error=str(exc))

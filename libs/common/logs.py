@@ -33,7 +33,9 @@ def _mask_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, An
 
 def configure_logging(level: str = "INFO", json: bool | None = None, service: str | None = None) -> None:
     as_json = (not sys.stderr.isatty()) if json is None else json
-    renderer: Any = structlog.processors.JSONRenderer(ensure_ascii=False) if as_json else structlog.dev.ConsoleRenderer()
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if as_json else structlog.dev.ConsoleRenderer()
+    )
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s", force=True)
     for noisy in ("uvicorn.access", "nats"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -9,7 +9,6 @@ duplicate by msg id.
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 
 import structlog

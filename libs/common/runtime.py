@@ -162,6 +162,7 @@ def health_only(name: str) -> Build:
     from common.http import create_app
 
     async def build(runtime: Runtime) -> ServiceParts:
-        return ServiceParts(app=create_app(f"Fengqiao {name} (placeholder: health only)", runtime.settings, runtime.readiness()))
+        title = f"Fengqiao {name} (placeholder: health only)"
+        return ServiceParts(app=create_app(title, runtime.settings, runtime.readiness()))
 
     return build

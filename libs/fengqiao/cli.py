@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(spec.name, spec.settings_class()(), spec.build()))
         return 0
     if args.command == "publish":
+        from common.logs import configure_logging
         from fengqiao.publish import publish_file
+
+        configure_logging("ERROR")  # the command prints its own results; connection chatter is noise here
 
         return asyncio.run(publish_file(args))
     if args.command == "schemas":

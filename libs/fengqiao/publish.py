@@ -39,7 +39,8 @@ async def publish_file(args: argparse.Namespace) -> int:
     if not msg_id:
         try:
             body = json.loads(raw)
-            msg_id = next((str(body[k]) for k in ("alert_id", "case_id", "request_id", "dispute_id") if k in body), None)
+            ids = ("alert_id", "case_id", "request_id", "dispute_id")
+            msg_id = next((str(body[k]) for k in ids if k in body), None)
         except (ValueError, TypeError):
             pass
     if not msg_id:

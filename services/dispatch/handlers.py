@@ -71,8 +71,8 @@ def placement_event(d: Dispatch, alert: Alert) -> tuple[Event, str]:
 
 def released_event(alert: Alert, unit_id: str, why: str) -> tuple[Event, str]:
     attempt = len(alert.assignments)
-    return (contract.AlertReleased(alert_id=alert.alert_id, at=alert.assignments[-1].ended_at, unit_id=unit_id, why=why),
-            f"{alert.alert_id}/released/{attempt}")
+    event = contract.AlertReleased(alert_id=alert.alert_id, at=alert.assignments[-1].ended_at, unit_id=unit_id, why=why)
+    return event, f"{alert.alert_id}/released/{attempt}"
 
 
 # --- placing an alert --------------------------------------------------------------------------
@@ -312,8 +312,8 @@ async def reconcile_claims(d: Dispatch) -> int:
         if now - claimed_at < stale:
             continue
         alert = await d.alerts.get(alert_id)
-        if alert is None or alert.unit_id != unit_id or alert.state not in ("assigned", "acknowledged"):
-            if await _release_claim(d, unit_id, alert_id):
-                released += 1
-                log.warning("claim.released_stale", unit_id=unit_id, alert_id=alert_id)
+        orphaned = alert is None or alert.unit_id != unit_id or alert.state not in ("assigned", "acknowledged")
+        if orphaned and await _release_claim(d, unit_id, alert_id):
+            released += 1
+            log.warning("claim.released_stale", unit_id=unit_id, alert_id=alert_id)
     return released

@@ -13,10 +13,10 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from common.contracts.base import Event
 from common.mongo import GroupedInserts, VersionConflict, save_versioned
 from common.outbox import stage
 from common.timefmt import epoch_ms
-from common.contracts.base import Event
 from dispatch.domain.alerts import Alert
 
 INDEXES = {
@@ -137,7 +137,8 @@ class UnitStore:
         return Claim.HELD if await self.holds(unit_id, alert_id) else Claim.REFUSED
 
     async def holds(self, unit_id: str, alert_id: str) -> bool:
-        return await self._units.count_documents({"_id": unit_id, f"holders.{holder_key(alert_id)}": {"$exists": True}}) == 1
+        query = {"_id": unit_id, f"holders.{holder_key(alert_id)}": {"$exists": True}}
+        return await self._units.count_documents(query) == 1
 
     async def holder_of(self, alert_id: str) -> str | None:
         d = await self._units.find_one({f"holders.{holder_key(alert_id)}": {"$exists": True}}, {"_id": 1})
@@ -163,7 +164,8 @@ _STATE_FIELDS = {"status": 1, "load": 1, "capacity": 1, "officers": 1, "retired"
 
 
 def _state(d: dict) -> UnitState:
-    return UnitState(d["_id"], d["status"], d.get("load", 0), d["capacity"], tuple(d.get("officers", ())), d.get("retired", False))
+    return UnitState(d["_id"], d["status"], d.get("load", 0), d["capacity"], tuple(d.get("officers", ())),
+                     d.get("retired", False))
 
 
 class AlertStore:

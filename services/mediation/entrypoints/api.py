@@ -31,6 +31,8 @@ from mediation.handlers import Mediation, Report
 
 Reader = Annotated[Principal, Depends(require("viewer", "mediator", "officer", "leadership", "duty_desk"))]
 Mediator = Annotated[Principal, Depends(require("mediator", "officer", "duty_desk"))]
+#: information officers' apps (信息员) report disputes on a token of their own, and do nothing else
+Reporter = Annotated[Principal, Depends(require("mediator", "officer", "duty_desk", "integration"))]
 
 STATS_DEFAULT_PERIOD = timedelta(days=30)
 
@@ -168,7 +170,7 @@ def build_app(runtime: Runtime, m: Mediation) -> FastAPI:
         return local(data, zone)
 
     @v1.post("/disputes", tags=["disputes"], status_code=201)
-    async def report_dispute(body: DisputeCreate, _: Mediator, response: Response) -> dict[str, Any]:
+    async def report_dispute(body: DisputeCreate, _: Reporter, response: Response) -> dict[str, Any]:
         """Open a dispute (201); the same request_id again returns the dispute it opened (200)."""
         try:
             dispute, opened = await handlers.report_dispute(m, body.report(), body.request_id)

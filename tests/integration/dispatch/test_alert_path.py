@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -220,3 +220,19 @@ async def test_weekly_statistics_per_unit(run_service, nc) -> None:
         assert g1["count"] == 3 and g1["week"] == "2026-W48"
         assert stats["clusters"][0]["count"] == 3
         assert (await svc.http.get("/v1/stats", params={"week": "48"})).status_code == 422
+
+
+async def test_a_claim_left_by_a_crash_is_released_once_stale(run_service, nc) -> None:
+    clock = FakeClock(NOW)
+    async with run_service("dispatch", clock, stale_claim_s=120) as svc:
+        d = svc.parts.context
+        await svc.http.put("/v1/grid", json=row_grid((2, 2, 2, 2)))
+        await d.units.claim("G1", "never-stored", clock.now(), 2)  # the process died before storing the alert
+        await publish(nc, ALERTS_RECEIVED, alert_body("real", *centre(0)), "real")
+        await _placed(svc.http, "real")
+        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 2
+        clock.advance(seconds=60)
+        assert await handlers.reconcile_claims(d) == 0  # a claim may be young because its alert is on its way
+        clock.advance(seconds=61)
+        assert await handlers.reconcile_claims(d) == 1
+        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 1  # the real alert keeps its place

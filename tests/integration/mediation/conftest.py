@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 from common.contracts.subjects import stream_for
+from tests.support import eventually
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,6 @@ def published(nc) -> Callable[[str], Awaitable[list[Published]]]:
             await sub.unsubscribe()
 
     return read
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    """Ask `probe` until it returns something truthy."""
-    async with asyncio.timeout(timeout):
-        while not (result := await probe()):
-            await asyncio.sleep(0.05)
-    return result
 
 
 @pytest.fixture

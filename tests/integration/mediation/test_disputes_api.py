@@ -164,7 +164,7 @@ async def test_a_retried_report_with_its_request_id_opens_one_dispute(run_servic
 
 
 async def test_unknown_ids_bad_bodies_and_missing_tokens_are_answered_not_crashed(run_service) -> None:
-    tokens = {"dev-token": ["admin"], "viewer-token-0001": ["viewer"]}
+    tokens = {"dev-token": ["admin"], "viewer-token-0001": ["viewer"], "informant-app-0001": ["integration"]}
     async with run_service("mediation", FakeClock(START), tokens=tokens) as med:
         http = med.http
         assert (await http.get("/v1/disputes/D-nope")).status_code == 404
@@ -201,6 +201,10 @@ async def test_unknown_ids_bad_bodies_and_missing_tokens_are_answered_not_crashe
         viewer = {"Authorization": "Bearer viewer-token-0001"}
         assert (await http.get(f"/v1/disputes/{dispute_id}", headers=viewer)).status_code == 200
         assert (await http.post(actions, json={"action": "contact", "actor": "P1"}, headers=viewer)).status_code == 403
+        informant_app = {"Authorization": "Bearer informant-app-0001"}  # 信息员 report, and do nothing else
+        reported = await http.post("/v1/disputes", json={**REPORT, "source": "informant"}, headers=informant_app)
+        assert reported.status_code == 201
+        assert (await http.post(actions, json={"action": "contact", "actor": "P1"}, headers=informant_app)).status_code == 403
         assert (await http.get("/healthz")).status_code == 200
         assert "/v1/disputes/{dispute_id}/actions" in (await http.get("/openapi.json")).json()["paths"]
 

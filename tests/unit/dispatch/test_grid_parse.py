@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 import shapely
 from shapely.geometry import box
+
 import dispatch
 from dispatch.domain.grid import GridUnit, parse_grid
 

@@ -1,7 +1,6 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-
 from dispatch.domain.alerts import DUTY_DESK, Alert
 from dispatch.domain.assignment import Candidate
 from dispatch.domain.geo import haversine_m
