@@ -61,10 +61,9 @@ def run_service(nats_server: EmbeddedServer, store_server: EmbeddedServer, db_na
     @contextlib.asynccontextmanager
     async def start(name: str, clock=None, *, db: str | None = None, periodic: bool = False, **overrides):
         spec = SERVICES[name]
-        settings = spec.settings_class()(
-            nats_url=nats_server.url, mongo_url=store_server.url, mongo_db=f"{db or db_name}_{name}",
-            environment="test", **overrides,
-        )
+        defaults = {"nats_url": nats_server.url, "mongo_url": store_server.url,
+                    "mongo_db": f"{db or db_name}_{name}", "environment": "test"}
+        settings = spec.settings_class()(**{**defaults, **overrides})
         async with connected(name, settings, clock) as runtime:
             parts = await spec.build()(runtime)
             for hook in parts.on_start:

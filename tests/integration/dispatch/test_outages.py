@@ -1,0 +1,63 @@
+"""The store or the broker going away loses nothing: messages wait, then are placed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from common.clock import FakeClock
+from common.contracts.subjects import ALERTS_RECEIVED
+from common.embedded import start_nats, start_store
+from tests.support import alert_body, centre, eventually, publish, row_grid
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 23, 0, 15, tzinfo=UTC)
+
+
+async def _state(http, alert_id: str) -> str | None:
+    response = await http.get(f"/v1/alerts/{alert_id}")
+    return response.json()["state"] if response.status_code == 200 else None
+
+
+async def test_an_alert_published_while_the_store_is_down_is_placed_when_it_returns(run_service, nc, tmp_path) -> None:
+    store = start_store(tmp_path / "own-store")
+    try:
+        async with run_service("dispatch", FakeClock(NOW), mongo_url=store.url, max_deliver=50) as svc:
+            await svc.http.put("/v1/grid", json=row_grid())
+            store.stop()
+            assert (await svc.http.get("/readyz")).status_code == 503
+            await publish(nc, ALERTS_RECEIVED, alert_body("during-outage", *centre(2)), "during-outage")
+            await eventually(lambda: _retried(svc), timeout=30)  # nak'ed with a delay, not lost, not dead-lettered
+            store = start_store(tmp_path / "own-store", port=store.port)
+            await eventually(lambda: _state(svc.http, "during-outage"), timeout=60)
+            assert await _state(svc.http, "during-outage") == "assigned"
+            assert (await svc.http.get("/readyz")).status_code == 200
+    finally:
+        store.stop()
+
+
+async def _retried(svc) -> bool:
+    metrics = (await svc.http.get("/metrics")).text
+    return 'fengqiao_messages_total{consumer="dispatch-alerts-received",outcome="retried"}' in metrics
+
+
+async def test_the_consumer_carries_on_after_the_broker_restarts(run_service, nats_server, tmp_path) -> None:
+    from common import bus
+
+    async with run_service("dispatch", FakeClock(NOW)) as svc:
+        await svc.http.put("/v1/grid", json=row_grid())
+        nats_server.stop()
+        restarted = start_nats(tmp_path / "nats", port=nats_server.port)  # same data folder: streams kept
+        try:
+            client = await bus.connect(restarted.url, name="test-after-restart")
+            try:
+                await eventually(lambda: svc.runtime.nc.is_connected, timeout=20)
+                await publish(client, ALERTS_RECEIVED, alert_body("after-restart", *centre(0)), "after-restart")
+                await eventually(lambda: _state(svc.http, "after-restart"), timeout=30)
+                assert await _state(svc.http, "after-restart") == "assigned"
+            finally:
+                await client.close()
+        finally:
+            restarted.stop()
