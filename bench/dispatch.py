@@ -1,6 +1,6 @@
 """Dispatch benchmark: alert -> alerts.assigned through the running service, next to a bare baseline.
 
-    .venv/bin/python bench/dispatch.py [--rate 100] [--seconds 10] [--burst 3000]
+    .venv/bin/python bench/dispatch.py [--rate 100] [--seconds 10] [--burst 1500] [--repeats 3]
 
 Starts its own nats-server and nx-27017 on free loopback ports, then for each of
   baseline  a trivial JetStream consumer (same consume loop) that writes one document
@@ -74,67 +74,58 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
 
 
-async def _measure(nc, out_subject: str, prefix: str, *, rate: float, seconds: float, burst: int) -> dict:
-    js = nc.jetstream()
-    rng = random.Random(48)  # the same points for the baseline and for dispatch
-    sent: dict[str, float] = {}
-    latencies: dict[str, float] = {}
-    done = asyncio.Event()
-    expected = 0
+class _Probe:
+    """Publishes alerts and times each one until its output event is seen."""
 
-    async def on_out(msg) -> None:
+    def __init__(self, nc, prefix: str) -> None:
+        self._js = nc.jetstream()
+        self._prefix = prefix
+        self._rng = random.Random(48)  # the same points for the baseline and for dispatch
+        self.sent: dict[str, float] = {}
+        self.latencies: dict[str, float] = {}
+        self._done = asyncio.Event()
+        self._expected = 0
+
+    async def on_out(self, msg) -> None:
         alert_id = json.loads(msg.data)["alert_id"]
-        if alert_id in sent and alert_id not in latencies:
-            latencies[alert_id] = time.perf_counter() - sent[alert_id]
-            if len(latencies) >= expected:
-                done.set()
+        if alert_id in self.sent and alert_id not in self.latencies:
+            self.latencies[alert_id] = time.perf_counter() - self.sent[alert_id]
+            if len(self.latencies) >= self._expected:
+                self._done.set()
 
-    sub = await nc.subscribe(out_subject, cb=on_out)
-    # warm-up, not measured: connection pools, caches, the first grid read
-    expected = WARM_UP
-    for i in range(WARM_UP):
-        alert_id = f"{prefix}-w{i}"
-        sent[alert_id] = time.perf_counter()
-        await js.publish_async(ALERTS_RECEIVED, _alert(alert_id, *_point(rng)), headers={"Nats-Msg-Id": alert_id})
-        await asyncio.sleep(0.005)
-    await asyncio.wait_for(done.wait(), 60)
-    sent.clear()
-    latencies.clear()
-    done.clear()
-    # fixed rate
-    n_rate = int(rate * seconds)
-    expected = n_rate
-    start = time.perf_counter()
-    for i in range(n_rate):
-        target = start + i / rate
-        delay = target - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        alert_id = f"{prefix}-r{i}"
-        sent[alert_id] = time.perf_counter()
-        await js.publish_async(ALERTS_RECEIVED, _alert(alert_id, *_point(rng)), headers={"Nats-Msg-Id": alert_id})
-    await js.publish_async_completed()
-    await asyncio.wait_for(done.wait(), 60 + seconds)
-    fixed = sorted(latencies.values())
-    # flat out
-    latencies.clear()
-    sent.clear()
-    done.clear()
-    expected = burst
-    start = time.perf_counter()
-    for i in range(burst):
-        alert_id = f"{prefix}-b{i}"
-        sent[alert_id] = time.perf_counter()
-        await js.publish_async(ALERTS_RECEIVED, _alert(alert_id, *_point(rng)), headers={"Nats-Msg-Id": alert_id})
-    await js.publish_async_completed()
-    await asyncio.wait_for(done.wait(), 300)
-    elapsed = max(sent[a] + latencies[a] for a in latencies) - start
+    async def run(self, phase: str, count: int, rate: float | None, timeout: float) -> float:
+        """Send `count` alerts (at `rate` per second, or flat out); return the seconds until the last output."""
+        self.sent.clear()
+        self.latencies.clear()
+        self._done.clear()
+        self._expected = count
+        start = time.perf_counter()
+        for i in range(count):
+            if rate:
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            alert_id = f"{self._prefix}-{phase}{i}"
+            self.sent[alert_id] = time.perf_counter()
+            lon, lat = _point(self._rng)
+            await self._js.publish_async(ALERTS_RECEIVED, _alert(alert_id, lon, lat), headers={"Nats-Msg-Id": alert_id})
+        await self._js.publish_async_completed()
+        await asyncio.wait_for(self._done.wait(), timeout)
+        return max(self.sent[a] + self.latencies[a] for a in self.latencies) - start
+
+
+async def _measure(nc, out_subject: str, prefix: str, *, rate: float, seconds: float, burst: int,
+                   repeats: int) -> dict:
+    probe = _Probe(nc, prefix)
+    sub = await nc.subscribe(out_subject, cb=probe.on_out)
+    await probe.run("w", WARM_UP, 200, 60)  # connection pools, caches, the first grid read: not measured
+    await probe.run("r", int(rate * seconds), rate, 60 + seconds)
+    fixed = sorted(probe.latencies.values())
+    rates = [burst / await probe.run(f"b{k}-", burst, None, 300) for k in range(repeats)]
     await sub.unsubscribe()
     return {
         "p50_ms": statistics.median(fixed) * 1000,
         "p99_ms": fixed[int(len(fixed) * 0.99) - 1] * 1000,
         "max_ms": fixed[-1] * 1000,
-        "throughput": burst / elapsed,
+        "throughput": statistics.median(rates),
     }
 
 
@@ -152,7 +143,7 @@ SIDE, CELL = 30, 0.004  # a 30 x 30 grid of ~400 m cells over the town: 900 unit
 
 
 def _bench_grid() -> dict:
-    """900 units of capacity 5: enough room that the run measures placing, not the duty desk."""
+    """900 units of capacity 12: enough room that the run measures placing, not the duty desk."""
     features = []
     for i in range(SIDE):
         for j in range(SIDE):
@@ -160,7 +151,7 @@ def _bench_grid() -> dict:
             ring = [[x, y], [x + CELL, y], [x + CELL, y + CELL], [x, y + CELL], [x, y]]
             features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
                              "properties": {"unit_id": f"U{i:02d}{j:02d}", "post": [x + CELL / 2, y + CELL / 2],
-                                            "officers": [f"P{i:02d}{j:02d}{k}" for k in range(3)], "capacity": 5}})
+                                            "officers": [f"P{i:02d}{j:02d}{k}" for k in range(3)], "capacity": 12}})
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -181,7 +172,8 @@ async def main(args: argparse.Namespace) -> None:
         procs.append(base)
         await asyncio.sleep(1.0)
         results["baseline (read, 1 write, publish)"] = await _measure(
-            nc, BASELINE_OUT, "b", rate=args.rate, seconds=args.seconds, burst=args.burst)
+            nc, BASELINE_OUT, "b", rate=args.rate, seconds=args.seconds, burst=args.burst,
+            repeats=args.repeats)
         base.terminate()
         base.wait(20)
         await _purge(nc)
@@ -197,7 +189,8 @@ async def main(args: argparse.Namespace) -> None:
             response = await http.put(f"http://127.0.0.1:{port}/v1/grid", json=_bench_grid())
             response.raise_for_status()
         results["dispatch (rank, claim, insert, publish)"] = await _measure(
-            nc, ALERTS_ASSIGNED, "d", rate=args.rate, seconds=args.seconds, burst=args.burst)
+            nc, ALERTS_ASSIGNED, "d", rate=args.rate, seconds=args.seconds, burst=args.burst,
+            repeats=args.repeats)
         await nc.close()
     finally:
         for p in procs:
@@ -208,7 +201,8 @@ async def main(args: argparse.Namespace) -> None:
         store.stop()
 
     baseline = next(iter(results.values()))
-    print(f"\nalert -> output, {args.rate:.0f}/s for {args.seconds:.0f}s (latency), {args.burst} flat out (throughput)")
+    print(f"\nalert -> output, {args.rate:.0f}/s for {args.seconds:.0f}s (latency); "
+          f"{args.burst} flat out, median of {args.repeats} (throughput)")
     print(f"{'path':<42}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'msg/s':>9}{'vs base':>9}")
     for name, r in results.items():
         print(f"{name:<42}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['max_ms']:>9.1f}{r['throughput']:>9.0f}"
@@ -227,7 +221,8 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
         parser.add_argument("--rate", type=float, default=100.0)
         parser.add_argument("--seconds", type=float, default=10.0)
-        parser.add_argument("--burst", type=int, default=3000)
+        parser.add_argument("--burst", type=int, default=1500)
+        parser.add_argument("--repeats", type=int, default=3, help="flat-out runs; their median is reported")
         parser.add_argument("--env", action="append", default=[], metavar="FQ_DISPATCH_X=V",
                             help="a dispatch setting for this run (repeatable)")
         asyncio.run(main(parser.parse_args()))

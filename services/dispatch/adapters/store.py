@@ -14,7 +14,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from common.contracts.base import Event
-from common.mongo import GroupedInserts, VersionConflict, save_versioned
+from common.mongo import GroupedWrites, VersionConflict, save_versioned
 from common.outbox import stage
 from common.timefmt import epoch_ms
 from dispatch.domain.alerts import Alert
@@ -89,6 +89,7 @@ class UnitStore:
 
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._units = db["units"]
+        self._claims = GroupedWrites(self._units)
 
     async def sync_with_grid(self, units: Iterable, grid_version: int) -> list[str]:
         """Upsert the grid's units keeping their load; units gone from the grid are retired. Returns retired ids."""
@@ -127,14 +128,18 @@ class UnitStore:
         claim rather than overfill the unit (a literal guard: `$expr` is twice as slow here).
         """
         key = holder_key(alert_id)
-        result = await self._units.update_one(
+        changed = await self._claims.update(
             {"_id": unit_id, "status": "available", "retired": False, f"holders.{key}": {"$exists": False},
              "capacity": capacity, "load": {"$lt": capacity}},
             {"$set": {f"holders.{key}": f"{alert_id}|{now.isoformat()}"}, "$inc": {"load": 1}},
         )
-        if result.modified_count == 1:
+        if changed:
             return Claim.CLAIMED
-        return Claim.HELD if await self.holds(unit_id, alert_id) else Claim.REFUSED
+        if not await self.holds(unit_id, alert_id):
+            return Claim.REFUSED
+        # held but not changed by us: a duplicate alert's place. When a batch could not tell, the
+        # place may be new: count it as new (this replica's view only; the store is exact)
+        return Claim.HELD if changed is False else Claim.CLAIMED
 
     async def holds(self, unit_id: str, alert_id: str) -> bool:
         query = {"_id": unit_id, f"holders.{holder_key(alert_id)}": {"$exists": True}}
@@ -171,7 +176,7 @@ def _state(d: dict) -> UnitState:
 class AlertStore:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self.collection = db["alerts"]
-        self._inserts = GroupedInserts(self.collection)
+        self._inserts = GroupedWrites(self.collection)
 
     async def insert_new(self, alert: Alert) -> None:
         """Store a just-received alert; VersionConflict if one with its id is stored already."""
