@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -132,10 +133,8 @@ async def _measure(nc, out_subject: str, prefix: str, *, rate: float, seconds: f
 async def _purge(nc) -> None:
     js = nc.jetstream()
     for consumer in ("bench-baseline", "dispatch-alerts-received"):
-        try:
+        with contextlib.suppress(Exception):
             await js.delete_consumer("ALERTS", consumer)
-        except Exception:
-            pass
     await js.purge_stream("ALERTS")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC
 
 from bson.codec_options import CodecOptions
@@ -46,6 +47,15 @@ async def save_versioned(collection, doc: dict, expected_version: int) -> None:
         raise VersionConflict(str(doc["_id"]))
 
 
+@dataclass(frozen=True, slots=True)
+class _Write:
+    query_or_doc: dict
+    change: dict | None = None  # None: an insert of `query_or_doc`
+
+    def model(self) -> InsertOne | UpdateOne:
+        return InsertOne(self.query_or_doc) if self.change is None else UpdateOne(self.query_or_doc, self.change)
+
+
 class GroupedWrites:
     """Writes from concurrent handlers sent together, one bulk write at a time (a group commit).
 
@@ -56,37 +66,49 @@ class GroupedWrites:
     def __init__(self, collection: AsyncIOMotorCollection, max_batch: int = 256) -> None:
         self._collection = collection
         self._max_batch = max_batch
-        self._pending: list[tuple[InsertOne | UpdateOne, asyncio.Future[bool | None]]] = []
+        self._pending: list[tuple[_Write, asyncio.Future[bool | None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def insert(self, doc: dict) -> None:
         """Insert `doc`; raises DuplicateKeyError if its _id exists, as insert_one would."""
-        await self._submit(InsertOne(doc))
+        await self._submit(_Write(doc))
 
     async def update(self, query: dict, change: dict) -> bool | None:
         """A guarded update_one: True if it changed the document, False if not, None if the batch cannot tell.
 
         A bulk result counts the changed documents, not which ones: when a batch changed
-        fewer than it held, the caller looks for itself.
+        some but not all, the caller looks for itself.
         """
-        return await self._submit(UpdateOne(query, change))
+        return await self._submit(_Write(query, change))
 
-    async def _submit(self, op: InsertOne | UpdateOne) -> bool | None:
+    async def _submit(self, write: _Write) -> bool | None:
         future: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
-        self._pending.append((op, future))
+        self._pending.append((write, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
         return await future
+
+    async def _send(self, writes: list[_Write]) -> int:
+        """Write the batch; the number of documents its updates changed."""
+        if len(writes) == 1:  # alone: the plain call is quicker than a bulk write of one
+            write = writes[0]
+            if write.change is not None:
+                return (await self._collection.update_one(write.query_or_doc, write.change)).modified_count
+            try:
+                await self._collection.insert_one(write.query_or_doc)
+            except DuplicateKeyError as exc:
+                raise BulkWriteError({"writeErrors": [{"index": 0, "code": 11000, "errmsg": str(exc)}]}) from exc
+            return 0
+        return (await self._collection.bulk_write([w.model() for w in writes], ordered=False)).modified_count
 
     async def _write(self) -> None:
         while self._pending:
             await asyncio.sleep(0)  # let the handlers running now join this batch
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-            updates = sum(isinstance(op, UpdateOne) for op, _ in batch)
+            updates = sum(write.change is not None for write, _ in batch)
             failed: dict[int, dict] = {}
             try:
-                result = await self._collection.bulk_write([op for op, _ in batch], ordered=False)
-                modified = result.modified_count
+                modified = await self._send([write for write, _ in batch])
             except BulkWriteError as exc:
                 failed = {e["index"]: e for e in exc.details.get("writeErrors", [])}
                 modified = exc.details.get("nModified", 0)
@@ -95,13 +117,11 @@ class GroupedWrites:
                     future.set_exception(exc)
                 continue
             known = True if modified == updates else False if modified == 0 else None
-            for index, (op, future) in enumerate(batch):
+            for index, (write, future) in enumerate(batch):
                 error = failed.get(index)
                 if error is not None:
                     code = error.get("code")
                     kind = DuplicateKeyError if code == 11000 else OperationFailure
                     future.set_exception(kind(error.get("errmsg", "write failed"), code))
-                elif isinstance(op, UpdateOne):
-                    future.set_result(known)
                 else:
-                    future.set_result(None)
+                    future.set_result(known if write.change is not None else None)

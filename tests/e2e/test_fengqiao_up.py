@@ -130,12 +130,14 @@ def test_a_dispute_from_that_alert_to_a_signed_settlement(platform: Up) -> None:
         status, dispute = platform.call("POST", "mediation", actions, {"action": "escalate", "actor": "P1001",
                                                                        "reason": "调解未果"})
         assert (status, dispute["level"]) == (200, level)
+    half_signed = {"terms": "赔偿500元", "signatures": {"p1": "王某"}}
     refused = platform.call("POST", "mediation", actions, {"action": "resolve", "actor": "镇调委",
-                                                           "agreement": {"terms": "赔偿500元", "signatures": {"p1": "王某"}}})
+                                                           "agreement": half_signed})
     assert refused[0] == 409
     signatures = {"p1": "王某", "p2": "李某", "mediator": "镇调委陈某", "witness": "村委张某"}
+    agreement = {"terms": "赔偿500元", "signatures": signatures}
     status, resolved = platform.call("POST", "mediation", actions, {"action": "resolve", "actor": "镇调委",
-                                                                    "agreement": {"terms": "赔偿500元", "signatures": signatures}})
+                                                                    "agreement": agreement})
     assert (status, resolved["state"]) == (200, "resolved")
     status, stats = platform.call("GET", "mediation", "/v1/stats?from=2026-01-01&to=2030-12-31")
     assert status == 200 and stats["opened"] >= 1 and stats["resolved_by_level"]["town"] >= 1

@@ -97,7 +97,8 @@ async def test_rejected_and_always_failing_end_in_deadletter(nc) -> None:
 
     loop = ConsumeLoop(js, Publisher(js), Consumer("t3", ALERTS_RECEIVED, AlertReceived, refuse), max_deliver=2)
     for alert_id in ("refused", "buggy"):
-        await js.publish(ALERTS_RECEIVED, json.dumps({**GOOD, "alert_id": alert_id}).encode(), headers={"Nats-Msg-Id": alert_id})
+        payload = json.dumps({**GOOD, "alert_id": alert_id}).encode()
+        await js.publish(ALERTS_RECEIVED, payload, headers={"Nats-Msg-Id": alert_id})
     letters: list[dict] = []
 
     async def watch() -> None:

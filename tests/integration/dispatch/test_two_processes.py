@@ -30,9 +30,9 @@ def _start(nats_url: str, mongo_url: str, db: str, tmp_path, n: int) -> tuple[su
         "FQ_DISPATCH_HTTP_PORT": str(port), "FQ_DISPATCH_CONSUMER_BATCH": "2", "FQ_DISPATCH_CONSUMER_CONCURRENCY": "2",
         "FQ_DISPATCH_SWEEP_INTERVAL_S": "0.2", "FQ_DISPATCH_VIEW_REFRESH_S": "0.2", "FQ_DISPATCH_LOG_JSON": "true",
     }
-    log = open(tmp_path / f"dispatch-{n}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "fengqiao", "serve", "dispatch"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    with open(tmp_path / f"dispatch-{n}.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "fengqiao", "serve", "dispatch"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
     wait_for_port(port, 30, proc, f"dispatch {n}")
     return proc, port
 
@@ -50,12 +50,15 @@ async def _check_invariants(db, alerts: list[dict]) -> None:
         holders = [v.rpartition("|")[0] for v in unit["holders"].values()]
         assert unit["load"] == len(holders)
         held_by.update(holders)
-        holding = sorted(a["alert_id"] for a in alerts if a["unit_id"] == unit["_id"] and a["state"] in ("assigned", "acknowledged"))
+        held_here = [a for a in alerts if a["unit_id"] == unit["_id"] and a["state"] in ("assigned", "acknowledged")]
+        holding = sorted(a["alert_id"] for a in held_here)
         assert sorted(holders) == holding, f"{unit['_id']}: claims and alerts disagree"
     assert all(n == 1 for n in held_by.values()), "an alert held by two units"
 
 
-async def test_two_processes_share_the_work_without_breaking_capacity(nats_server, store_server, db_name, nc, tmp_path) -> None:
+async def test_two_processes_share_the_work_without_breaking_capacity(
+    nats_server, store_server, db_name, nc, tmp_path
+) -> None:
     procs = [_start(nats_server.url, store_server.url, db_name, tmp_path, n) for n in (1, 2)]
     mongo = AsyncIOMotorClient(store_server.url, tz_aware=True)
     try:
@@ -84,7 +87,9 @@ async def test_two_processes_share_the_work_without_breaking_capacity(nats_serve
             # free capacity by closing what the units hold: both processes' sweeps place the waiting ones
             for alert in [a for a in alerts if a["state"] == "assigned"]:
                 body = {"unit_id": alert["unit_id"], "officer_id": "P000", "disposition": "no_action"}
-                assert (await http.post(f"{urls[len(alert['alert_id']) % 2]}/v1/alerts/{alert['alert_id']}/close", json=body)).status_code == 200
+                either = urls[len(alert["alert_id"]) % 2]
+                closed = await http.post(f"{either}/v1/alerts/{alert['alert_id']}/close", json=body)
+                assert closed.status_code == 200
 
             async def refilled() -> list[dict] | None:
                 listed = (await http.get(f"{urls[0]}/v1/alerts", params={"limit": 500})).json()

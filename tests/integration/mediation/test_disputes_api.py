@@ -30,7 +30,9 @@ REPORT = {
 SIGNED = {"p1": "王某", "p2": "宋某", "mediator": "翟文杰", "witness": "社居委李某"}
 
 
-def resolve(terms: str = "加装排烟管道,双方互不追究", signatures: dict[str, str] = SIGNED, actor: str = "镇调委会") -> dict:
+def resolve(
+    terms: str = "加装排烟管道,双方互不追究", signatures: dict[str, str] = SIGNED, actor: str = "镇调委会"
+) -> dict:
     return {"action": "resolve", "actor": actor, "agreement": {"terms": terms, "signatures": signatures}}
 
 
@@ -69,7 +71,8 @@ async def test_a_dispute_from_report_through_the_gates_to_a_signed_agreement(run
         village = await act(dispute_id, {"action": "escalate", "actor": "P1001", "reason": "社区调解未果"})
         assert (village["state"], village["level"]) == ("escalated", "village")
         clock.advance(days=1)
-        town = await act(dispute_id, {"action": "escalate", "actor": "村委张某", "to_level": "town", "reason": "涉及宅基地"})
+        to_town = {"action": "escalate", "actor": "村委张某", "to_level": "town", "reason": "涉及宅基地"}
+        town = await act(dispute_id, to_town)
         assert town["level"] == "town"
         await act(dispute_id, {"action": "escalate", "actor": "P1001", "to_level": "community"}, 409)
 
@@ -204,7 +207,8 @@ async def test_unknown_ids_bad_bodies_and_missing_tokens_are_answered_not_crashe
         informant_app = {"Authorization": "Bearer informant-app-0001"}  # 信息员 report, and do nothing else
         reported = await http.post("/v1/disputes", json={**REPORT, "source": "informant"}, headers=informant_app)
         assert reported.status_code == 201
-        assert (await http.post(actions, json={"action": "contact", "actor": "P1"}, headers=informant_app)).status_code == 403
+        contacted = await http.post(actions, json={"action": "contact", "actor": "P1"}, headers=informant_app)
+        assert contacted.status_code == 403
         assert (await http.get("/healthz")).status_code == 200
         assert "/v1/disputes/{dispute_id}/actions" in (await http.get("/openapi.json")).json()["paths"]
 

@@ -59,7 +59,8 @@ async def test_an_alert_closed_as_referred_to_mediation_becomes_a_dispute(run_se
         assert closed.status_code == 200, closed.text
 
         dispute = await wait_for(lambda: _found(med.http, "/v1/disputes/D-110-20261123-000123"))
-        print(f"\nalert closed -> dispute readable: {(time.perf_counter() - started) * 1000:.0f} ms (polled every 50 ms)")
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        print(f"\nalert closed -> dispute readable: {elapsed_ms:.0f} ms (polled every 50 ms)")
         assert (dispute["source"], dispute["source_ref"], dispute["state"], dispute["level"]) == (
             "alert", "110-20261123-000123", "reported", "scene")
         assert (dispute["unit_id"], dispute["officer_id"]) == (unit_id, assigned["officers"][0])
@@ -81,7 +82,8 @@ async def test_a_reported_threat_of_violence_raises_an_alert_that_dispatch_assig
         assert (await disp.http.put("/v1/grid", json=grid)).status_code == 200
         report = {
             "source": "informant", "reported_by": "信息员陈某", "category": "neighbour",
-            "summary": "对方扬言要用刀砍他", "address": "北部村居5号", "lon": NORTH_VILLAGES[0], "lat": NORTH_VILLAGES[1],
+            "summary": "对方扬言要用刀砍他", "address": "北部村居5号",
+            "lon": NORTH_VILLAGES[0], "lat": NORTH_VILLAGES[1],
             "parties": [{"party_id": "p1", "name": "陈某", "phone": "13800138021"},
                         {"party_id": "p2", "name": "郑某", "phone": "13800138022"}],
         }
@@ -94,7 +96,8 @@ async def test_a_reported_threat_of_violence_raises_an_alert_that_dispatch_assig
             "parties": [{"party_id": "p1", "name": "黄某", "phone": "13800138031"}]})).json()
 
         first = await wait_for(lambda: _found(disp.http, f"/v1/alerts/{located['raised_alert_id']}", state="assigned"))
-        print(f"\nthreat reported -> alert assigned: {(time.perf_counter() - started) * 1000:.0f} ms (polled every 50 ms)")
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        print(f"\nthreat reported -> alert assigned: {elapsed_ms:.0f} ms (polled every 50 ms)")
         assert (first["unit_id"], first["reason"]) == ("G2", "zone")
         assert (first["priority"], first["category"]) == (1, "violence")
         assert (first["caller_phone"], first["source"]) == ("13800138021", "mediation")

@@ -108,6 +108,8 @@ def test_an_address_links_only_when_it_names_a_house() -> None:
     house = candidate("D-2", 6, address="枫亭镇东沙村三号")
 
     assert recurrence_keys(report(Party("p1", "陈某"), address="枫亭镇 某村")) == frozenset()
-    assert find_recurrence(recurrence_keys(report(Party("p1", "陈某"), address="枫亭镇某村")), [village], now=NOW) is None
-    assert find_recurrence(recurrence_keys(report(Party("p1", "陈某"), address="枫亭镇东沙村三号")), [house], now=NOW) == "D-2"
+    village_keys = recurrence_keys(report(Party("p1", "陈某"), address="枫亭镇某村"))
+    assert find_recurrence(village_keys, [village], now=NOW) is None
+    house_keys = recurrence_keys(report(Party("p1", "陈某"), address="枫亭镇东沙村三号"))
+    assert find_recurrence(house_keys, [house], now=NOW) == "D-2"
     assert recurrence_keys(report(Party("p1", "陈某"), address="东沙村12号")) == {"address:东沙村12号"}
