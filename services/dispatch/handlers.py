@@ -124,10 +124,11 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived, delivery: De
     try:
         await d.alerts.insert_new(alert)
     except VersionConflict:
-        # a duplicate, or a redelivery after a crash: the stored alert stands; publish its placement again
+        # a duplicate, or a redelivery after a crash: the stored alert stands. Publish its placement
+        # again (the same msg id) unless it has moved on, when later facts have told it all
         await _give_back_unless_won(d, alert)
         stored = await load(d, alert.alert_id)
-        if stored.assignments:
+        if stored.state in ("assigned", "unassigned"):
             await d.publisher.publish(*placement_event(d, stored))
         return
     await d.publisher.publish(*placement_event(d, alert))
@@ -152,7 +153,8 @@ async def _give_back_unless_won(d: Dispatch, lost: Alert) -> None:
     if lost.unit_id is None:
         return
     winner = await d.alerts.get(lost.alert_id)
-    if winner is None or winner.unit_id != lost.unit_id:
+    held = winner is not None and winner.unit_id == lost.unit_id and winner.state in ("assigned", "acknowledged")
+    if not held:  # e.g. a duplicate of an alert already closed: its unit holds nothing for it any more
         await _release_claim(d, lost.unit_id, lost.alert_id)
 
 
@@ -291,7 +293,8 @@ async def place_waiting(d: Dispatch) -> int:
         if alert.state == "unassigned" and not d.settings.retry_unassigned:
             continue
         was = alert.state
-        await _claim_best(d, alert, careful=True)
+        # only an alert caught mid-release can have a claim left behind; the duty desk's hold none
+        await _claim_best(d, alert, careful=was == "received")
         if alert.unit_id is None and was == "unassigned":
             continue  # still nobody: it stays with the duty desk, no new event
         try:

@@ -236,3 +236,22 @@ async def test_a_claim_left_by_a_crash_is_released_once_stale(run_service, nc) -
         clock.advance(seconds=61)
         assert await handlers.reconcile_claims(d) == 1
         assert (await svc.http.get("/v1/units/G1")).json()["load"] == 1  # the real alert keeps its place
+
+
+async def test_a_duplicate_of_a_closed_alert_takes_no_place(run_service, nc) -> None:
+    async with run_service("dispatch", FakeClock(NOW)) as svc:
+        await svc.http.put("/v1/grid", json=row_grid())
+        await publish(nc, ALERTS_RECEIVED, alert_body("done", *centre(0)), "done")
+        await _placed(svc.http, "done")
+        close = {"unit_id": "G1", "officer_id": "P100", "disposition": "no_action"}
+        assert (await svc.http.post("/v1/alerts/done/close", json=close)).status_code == 200
+        await publish(nc, ALERTS_RECEIVED, alert_body("done", *centre(0)), "done-sent-again-later")
+        await eventually(lambda: _deliveries_acked(svc, 2))
+        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 0
+        assert (await _alert(svc.http, "done"))["state"] == "closed"
+
+
+async def _deliveries_acked(svc, n: int) -> bool:
+    metrics = (await svc.http.get("/metrics")).text
+    line = 'fengqiao_messages_total{consumer="dispatch-alerts-received",outcome="acked"}'
+    return any(row.startswith(line) and float(row.split()[-1]) >= n for row in metrics.splitlines())
