@@ -82,3 +82,10 @@ class Recorder:
 
     def on(self, subject: str, **match) -> list[dict]:
         return [b for s, b, _ in self.messages if s == subject and all(b.get(k) == v for k, v in match.items())]
+
+
+async def handled(http, consumer: str, outcome: str) -> float:
+    """How many messages a consumer of this process has handled with an outcome (acked, retried, …)."""
+    metrics = (await http.get("/metrics")).text
+    line = f'fengqiao_messages_total{{consumer="{consumer}",outcome="{outcome}"}}'
+    return next((float(row.split()[-1]) for row in metrics.splitlines() if row.startswith(line)), 0.0)

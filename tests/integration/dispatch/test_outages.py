@@ -9,7 +9,7 @@ import pytest
 from common.clock import FakeClock
 from common.contracts.subjects import ALERTS_RECEIVED
 from common.embedded import start_nats, start_store
-from tests.support import alert_body, centre, eventually, publish, row_grid
+from tests.support import alert_body, centre, eventually, handled, publish, row_grid
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +28,10 @@ async def test_an_alert_published_while_the_store_is_down_is_placed_when_it_retu
             await svc.http.put("/v1/grid", json=row_grid())
             store.stop()
             assert (await svc.http.get("/readyz")).status_code == 503
+            retried_before = await _retried(svc)  # the counters are the process's: count from here
             await publish(nc, ALERTS_RECEIVED, alert_body("during-outage", *centre(2)), "during-outage")
-            await eventually(lambda: _retried(svc), timeout=30)  # nak'ed with a delay, not lost, not dead-lettered
+            # nak'ed with a delay: not lost, not dead-lettered
+            await eventually(lambda: _retried_since(svc, retried_before), timeout=30)
             store = start_store(tmp_path / "own-store", port=store.port)
             await eventually(lambda: _state(svc.http, "during-outage"), timeout=60)
             assert await _state(svc.http, "during-outage") == "assigned"
@@ -38,9 +40,12 @@ async def test_an_alert_published_while_the_store_is_down_is_placed_when_it_retu
         store.stop()
 
 
-async def _retried(svc) -> bool:
-    metrics = (await svc.http.get("/metrics")).text
-    return 'fengqiao_messages_total{consumer="dispatch-alerts-received",outcome="retried"}' in metrics
+async def _retried(svc) -> float:
+    return await handled(svc.http, "dispatch-alerts-received", "retried")
+
+
+async def _retried_since(svc, before: float) -> bool:
+    return await _retried(svc) > before
 
 
 async def test_the_consumer_carries_on_after_the_broker_restarts(run_service, nats_server, tmp_path) -> None:
