@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 class EmbeddedServerError(RuntimeError):
-    pass
+    """An embedded server could not be found or started."""
 
 
 def free_port() -> int:

@@ -68,7 +68,7 @@ HIGH_RISK_LEVEL: Level = "community"
 
 
 class DomainError(Exception):
-    pass
+    """A rule of mediation refused a command."""
 
 
 class DisputeRefused(DomainError):
