@@ -16,7 +16,9 @@ from motor.motor_asyncio import AsyncIOMotorCollection
 
 from common import metrics
 from common.bus import Publisher
+from common.consume import TRANSIENT
 from common.contracts.base import Event
+from common.mongo import save_versioned
 from common.timefmt import epoch_ms
 
 log = structlog.get_logger(__name__)
@@ -48,6 +50,34 @@ async def flush(collection: AsyncIOMotorCollection, doc: dict, publisher: Publis
         await collection.update_one({"_id": doc["_id"]}, {"$unset": {f"outbox.{k}": "" for k in box}})
     metrics.OUTBOX_PUBLISHED.labels(collection.name).inc(len(box))
     return len(box)
+
+
+async def save_staged(
+    collection: AsyncIOMotorCollection, doc: dict, expected_version: int, events: list[tuple[Event, str]]
+) -> dict:
+    """Save an aggregate's whole document (version-checked) with its events staged in it; returns it."""
+    stage(doc, events)
+    await save_versioned(collection, doc, expected_version)
+    return doc
+
+
+async def publish_staged(collection: AsyncIOMotorCollection, doc: dict, publisher: Publisher) -> None:
+    """Publish what a saved document staged; with the broker away, the relay does it later.
+
+    The state change is stored already: a command must not fail for want of a broker.
+    """
+    try:
+        await flush(collection, doc, publisher)
+    except TRANSIENT as exc:
+        log.warning("outbox.deferred", collection=collection.name, id=str(doc["_id"]), error=repr(exc))
+
+
+async def fetch(collection: AsyncIOMotorCollection, ident: str, publisher: Publisher) -> dict | None:
+    """An aggregate's document, with any event a crash left unpublished sent first."""
+    doc = await collection.find_one({"_id": ident})
+    if doc is not None and doc.get("outbox"):
+        await publish_staged(collection, doc, publisher)
+    return doc
 
 
 class OutboxRelay:

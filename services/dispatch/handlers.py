@@ -14,8 +14,8 @@ from common.contracts import alerts as contract
 from common.contracts.base import Event
 from common.http import Conflict, NotFound
 from common.mongo import VersionConflict
-from common.outbox import flush
-from dispatch.adapters.store import AlertStore, Claim, GridStore, UnitStore
+from common.outbox import fetch, publish_staged
+from dispatch.adapters.store import AlertStore, Claim, GridStore, UnitStore, alert_from
 from dispatch.domain.alerts import Alert, AlertRefused
 from dispatch.domain.assignment import candidate_for, rank_candidates
 from dispatch.domain.grid import GridParse, parse_grid
@@ -160,19 +160,15 @@ async def _give_back_unless_won(d: Dispatch, lost: Alert) -> None:
 
 async def _save_and_publish(d: Dispatch, alert: Alert, staged: Staged) -> None:
     doc = await d.alerts.save(alert, staged)
-    await flush(d.alerts.collection, doc, d.publisher)
+    await publish_staged(d.alerts.collection, doc, d.publisher)
 
 
 async def load(d: Dispatch, alert_id: str) -> Alert:
     """The alert, with any event a crash left unpublished sent first."""
-    doc = await d.alerts.get_doc(alert_id)
+    doc = await fetch(d.alerts.collection, alert_id, d.publisher)
     if doc is None:
         raise NotFound("alert", alert_id)
-    if doc.get("outbox"):
-        await flush(d.alerts.collection, doc, d.publisher)
-    alert = await d.alerts.get(alert_id)
-    assert alert is not None
-    return alert
+    return alert_from(doc)
 
 
 # --- commands from the API ---------------------------------------------------------------------
@@ -218,7 +214,7 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
     doc = await d.alerts.save(alert, [(event, f"{alert_id}/closed")])
     if holder:
         await _release_claim(d, holder, alert_id)
-    await flush(d.alerts.collection, doc, d.publisher)
+    await publish_staged(d.alerts.collection, doc, d.publisher)
     return alert
 
 
@@ -272,7 +268,7 @@ async def _release_and_place(d: Dispatch, alert_id: str, why: str) -> None:
         await _give_back_unless_won(d, alert)  # someone else moved it meanwhile (acknowledged, closed, placed)
         return
     await _release_claim(d, unit_id, alert_id)
-    await flush(d.alerts.collection, doc, d.publisher)
+    await publish_staged(d.alerts.collection, doc, d.publisher)
     log.info("alert.reassigned", alert_id=alert_id, from_unit=unit_id, to_unit=alert.unit_id, why=why)
 
 

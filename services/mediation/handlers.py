@@ -13,13 +13,13 @@ import structlog
 
 from common.bus import Publisher
 from common.clock import Clock
-from common.consume import TRANSIENT, Rejected
+from common.consume import Rejected
 from common.contracts import alerts as alert_contract
 from common.contracts import disputes as contract
 from common.contracts.base import Event
 from common.http import Conflict, NotFound
 from common.mongo import VersionConflict
-from common.outbox import flush
+from common.outbox import fetch, publish_staged
 from mediation.adapters.store import DisputeStore, RequestIds
 from mediation.domain import (
     RECURRENCE_WINDOW,
@@ -170,25 +170,16 @@ def public_events(dispute: Dispute, station: tuple[float, float]) -> Staged:
 # --- the unit of work --------------------------------------------------------------------------
 
 
-async def _publish_staged(m: Mediation, doc: dict) -> None:
-    try:
-        await flush(m.disputes.collection, doc, m.publisher)
-    except TRANSIENT as exc:  # saved already: the outbox relay publishes it when the broker is back
-        log.warning("outbox.deferred", dispute_id=doc["_id"], error=repr(exc))
-
-
 async def _commit(m: Mediation, dispute: Dispute) -> None:
     doc = await m.disputes.save(dispute, public_events(dispute, m.station))
-    await _publish_staged(m, doc)
+    await publish_staged(m.disputes.collection, doc, m.publisher)
 
 
 async def load(m: Mediation, dispute_id: str) -> Dispute:
     """The dispute, with any event a crash left unpublished sent first."""
-    doc = await m.disputes.get_doc(dispute_id)
+    doc = await fetch(m.disputes.collection, dispute_id, m.publisher)
     if doc is None:
         raise NotFound("dispute", dispute_id)
-    if doc.get("outbox"):
-        await _publish_staged(m, doc)
     return Dispute.from_dict(doc)
 
 

@@ -14,8 +14,8 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from common.contracts.base import Event
-from common.mongo import GroupedWrites, VersionConflict, save_versioned
-from common.outbox import stage
+from common.mongo import GroupedWrites, VersionConflict
+from common.outbox import save_staged
 from common.timefmt import epoch_ms
 from dispatch.domain.alerts import Alert
 
@@ -188,19 +188,12 @@ class AlertStore:
 
     async def get(self, alert_id: str) -> Alert | None:
         doc = await self.collection.find_one({"_id": alert_id})
-        return _alert(doc) if doc else None
-
-    async def get_doc(self, alert_id: str) -> dict | None:
-        return await self.collection.find_one({"_id": alert_id})
+        return alert_from(doc) if doc else None
 
     async def save(self, alert: Alert, staged: list[tuple[Event, str]] | None = None) -> dict:
         """Save the whole alert if nobody changed it meanwhile; stage events in its outbox. Returns the doc saved."""
-        expected = alert.version
-        doc = _document(alert, expected + 1)
-        if staged is not None:
-            stage(doc, staged)
-        await save_versioned(self.collection, doc, expected)
-        alert.version = expected + 1
+        doc = await save_staged(self.collection, _document(alert, alert.version + 1), alert.version, staged or [])
+        alert.version += 1
         return doc
 
     async def due_for_ack(self, now: datetime, limit: int = 200) -> list[str]:
@@ -221,11 +214,11 @@ class AlertStore:
     async def find(self, *, state: str | None, unit_id: str | None, limit: int) -> list[Alert]:
         query = {k: v for k, v in (("state", state), ("unit_id", unit_id)) if v is not None}
         cursor = self.collection.find(query).sort("received_at", -1).limit(limit)
-        return [_alert(d) async for d in cursor]
+        return [alert_from(d) async for d in cursor]
 
     async def received_between(self, start: datetime, end: datetime) -> list[Alert]:
         cursor = self.collection.find({"received_at": {"$gte": start, "$lt": end}})
-        return [_alert(d) async for d in cursor]
+        return [alert_from(d) async for d in cursor]
 
 
 def _document(alert: Alert, version: int) -> dict:
@@ -238,6 +231,6 @@ def _document(alert: Alert, version: int) -> dict:
             "version": version, "outbox": {}}
 
 
-def _alert(doc: dict) -> Alert:
+def alert_from(doc: dict) -> Alert:
     data = {k: v for k, v in doc.items() if k not in ("_id", "outbox", "outbox_ms", "ack_due_ms", "waiting_ms")}
     return Alert.from_dict(data)

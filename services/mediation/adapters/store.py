@@ -10,8 +10,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from common.contracts.base import Event
-from common.mongo import save_versioned
-from common.outbox import stage
+from common.outbox import save_staged
 from common.timefmt import epoch_ms
 from mediation.domain import Dispute, RecurrenceCandidate, recurrence_keys
 
@@ -39,11 +38,8 @@ class DisputeStore:
 
     async def save(self, dispute: Dispute, staged: list[tuple[Event, str]]) -> dict:
         """Save the whole dispute if nobody changed it meanwhile, its events staged. Returns the doc saved."""
-        expected = dispute.version
-        doc = _document(dispute, expected + 1)
-        stage(doc, staged)
-        await save_versioned(self.collection, doc, expected)
-        dispute.version = expected + 1
+        doc = await save_staged(self.collection, _document(dispute, dispute.version + 1), dispute.version, staged)
+        dispute.version += 1
         return doc
 
     async def due(self, now: datetime, limit: int = 200) -> list[str]:

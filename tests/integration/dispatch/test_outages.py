@@ -66,3 +66,32 @@ async def test_the_consumer_carries_on_after_the_broker_restarts(run_service, na
                 await client.close()
         finally:
             restarted.stop()
+
+
+async def test_an_acknowledgement_while_the_broker_is_away_is_kept_and_told_later(
+    run_service, nats_server, nc, tmp_path
+) -> None:
+    from common import bus
+    from common.outbox import OutboxRelay
+
+    async with run_service("dispatch", FakeClock(NOW)) as svc:
+        await svc.http.put("/v1/grid", json=row_grid())
+        await publish(nc, ALERTS_RECEIVED, alert_body("acked-offline", *centre(0)), "acked-offline")
+        await eventually(lambda: _state(svc.http, "acked-offline"))
+        nats_server.stop()
+        acked = await svc.http.post("/v1/alerts/acked-offline/ack", json={"unit_id": "G1"})
+        assert acked.status_code == 200 and acked.json()["state"] == "acknowledged"  # stored; the event waits
+        restarted = start_nats(tmp_path / "nats", port=nats_server.port)
+        try:
+            client = await bus.connect(restarted.url, name="test-after-restart")
+            try:
+                await eventually(lambda: svc.runtime.nc.is_connected, timeout=20)
+                relay = OutboxRelay([svc.parts.context.alerts.collection], svc.runtime.publisher, grace_s=0)
+                assert await relay.run_once() == 1
+                sub = await client.jetstream().pull_subscribe("alerts.acknowledged", durable=None, stream="ALERTS")
+                (told,) = await sub.fetch(1, timeout=5)
+                assert told.headers["Nats-Msg-Id"] == "acked-offline/acknowledged"
+            finally:
+                await client.close()
+        finally:
+            restarted.stop()
