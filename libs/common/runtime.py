@@ -17,7 +17,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from common import bus, mongo
+from common import bus, heap, mongo
 from common.clock import Clock, SystemClock
 from common.consume import ConsumeLoop, Consumer
 from common.logs import configure_logging
@@ -111,6 +111,7 @@ async def run_parts(runtime: Runtime, parts: ServiceParts, stop: asyncio.Event, 
     settings = runtime.settings
     for hook in parts.on_start:
         await hook()
+    heap.settle()  # what setup built lives as long as the service: out of the collector's way
     tasks = [
         asyncio.create_task(
             ConsumeLoop(

@@ -14,6 +14,9 @@ from dispatch.handlers import Dispatch
 from dispatch.settings import DispatchSettings
 from dispatch.view import GridView
 
+#: how often a slice of the units is re-read and reconciled (UnitSweep)
+UNIT_SWEEP_TICK_S = 1.0
+
 
 def wire(runtime: Runtime, updates: ViewUpdates) -> Dispatch:
     settings = runtime.settings
@@ -38,10 +41,9 @@ async def build(runtime: Runtime) -> ServiceParts:
         app=build_app(runtime, d),
         consumers=consumers(d),
         periodic=[
-            Periodic("view-refresh", d.settings.view_refresh_s, d.view.refresh),
+            Periodic("units", UNIT_SWEEP_TICK_S, handlers.UnitSweep(d, UNIT_SWEEP_TICK_S).tick),
             Periodic("ack-timeouts", interval, lambda: handlers.sweep_ack_timeouts(d)),
             Periodic("place-waiting", interval * 2, lambda: handlers.place_waiting(d)),
-            Periodic("reconcile-claims", 30.0, lambda: handlers.reconcile_claims(d)),
             Periodic("outbox-relay", 5.0, relay.run_once),
         ],
         on_start=[start],

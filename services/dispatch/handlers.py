@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from math import ceil
 
 import structlog
 
@@ -15,7 +17,7 @@ from common.contracts.base import Event
 from common.http import Conflict, NotFound
 from common.mongo import VersionConflict
 from common.outbox import fetch, publish_staged
-from dispatch.adapters.store import AlertStore, Claim, GridStore, UnitStore, alert_from
+from dispatch.adapters.store import UNIT_CHUNK, AlertStore, Claim, GridStore, UnitStore, alert_from
 from dispatch.domain.alerts import Alert, AlertRefused
 from dispatch.domain.assignment import candidate_for, rank_candidates
 from dispatch.domain.grid import GridParse, parse_grid
@@ -302,12 +304,12 @@ async def place_waiting(d: Dispatch) -> int:
     return placed
 
 
-async def reconcile_claims(d: Dispatch) -> int:
+async def reconcile_claims(d: Dispatch, unit_ids: Iterable[str] | None = None) -> int:
     """Release capacity that a crash left claimed by an alert the unit does not hold."""
     now = d.clock.now()
     stale = timedelta(seconds=d.settings.stale_claim_s)
     released = 0
-    async for unit_id, alert_id, claimed_at in d.units.claims():
+    async for unit_id, alert_id, claimed_at in d.units.claims(d.view.unit_ids if unit_ids is None else unit_ids):
         if now - claimed_at < stale:
             continue
         alert = await d.alerts.get(alert_id)
@@ -316,3 +318,30 @@ async def reconcile_claims(d: Dispatch) -> int:
             released += 1
             log.warning("claim.released_stale", unit_id=unit_id, alert_id=alert_id)
     return released
+
+
+class UnitSweep:
+    """Re-reads the units' live state and heals their stale claims, a slice every tick.
+
+    Every unit comes round about every `view_refresh_s`, at most UNIT_CHUNK per tick: one
+    read of every unit at once would hold the store, and the alerts being placed, for
+    tens of milliseconds (more with a bigger grid).
+    """
+
+    def __init__(self, d: Dispatch, tick_s: float) -> None:
+        self._d = d
+        self._tick_s = tick_s
+        self._due: list[str] = []
+        self._per_tick = 1
+
+    async def tick(self) -> int:
+        """One slice; returns the claims released."""
+        d = self._d
+        if not self._due:  # a new round: a grid another replica replaced, and the units as known now
+            await d.view.refresh_grid()
+            self._due = d.view.unit_ids
+            ticks = max(1.0, d.settings.view_refresh_s / self._tick_s)
+            self._per_tick = max(1, min(UNIT_CHUNK, ceil(len(self._due) / ticks)))
+        chunk, self._due = self._due[: self._per_tick], self._due[self._per_tick :]
+        await d.view.refresh_units(chunk)
+        return await reconcile_claims(d, chunk)

@@ -17,8 +17,8 @@ class DispatchSettings(ServiceSettings):
     overflow_radius_m: float = Field(default=5000.0, gt=0)
     #: alerts held by the duty desk are offered to units again when capacity frees up
     retry_unassigned: bool = True
-    #: how often each replica re-reads every unit's load and status; between two reads the replicas
-    #: tell each other their claims over core NATS (the claim in the store stays authoritative)
+    #: each replica re-reads every unit's load and status, and heals stale claims, about this often
+    #: (a slice each second); in between the replicas tell each other their claims over core NATS
     view_refresh_s: float = Field(default=30.0, gt=0)
     #: a unit's claim with no alert behind it for this long is released (left by a crash)
     stale_claim_s: float = Field(default=120.0, gt=0)

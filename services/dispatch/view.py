@@ -3,14 +3,15 @@
 It only orders the candidates; the guarded claim in the store decides who gets the
 alert, so a stale picture costs a refused claim, never a double assignment. Replicas
 tell each other their claims and releases over core NATS (cheap, at most once); a
-full re-read from the store every `view_refresh_s` heals anything missed.
+rolling re-read from the store, every unit about every `view_refresh_s`, heals anything missed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 
+from common import heap
 from dispatch.adapters.store import GridStore, UnitState, UnitStore
 from dispatch.domain.grid import Grid, parse_grid
 
@@ -34,15 +35,33 @@ class GridView:
         self.statuses: dict[str, str] = {}
 
     async def refresh(self) -> None:
-        """Re-read the grid if it was replaced, and every unit's state."""
-        version = await self._grids.version()
-        if version != self.version:
-            version, geojson, _ = await self._grids.current()
-            self.grid = Grid(parse_grid(geojson).units) if geojson else None
-            self.version = version
+        """Re-read the grid if it was replaced, and every unit's state (retired ones too) at once."""
+        await self.refresh_grid()
         states = await self._units.states()
         self.states, self.loads, self.statuses = {}, {}, {}
         self._note(states)
+
+    async def refresh_grid(self) -> bool:
+        """Re-read the grid if another replica replaced it; True if it changed."""
+        version = await self._grids.version()
+        if version == self.version:
+            return False
+        version, geojson, _ = await self._grids.current()
+        self.grid = Grid(parse_grid(geojson).units) if geojson else None
+        self.version = version
+        heap.settle()  # the new grid lives until the next one; the old one is gone
+        return True
+
+    async def refresh_units(self, unit_ids: Iterable[str]) -> None:
+        """Re-read some units' state (a slice of a rolling refresh)."""
+        self._note(await self._units.states(unit_ids))
+
+    @property
+    def unit_ids(self) -> list[str]:
+        """Every unit this replica knows of: those read from the store and those of the grid."""
+        known = dict.fromkeys(self.states)
+        known.update(dict.fromkeys(u.unit_id for u in (self.grid.units if self.grid else ())))
+        return list(known)
 
     async def refresh_unit(self, unit_id: str) -> None:
         state = await self._units.get(unit_id)

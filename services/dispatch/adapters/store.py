@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,6 +35,15 @@ INDEXES = {
 
 #: documents per round trip when a sweep reads many: alerts being placed get the store in between
 SCAN_BATCH = 50
+#: units per query when every unit is re-read. The embedded store runs a query whole while holding
+#: its database lock: one query over 900 units stalled alert writes ~50 ms, 64 ids at a time ~10 ms
+UNIT_CHUNK = 64
+
+
+def _chunks(ids: Iterable[str], size: int) -> Iterator[list[str]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
 
 
 def holder_key(alert_id: str) -> str:
@@ -108,10 +117,16 @@ class UnitStore:
             await self._units.update_many({"_id": {"$in": retired}}, {"$set": {"retired": True, "status": "off_duty"}})
         return retired
 
-    async def states(self) -> dict[str, UnitState]:
-        """Live state of every unit."""
-        cursor = self._units.find({}, _STATE_FIELDS).batch_size(SCAN_BATCH)
-        return {d["_id"]: _state(d) async for d in cursor}
+    async def states(self, unit_ids: Iterable[str] | None = None) -> dict[str, UnitState]:
+        """Live state of the given units, a chunk at a time; of every unit (one query) when None."""
+        if unit_ids is None:
+            cursor = self._units.find({}, _STATE_FIELDS).batch_size(SCAN_BATCH)
+            return {d["_id"]: _state(d) async for d in cursor}
+        states: dict[str, UnitState] = {}
+        for chunk in _chunks(unit_ids, UNIT_CHUNK):
+            async for d in self._units.find({"_id": {"$in": chunk}}, _STATE_FIELDS):
+                states[d["_id"]] = _state(d)
+        return states
 
     async def get(self, unit_id: str) -> UnitState | None:
         d = await self._units.find_one({"_id": unit_id}, _STATE_FIELDS)
@@ -157,12 +172,14 @@ class UnitStore:
         )
         return result.modified_count == 1
 
-    async def claims(self) -> AsyncIterator[tuple[str, str, datetime]]:
-        """Every (unit_id, alert_id, claimed_at) held, for reconciliation."""
-        async for d in self._units.find({"load": {"$gt": 0}}, {"holders": 1}).batch_size(SCAN_BATCH):
-            for value in (d.get("holders") or {}).values():
-                alert_id, _, at = value.rpartition("|")
-                yield d["_id"], alert_id, datetime.fromisoformat(at)
+    async def claims(self, unit_ids: Iterable[str]) -> AsyncIterator[tuple[str, str, datetime]]:
+        """Every (unit_id, alert_id, claimed_at) the given units hold, for reconciliation."""
+        for chunk in _chunks(unit_ids, UNIT_CHUNK):
+            docs = [d async for d in self._units.find({"_id": {"$in": chunk}, "load": {"$gt": 0}}, {"holders": 1})]
+            for d in docs:
+                for value in (d.get("holders") or {}).values():
+                    alert_id, _, at = value.rpartition("|")
+                    yield d["_id"], alert_id, datetime.fromisoformat(at)
 
 
 _STATE_FIELDS = {"status": 1, "load": 1, "capacity": 1, "officers": 1, "retired": 1}

@@ -258,3 +258,42 @@ async def _acked(svc) -> float:
 
 async def _acked_more_than(svc, before: float) -> bool:
     return await _acked(svc) > before
+
+
+async def test_the_unit_sweep_heals_the_view_and_stale_claims_a_slice_at_a_time(run_service, nc) -> None:
+    clock = FakeClock(NOW)
+    async with run_service("dispatch", clock, stale_claim_s=120, view_refresh_s=2) as svc:
+        d = svc.parts.context
+        await svc.http.put("/v1/grid", json=row_grid((2, 2, 2, 2)))
+        sweep = handlers.UnitSweep(d, tick_s=1.0)  # 4 units in 2 s: two per tick
+        # what this replica missed: a claim another replica announced while we were disconnected
+        await d.units.claim("G4", "from-elsewhere", clock.now(), 2)
+        await d.units.claim("G1", "never-stored", clock.now(), 2)  # a crash before the alert was stored
+        assert (d.view.loads["G1"], d.view.loads["G4"]) == (0, 0)
+        clock.advance(seconds=121)
+        assert await sweep.tick() == 1  # G1, G2: the orphaned claim on G1 goes
+        assert (d.view.loads["G1"], d.view.loads["G4"]) == (0, 0)
+        await sweep.tick()  # G3, G4: "from-elsewhere" is stale too, and G4 is seen empty again
+        assert d.view.loads["G4"] == 0
+        await d.units.claim("G4", "young", clock.now(), 2)
+        await sweep.tick()  # a new round
+        await sweep.tick()
+        assert d.view.loads["G4"] == 1  # the missed claim is seen; a young claim stays
+        assert (await svc.http.get("/v1/units/G4")).json()["load"] == 1
+
+
+async def test_the_unit_sweep_picks_up_a_grid_replaced_by_another_replica(run_service, nc) -> None:
+    from dispatch.domain.grid import parse_grid
+
+    clock = FakeClock(NOW)
+    async with run_service("dispatch", clock, view_refresh_s=1) as svc:
+        d = svc.parts.context
+        await svc.http.put("/v1/grid", json=row_grid((1, 1, 1, 1)))
+        sweep = handlers.UnitSweep(d, tick_s=1.0)
+        await sweep.tick()  # a whole round in one tick
+        bigger = row_grid((3, 3, 3, 3))
+        version = await d.grids.replace(bigger, [], clock.now())  # as another replica would, unannounced here
+        await d.units.sync_with_grid(parse_grid(bigger).units, version)
+        assert d.view.grid.get("G1").capacity == 1
+        await sweep.tick()
+        assert (d.view.version, d.view.grid.get("G1").capacity, d.view.states["G1"].capacity) == (version, 3, 3)
