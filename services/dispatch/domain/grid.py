@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from heapq import heapify, heappop
-from math import cos, floor, inf, isfinite, radians, sin, sqrt
+from math import cos, floor, inf, isfinite, pi, radians, sin, sqrt
 from typing import Any, Literal
 
 import shapely
@@ -354,6 +354,7 @@ class Grid:
 
 POSTS_PER_CELL = 0.5
 EDGE_SLACK_DEG = 1e-9  # ~0.1 mm: keeps the bound below float noise at cell edges
+RADIANS = pi / 180
 
 
 class _PostIndex:
@@ -398,15 +399,15 @@ class _PostIndex:
                         for j in range(self._nrows) for i in range(self._ncols)]
 
     def nearest(self, lon: float, lat: float, radius_m: float) -> Iterator[tuple[str, float]]:
+        # Runs for every alert and is measured by bench/geo.py: written for the interpreter
+        # (plain comparisons instead of min/max, no heapify of a single candidate).
         if not self._cells or radius_m < 0:
             return
         limit = chord2_from_m(radius_m)
-        phi, lam = radians(lat), radians(lon)
+        phi, lam = lat * RADIANS, lon * RADIANS
         cos_phi = cos(phi)
         qx, qy, qz = cos_phi * cos(lam), cos_phi * sin(lam), sin(phi)
         lon_factor = 4 * cos_phi * self._cos_min
-        # Going round the other way, no longitude gap exceeds this.
-        wrap = 360 - max(abs(lon - self._lon_min), abs(lon - self._lon_max))
         ncols, nrows = self._ncols, self._nrows
         lon0, lat0, dlon, dlat = self._lon0, self._lat0, self._dlon, self._dlat
         ci, cj = floor((lon - lon0) / dlon), floor((lat - lat0) / dlat)
@@ -421,18 +422,25 @@ class _PostIndex:
                 dx, dy, dz = x - qx, y - qy, z - qz
                 if (c2 := dx * dx + dy * dy + dz * dz) <= limit:
                     heap.append((c2, unit_id))
-            heapify(heap)
+            if len(heap) > 1:
+                heapify(heap)
             # Lower bound (chord²) for every post outside the searched square.
             south = lat - (lat0 + (cj - r) * dlat) if cj - r > 0 else inf
             north = lat0 + (cj + r + 1) * dlat - lat if cj + r < nrows - 1 else inf
+            bound = inf
+            if (gap := south if south < north else north) < inf:
+                gap -= EDGE_SLACK_DEG
+                half = sin((gap if gap > 0.0 else 0.0) * RADIANS / 2) if gap < 180.0 else 1.0
+                bound = 4 * half * half
             west = lon - (lon0 + (ci - r) * dlon) if ci - r > 0 else inf
             east = lon0 + (ci + r + 1) * dlon - lon if ci + r < ncols - 1 else inf
-            bound = inf
-            if (gap := min(south, north)) < inf:
-                bound = 4 * sin(radians(min(max(gap - EDGE_SLACK_DEG, 0.0), 180.0)) / 2) ** 2
-            if (gap := min(west, east)) < inf:
-                gap = min(max(min(gap, wrap) - EDGE_SLACK_DEG, 0.0), 180.0)
-                bound = min(bound, lon_factor * sin(radians(gap) / 2) ** 2)
+            if (gap := west if west < east else east) < inf:
+                # going round the other way, no longitude gap exceeds this
+                wrap = 360 - max(abs(lon - self._lon_min), abs(lon - self._lon_max))
+                gap = (gap if gap < wrap else wrap) - EDGE_SLACK_DEG
+                half = sin((0.0 if gap < 0.0 else 180.0 if gap > 180.0 else gap) * RADIANS / 2)
+                if (across := lon_factor * half * half) < bound:
+                    bound = across
             while heap and heap[0][0] <= bound:
                 c2, unit_id = heappop(heap)
                 yield unit_id, m_from_chord2(c2)
