@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import nats
 import structlog
@@ -81,20 +81,41 @@ async def ensure_streams(
             log.warning("nats.stream_not_updated", stream=config.name, error=str(exc))
 
 
+class BrokerUnavailable(ConnectionError):
+    """Not connected to NATS right now: an impatient publish gives up at once."""
+
+
+#: how long an impatient publish waits for JetStream's ack (a normal one takes about a millisecond)
+IMPATIENT_TIMEOUT_S = 1.0
+
+
 class Publisher:
     """Publishes contract events; the msg id makes a retried publish harmless."""
 
-    def __init__(self, js: JetStreamContext, timeout: float = 5.0) -> None:
+    def __init__(
+        self, js: JetStreamContext, timeout: float = 5.0, connected: Callable[[], bool] | None = None
+    ) -> None:
         self._js = js
         self._timeout = timeout
+        self._connected = connected
 
     async def publish(self, event: Event, msg_id: str) -> PubAck:
         return await self.publish_raw(event.subject, event.model_dump_json().encode(), msg_id)
 
     async def publish_raw(
-        self, subject: str, data: bytes, msg_id: str, headers: dict[str, str] | None = None
+        self, subject: str, data: bytes, msg_id: str, headers: dict[str, str] | None = None, *, patient: bool = True
     ) -> PubAck:
+        """Publish and wait for JetStream's ack, retrying a timeout twice.
+
+        `patient=False` is for a caller with somewhere else to leave the event (an outbox the
+        relay empties later): one short try, none at all while the connection is down, so that
+        an HTTP command answers at once during a broker outage.
+        """
         all_headers = {"Nats-Msg-Id": msg_id, **(headers or {})}
+        if not patient:
+            if self._connected is not None and not self._connected():
+                raise BrokerUnavailable("not connected to NATS")
+            return await self._js.publish(subject, data, timeout=IMPATIENT_TIMEOUT_S, headers=all_headers)
         for attempt in range(3):
             try:
                 return await self._js.publish(subject, data, timeout=self._timeout, headers=all_headers)

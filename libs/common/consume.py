@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernError
 
 from common import metrics
-from common.bus import Publisher
+from common.bus import BrokerUnavailable, Publisher
 from common.contracts.base import Event
 from common.contracts.deadletter import DeadLetter
 from common.contracts.subjects import deadletter_subject, stream_for
@@ -46,7 +46,8 @@ class Rejected(Exception):
 
 #: exceptions that mean "try again later", whoever raised them
 TRANSIENT = (
-    TransientError, ConnectionFailure, ExecutionTimeout, WriteConcernError, NatsTimeoutError, asyncio.TimeoutError
+    TransientError, ConnectionFailure, ExecutionTimeout, WriteConcernError, NatsTimeoutError, asyncio.TimeoutError,
+    BrokerUnavailable,
 )
 
 

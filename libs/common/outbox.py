@@ -35,13 +35,13 @@ def stage(doc: dict, events: list[tuple[Event, str]]) -> None:
     doc["outbox_ms"] = epoch_ms(datetime.now(UTC))  # wall time: the relay's own bookkeeping, not a rule
 
 
-async def flush(collection: AsyncIOMotorCollection, doc: dict, publisher: Publisher) -> int:
+async def flush(collection: AsyncIOMotorCollection, doc: dict, publisher: Publisher, *, patient: bool = True) -> int:
     """Publish what `doc` (as just saved) has staged, then clear it."""
     box: dict = doc.get("outbox") or {}
     if not box:
         return 0
     for msg_id, item in box.items():
-        await publisher.publish_raw(item["subject"], item["data"].encode(), msg_id)
+        await publisher.publish_raw(item["subject"], item["data"].encode(), msg_id, patient=patient)
     cleared = await collection.update_one(
         {"_id": doc["_id"], "version": doc["version"]}, {"$set": {"outbox": {}}, "$unset": {"outbox_ms": ""}}
     )
@@ -67,7 +67,7 @@ async def publish_staged(collection: AsyncIOMotorCollection, doc: dict, publishe
     The state change is stored already: a command must not fail for want of a broker.
     """
     try:
-        await flush(collection, doc, publisher)
+        await flush(collection, doc, publisher, patient=False)  # the relay has the patience
     except TRANSIENT as exc:
         log.warning("outbox.deferred", collection=collection.name, id=str(doc["_id"]), error=repr(exc))
 

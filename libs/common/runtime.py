@@ -82,7 +82,8 @@ async def connected(name: str, settings: ServiceSettings, clock: Clock | None = 
         client = mongo.client(settings.mongo_url, app_name=f"fengqiao-{name}")
         stack.callback(client.close)
         db = mongo.database(client, settings.mongo_db or f"fengqiao_{name}")
-        yield Runtime(name, settings, nc, js, bus.Publisher(js), db, clock or SystemClock())
+        publisher = bus.Publisher(js, connected=lambda: nc.is_connected)
+        yield Runtime(name, settings, nc, js, publisher, db, clock or SystemClock())
 
 
 async def _drain(nc: NATS) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -79,8 +80,11 @@ async def test_an_acknowledgement_while_the_broker_is_away_is_kept_and_told_late
         await publish(nc, ALERTS_RECEIVED, alert_body("acked-offline", *centre(0)), "acked-offline")
         await eventually(lambda: _state(svc.http, "acked-offline"))
         nats_server.stop()
+        await eventually(lambda: not svc.runtime.nc.is_connected)
+        started = time.monotonic()
         acked = await svc.http.post("/v1/alerts/acked-offline/ack", json={"unit_id": "G1"})
         assert acked.status_code == 200 and acked.json()["state"] == "acknowledged"  # stored; the event waits
+        assert time.monotonic() - started < 3  # answered at once, not after the publisher's retries (~15 s)
         restarted = start_nats(tmp_path / "nats", port=nats_server.port)
         try:
             client = await bus.connect(restarted.url, name="test-after-restart")
