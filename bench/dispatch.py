@@ -1,6 +1,6 @@
 """Dispatch benchmark: alert -> alerts.assigned through the running service, next to a bare baseline.
 
-    .venv/bin/python bench/dispatch.py [--rate 100] [--seconds 10] [--burst 1500] [--repeats 3]
+    .venv/bin/python bench/dispatch.py [--rate 100] [--seconds 30] [--burst 1500] [--repeats 3]
 
 Starts its own nats-server and nx-27017 on free loopback ports, then for each of
   baseline  a trivial JetStream consumer (same consume loop) that writes one document
@@ -219,7 +219,8 @@ if __name__ == "__main__":
     else:
         parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
         parser.add_argument("--rate", type=float, default=100.0)
-        parser.add_argument("--seconds", type=float, default=10.0)
+        parser.add_argument("--seconds", type=float, default=30.0,
+                            help="length of the fixed-rate run: 30 s takes in the periodic sweeps")
         parser.add_argument("--burst", type=int, default=1500)
         parser.add_argument("--repeats", type=int, default=3, help="flat-out runs; their median is reported")
         parser.add_argument("--env", action="append", default=[], metavar="FQ_DISPATCH_X=V",
