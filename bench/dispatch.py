@@ -178,7 +178,9 @@ async def main(args: argparse.Namespace) -> None:
         await _purge(nc)
 
         port = free_port()
-        env = {**dict(kv.split("=", 1) for kv in args.env),
+        # Nobody acknowledges in the bench: with the default 60 s the warm-up alerts would time out
+        # mid-run and a storm of reassignments (200 a second) would be measured, not the placing.
+        env = {"FQ_DISPATCH_ACK_TIMEOUT_S": "3600", **dict(kv.split("=", 1) for kv in args.env),
                "FQ_DISPATCH_NATS_URL": nats.url, "FQ_DISPATCH_MONGO_URL": store.url, "FQ_DISPATCH_HTTP_PORT": str(port),
                "FQ_DISPATCH_MONGO_DB": "bench_dispatch", "FQ_DISPATCH_LOG_JSON": "true"}
         disp = _spawn([sys.executable, "-m", "fengqiao", "serve", "dispatch"], env, tmp / "dispatch.log")
