@@ -297,3 +297,68 @@ async def test_the_unit_sweep_picks_up_a_grid_replaced_by_another_replica(run_se
         assert d.view.grid.get("G1").capacity == 1
         await sweep.tick()
         assert (d.view.version, d.view.grid.get("G1").capacity, d.view.states["G1"].capacity) == (version, 3, 3)
+
+
+async def test_a_claim_refused_behind_the_views_back_places_the_alert_on_the_next_unit(run_service, nc) -> None:
+    events = await Recorder().start(nc, "alerts.>")
+    async with run_service("dispatch", FakeClock(NOW)) as svc:
+        d = svc.parts.context
+        await svc.http.put("/v1/grid", json=row_grid())
+        await d.units.claim("G1", "taken-elsewhere", NOW, 1)  # this replica's view still shows G1 free
+        assert d.view.loads["G1"] == 0
+        await publish(nc, ALERTS_RECEIVED, alert_body("late-view", *centre(0)), "late-view")
+        alert = await _placed(svc.http, "late-view")
+        assert (alert["unit_id"], alert["reason"], len(alert["history"])) == ("G2", "nearest", 1)
+        told = await eventually(lambda: events.on("alerts.assigned", alert_id="late-view"))
+        assert [(e["unit_id"], e["attempt"]) for e in told] == [("G2", 1)]
+        assert [(await svc.http.get(f"/v1/units/{u}")).json()["load"] for u in ("G1", "G2")] == [1, 1]
+
+
+def _claim_lost_once(d, meanwhile=None):
+    """d.units.claim fails once (as if the process died there), after the alert was stored."""
+    real_claim = d.units.claim
+    lost = []
+
+    async def claim(unit_id, alert_id, now, capacity):
+        if not lost:
+            lost.append(alert_id)
+            if meanwhile is not None:
+                await meanwhile()
+            raise ConnectionResetError("the process died before its claim landed")
+        return await real_claim(unit_id, alert_id, now, capacity)
+
+    d.units.claim = claim
+    return lost
+
+
+async def test_a_redelivery_claims_the_unit_of_an_alert_stored_without_its_claim(run_service, nc) -> None:
+    events = await Recorder().start(nc, "alerts.>")
+    async with run_service("dispatch", FakeClock(NOW)) as svc:
+        d = svc.parts.context
+        await svc.http.put("/v1/grid", json=row_grid())
+        lost = _claim_lost_once(d)
+        await publish(nc, ALERTS_RECEIVED, alert_body("unclaimed", *centre(0)), "unclaimed")
+        await eventually(lambda: events.on("alerts.assigned", alert_id="unclaimed"))
+        assert lost == ["unclaimed"]
+        alert = await _placed(svc.http, "unclaimed")
+        assert (alert["unit_id"], len(alert["history"])) == ("G1", 1)
+        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 1
+
+
+async def test_a_redelivery_places_again_an_alert_whose_unit_filled_up_meanwhile(run_service, nc) -> None:
+    events = await Recorder().start(nc, "alerts.>")
+    async with run_service("dispatch", FakeClock(NOW)) as svc:
+        d = svc.parts.context
+        await svc.http.put("/v1/grid", json=row_grid())
+        real_claim = d.units.claim
+
+        async def another_alert_takes_g1() -> None:
+            await real_claim("G1", "another", NOW, 1)
+
+        _claim_lost_once(d, another_alert_takes_g1)
+        await publish(nc, ALERTS_RECEIVED, alert_body("bumped", *centre(0)), "bumped")
+        told = await eventually(lambda: events.on("alerts.assigned", alert_id="bumped"))
+        alert = await _placed(svc.http, "bumped")
+        assert (alert["unit_id"], len(alert["history"])) == ("G2", 1)
+        assert [(e["unit_id"], e["attempt"]) for e in told] == [("G2", 1)]
+        assert [(await svc.http.get(f"/v1/units/{u}")).json()["load"] for u in ("G1", "G2")] == [1, 1]
