@@ -17,7 +17,7 @@ from common.contracts.base import Event
 from common.http import Conflict, NotFound
 from common.mongo import VersionConflict
 from common.outbox import fetch, publish_staged
-from dispatch.adapters.store import UNIT_CHUNK, AlertStore, Claim, GridStore, UnitStore, alert_from
+from dispatch.adapters.store import UNIT_CHUNK, AlertStore, Claim, GridStore, HeldClaim, UnitStore, alert_from
 from dispatch.domain.alerts import Alert, AlertRefused
 from dispatch.domain.assignment import candidate_for, rank_candidates
 from dispatch.domain.grid import GridParse, parse_grid
@@ -304,12 +304,17 @@ async def place_waiting(d: Dispatch) -> int:
     return placed
 
 
-async def reconcile_claims(d: Dispatch, unit_ids: Iterable[str] | None = None) -> int:
-    """Release capacity that a crash left claimed by an alert the unit does not hold."""
+async def reconcile_claims(d: Dispatch, claims: Iterable[HeldClaim] | None = None) -> int:
+    """Release capacity that a crash left claimed by an alert the unit does not hold.
+
+    `claims`: as just read by the unit sweep; None reads those of every unit known here.
+    """
+    if claims is None:
+        _, claims = await d.units.read(d.view.unit_ids)
     now = d.clock.now()
     stale = timedelta(seconds=d.settings.stale_claim_s)
     released = 0
-    async for unit_id, alert_id, claimed_at in d.units.claims(d.view.unit_ids if unit_ids is None else unit_ids):
+    for unit_id, alert_id, claimed_at in claims:
         if now - claimed_at < stale:
             continue
         alert = await d.alerts.get(alert_id)
@@ -343,5 +348,6 @@ class UnitSweep:
             ticks = max(1.0, d.settings.view_refresh_s / self._tick_s)
             self._per_tick = max(1, min(UNIT_CHUNK, ceil(len(self._due) / ticks)))
         chunk, self._due = self._due[: self._per_tick], self._due[self._per_tick :]
-        await d.view.refresh_units(chunk)
-        return await reconcile_claims(d, chunk)
+        states, claims = await d.units.read(chunk)  # one query gives both
+        d.view.note_states(states)
+        return await reconcile_claims(d, claims)

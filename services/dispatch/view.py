@@ -8,7 +8,7 @@ rolling re-read from the store, every unit about every `view_refresh_s`, heals a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from common import heap
@@ -39,7 +39,7 @@ class GridView:
         await self.refresh_grid()
         states = await self._units.states()
         self.states, self.loads, self.statuses = {}, {}, {}
-        self._note(states)
+        self.note_states(states)
 
     async def refresh_grid(self) -> bool:
         """Re-read the grid if another replica replaced it; True if it changed."""
@@ -52,10 +52,6 @@ class GridView:
         heap.settle()  # the new grid lives until the next one; the old one is gone
         return True
 
-    async def refresh_units(self, unit_ids: Iterable[str]) -> None:
-        """Re-read some units' state (a slice of a rolling refresh)."""
-        self._note(await self._units.states(unit_ids))
-
     @property
     def unit_ids(self) -> list[str]:
         """Every unit this replica knows of: those read from the store and those of the grid."""
@@ -66,9 +62,10 @@ class GridView:
     async def refresh_unit(self, unit_id: str) -> None:
         state = await self._units.get(unit_id)
         if state is not None:
-            self._note({unit_id: state})
+            self.note_states({unit_id: state})
 
-    def _note(self, states: dict[str, UnitState]) -> None:
+    def note_states(self, states: dict[str, UnitState]) -> None:
+        """Units' state as just read from the store."""
         self.states.update(states)
         for unit_id, state in states.items():
             self.loads[unit_id] = state.load
@@ -82,7 +79,7 @@ class GridView:
         """A claim (+1) or release (-1) made here or announced by another replica."""
         state = self.states.get(unit_id)
         if state is not None:
-            self._note({unit_id: replace(state, load=max(0, state.load + change))})
+            self.note_states({unit_id: replace(state, load=max(0, state.load + change))})
 
     async def note_load(self, unit_id: str, change: int) -> None:
         """A claim or release this replica made: seen here at once, told to the others."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,6 +49,10 @@ def _chunks(ids: Iterable[str], size: int) -> Iterator[list[str]]:
 def holder_key(alert_id: str) -> str:
     """A field name safe for any alert id (ids may hold '.' or '$')."""
     return "h" + hashlib.blake2b(alert_id.encode(), digest_size=10).hexdigest()
+
+
+#: (unit_id, alert_id, claimed_at) of a place a unit holds
+HeldClaim = tuple[str, str, datetime]
 
 
 class Claim(enum.Enum):
@@ -117,16 +121,22 @@ class UnitStore:
             await self._units.update_many({"_id": {"$in": retired}}, {"$set": {"retired": True, "status": "off_duty"}})
         return retired
 
-    async def states(self, unit_ids: Iterable[str] | None = None) -> dict[str, UnitState]:
-        """Live state of the given units, a chunk at a time; of every unit (one query) when None."""
-        if unit_ids is None:
-            cursor = self._units.find({}, _STATE_FIELDS).batch_size(SCAN_BATCH)
-            return {d["_id"]: _state(d) async for d in cursor}
+    async def states(self) -> dict[str, UnitState]:
+        """Live state of every unit, in one query (at start-up; a running replica uses `read`)."""
+        cursor = self._units.find({}, _STATE_FIELDS).batch_size(SCAN_BATCH)
+        return {d["_id"]: _state(d) async for d in cursor}
+
+    async def read(self, unit_ids: Iterable[str]) -> tuple[dict[str, UnitState], list[HeldClaim]]:
+        """Live state of the given units and the claims they hold, UNIT_CHUNK ids per query."""
         states: dict[str, UnitState] = {}
+        claims: list[HeldClaim] = []
         for chunk in _chunks(unit_ids, UNIT_CHUNK):
-            async for d in self._units.find({"_id": {"$in": chunk}}, _STATE_FIELDS):
+            async for d in self._units.find({"_id": {"$in": chunk}}, {**_STATE_FIELDS, "holders": 1}):
                 states[d["_id"]] = _state(d)
-        return states
+                for value in (d.get("holders") or {}).values():
+                    alert_id, _, at = value.rpartition("|")
+                    claims.append((d["_id"], alert_id, datetime.fromisoformat(at)))
+        return states, claims
 
     async def get(self, unit_id: str) -> UnitState | None:
         d = await self._units.find_one({"_id": unit_id}, _STATE_FIELDS)
@@ -171,16 +181,6 @@ class UnitStore:
             {"$unset": {f"holders.{key}": ""}, "$inc": {"load": -1}},
         )
         return result.modified_count == 1
-
-    async def claims(self, unit_ids: Iterable[str]) -> AsyncIterator[tuple[str, str, datetime]]:
-        """Every (unit_id, alert_id, claimed_at) the given units hold, for reconciliation."""
-        for chunk in _chunks(unit_ids, UNIT_CHUNK):
-            docs = [d async for d in self._units.find({"_id": {"$in": chunk}, "load": {"$gt": 0}}, {"holders": 1})]
-            for d in docs:
-                for value in (d.get("holders") or {}).values():
-                    alert_id, _, at = value.rpartition("|")
-                    yield d["_id"], alert_id, datetime.fromisoformat(at)
-
 
 _STATE_FIELDS = {"status": 1, "load": 1, "capacity": 1, "officers": 1, "retired": 1}
 

@@ -29,12 +29,11 @@ async def test_states_and_claims_of_more_units_than_one_chunk(store_server, db_n
         assert (await units.claim(unit_id, alert_id, NOW, 2)).value == "claimed"
 
     everything = await units.states()
-    chunked = await units.states(u.unit_id for u in grid)
+    chunked, claims = await units.read(u.unit_id for u in grid)
     assert chunked == everything and len(chunked) == count
     assert {u for u, s in chunked.items() if s.load == 1} == set(held)
-    assert await units.states(["U001", "nobody"]) == {"U001": everything["U001"]}
+    assert (await units.read(["U001", "nobody"]))[0] == {"U001": everything["U001"]}
 
-    claims = [(u, a) async for u, a, at in units.claims(u.unit_id for u in grid) if at == NOW]
-    assert sorted(claims) == sorted(held.items())
-    assert [c async for c in units.claims([])] == []
+    assert sorted((u, a) for u, a, at in claims if at == NOW) == sorted(held.items())
+    assert await units.read([]) == ({}, [])
     await db.client.drop_database(db_name)
