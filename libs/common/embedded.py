@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.walcheckpoint import WalCheckpointer
+
 
 class EmbeddedServerError(RuntimeError):
     """An embedded server could not be found or started."""
@@ -59,8 +61,12 @@ class EmbeddedServer:
     process: subprocess.Popen
     log_path: Path
     extra: dict[str, int] = field(default_factory=dict)
+    #: runs beside the server and stops before it (the store's checkpointer)
+    companion: WalCheckpointer | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self.companion is not None:
+            self.companion.stop()
         if self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -71,6 +77,8 @@ class EmbeddedServer:
             self.process.wait(5)
 
     def kill(self) -> None:
+        if self.companion is not None:
+            self.companion.stop()
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
@@ -136,7 +144,9 @@ def _start_store(data_dir: Path, port: int, timeout: float) -> EmbeddedServer:
     except EmbeddedServerError:
         proc.kill()
         raise
-    return EmbeddedServer("store", port, f"mongodb://127.0.0.1:{port}/?directConnection=true", proc, log_path)
+    # its write-ahead logs are checkpointed beside it, off its lock (see common.walcheckpoint)
+    return EmbeddedServer("store", port, f"mongodb://127.0.0.1:{port}/?directConnection=true", proc, log_path,
+                          companion=WalCheckpointer(store).start())
 
 
 def _clear_stale_pid(pid_file: Path) -> None:

@@ -36,4 +36,3 @@ async def test_states_and_claims_of_more_units_than_one_chunk(store_server, db_n
 
     assert sorted((u, a) for u, a, at in claims if at == NOW) == sorted(held.items())
     assert await units.read([]) == ({}, [])
-    await db.client.drop_database(db_name)
