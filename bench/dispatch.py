@@ -114,11 +114,15 @@ class _Probe:
 
 
 async def _measure(nc, out_subject: str, prefix: str, *, rate: float, seconds: float, burst: int,
-                   repeats: int) -> dict:
+                   repeats: int, trace: Path | None = None) -> dict:
     probe = _Probe(nc, prefix)
     sub = await nc.subscribe(out_subject, cb=probe.on_out)
     await probe.run("w", WARM_UP, 200, 60)  # connection pools, caches, the first grid read: not measured
     await probe.run("r", int(rate * seconds), rate, 60 + seconds)
+    if trace is not None:  # when each alert was sent (s from the first) and how long it took (ms)
+        start = min(probe.sent.values())
+        trace.write_text("".join(f"{probe.sent[a] - start:.4f},{lat * 1000:.2f}\n"
+                                 for a, lat in sorted(probe.latencies.items(), key=lambda kv: probe.sent[kv[0]])))
     fixed = sorted(probe.latencies.values())
     rates = [burst / await probe.run(f"b{k}-", burst, None, 300) for k in range(repeats)]
     await sub.unsubscribe()
@@ -172,7 +176,7 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.sleep(1.0)
         results["baseline (read, 1 write, publish)"] = await _measure(
             nc, BASELINE_OUT, "b", rate=args.rate, seconds=args.seconds, burst=args.burst,
-            repeats=args.repeats)
+            repeats=args.repeats, trace=args.trace and args.trace / "baseline.csv")
         base.terminate()
         base.wait(20)
         await _purge(nc)
@@ -191,7 +195,7 @@ async def main(args: argparse.Namespace) -> None:
             response.raise_for_status()
         results["dispatch (rank, claim, insert, publish)"] = await _measure(
             nc, ALERTS_ASSIGNED, "d", rate=args.rate, seconds=args.seconds, burst=args.burst,
-            repeats=args.repeats)
+            repeats=args.repeats, trace=args.trace and args.trace / "dispatch.csv")
         await nc.close()
     finally:
         for p in procs:
@@ -225,6 +229,8 @@ if __name__ == "__main__":
                             help="length of the fixed-rate run: 30 s takes in the periodic sweeps")
         parser.add_argument("--burst", type=int, default=1500)
         parser.add_argument("--repeats", type=int, default=3, help="flat-out runs; their median is reported")
+        parser.add_argument("--trace", type=Path, metavar="DIR",
+                            help="write each fixed-rate alert's send time and latency to DIR/<path>.csv")
         parser.add_argument("--env", action="append", default=[], metavar="FQ_DISPATCH_X=V",
                             help="a dispatch setting for this run (repeatable)")
         asyncio.run(main(parser.parse_args()))
