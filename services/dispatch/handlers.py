@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from math import ceil
 
 import structlog
@@ -307,7 +307,8 @@ async def place_waiting(d: Dispatch) -> int:
 async def reconcile_claims(d: Dispatch, claims: Iterable[HeldClaim] | None = None) -> int:
     """Release capacity that a crash left claimed by an alert the unit does not hold.
 
-    `claims`: as just read by the unit sweep; None reads those of every unit known here.
+    `claims`: those to look at; None reads those of every unit known here. A claim
+    younger than `stale_claim_s` is left alone: its alert may be on its way to the store.
     """
     if claims is None:
         _, claims = await d.units.read(d.view.unit_ids)
@@ -315,14 +316,28 @@ async def reconcile_claims(d: Dispatch, claims: Iterable[HeldClaim] | None = Non
     stale = timedelta(seconds=d.settings.stale_claim_s)
     released = 0
     for unit_id, alert_id, claimed_at in claims:
-        if now - claimed_at < stale:
-            continue
-        alert = await d.alerts.get(alert_id)
-        orphaned = alert is None or alert.unit_id != unit_id or alert.state not in ("assigned", "acknowledged")
-        if orphaned and await _release_claim(d, unit_id, alert_id):
+        if now - claimed_at >= stale and await _release_if_orphaned(d, unit_id, alert_id):
             released += 1
-            log.warning("claim.released_stale", unit_id=unit_id, alert_id=alert_id)
     return released
+
+
+async def _release_if_orphaned(d: Dispatch, unit_id: str, alert_id: str) -> bool:
+    """One store read: True if the alert is not held by the unit and its place was given back."""
+    alert = await d.alerts.get(alert_id)
+    orphaned = alert is None or alert.unit_id != unit_id or alert.state not in ("assigned", "acknowledged")
+    if orphaned and await _release_claim(d, unit_id, alert_id):
+        log.warning("claim.released_stale", unit_id=unit_id, alert_id=alert_id)
+        return True
+    return False
+
+
+#: a claim found held is looked at again only after this long. An open alert holds its place for
+#: hours; looking at every held claim every round cost one store read per open alert every
+#: `view_refresh_s` (~330 reads a second with 10,000 open alerts, each holding the store's lock)
+CLAIM_RECHECK_S = 900.0
+#: claims looked at per tick at most, never-looked-at ones first: the sweep stays a small, steady
+#: cost, and a crash's leftovers are found within a few rounds
+CLAIM_CHECKS_PER_TICK = 8
 
 
 class UnitSweep:
@@ -330,7 +345,8 @@ class UnitSweep:
 
     Every unit comes round about every `view_refresh_s`, at most UNIT_CHUNK per tick: one
     read of every unit at once would hold the store, and the alerts being placed, for
-    tens of milliseconds (more with a bigger grid).
+    tens of milliseconds (more with a bigger grid). It remembers which claims it found
+    held, and when (see CLAIM_RECHECK_S, CLAIM_CHECKS_PER_TICK).
     """
 
     def __init__(self, d: Dispatch, tick_s: float) -> None:
@@ -338,6 +354,8 @@ class UnitSweep:
         self._tick_s = tick_s
         self._due: list[str] = []
         self._per_tick = 1
+        #: unit -> {(alert_id, claimed_at): when the claim was last found held}
+        self._held: dict[str, dict[tuple[str, datetime], datetime]] = {}
 
     async def tick(self) -> int:
         """One slice; returns the claims released."""
@@ -345,9 +363,37 @@ class UnitSweep:
         if not self._due:  # a new round: a grid another replica replaced, and the units as known now
             await d.view.refresh_grid()
             self._due = d.view.unit_ids
+            self._held = {u: held for u, held in self._held.items() if u in set(self._due)}
             ticks = max(1.0, d.settings.view_refresh_s / self._tick_s)
             self._per_tick = max(1, min(UNIT_CHUNK, ceil(len(self._due) / ticks)))
         chunk, self._due = self._due[: self._per_tick], self._due[self._per_tick :]
         states, claims = await d.units.read(chunk)  # one query gives both
         d.view.note_states(states)
-        return await reconcile_claims(d, claims)
+        return await self._check(chunk, claims)
+
+    async def _check(self, chunk: list[str], claims: list[HeldClaim]) -> int:
+        d = self._d
+        now = d.clock.now()
+        stale = timedelta(seconds=d.settings.stale_claim_s)
+        recheck = timedelta(seconds=CLAIM_RECHECK_S)
+        by_unit: dict[str, list[HeldClaim]] = {unit_id: [] for unit_id in chunk}
+        for claim in claims:
+            by_unit.setdefault(claim[0], []).append(claim)
+        due: list[tuple[bool, datetime, HeldClaim]] = []
+        for unit_id, held in by_unit.items():
+            known = self._held.get(unit_id, {})
+            # what the unit no longer holds is forgotten
+            self._held[unit_id] = kept = {(a, at): known[(a, at)] for _, a, at in held if (a, at) in known}
+            for claim in held:
+                last = kept.get((claim[1], claim[2]))
+                if now - claim[2] >= stale and (last is None or now - last >= recheck):
+                    due.append((last is not None, last or claim[2], claim))
+        due.sort(key=lambda entry: entry[:2])  # never looked at first, then the longest ago
+        released = 0
+        for _, _, (unit_id, alert_id, claimed_at) in due[:CLAIM_CHECKS_PER_TICK]:
+            if await _release_if_orphaned(d, unit_id, alert_id):
+                released += 1
+                self._held[unit_id].pop((alert_id, claimed_at), None)
+            else:
+                self._held[unit_id][(alert_id, claimed_at)] = now
+        return released

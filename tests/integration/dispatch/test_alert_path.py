@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -280,6 +281,42 @@ async def test_the_unit_sweep_heals_the_view_and_stale_claims_a_slice_at_a_time(
         await sweep.tick()
         assert d.view.loads["G4"] == 1  # the missed claim is seen; a young claim stays
         assert (await svc.http.get("/v1/units/G4")).json()["load"] == 1
+
+
+@contextlib.asynccontextmanager
+async def _sweeping(run_service, capacities: tuple[int, ...]):
+    """A dispatch on a row grid, and a unit sweep that takes a whole round each tick."""
+    clock = FakeClock(NOW)
+    async with run_service("dispatch", clock, stale_claim_s=120, view_refresh_s=1) as svc:
+        await svc.http.put("/v1/grid", json=row_grid(capacities))
+        yield svc, clock, handlers.UnitSweep(svc.parts.context, tick_s=1.0)
+
+
+async def test_the_unit_sweep_looks_at_a_held_claim_again_only_after_a_while(run_service, nc) -> None:
+    async with _sweeping(run_service, (2, 2, 2, 2)) as (svc, clock, sweep):
+        await publish(nc, ALERTS_RECEIVED, alert_body("held", *centre(0)), "held")
+        assert (await _placed(svc.http, "held"))["unit_id"] == "G1"
+        clock.advance(seconds=121)
+        assert await sweep.tick() == 0  # looked at: held
+        # a crash between saving the alert as closed and giving its place back
+        await svc.parts.context.alerts.collection.update_one({"_id": "held"}, {"$set": {"state": "closed"}})
+        clock.advance(seconds=60)
+        assert await sweep.tick() == 0  # a claim found held is not read again every round
+        clock.advance(seconds=handlers.CLAIM_RECHECK_S)
+        assert await sweep.tick() == 1
+        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 0
+
+
+async def test_the_unit_sweep_looks_at_a_few_claims_a_tick(run_service, nc) -> None:
+    async with _sweeping(run_service, (12, 2, 2, 2)) as (svc, clock, sweep):
+        lost = handlers.CLAIM_CHECKS_PER_TICK + 3
+        for k in range(lost):  # a crash of a busy replica: many claims without their alert
+            await svc.parts.context.units.claim("G1", f"lost-{k}", clock.now(), 12)
+        clock.advance(seconds=121)
+        assert await sweep.tick() == handlers.CLAIM_CHECKS_PER_TICK
+        assert await sweep.tick() == 3  # the rest when the unit comes round again
+        assert await sweep.tick() == 0
+        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 0
 
 
 async def test_the_unit_sweep_picks_up_a_grid_replaced_by_another_replica(run_service, nc) -> None:
