@@ -135,7 +135,7 @@ def _start_store(data_dir: Path, port: int, timeout: float) -> EmbeddedServer:
     if pid_file.exists():
         _clear_stale_pid(pid_file)
     cmd = [
-        _binary("nx-27017"), "--data-dir", str(store), "--host", "127.0.0.1", "-p", str(port),
+        sys.executable, "-m", "common.storeserver", "--data-dir", str(store), "--host", "127.0.0.1", "-p", str(port),
         "--log-file", str(log_path), "--pid-file", str(pid_file),
     ]
     proc = _spawn(cmd, data_dir / "logs" / "nx-27017.out")
