@@ -24,6 +24,8 @@ def _port(preferred: int) -> int:
     import socket
 
     with socket.socket() as s:
+        # as the service's server will: a port left in TIME_WAIT by the last run is free to listen on
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", preferred))
             return preferred
