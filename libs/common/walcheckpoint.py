@@ -55,7 +55,6 @@ class WalCheckpointer:
         self.folder = Path(folder)
         self.every_s = every_s
         self.databases = None if databases is None else frozenset(databases)
-        self.passes = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -82,7 +81,6 @@ class WalCheckpointer:
                 done.append(_checkpoint(path))
             except sqlite3.Error as exc:  # e.g. just dropped, or not an SQLite file
                 log.debug("store.checkpoint_skipped", database=path.stem, error=str(exc))
-        self.passes += 1
         return done
 
     def _files(self) -> list[Path]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import ceil
@@ -304,25 +303,11 @@ async def place_waiting(d: Dispatch) -> int:
     return placed
 
 
-async def reconcile_claims(d: Dispatch, claims: Iterable[HeldClaim] | None = None) -> int:
+async def _release_if_orphaned(d: Dispatch, unit_id: str, alert_id: str) -> bool:
     """Release capacity that a crash left claimed by an alert the unit does not hold.
 
-    `claims`: those to look at; None reads those of every unit known here. A claim
-    younger than `stale_claim_s` is left alone: its alert may be on its way to the store.
+    One store read: True if the alert is not held by the unit and its place was given back.
     """
-    if claims is None:
-        _, claims = await d.units.read(d.view.unit_ids)
-    now = d.clock.now()
-    stale = timedelta(seconds=d.settings.stale_claim_s)
-    released = 0
-    for unit_id, alert_id, claimed_at in claims:
-        if now - claimed_at >= stale and await _release_if_orphaned(d, unit_id, alert_id):
-            released += 1
-    return released
-
-
-async def _release_if_orphaned(d: Dispatch, unit_id: str, alert_id: str) -> bool:
-    """One store read: True if the alert is not held by the unit and its place was given back."""
     alert = await d.alerts.get(alert_id)
     orphaned = alert is None or alert.unit_id != unit_id or alert.state not in ("assigned", "acknowledged")
     if orphaned and await _release_claim(d, unit_id, alert_id):
@@ -363,7 +348,8 @@ class UnitSweep:
         if not self._due:  # a new round: a grid another replica replaced, and the units as known now
             await d.view.refresh_grid()
             self._due = d.view.unit_ids
-            self._held = {u: held for u, held in self._held.items() if u in set(self._due)}
+            known = set(self._due)
+            self._held = {u: held for u, held in self._held.items() if u in known}
             ticks = max(1.0, d.settings.view_refresh_s / self._tick_s)
             self._per_tick = max(1, min(UNIT_CHUNK, ceil(len(self._due) / ticks)))
         chunk, self._due = self._due[: self._per_tick], self._due[self._per_tick :]

@@ -224,18 +224,16 @@ async def test_weekly_statistics_per_unit(run_service, nc) -> None:
 
 
 async def test_a_claim_left_by_a_crash_is_released_once_stale(run_service, nc) -> None:
-    clock = FakeClock(NOW)
-    async with run_service("dispatch", clock, stale_claim_s=120) as svc:
-        d = svc.parts.context
-        await svc.http.put("/v1/grid", json=row_grid((2, 2, 2, 2)))
-        await d.units.claim("G1", "never-stored", clock.now(), 2)  # the process died before storing the alert
+    async with _sweeping(run_service, (2, 2, 2, 2)) as (svc, clock, sweep):
+        # the process died before storing the alert
+        await svc.parts.context.units.claim("G1", "never-stored", clock.now(), 2)
         await publish(nc, ALERTS_RECEIVED, alert_body("real", *centre(0)), "real")
         await _placed(svc.http, "real")
         assert (await svc.http.get("/v1/units/G1")).json()["load"] == 2
         clock.advance(seconds=60)
-        assert await handlers.reconcile_claims(d) == 0  # a claim may be young because its alert is on its way
+        assert await sweep.tick() == 0  # a claim may be young because its alert is on its way
         clock.advance(seconds=61)
-        assert await handlers.reconcile_claims(d) == 1
+        assert await sweep.tick() == 1
         assert (await svc.http.get("/v1/units/G1")).json()["load"] == 1  # the real alert keeps its place
 
 
