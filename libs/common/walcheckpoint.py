@@ -35,6 +35,9 @@ log = structlog.get_logger(__name__)
 #: seconds between checkpoints of a database: at ~1,000 log pages/s (dispatch at 100 alerts/s)
 #: the log stays ~250 pages long, far below SQLite's 1,000-page automatic checkpoint
 CHECKPOINT_EVERY_S = 0.25
+#: a database the store holds busy (e.g. while it creates its tables) is skipped quietly; one
+#: that fails this many passes in a row is worth a warning (~10 s at the default pace)
+WARN_AFTER_FAILURES = 40
 
 
 @dataclass
@@ -55,6 +58,8 @@ class WalCheckpointer:
         self.folder = Path(folder)
         self.every_s = every_s
         self.databases = None if databases is None else frozenset(databases)
+        #: database -> passes failed in a row
+        self.failures: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -79,8 +84,11 @@ class WalCheckpointer:
         for path in self._files():
             try:
                 done.append(_checkpoint(path))
-            except sqlite3.Error as exc:  # e.g. just dropped, or not an SQLite file
-                log.debug("store.checkpoint_skipped", database=path.stem, error=str(exc))
+                self.failures.pop(path.stem, None)
+            except sqlite3.Error as exc:  # busy this instant, just dropped, or not an SQLite file
+                failed = self.failures[path.stem] = self.failures.get(path.stem, 0) + 1
+                if failed == WARN_AFTER_FAILURES:
+                    log.warning("store.checkpoint_failing", database=path.stem, passes=failed, error=str(exc))
         return done
 
     def _files(self) -> list[Path]:

@@ -63,7 +63,9 @@ async def test_it_creates_nothing_and_skips_what_it_cannot_open(tmp_path: Path) 
     folder.mkdir()
     assert WalCheckpointer(folder).run_once() == []
     (folder / "junk.db").write_text("not a database")
-    assert WalCheckpointer(folder).run_once() == []
+    checkpointer = WalCheckpointer(folder)
+    assert checkpointer.run_once() == [] and checkpointer.run_once() == []
+    assert checkpointer.failures == {"junk": 2}  # counted quietly; a warning only once it persists
     assert sorted(p.name for p in folder.iterdir()) == ["junk.db"]
 
 
