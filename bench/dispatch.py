@@ -185,7 +185,7 @@ async def main(args: argparse.Namespace) -> None:
     nats, store = start_nats(tmp), start_store(tmp)
     procs: list[subprocess.Popen] = []
     paths = [BenchPath("baseline (read, 1 write, publish)", BASELINE_IN, BASELINE_OUT, "b"),
-             BenchPath("dispatch (rank, claim, insert, publish)", ALERTS_RECEIVED, ALERTS_ASSIGNED, "d")]
+             BenchPath("dispatch (rank, insert in a place, publish)", ALERTS_RECEIVED, ALERTS_ASSIGNED, "d")]
     try:
         nc = await bus.connect(nats.url, "bench")
         await bus.ensure_streams(nc.jetstream())

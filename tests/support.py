@@ -86,6 +86,10 @@ class Recorder:
 
 async def handled(http, consumer: str, outcome: str) -> float:
     """How many messages a consumer of this process has handled with an outcome (acked, retried, …)."""
+    return await metric(http, f'fengqiao_messages_total{{consumer="{consumer}",outcome="{outcome}"}}')
+
+
+async def metric(http, line: str) -> float:
+    """A counter's value as this process's /metrics shows it (name and labels as printed); 0 if absent."""
     metrics = (await http.get("/metrics")).text
-    line = f'fengqiao_messages_total{{consumer="{consumer}",outcome="{outcome}"}}'
-    return next((float(row.split()[-1]) for row in metrics.splitlines() if row.startswith(line)), 0.0)
+    return next((float(row.split()[-1]) for row in metrics.splitlines() if row.startswith(line + " ")), 0.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -28,6 +29,21 @@ async def ensure_indexes(db: AsyncIOMotorDatabase, indexes: Mapping[str, Sequenc
     for collection, models in indexes.items():
         if models:
             await db[collection].create_indexes(list(models))
+
+
+def refused_by_id(exc: DuplicateKeyError) -> bool:
+    """Whether the document's `_id` was taken, rather than another unique index's key.
+
+    MongoDB names the index in `keyPattern` (and as `index: _id_` in the message); the
+    embedded store says `UNIQUE constraint failed: <collection>._id`, or names another
+    index `idx_<collection>_<field>`.
+    """
+    details = exc.details or {}
+    pattern = details.get("keyPattern")
+    if pattern:
+        return list(pattern) == ["_id"]
+    message = str(details.get("errmsg") or exc)
+    return bool(re.search(r"index: _id_ |^UNIQUE constraint failed: [^ ']+\._id$", message))
 
 
 class VersionConflict(Exception):
@@ -97,7 +113,8 @@ class GroupedWrites:
             try:
                 await self._collection.insert_one(write.query_or_doc)
             except DuplicateKeyError as exc:
-                raise BulkWriteError({"writeErrors": [{"index": 0, "code": 11000, "errmsg": str(exc)}]}) from exc
+                error = {"errmsg": str(exc), **(exc.details or {}), "index": 0, "code": 11000}
+                raise BulkWriteError({"writeErrors": [error]}) from exc
             return 0
         return (await self._collection.bulk_write([w.model() for w in writes], ordered=False)).modified_count
 
@@ -122,6 +139,6 @@ class GroupedWrites:
                 if error is not None:
                     code = error.get("code")
                     kind = DuplicateKeyError if code == 11000 else OperationFailure
-                    future.set_exception(kind(error.get("errmsg", "write failed"), code))
+                    future.set_exception(kind(error.get("errmsg", "write failed"), code, error))
                 else:
                     future.set_result(known if write.change is not None else None)

@@ -14,16 +14,16 @@ from dispatch.handlers import Dispatch
 from dispatch.settings import DispatchSettings
 from dispatch.view import GridView
 
-#: how often a slice of the units is re-read and reconciled (UnitSweep)
+#: how often a slice of the units is re-read (UnitSweep)
 UNIT_SWEEP_TICK_S = 1.0
 
 
 def wire(runtime: Runtime, updates: ViewUpdates) -> Dispatch:
     settings = runtime.settings
     assert isinstance(settings, DispatchSettings)
-    grids, units = GridStore(runtime.db), UnitStore(runtime.db)
-    view = GridView(grids, units, updates.announcer())
-    return Dispatch(settings, runtime.clock, runtime.publisher, grids, units, AlertStore(runtime.db), view)
+    grids, units, alerts = GridStore(runtime.db), UnitStore(runtime.db), AlertStore(runtime.db)
+    view = GridView(grids, units, alerts, updates.announcer())
+    return Dispatch(settings, runtime.clock, runtime.publisher, grids, units, alerts, view)
 
 
 async def build(runtime: Runtime) -> ServiceParts:
@@ -33,8 +33,9 @@ async def build(runtime: Runtime) -> ServiceParts:
     interval = d.settings.sweep_interval_s
 
     async def start() -> None:
+        await d.alerts.give_places()  # alerts stored by a version before places: before the unique index
         await ensure_indexes(runtime.db, INDEXES)
-        await d.view.refresh()
+        await d.view.refresh(places=True)
         await updates.listen(d.view)
 
     return ServiceParts(

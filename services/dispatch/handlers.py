@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from math import ceil
 
 import structlog
 
+from common import metrics
 from common.bus import Publisher
 from common.clock import Clock
 from common.consume import Delivery
@@ -16,9 +18,9 @@ from common.contracts.base import Event
 from common.http import Conflict, NotFound
 from common.mongo import VersionConflict
 from common.outbox import fetch, publish_staged
-from dispatch.adapters.store import UNIT_CHUNK, AlertStore, Claim, GridStore, HeldClaim, UnitStore, alert_from
+from dispatch.adapters.store import UNIT_CHUNK, AlertStore, GridStore, PlaceTaken, UnitStore, alert_from
 from dispatch.domain.alerts import Alert, AlertRefused
-from dispatch.domain.assignment import candidate_for, rank_candidates
+from dispatch.domain.assignment import rank_candidates
 from dispatch.domain.grid import GridParse, parse_grid
 from dispatch.settings import DispatchSettings
 from dispatch.view import GridView
@@ -78,57 +80,86 @@ def released_event(alert: Alert, unit_id: str, why: str) -> tuple[Event, str]:
 
 # --- placing an alert --------------------------------------------------------------------------
 
+#: a unit whose place turned out taken is read again and tried once more, then the next unit
+TRIES_PER_UNIT = 2
 
-async def _claim_best(d: Dispatch, alert: Alert, *, careful: bool) -> None:
-    """Claim the best unit that can take the alert, or give it to the duty desk.
+Write = Callable[[Alert], Awaitable[dict | None]]
 
-    `careful` first takes over a claim that an interrupted earlier try left behind; a
-    first delivery of a new alert cannot have one, and skips that read.
+
+async def _place(d: Dispatch, fresh: Callable[[], Alert], write: Write) -> tuple[Alert, dict | None] | None:
+    """Give the alert a free place of the best unit that can take it, and write it there.
+
+    `fresh()` gives the alert as it is before this placement; `write` stores it (an insert or
+    a versioned save: one write, which is the claim too) and raises PlaceTaken if another
+    alert took that place meanwhile. The unit's places are then read again and the alert
+    tries another, then the next unit. Returns the alert placed and what `write` returned;
+    None if no unit can take it. A VersionConflict from `write` goes to the caller.
     """
-    now = d.clock.now()
     grid = d.view.grid
     if grid is None:
-        if alert.state == "received":
-            alert.send_to_duty_desk(now)  # no grid loaded yet: the duty desk holds everything
-        return
-    if careful:
-        leftover = await d.units.holder_of(alert.alert_id)
-        if leftover is not None:
-            if grid.get(leftover) is not None and leftover not in alert.excluded_units():
-                alert.assign(candidate_for(grid, leftover, alert.lon, alert.lat), now, d.ack_timeout)
-                return
-            await _release_claim(d, leftover, alert.alert_id)
+        return None
+    now = d.clock.now()
+    alert: Alert | None = fresh()
+    assert alert is not None
     candidates = rank_candidates(
         grid, alert.lon, alert.lat, loads=d.view.loads, statuses=d.view.statuses,
         radius_m=d.settings.overflow_radius_m, exclude=alert.excluded_units(), limit=8,
     )
     for candidate in candidates:
-        claim = await d.units.claim(candidate.unit_id, alert.alert_id, now, grid.get(candidate.unit_id).capacity)
-        if claim is not Claim.REFUSED:
-            if claim is Claim.CLAIMED:
-                await d.view.note_load(candidate.unit_id, +1)
-            alert.assign(candidate, now, d.ack_timeout)
-            return
-    if alert.state == "received":
-        alert.send_to_duty_desk(now)
+        unit = grid.get(candidate.unit_id)
+        assert unit is not None
+        for _ in range(TRIES_PER_UNIT):
+            place = d.view.reserve(unit.unit_id, unit.capacity)
+            if place is None:
+                break  # full, as far as this replica knows now
+            alert = alert or fresh()
+            alert.assign(candidate, now, d.ack_timeout, place)
+            try:
+                written = await write(alert)
+            except PlaceTaken:
+                metrics.PLACES_TAKEN.inc()
+                d.view.cancel(unit.unit_id, place)
+                await d.view.refresh_places(unit.unit_id)
+                alert = None
+                continue
+            except BaseException:
+                d.view.cancel(unit.unit_id, place)
+                raise
+            await d.view.confirm(unit.unit_id, place)
+            return alert, written
+    return None
 
 
-async def receive_alert(d: Dispatch, event: contract.AlertReceived, delivery: Delivery) -> None:
-    """alerts.received -> the alert is placed with a unit (or the duty desk) and the fact published."""
-    alert = Alert.receive(
-        alert_id=event.alert_id, received_at=event.received_at, category=event.category,
-        priority=event.priority, lon=event.location.lon, lat=event.location.lat,
-        address=event.location.address, caller_phone=event.caller_phone, summary=event.summary,
-        source=event.source, parties=[p.model_dump() for p in event.parties],
-    )
-    await _claim_best(d, alert, careful=delivery.redelivered)
-    try:
+async def receive_alert(d: Dispatch, event: contract.AlertReceived, delivery: Delivery | None = None) -> None:
+    """alerts.received -> the alert is placed with a unit (or the duty desk) and the fact published.
+
+    One write stores the alert and takes its unit's place, so a crash or a redelivery at any
+    point cannot leave a place taken without its alert, nor place the alert twice.
+    """
+
+    def fresh() -> Alert:
+        return Alert.receive(
+            alert_id=event.alert_id, received_at=event.received_at, category=event.category,
+            priority=event.priority, lon=event.location.lon, lat=event.location.lat,
+            address=event.location.address, caller_phone=event.caller_phone, summary=event.summary,
+            source=event.source, parties=[p.model_dump() for p in event.parties],
+        )
+
+    async def insert(alert: Alert) -> None:
         await d.alerts.insert_new(alert)
+
+    try:
+        placed = await _place(d, fresh, insert)
+        if placed is None:
+            alert = fresh()
+            alert.send_to_duty_desk(d.clock.now())
+            await insert(alert)
+        else:
+            alert = placed[0]
     except VersionConflict:
         # a duplicate, or a redelivery after a crash: the stored alert stands. Publish its placement
         # again (the same msg id) unless it has moved on, when later facts have told it all
-        await _give_back_unless_won(d, alert)
-        stored = await load(d, alert.alert_id)
+        stored = await load(d, event.alert_id)
         if stored.state in ("assigned", "unassigned"):
             await d.publisher.publish(*placement_event(d, stored))
         return
@@ -137,26 +168,33 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived, delivery: De
              distance_m=alert.distance_m)
 
 
-async def _release_claim(d: Dispatch, unit_id: str, alert_id: str) -> bool:
-    """Give back the unit's place held for the alert; this replica's view sees it at once."""
-    released = await d.units.release(unit_id, alert_id)
-    if released:
-        await d.view.note_load(unit_id, -1)
-    return released
+async def _place_waiting(d: Dispatch, waiting: Alert, staged: Callable[[Alert], Staged]) -> tuple[Alert, dict] | None:
+    """Place an alert that waits for a unit (just released, or at the duty desk); save it with its events.
 
-
-async def _give_back_unless_won(d: Dispatch, lost: Alert) -> None:
-    """Our save lost a race: release the unit we claimed, unless the winner holds the alert there too.
-
-    A claim is per (unit, alert), so both replicas may have "claimed" the same place; the
-    stored alert says who holds it.
+    `waiting` is as it should be saved if no unit can take it. A released alert then goes to the
+    duty desk; one already there stays as it is, unsaved (None). VersionConflict if the alert
+    changed meanwhile.
     """
-    if lost.unit_id is None:
-        return
-    winner = await d.alerts.get(lost.alert_id)
-    held = winner is not None and winner.unit_id == lost.unit_id and winner.state in ("assigned", "acknowledged")
-    if not held:  # e.g. a duplicate of an alert already closed: its unit holds nothing for it any more
-        await _release_claim(d, lost.unit_id, lost.alert_id)
+    snapshot = waiting.to_dict()
+
+    async def save(alert: Alert) -> dict:
+        return await d.alerts.save(alert, staged(alert))
+
+    placed = await _place(d, lambda: Alert.from_dict(snapshot), save)
+    if placed is not None:
+        alert, doc = placed
+        assert doc is not None
+        return alert, doc
+    if waiting.state != "received":
+        return None
+    waiting.send_to_duty_desk(d.clock.now())
+    return waiting, await save(waiting)
+
+
+async def _given_back(d: Dispatch, unit_id: str | None, place: int | None) -> None:
+    """A place the alert no longer holds (saved): this replica sees it free at once, and tells the others."""
+    if unit_id is not None and place is not None:
+        await d.view.note_place(unit_id, place, -1)
 
 
 async def _save_and_publish(d: Dispatch, alert: Alert, staged: Staged) -> None:
@@ -197,7 +235,7 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
     alert = await load(d, alert_id)
     if alert.state == "closed" and alert.closure and alert.closure.disposition == disposition:
         return alert
-    holder = alert.unit_id
+    holder, place = alert.unit_id, alert.place
     try:
         alert.close(unit_id=unit_id, officer_id=officer_id, disposition=disposition, note=note,
                     signatures=signatures, now=d.clock.now())
@@ -213,8 +251,7 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
         received_at=alert.received_at,
     )
     doc = await d.alerts.save(alert, [(event, f"{alert_id}/closed")])
-    if holder:
-        await _release_claim(d, holder, alert_id)
+    await _given_back(d, holder, place)
     await publish_staged(d.alerts.collection, doc, d.publisher)
     return alert
 
@@ -255,22 +292,23 @@ async def replace_grid(d: Dispatch, geojson: dict) -> tuple[GridParse, int]:
 
 
 async def _release_and_place(d: Dispatch, alert_id: str, why: str) -> None:
+    """The holder lets the alert go before acknowledging; it goes to the next-best unit in the same write."""
     alert = await load(d, alert_id)
     now = d.clock.now()
     if alert.state != "assigned" or (why == "ack_timeout" and not alert.ack_overdue(now)):
         return
+    place = alert.place
     unit_id = alert.release(now, "ack_timeout" if why == "ack_timeout" else "unit_unavailable")
-    staged: Staged = [released_event(alert, unit_id, why)]
-    await _claim_best(d, alert, careful=False)  # the old holder's claim goes only after the save
-    staged.append(placement_event(d, alert))
+    released = released_event(alert, unit_id, why)
     try:
-        doc = await d.alerts.save(alert, staged)
+        saved = await _place_waiting(d, alert, lambda a: [released, placement_event(d, a)])
     except VersionConflict:
-        await _give_back_unless_won(d, alert)  # someone else moved it meanwhile (acknowledged, closed, placed)
-        return
-    await _release_claim(d, unit_id, alert_id)
+        return  # someone else moved it meanwhile (acknowledged, closed, placed)
+    assert saved is not None  # a released alert is always saved: with a unit, or with the duty desk
+    placed, doc = saved
+    await _given_back(d, unit_id, place)
     await publish_staged(d.alerts.collection, doc, d.publisher)
-    log.info("alert.reassigned", alert_id=alert_id, from_unit=unit_id, to_unit=alert.unit_id, why=why)
+    log.info("alert.reassigned", alert_id=alert_id, from_unit=unit_id, to_unit=placed.unit_id, why=why)
 
 
 async def sweep_ack_timeouts(d: Dispatch) -> int:
@@ -289,97 +327,77 @@ async def place_waiting(d: Dispatch) -> int:
             continue
         if alert.state == "unassigned" and not d.settings.retry_unassigned:
             continue
-        was = alert.state
-        # only an alert caught mid-release can have a claim left behind; the duty desk's hold none
-        await _claim_best(d, alert, careful=was == "received")
-        if alert.unit_id is None and was == "unassigned":
-            continue  # still nobody: it stays with the duty desk, no new event
         try:
-            await _save_and_publish(d, alert, [placement_event(d, alert)])
+            saved = await _place_waiting(d, alert, lambda a: [placement_event(d, a)])
         except VersionConflict:
-            await _give_back_unless_won(d, alert)
             continue
+        if saved is None:
+            continue  # still nobody: it stays with the duty desk, no new event
+        await publish_staged(d.alerts.collection, saved[1], d.publisher)
         placed += 1
     return placed
 
 
-async def _release_if_orphaned(d: Dispatch, unit_id: str, alert_id: str) -> bool:
-    """Release capacity that a crash left claimed by an alert the unit does not hold.
-
-    One store read: True if the alert is not held by the unit and its place was given back.
-    """
-    alert = await d.alerts.get(alert_id)
-    orphaned = alert is None or alert.unit_id != unit_id or alert.state not in ("assigned", "acknowledged")
-    if orphaned and await _release_claim(d, unit_id, alert_id):
-        log.warning("claim.released_stale", unit_id=unit_id, alert_id=alert_id)
-        return True
-    return False
+#: alerts handed on per tick at most, when the sweep finds them held by a unit that cannot hold them
+HANDOVERS_PER_TICK = 8
 
 
-#: a claim found held is looked at again only after this long. An open alert holds its place for
-#: hours; looking at every held claim every round cost one store read per open alert every
-#: `view_refresh_s` (~330 reads a second with 10,000 open alerts, each holding the store's lock)
-CLAIM_RECHECK_S = 900.0
-#: claims looked at per tick at most, never-looked-at ones first: the sweep stays a small, steady
-#: cost, and a crash's leftovers are found within a few rounds
-CLAIM_CHECKS_PER_TICK = 8
+class _Slices:
+    """Every unit once a period, a slice per tick, in id order (a slice's places are one range)."""
+
+    def __init__(self, tick_s: float) -> None:
+        self._tick_s = tick_s
+        self._due: list[str] = []
+        self._per_tick = 1
+
+    @property
+    def round_over(self) -> bool:
+        return not self._due
+
+    def take(self, unit_ids: list[str], period_s: float) -> list[str]:
+        """The next slice; a new round of `unit_ids` once the last one is done."""
+        if not self._due:
+            self._due = sorted(unit_ids)
+            ticks = max(1.0, period_s / self._tick_s)
+            self._per_tick = max(1, min(UNIT_CHUNK, ceil(len(self._due) / ticks)))
+        chunk, self._due = self._due[: self._per_tick], self._due[self._per_tick :]
+        return chunk
 
 
 class UnitSweep:
-    """Re-reads the units' live state and heals their stale claims, a slice every tick.
+    """Re-reads the units' status and places a slice every tick, and hands on what they cannot hold.
 
-    Every unit comes round about every `view_refresh_s`, at most UNIT_CHUNK per tick: one
-    read of every unit at once would hold the store, and the alerts being placed, for
-    tens of milliseconds (more with a bigger grid). It remembers which claims it found
-    held, and when (see CLAIM_RECHECK_S, CLAIM_CHECKS_PER_TICK).
+    Status: every unit about every `view_refresh_s`, at most UNIT_CHUNK per tick (one read
+    of every unit at once would hold the store, and the alerts being placed, for tens of
+    milliseconds). Places: every unit about every `places_refresh_s`, far less often. A
+    replica's view of them follows its own writes and what the others announce; the re-read
+    only heals an announcement lost, and reading a unit's places costs the store a read per
+    alert it holds.
+
+    A unit that goes off duty (or leaves the grid) hands its unacknowledged alerts on at
+    once; another replica may still place one there just then, from a view that showed the
+    unit available. The sweep finds it (the placing replica knows the place) and hands it on.
     """
 
     def __init__(self, d: Dispatch, tick_s: float) -> None:
         self._d = d
-        self._tick_s = tick_s
-        self._due: list[str] = []
-        self._per_tick = 1
-        #: unit -> {(alert_id, claimed_at): when the claim was last found held}
-        self._held: dict[str, dict[tuple[str, datetime], datetime]] = {}
+        self._states = _Slices(tick_s)
+        self._places = _Slices(tick_s)
 
     async def tick(self) -> int:
-        """One slice; returns the claims released."""
+        """One slice; returns the alerts handed on."""
         d = self._d
-        if not self._due:  # a new round: a grid another replica replaced, and the units as known now
+        if self._states.round_over:  # a grid another replica replaced, and the units as known now
             await d.view.refresh_grid()
-            self._due = d.view.unit_ids
-            known = set(self._due)
-            self._held = {u: held for u, held in self._held.items() if u in known}
-            ticks = max(1.0, d.settings.view_refresh_s / self._tick_s)
-            self._per_tick = max(1, min(UNIT_CHUNK, ceil(len(self._due) / ticks)))
-        chunk, self._due = self._due[: self._per_tick], self._due[self._per_tick :]
-        states, claims = await d.units.read(chunk)  # one query gives both
-        d.view.note_states(states)
-        return await self._check(chunk, claims)
-
-    async def _check(self, chunk: list[str], claims: list[HeldClaim]) -> int:
-        d = self._d
-        now = d.clock.now()
-        stale = timedelta(seconds=d.settings.stale_claim_s)
-        recheck = timedelta(seconds=CLAIM_RECHECK_S)
-        by_unit: dict[str, list[HeldClaim]] = {unit_id: [] for unit_id in chunk}
-        for claim in claims:
-            by_unit.setdefault(claim[0], []).append(claim)
-        due: list[tuple[bool, datetime, HeldClaim]] = []
-        for unit_id, held in by_unit.items():
-            known = self._held.get(unit_id, {})
-            # what the unit no longer holds is forgotten
-            self._held[unit_id] = kept = {(a, at): known[(a, at)] for _, a, at in held if (a, at) in known}
-            for claim in held:
-                last = kept.get((claim[1], claim[2]))
-                if now - claim[2] >= stale and (last is None or now - last >= recheck):
-                    due.append((last is not None, last or claim[2], claim))
-        due.sort(key=lambda entry: entry[:2])  # never looked at first, then the longest ago
-        released = 0
-        for _, _, (unit_id, alert_id, claimed_at) in due[:CLAIM_CHECKS_PER_TICK]:
-            if await _release_if_orphaned(d, unit_id, alert_id):
-                released += 1
-                self._held[unit_id].pop((alert_id, claimed_at), None)
-            else:
-                self._held[unit_id][(alert_id, claimed_at)] = now
-        return released
+        chunk = self._states.take(d.view.unit_ids, d.settings.view_refresh_s)
+        d.view.note_states(await d.units.states(chunk))
+        d.view.note_places(await d.alerts.places(self._places.take(d.view.unit_ids, d.settings.places_refresh_s)))
+        stranded: list[str] = []
+        for unit_id in chunk:
+            if len(stranded) >= HANDOVERS_PER_TICK:
+                break
+            if d.view.statuses.get(unit_id) == "off_duty" and d.view.places.get(unit_id):
+                stranded += await d.alerts.held_unacknowledged_by(unit_id)
+        for alert_id in stranded[:HANDOVERS_PER_TICK]:
+            await _release_and_place(d, alert_id, "unit_unavailable")
+        return min(len(stranded), HANDOVERS_PER_TICK)

@@ -17,8 +17,9 @@ class DispatchSettings(ServiceSettings):
     overflow_radius_m: float = Field(default=5000.0, gt=0)
     #: alerts held by the duty desk are offered to units again when capacity frees up
     retry_unassigned: bool = True
-    #: each replica re-reads every unit's load and status, and heals stale claims, about this often
-    #: (a slice each second); in between the replicas tell each other their claims over core NATS
+    #: each replica re-reads every unit's status about this often (a slice each second), and hands
+    #: on alerts left with a unit gone off duty
     view_refresh_s: float = Field(default=30.0, gt=0)
-    #: a unit's claim with no alert behind it for this long is released (left by a crash)
-    stale_claim_s: float = Field(default=120.0, gt=0)
+    #: each replica re-reads which places every unit's alerts hold about this often (a few units a
+    #: second); in between the replicas tell each other the places they take and give back
+    places_refresh_s: float = Field(default=600.0, gt=0)

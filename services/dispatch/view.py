@@ -1,45 +1,58 @@
-"""This replica's picture of the grid and of the units' load and status.
+"""This replica's picture of the grid and of the units' places, load and status.
 
-It only orders the candidates; the guarded claim in the store decides who gets the
-alert, so a stale picture costs a refused claim, never a double assignment. Replicas
-tell each other their claims and releases over core NATS (cheap, at most once); a
-rolling re-read from the store, every unit about every `view_refresh_s`, heals anything missed.
+It only orders the candidates and proposes a free place; the unique place in the store
+decides who gets it, so a stale picture costs a refused write, never a double assignment.
+Replicas tell each other the places they take and give back over core NATS (cheap, at most
+once); a rolling re-read from the store, every unit about every `view_refresh_s`, heals
+anything missed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping
 
 from common import heap
-from dispatch.adapters.store import GridStore, UnitState, UnitStore
+from dispatch.adapters.store import AlertStore, GridStore, UnitState, UnitStore
 from dispatch.domain.grid import Grid, parse_grid
 
-Announce = Callable[[str, int], Awaitable[None]]
+#: (unit_id, place, +1 taken / -1 given back)
+Announce = Callable[[str, int, int], Awaitable[None]]
 
 
-async def _silent(unit_id: str, change: int) -> None:
+async def _silent(unit_id: str, place: int, change: int) -> None:
     return None
 
 
 class GridView:
-    def __init__(self, grids: GridStore, units: UnitStore, announce: Announce = _silent) -> None:
+    def __init__(self, grids: GridStore, units: UnitStore, alerts: AlertStore, announce: Announce = _silent) -> None:
         self._grids = grids
         self._units = units
+        self._alerts = alerts
         self._announce = announce
         self.grid: Grid | None = None
         self.version = 0
         self.states: dict[str, UnitState] = {}
-        #: kept beside `states` so that ranking an alert does not rebuild them (it runs per alert)
+        #: unit -> the places its alerts hold, as far as this replica knows
+        self.places: dict[str, set[int]] = {}
+        #: kept beside `states` and `places` so that ranking an alert does not rebuild them (it runs per alert)
         self.loads: dict[str, int] = {}
+        #: unit -> places this replica's alerts are being written into right now
+        self._pending: dict[str, set[int]] = {}
         self.statuses: dict[str, str] = {}
 
-    async def refresh(self) -> None:
-        """Re-read the grid if it was replaced, and every unit's state (retired ones too) at once."""
+    async def refresh(self, *, places: bool = False) -> None:
+        """Re-read the grid if it was replaced, and every unit's state (retired ones too); their places too if asked.
+
+        Places change only with this replica's own writes and what the others announce; reading
+        every unit's places costs a store read per open alert, so that is done at start-up and
+        a slice at a time (see `UnitSweep`).
+        """
         await self.refresh_grid()
         states = await self._units.states()
-        self.states, self.loads, self.statuses = {}, {}, {}
+        self.states, self.statuses = {}, {}
         self.note_states(states)
+        if places:
+            self.note_places(await self._alerts.places(self.unit_ids))
 
     async def refresh_grid(self) -> bool:
         """Re-read the grid if another replica replaced it; True if it changed."""
@@ -63,25 +76,62 @@ class GridView:
         state = await self._units.get(unit_id)
         if state is not None:
             self.note_states({unit_id: state})
+            self.note_places(await self._alerts.places([unit_id]))
 
-    def note_states(self, states: dict[str, UnitState]) -> None:
+    async def refresh_places(self, unit_id: str) -> None:
+        """Re-read which places of the unit are held (after a write found one taken)."""
+        self.note_places(await self._alerts.places([unit_id]))
+
+    def note_states(self, states: Mapping[str, UnitState]) -> None:
         """Units' state as just read from the store."""
         self.states.update(states)
         for unit_id, state in states.items():
-            self.loads[unit_id] = state.load
             self.statuses[unit_id] = "off_duty" if state.retired else state.status
+
+    def note_places(self, held: Mapping[str, set[int]]) -> None:
+        """Every place held in these units, as just read from the store."""
+        for unit_id, places in held.items():
+            self.places[unit_id] = set(places)
+            self._count(unit_id)
+
+    def reserve(self, unit_id: str, capacity: int) -> int | None:
+        """The lowest place of the unit this replica believes free, kept from its other alerts
+        until `confirm` or `cancel`; None if the unit is full."""
+        taken = self.places.get(unit_id, set())
+        pending = self._pending.setdefault(unit_id, set())
+        place = next((k for k in range(capacity) if k not in taken and k not in pending), None)
+        if place is not None:
+            pending.add(place)
+            self._count(unit_id)
+        return place
+
+    async def confirm(self, unit_id: str, place: int) -> None:
+        """The reserved place is written: this replica holds it, and tells the others."""
+        self._pending.get(unit_id, set()).discard(place)
+        await self.note_place(unit_id, place, +1)
+
+    def cancel(self, unit_id: str, place: int) -> None:
+        """The reserved place was not written (taken meanwhile, or the write failed)."""
+        self._pending.get(unit_id, set()).discard(place)
+        self._count(unit_id)
+
+    def _count(self, unit_id: str) -> None:
+        self.loads[unit_id] = len(self.places.get(unit_id, set()) | self._pending.get(unit_id, set()))
 
     def officers(self, unit_id: str | None) -> list[str]:
         state = self.states.get(unit_id or "")
         return list(state.officers) if state else []
 
-    def apply_load(self, unit_id: str, change: int) -> None:
-        """A claim (+1) or release (-1) made here or announced by another replica."""
-        state = self.states.get(unit_id)
-        if state is not None:
-            self.note_states({unit_id: replace(state, load=max(0, state.load + change))})
+    def apply_place(self, unit_id: str, place: int, change: int) -> None:
+        """A place taken (+1) or given back (-1), here or as another replica announced."""
+        places = self.places.setdefault(unit_id, set())
+        if change > 0:
+            places.add(place)
+        else:
+            places.discard(place)
+        self._count(unit_id)
 
-    async def note_load(self, unit_id: str, change: int) -> None:
-        """A claim or release this replica made: seen here at once, told to the others."""
-        self.apply_load(unit_id, change)
-        await self._announce(unit_id, change)
+    async def note_place(self, unit_id: str, place: int, change: int) -> None:
+        """A place this replica took or gave back: seen here at once, told to the others."""
+        self.apply_place(unit_id, place, change)
+        await self._announce(unit_id, place, change)

@@ -16,7 +16,7 @@ ALERTS_ACKNOWLEDGED = "alerts.acknowledged"
 ALERTS_CLOSED = "alerts.closed"
 GRID_REPLACED = "grid.replaced"
 UNITS_STATUS_CHANGED = "units.status_changed"
-#: core NATS only (no stream): replicas of dispatch telling each other their claims and releases
+#: core NATS only (no stream): replicas of dispatch telling each other the units' places they take and give back
 DISPATCH_UNIT_LOAD = "dispatch.internal.unit_load"
 
 # Facts published by mediation.

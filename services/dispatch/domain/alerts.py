@@ -148,6 +148,8 @@ class Alert:
     parties: list[dict[str, Any]] = field(default_factory=list)  # people named by the caller, passed on at closing
     state: AlertState = "received"
     unit_id: str | None = None  # the current holder
+    #: which of the holder's places (0 ≤ place < capacity) the alert takes while it holds it
+    place: int | None = None
     reason: Reason | None = None
     distance_m: float | None = None
     assigned_at: datetime | None = None
@@ -183,7 +185,7 @@ class Alert:
 
     # --- moves ---
 
-    def assign(self, candidate: Candidate, now: datetime, ack_timeout: timedelta) -> None:
+    def assign(self, candidate: Candidate, now: datetime, ack_timeout: timedelta, place: int = 0) -> None:
         if self.state not in ("received", "unassigned"):
             raise AlertRefused(self._why_not_waiting())
         if candidate.unit_id in self.excluded_units():
@@ -191,7 +193,9 @@ class Alert:
         if self.state == "unassigned":
             self._end_attempt(now, "reassigned")
         self.assignments.append(Assignment(candidate.unit_id, candidate.reason, candidate.distance_m, now))
-        self.state, self.unit_id = "assigned", candidate.unit_id
+        if place < 0:
+            raise AlertRefused(f"a unit's places are numbered from 0, not {place}")
+        self.state, self.unit_id, self.place = "assigned", candidate.unit_id, place
         self.reason, self.distance_m = candidate.reason, candidate.distance_m
         self.assigned_at, self.ack_due_at = now, now + ack_timeout
         self.events.append(AlertAssigned(
@@ -203,6 +207,7 @@ class Alert:
             raise AlertRefused(self._why_not_waiting())
         self.assignments.append(Assignment(None, "overflow", None, now))
         self.state, self.unit_id, self.reason, self.distance_m = "unassigned", None, "overflow", None
+        self.place = None
         self.assigned_at, self.ack_due_at, self.flagged = now, None, True
         self.events.append(AlertUnassigned(
             self.alert_id, len(self.assignments), now, self.category, self.priority, self.lon, self.lat, self.address))
@@ -231,6 +236,7 @@ class Alert:
         unit_id = self.unit_id
         self._end_attempt(now, end)
         self.state, self.unit_id, self.reason, self.distance_m = "received", None, None, None
+        self.place = None
         self.assigned_at = self.ack_due_at = None
         self.events.append(AlertReleased(self.alert_id, unit_id, end, len(self.assignments), now))
         return unit_id
@@ -266,7 +272,7 @@ class Alert:
         if self.assignments and self.assignments[-1].end is None:
             self._end_attempt(now, "closed")
         self.closure = Closure(disposition, officer_id, unit_id, note, dict(signatures))
-        self.state, self.closed_at, self.ack_due_at = "closed", now, None
+        self.state, self.closed_at, self.ack_due_at, self.place = "closed", now, None, None
         self.events.append(AlertClosed(
             self.alert_id, unit_id, officer_id, disposition, note, dict(signatures),
             self.category, self.priority, self.lon, self.lat, self.address, self.summary, self.caller_phone,

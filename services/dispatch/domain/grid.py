@@ -137,6 +137,8 @@ def _parse_properties(props: dict[str, Any], loc: str, problems: _Problems, draf
         problems.error(f"{loc}.unit_id", "must be a non-empty string", draft)
     elif unit_id == DUTY_DESK:
         problems.error(f"{loc}.unit_id", f"{DUTY_DESK!r} is reserved for the station duty desk", draft)
+    elif any(c.isspace() or not c.isprintable() for c in unit_id):
+        problems.error(f"{loc}.unit_id", f"must not hold spaces or control characters: {unit_id!r}", draft)
     else:
         draft.unit_id = unit_id
 

@@ -87,7 +87,7 @@ def build_app(runtime: Runtime, d: Dispatch) -> FastAPI:
         unit = d.view.grid.get(unit_id) if d.view.grid else None
         return {
             "unit_id": unit_id, "name": unit.name if unit else None, "status": state.status,
-            "load": state.load, "capacity": state.capacity, "officers": list(state.officers),
+            "load": d.view.loads.get(unit_id, 0), "capacity": state.capacity, "officers": list(state.officers),
             "post": list(unit.post) if unit else None, "retired": state.retired,
         }
 

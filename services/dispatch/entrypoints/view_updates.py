@@ -21,8 +21,8 @@ class ViewUpdates:
         self._origin = uuid.uuid4().hex  # who announced it, so a replica skips its own news
 
     def announcer(self) -> Announce:
-        async def announce(unit_id: str, change: int) -> None:
-            body = {"unit_id": unit_id, "change": change, "origin": self._origin}
+        async def announce(unit_id: str, place: int, change: int) -> None:
+            body = {"unit_id": unit_id, "place": place, "change": change, "origin": self._origin}
             await self._nc.publish(DISPATCH_UNIT_LOAD, json.dumps(body).encode())
 
         return announce
@@ -32,7 +32,7 @@ class ViewUpdates:
             try:
                 body = json.loads(msg.data)
                 if body["origin"] != self._origin:
-                    view.apply_load(str(body["unit_id"]), int(body["change"]))
+                    view.apply_place(str(body["unit_id"]), int(body["place"]), int(body["change"]))
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("view.bad_announcement", error=repr(exc))
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from common.clock import FakeClock
 from common.contracts.subjects import ALERTS_RECEIVED, deadletter_subject
 from dispatch import handlers
-from tests.support import Recorder, alert_body, centre, eventually, handled, publish, row_grid
+from dispatch.domain.alerts import Alert
+from dispatch.domain.assignment import Candidate
+from tests.support import Recorder, alert_body, centre, eventually, handled, metric, publish, row_grid
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 23, 0, 15, tzinfo=UTC)
+TAKEN = "fengqiao_dispatch_places_found_taken_total"
 
 
 async def _alert(http, alert_id: str) -> dict:
@@ -156,25 +159,47 @@ async def test_duplicates_are_placed_once(run_service, nc) -> None:
         assert {e["unit_id"] for e in events.on("alerts.assigned", alert_id="dup")} == {"G3"}
 
 
-async def test_a_crash_mid_message_does_not_double_assign(run_service, nc) -> None:
-    async with run_service("dispatch", FakeClock(NOW)) as svc:
-        d = svc.parts.context
-        await svc.http.put("/v1/grid", json=row_grid((2, 2, 2, 2)))
-        real_insert = d.alerts.insert_new
-        crashes = []
+def _crash_once(d, *, stored: bool) -> list[str]:
+    """The first insert of an alert fails as if the process died, after its write landed or before."""
+    real_insert = d.alerts.insert_new
+    crashes: list[str] = []
 
-        async def crash_once_after_the_claim(alert):
-            if not crashes:
-                crashes.append(alert.alert_id)
-                raise ConnectionResetError("the process died after claiming the unit")
+    async def insert(alert) -> None:
+        if crashes:
             return await real_insert(alert)
+        crashes.append(alert.alert_id)
+        if stored:
+            await real_insert(alert)  # stored, and its place taken: the one write landed
+        raise ConnectionResetError("the process died before publishing the placement")
 
-        d.alerts.insert_new = crash_once_after_the_claim
+    d.alerts.insert_new = insert
+    return crashes
+
+
+async def test_a_crash_mid_message_does_not_double_assign(run_service, nc) -> None:
+    events = await Recorder().start(nc, "alerts.assigned")
+    async with run_service("dispatch", FakeClock(NOW)) as svc:
+        await svc.http.put("/v1/grid", json=row_grid((2, 2, 2, 2)))
+        crashes = _crash_once(svc.parts.context, stored=True)
         await publish(nc, ALERTS_RECEIVED, alert_body("crash", *centre(0)), "crash")
+        told = await eventually(lambda: events.on("alerts.assigned", alert_id="crash"))
         alert = await _placed(svc.http, "crash")
         assert crashes == ["crash"]
         assert alert["unit_id"] == "G1" and len(alert["history"]) == 1
+        assert [(e["unit_id"], e["attempt"]) for e in told] == [("G1", 1)]
         assert (await svc.http.get("/v1/units/G1")).json()["load"] == 1
+
+
+async def test_a_crash_before_the_write_lands_leaves_nothing_behind(run_service, nc) -> None:
+    async with run_service("dispatch", FakeClock(NOW)) as svc:
+        await svc.http.put("/v1/grid", json=row_grid((1, 1, 1, 1)))
+        crashes = _crash_once(svc.parts.context, stored=False)
+        await publish(nc, ALERTS_RECEIVED, alert_body("lost-write", *centre(0)), "lost-write")
+        alert = await _placed(svc.http, "lost-write")
+        assert crashes == ["lost-write"]
+        # the place it was about to take is not left reserved: the redelivery takes it
+        assert (alert["unit_id"], len(alert["history"])) == ("G1", 1)
+        assert [(await svc.http.get(f"/v1/units/{u}")).json()["load"] for u in ("G1", "G2")] == [1, 0]
 
 
 async def test_a_malformed_event_is_deadlettered_and_the_consumer_goes_on(run_service, nc) -> None:
@@ -223,20 +248,6 @@ async def test_weekly_statistics_per_unit(run_service, nc) -> None:
         assert (await svc.http.get("/v1/stats", params={"week": "48"})).status_code == 422
 
 
-async def test_a_claim_left_by_a_crash_is_released_once_stale(run_service, nc) -> None:
-    async with _sweeping(run_service, (2, 2, 2, 2)) as (svc, clock, sweep):
-        # the process died before storing the alert
-        await svc.parts.context.units.claim("G1", "never-stored", clock.now(), 2)
-        await publish(nc, ALERTS_RECEIVED, alert_body("real", *centre(0)), "real")
-        await _placed(svc.http, "real")
-        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 2
-        clock.advance(seconds=60)
-        assert await sweep.tick() == 0  # a claim may be young because its alert is on its way
-        clock.advance(seconds=61)
-        assert await sweep.tick() == 1
-        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 1  # the real alert keeps its place
-
-
 async def test_a_duplicate_of_a_closed_alert_takes_no_place(run_service, nc) -> None:
     async with run_service("dispatch", FakeClock(NOW)) as svc:
         await svc.http.put("/v1/grid", json=row_grid())
@@ -259,62 +270,70 @@ async def _acked_more_than(svc, before: float) -> bool:
     return await _acked(svc) > before
 
 
-async def test_the_unit_sweep_heals_the_view_and_stale_claims_a_slice_at_a_time(run_service, nc) -> None:
+def _held(alert_id: str, unit_id: str, place: int) -> Alert:
+    """An alert as another replica would have placed it."""
+    lon, lat = centre(int(unit_id[1:]) - 1)  # in the unit's zone
+    alert = Alert.receive(alert_id=alert_id, received_at=NOW, category="dispute", priority=2, lon=lon, lat=lat,
+                          address=None, caller_phone=None, summary="", source="110")
+    alert.assign(Candidate(unit_id, "zone", 10.0), NOW, timedelta(seconds=60), place)
+    return alert
+
+
+async def test_the_unit_sweep_heals_the_view_a_slice_at_a_time(run_service, nc) -> None:
     clock = FakeClock(NOW)
-    async with run_service("dispatch", clock, stale_claim_s=120, view_refresh_s=2) as svc:
+    async with run_service("dispatch", clock, view_refresh_s=2, places_refresh_s=2) as svc:
         d = svc.parts.context
         await svc.http.put("/v1/grid", json=row_grid((2, 2, 2, 2)))
         sweep = handlers.UnitSweep(d, tick_s=1.0)  # 4 units in 2 s: two per tick
-        # what this replica missed: a claim another replica announced while we were disconnected
-        await d.units.claim("G4", "from-elsewhere", clock.now(), 2)
-        await d.units.claim("G1", "never-stored", clock.now(), 2)  # a crash before the alert was stored
-        assert (d.view.loads["G1"], d.view.loads["G4"]) == (0, 0)
-        clock.advance(seconds=121)
-        assert await sweep.tick() == 1  # G1, G2: the orphaned claim on G1 goes
-        assert (d.view.loads["G1"], d.view.loads["G4"]) == (0, 0)
-        await sweep.tick()  # G3, G4: "from-elsewhere" is stale too, and G4 is seen empty again
-        assert d.view.loads["G4"] == 0
-        await d.units.claim("G4", "young", clock.now(), 2)
+        # what this replica missed: places another replica took while we were disconnected
+        await d.alerts.insert_new(_held("from-elsewhere-1", "G1", 1))
+        await d.alerts.insert_new(_held("from-elsewhere-4", "G4", 0))
+        assert (d.view.loads.get("G1", 0), d.view.loads.get("G4", 0)) == (0, 0)
+        await sweep.tick()  # G1, G2
+        assert (d.view.loads.get("G1", 0), d.view.loads.get("G4", 0)) == (1, 0)
+        await sweep.tick()  # G3, G4
+        assert d.view.loads.get("G4", 0) == 1
+        closing = {"unit_id": "G4", "officer_id": "P400", "disposition": "no_action"}
+        d.view.apply_place("G1", 0, +1)  # an announcement of a place that was given back, missed
+        assert (await svc.http.post("/v1/alerts/from-elsewhere-4/close", json=closing)).status_code == 200
         await sweep.tick()  # a new round
         await sweep.tick()
-        assert d.view.loads["G4"] == 1  # the missed claim is seen; a young claim stays
-        assert (await svc.http.get("/v1/units/G4")).json()["load"] == 1
+        assert (d.view.loads.get("G1", 0), d.view.loads.get("G4", 0)) == (1, 0)
+        assert d.view.places["G1"] == {1}
 
 
 @contextlib.asynccontextmanager
 async def _sweeping(run_service, capacities: tuple[int, ...]):
     """A dispatch on a row grid, and a unit sweep that takes a whole round each tick."""
     clock = FakeClock(NOW)
-    async with run_service("dispatch", clock, stale_claim_s=120, view_refresh_s=1) as svc:
+    async with run_service("dispatch", clock, view_refresh_s=1, places_refresh_s=1) as svc:
         await svc.http.put("/v1/grid", json=row_grid(capacities))
         yield svc, clock, handlers.UnitSweep(svc.parts.context, tick_s=1.0)
 
 
-async def test_the_unit_sweep_looks_at_a_held_claim_again_only_after_a_while(run_service, nc) -> None:
-    async with _sweeping(run_service, (2, 2, 2, 2)) as (svc, clock, sweep):
-        await publish(nc, ALERTS_RECEIVED, alert_body("held", *centre(0)), "held")
-        assert (await _placed(svc.http, "held"))["unit_id"] == "G1"
-        clock.advance(seconds=121)
-        assert await sweep.tick() == 0  # looked at: held
-        # a crash between saving the alert as closed and giving its place back
-        await svc.parts.context.alerts.collection.update_one({"_id": "held"}, {"$set": {"state": "closed"}})
-        clock.advance(seconds=60)
-        assert await sweep.tick() == 0  # a claim found held is not read again every round
-        clock.advance(seconds=handlers.CLAIM_RECHECK_S)
-        assert await sweep.tick() == 1
-        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 0
-
-
-async def test_the_unit_sweep_looks_at_a_few_claims_a_tick(run_service, nc) -> None:
-    async with _sweeping(run_service, (12, 2, 2, 2)) as (svc, clock, sweep):
-        lost = handlers.CLAIM_CHECKS_PER_TICK + 3
-        for k in range(lost):  # a crash of a busy replica: many claims without their alert
-            await svc.parts.context.units.claim("G1", f"lost-{k}", clock.now(), 12)
-        clock.advance(seconds=121)
-        assert await sweep.tick() == handlers.CLAIM_CHECKS_PER_TICK
+async def test_the_unit_sweep_hands_on_alerts_placed_with_a_unit_gone_off_duty(run_service, nc) -> None:
+    events = await Recorder().start(nc, "alerts.>")
+    async with _sweeping(run_service, (12, 12, 2, 2)) as (svc, clock, sweep):
+        d = svc.parts.context
+        stranded = handlers.HANDOVERS_PER_TICK + 3
+        # G1 went off duty while another replica, its view not yet told, placed alerts there
+        assert await d.units.set_status("G1", "off_duty")
+        for k in range(stranded):
+            await d.alerts.insert_new(_held(f"stranded-{k}", "G1", k))
+        acked = _held("acked", "G1", stranded)
+        acked.acknowledge("G1", NOW)
+        await d.alerts.insert_new(acked)
+        assert await sweep.tick() == handlers.HANDOVERS_PER_TICK
         assert await sweep.tick() == 3  # the rest when the unit comes round again
         assert await sweep.tick() == 0
-        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 0
+        for k in range(stranded):
+            alert = await _alert(svc.http, f"stranded-{k}")
+            assert (alert["state"], alert["unit_id"]) == ("assigned", "G2")
+        assert (await _alert(svc.http, "acked"))["unit_id"] == "G1"  # an officer is on it: it stays
+        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 1
+        released = await eventually(lambda: len(events.on("alerts.released")) == stranded or None)
+        assert released
+        assert {e["why"] for e in events.on("alerts.released")} == {"unit_unavailable"}
 
 
 async def test_the_unit_sweep_picks_up_a_grid_replaced_by_another_replica(run_service, nc) -> None:
@@ -334,66 +353,32 @@ async def test_the_unit_sweep_picks_up_a_grid_replaced_by_another_replica(run_se
         assert (d.view.version, d.view.grid.get("G1").capacity, d.view.states["G1"].capacity) == (version, 3, 3)
 
 
-async def test_a_claim_refused_behind_the_views_back_places_the_alert_on_the_next_unit(run_service, nc) -> None:
+async def test_a_place_taken_behind_the_views_back_sends_the_alert_to_the_next_unit(run_service, nc) -> None:
     events = await Recorder().start(nc, "alerts.>")
     async with run_service("dispatch", FakeClock(NOW)) as svc:
         d = svc.parts.context
         await svc.http.put("/v1/grid", json=row_grid())
-        await d.units.claim("G1", "taken-elsewhere", NOW, 1)  # this replica's view still shows G1 free
-        assert d.view.loads["G1"] == 0
+        await d.alerts.insert_new(_held("taken-elsewhere", "G1", 0))  # this replica's view still shows G1 free
+        assert d.view.loads.get("G1", 0) == 0
+        taken_before = await metric(svc.http, TAKEN)
         await publish(nc, ALERTS_RECEIVED, alert_body("late-view", *centre(0)), "late-view")
         alert = await _placed(svc.http, "late-view")
         assert (alert["unit_id"], alert["reason"], len(alert["history"])) == ("G2", "nearest", 1)
         told = await eventually(lambda: events.on("alerts.assigned", alert_id="late-view"))
         assert [(e["unit_id"], e["attempt"]) for e in told] == [("G2", 1)]
         assert [(await svc.http.get(f"/v1/units/{u}")).json()["load"] for u in ("G1", "G2")] == [1, 1]
+        assert await metric(svc.http, TAKEN) == taken_before + 1
 
 
-def _claim_lost_once(d, meanwhile=None):
-    """d.units.claim fails once (as if the process died there), after the alert was stored."""
-    real_claim = d.units.claim
-    lost = []
-
-    async def claim(unit_id, alert_id, now, capacity):
-        if not lost:
-            lost.append(alert_id)
-            if meanwhile is not None:
-                await meanwhile()
-            raise ConnectionResetError("the process died before its claim landed")
-        return await real_claim(unit_id, alert_id, now, capacity)
-
-    d.units.claim = claim
-    return lost
-
-
-async def test_a_redelivery_claims_the_unit_of_an_alert_stored_without_its_claim(run_service, nc) -> None:
-    events = await Recorder().start(nc, "alerts.>")
+async def test_a_place_taken_behind_the_views_back_gives_the_alert_another_place_of_its_zone_unit(
+    run_service, nc
+) -> None:
     async with run_service("dispatch", FakeClock(NOW)) as svc:
         d = svc.parts.context
-        await svc.http.put("/v1/grid", json=row_grid())
-        lost = _claim_lost_once(d)
-        await publish(nc, ALERTS_RECEIVED, alert_body("unclaimed", *centre(0)), "unclaimed")
-        await eventually(lambda: events.on("alerts.assigned", alert_id="unclaimed"))
-        assert lost == ["unclaimed"]
-        alert = await _placed(svc.http, "unclaimed")
-        assert (alert["unit_id"], len(alert["history"])) == ("G1", 1)
-        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 1
-
-
-async def test_a_redelivery_places_again_an_alert_whose_unit_filled_up_meanwhile(run_service, nc) -> None:
-    events = await Recorder().start(nc, "alerts.>")
-    async with run_service("dispatch", FakeClock(NOW)) as svc:
-        d = svc.parts.context
-        await svc.http.put("/v1/grid", json=row_grid())
-        real_claim = d.units.claim
-
-        async def another_alert_takes_g1() -> None:
-            await real_claim("G1", "another", NOW, 1)
-
-        _claim_lost_once(d, another_alert_takes_g1)
-        await publish(nc, ALERTS_RECEIVED, alert_body("bumped", *centre(0)), "bumped")
-        told = await eventually(lambda: events.on("alerts.assigned", alert_id="bumped"))
-        alert = await _placed(svc.http, "bumped")
-        assert (alert["unit_id"], len(alert["history"])) == ("G2", 1)
-        assert [(e["unit_id"], e["attempt"]) for e in told] == [("G2", 1)]
-        assert [(await svc.http.get(f"/v1/units/{u}")).json()["load"] for u in ("G1", "G2")] == [1, 1]
+        await svc.http.put("/v1/grid", json=row_grid((3, 3, 3, 3)))
+        await d.alerts.insert_new(_held("taken-elsewhere", "G1", 0))
+        await publish(nc, ALERTS_RECEIVED, alert_body("still-g1", *centre(0)), "still-g1")
+        alert = await _placed(svc.http, "still-g1")
+        assert (alert["unit_id"], alert["reason"]) == ("G1", "zone")
+        assert d.view.places["G1"] == {0, 1}
+        assert (await svc.http.get("/v1/units/G1")).json()["load"] == 2

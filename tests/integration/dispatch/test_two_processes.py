@@ -43,17 +43,18 @@ def _acked(metrics: str) -> float:
 
 
 async def _check_invariants(db, alerts: list[dict]) -> None:
-    units = {u["_id"]: u async for u in db.units.find({})}
-    held_by = Counter()
-    for unit in units.values():
-        assert unit["load"] <= unit["capacity"], f"{unit['_id']} over capacity"
-        holders = [v.rpartition("|")[0] for v in unit["holders"].values()]
-        assert unit["load"] == len(holders)
-        held_by.update(holders)
-        held_here = [a for a in alerts if a["unit_id"] == unit["_id"] and a["state"] in ("assigned", "acknowledged")]
-        holding = sorted(a["alert_id"] for a in held_here)
-        assert sorted(holders) == holding, f"{unit['_id']}: claims and alerts disagree"
-    assert all(n == 1 for n in held_by.values()), "an alert held by two units"
+    """As stored: every held alert in one place of its unit, no unit over capacity, no place held twice."""
+    capacity = {u["_id"]: u["capacity"] async for u in db.units.find({})}
+    stored = {a["_id"]: a async for a in db.alerts.find({})}
+    assert sorted(stored) == sorted(a["alert_id"] for a in alerts)
+    held = [a for a in stored.values() if a["state"] in ("assigned", "acknowledged")]
+    for alert in held:
+        assert alert["slot"] == f"u:{alert['unit_id']} {alert['place']}", alert["_id"]
+        assert 0 <= alert["place"] < capacity[alert["unit_id"]], f"{alert['_id']} outside its unit's places"
+    assert len({a["slot"] for a in held}) == len(held), "a place held twice"
+    per_unit = Counter(a["unit_id"] for a in held)
+    assert all(n <= capacity[u] for u, n in per_unit.items()), f"over capacity: {per_unit}"
+    assert all(a["slot"] == f"w:{a['_id']}" for a in stored.values() if a not in held)
 
 
 async def test_two_processes_share_the_work_without_breaking_capacity(

@@ -319,3 +319,22 @@ def test_from_dict_ignores_store_keys_and_reads_naive_times_as_utc():
     assert again.received_at == T0 and again.received_at.tzinfo is not None
     assert again.assignments[0].at == at(2)
     assert again.closure == closed().closure
+
+
+def test_an_alert_holds_one_place_of_its_unit_only_while_the_unit_holds_it():
+    alert = new_alert()
+    alert.assign(Candidate("G1", "zone", 215.0), at(2), ACK, place=3)
+    assert (alert.unit_id, alert.place) == ("G1", 3)
+    alert.acknowledge("G1", at(10))
+    assert alert.place == 3  # acknowledged: still the unit's
+    alert.close("G1", "P100", "no_action", "", {}, at(60))
+    assert alert.place is None
+
+    released = assigned()
+    released.release(at(62), "ack_timeout")
+    assert released.place is None
+    released.send_to_duty_desk(at(62))
+    assert released.place is None
+    with pytest.raises(AlertRefused, match="numbered from 0"):
+        new_alert().assign(Candidate("G1", "zone", 1.0), at(1), ACK, place=-1)
+    assert Alert.from_dict({k: v for k, v in assigned().to_dict().items() if k != "place"}).place is None

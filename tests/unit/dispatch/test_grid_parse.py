@@ -184,6 +184,15 @@ def test_the_duty_desk_id_is_reserved():
     assert "reserved" in message_at(parsed.errors, "features[0].properties.unit_id")
 
 
+def test_unit_ids_with_spaces_or_control_characters_are_refused():
+    parsed = parse_grid(collection(feature("G 1", 0, 0), feature("G\t2", 0.02, 0), feature("G\x013", 0.04, 0),
+                                   feature("东-1#a", 0.06, 0)))
+
+    assert [loc for loc in locs(parsed.errors) if loc.endswith("unit_id")] == [
+        f"features[{i}].properties.unit_id" for i in range(3)]
+    assert "spaces or control characters" in message_at(parsed.errors, "features[0].properties.unit_id")
+
+
 def test_multipolygon_zones_are_accepted():
     zone = {"type": "MultiPolygon", "coordinates": [square(0, 0), square(0.02, 0)]}
     parsed = parse_grid(collection({**feature("G1", 0, 0), "geometry": zone}))
