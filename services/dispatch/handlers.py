@@ -99,12 +99,12 @@ async def _place(d: Dispatch, fresh: Callable[[], Alert], write: Write) -> tuple
     if grid is None:
         return None
     now = d.clock.now()
-    alert: Alert | None = fresh()
-    assert alert is not None
+    first = fresh()
     candidates = rank_candidates(
-        grid, alert.lon, alert.lat, loads=d.view.loads, statuses=d.view.statuses,
-        radius_m=d.settings.overflow_radius_m, exclude=alert.excluded_units(), limit=8,
+        grid, first.lon, first.lat, loads=d.view.loads, statuses=d.view.statuses,
+        radius_m=d.settings.overflow_radius_m, exclude=first.excluded_units(), limit=8,
     )
+    alert: Alert | None = first
     for candidate in candidates:
         unit = grid.get(candidate.unit_id)
         assert unit is not None
@@ -118,8 +118,8 @@ async def _place(d: Dispatch, fresh: Callable[[], Alert], write: Write) -> tuple
                 written = await write(alert)
             except PlaceTaken:
                 metrics.PLACES_TAKEN.inc()
-                d.view.cancel(unit.unit_id, place)
-                await d.view.refresh_places(unit.unit_id)
+                d.view.taken_elsewhere(unit.unit_id, place)
+                await d.view.refresh_places([unit.unit_id])
                 alert = None
                 continue
             except BaseException:
@@ -391,7 +391,7 @@ class UnitSweep:
             await d.view.refresh_grid()
         chunk = self._states.take(d.view.unit_ids, d.settings.view_refresh_s)
         d.view.note_states(await d.units.states(chunk))
-        d.view.note_places(await d.alerts.places(self._places.take(d.view.unit_ids, d.settings.places_refresh_s)))
+        await d.view.refresh_places(self._places.take(d.view.unit_ids, d.settings.places_refresh_s))
         stranded: list[str] = []
         for unit_id in chunk:
             if len(stranded) >= HANDOVERS_PER_TICK:

@@ -9,7 +9,7 @@ anything missed.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from common import heap
 from dispatch.adapters.store import AlertStore, GridStore, UnitState, UnitStore
@@ -38,6 +38,8 @@ class GridView:
         self.loads: dict[str, int] = {}
         #: unit -> places this replica's alerts are being written into right now
         self._pending: dict[str, set[int]] = {}
+        #: unit -> how many times its places changed here (see `refresh_places`)
+        self._changes: dict[str, int] = {}
         self.statuses: dict[str, str] = {}
 
     async def refresh(self, *, places: bool = False) -> None:
@@ -52,7 +54,7 @@ class GridView:
         self.states, self.statuses = {}, {}
         self.note_states(states)
         if places:
-            self.note_places(await self._alerts.places(self.unit_ids))
+            await self.refresh_places(self.unit_ids)
 
     async def refresh_grid(self) -> bool:
         """Re-read the grid if another replica replaced it; True if it changed."""
@@ -76,11 +78,18 @@ class GridView:
         state = await self._units.get(unit_id)
         if state is not None:
             self.note_states({unit_id: state})
-            self.note_places(await self._alerts.places([unit_id]))
+            await self.refresh_places([unit_id])
 
-    async def refresh_places(self, unit_id: str) -> None:
-        """Re-read which places of the unit are held (after a write found one taken)."""
-        self.note_places(await self._alerts.places([unit_id]))
+    async def refresh_places(self, unit_ids: Iterable[str]) -> None:
+        """Re-read which places of the units are held.
+
+        A unit whose places this replica changed, or heard of, while the read was on its way
+        keeps what it has: the read may predate that change (a place given back meanwhile would
+        otherwise look taken until the next re-read).
+        """
+        asked = {unit_id: self._changes.get(unit_id, 0) for unit_id in unit_ids}
+        held = await self._alerts.places(asked)
+        self.note_places({u: places for u, places in held.items() if self._changes.get(u, 0) == asked[u]})
 
     def note_states(self, states: Mapping[str, UnitState]) -> None:
         """Units' state as just read from the store."""
@@ -92,7 +101,7 @@ class GridView:
         """Every place held in these units, as just read from the store."""
         for unit_id, places in held.items():
             self.places[unit_id] = set(places)
-            self._count(unit_id)
+            self._changed(unit_id)
 
     def reserve(self, unit_id: str, capacity: int) -> int | None:
         """The lowest place of the unit this replica believes free, kept from its other alerts
@@ -111,9 +120,14 @@ class GridView:
         await self.note_place(unit_id, place, +1)
 
     def cancel(self, unit_id: str, place: int) -> None:
-        """The reserved place was not written (taken meanwhile, or the write failed)."""
+        """The reserved place was not written (the write failed)."""
         self._pending.get(unit_id, set()).discard(place)
         self._count(unit_id)
+
+    def taken_elsewhere(self, unit_id: str, place: int) -> None:
+        """The reserved place was found taken by another alert: it is not offered again."""
+        self._pending.get(unit_id, set()).discard(place)
+        self.apply_place(unit_id, place, +1)
 
     def _count(self, unit_id: str) -> None:
         self.loads[unit_id] = len(self.places.get(unit_id, set()) | self._pending.get(unit_id, set()))
@@ -129,6 +143,10 @@ class GridView:
             places.add(place)
         else:
             places.discard(place)
+        self._changed(unit_id)
+
+    def _changed(self, unit_id: str) -> None:
+        self._changes[unit_id] = self._changes.get(unit_id, 0) + 1
         self._count(unit_id)
 
     async def note_place(self, unit_id: str, place: int, change: int) -> None:

@@ -41,3 +41,34 @@ def test_a_reread_replaces_what_the_replica_believed_but_keeps_its_writes_in_han
     assert in_hand == 1 and v.reserve("G1", 4) == 0
     assert v.reserve("G1", 4) is None
     assert v.reserve("G2", 0) is None  # a unit of no capacity has no place
+
+
+def test_a_place_found_taken_is_not_offered_again():
+    v = view()
+    place = v.reserve("G1", 2)
+    v.taken_elsewhere("G1", place)
+    assert v.places["G1"] == {0} and v.reserve("G1", 2) == 1 and v.reserve("G1", 2) is None
+
+
+class _SlowStore:
+    """Answers a places read with what the store held when the read began; meanwhile `during` runs."""
+
+    def __init__(self, held, during):
+        self.held, self.during = held, during
+
+    async def places(self, unit_ids):
+        answer = {u: set(self.held.get(u, ())) for u in unit_ids}
+        self.during()
+        return answer
+
+
+async def test_a_reread_that_crossed_a_change_of_the_unit_leaves_the_unit_as_it_is():
+    store = _SlowStore({"G1": {0}, "G2": {0, 1}}, during=None)
+    v = GridView(None, None, store)
+    v.apply_place("G1", 0, +1)
+    v.apply_place("G2", 0, +1)
+    # the read sees G1's place 0 held; G1 gives it back while the read is on its way
+    store.during = lambda: v.apply_place("G1", 0, -1)
+    await v.refresh_places(["G1", "G2"])
+    assert v.places["G1"] == set()  # not taken again by the older read
+    assert v.places["G2"] == {0, 1}  # what the read brings for a unit that did not change here
