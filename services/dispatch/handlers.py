@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from math import ceil
 
@@ -257,7 +257,12 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
 
 
 async def set_unit_status(d: Dispatch, unit_id: str, status: str) -> None:
+    state = d.view.states.get(unit_id)
+    if state is not None and not state.retired:
+        # the alerts this replica ranks from now on see it at once, not after the store write
+        d.view.note_states({unit_id: replace(state, status=status)})
     if not await d.units.set_status(unit_id, status):
+        await d.view.refresh_unit(unit_id)
         raise NotFound("unit", unit_id)
     await d.publisher.publish(
         contract.UnitStatusChanged(unit_id=unit_id, status=status, at=d.clock.now()),

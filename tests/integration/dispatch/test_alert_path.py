@@ -386,3 +386,22 @@ async def test_a_place_taken_behind_the_views_back_gives_the_alert_another_place
         assert (alert["unit_id"], alert["reason"]) == ("G1", "zone")
         assert d.view.places["G1"] == {0, 1}
         assert (await svc.http.get("/v1/units/G1")).json()["load"] == 2
+
+
+async def test_an_alert_ranked_while_a_status_change_is_being_stored_already_sees_it(run_service, nc) -> None:
+    from common.contracts.alerts import AlertReceived
+
+    async with run_service("dispatch", FakeClock(NOW)) as svc:
+        d = svc.parts.context
+        await svc.http.put("/v1/grid", json=row_grid((2, 2, 2, 2)))
+        real_set_status = d.units.set_status
+
+        async def set_status_while_an_alert_comes(unit_id, status):
+            alert = AlertReceived.model_validate(alert_body("meanwhile", *centre(0)))
+            await handlers.receive_alert(d, alert)  # placed while G1's new status is on its way to the store
+            return await real_set_status(unit_id, status)
+
+        d.units.set_status = set_status_while_an_alert_comes
+        assert (await svc.http.put("/v1/units/G1/status", json={"status": "busy"})).status_code == 200
+        assert (await _alert(svc.http, "meanwhile"))["unit_id"] == "G2"
+        assert (await svc.http.put("/v1/units/G9/status", json={"status": "busy"})).status_code == 404
