@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC
 
 from bson.codec_options import CodecOptions
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
-from pymongo import IndexModel, InsertOne, UpdateOne
+from pymongo import IndexModel, InsertOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 
@@ -63,82 +62,55 @@ async def save_versioned(collection, doc: dict, expected_version: int) -> None:
         raise VersionConflict(str(doc["_id"]))
 
 
-@dataclass(frozen=True, slots=True)
-class _Write:
-    query_or_doc: dict
-    change: dict | None = None  # None: an insert of `query_or_doc`
-
-    def model(self) -> InsertOne | UpdateOne:
-        return InsertOne(self.query_or_doc) if self.change is None else UpdateOne(self.query_or_doc, self.change)
-
-
-class GroupedWrites:
-    """Writes from concurrent handlers sent together, one bulk write at a time (a group commit).
+class GroupedInserts:
+    """Inserts from concurrent handlers sent together, one bulk write at a time (a group commit).
 
     The store bounds a write per message; while one batch is being written the next one
-    gathers, so each handler still learns the fate of its own write.
+    gathers, so each handler still learns the fate of its own insert.
     """
 
     def __init__(self, collection: AsyncIOMotorCollection, max_batch: int = 256) -> None:
         self._collection = collection
         self._max_batch = max_batch
-        self._pending: list[tuple[_Write, asyncio.Future[bool | None]]] = []
+        self._pending: list[tuple[dict, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def insert(self, doc: dict) -> None:
-        """Insert `doc`; raises DuplicateKeyError if its _id exists, as insert_one would."""
-        await self._submit(_Write(doc))
-
-    async def update(self, query: dict, change: dict) -> bool | None:
-        """A guarded update_one: True if it changed the document, False if not, None if the batch cannot tell.
-
-        A bulk result counts the changed documents, not which ones: when a batch changed
-        some but not all, the caller looks for itself.
-        """
-        return await self._submit(_Write(query, change))
-
-    async def _submit(self, write: _Write) -> bool | None:
-        future: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
-        self._pending.append((write, future))
+        """Insert `doc`; raises DuplicateKeyError (with the store's details) as insert_one would."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((doc, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        return await future
+        await future
 
-    async def _send(self, writes: list[_Write]) -> int:
-        """Write the batch; the number of documents its updates changed."""
-        if len(writes) == 1:  # alone: the plain call is quicker than a bulk write of one
-            write = writes[0]
-            if write.change is not None:
-                return (await self._collection.update_one(write.query_or_doc, write.change)).modified_count
+    async def _send(self, docs: list[dict]) -> None:
+        if len(docs) == 1:  # alone: the plain call is quicker than a bulk write of one
             try:
-                await self._collection.insert_one(write.query_or_doc)
+                await self._collection.insert_one(docs[0])
             except DuplicateKeyError as exc:
                 error = {"errmsg": str(exc), **(exc.details or {}), "index": 0, "code": 11000}
                 raise BulkWriteError({"writeErrors": [error]}) from exc
-            return 0
-        return (await self._collection.bulk_write([w.model() for w in writes], ordered=False)).modified_count
+            return
+        await self._collection.bulk_write([InsertOne(doc) for doc in docs], ordered=False)
 
     async def _write(self) -> None:
         while self._pending:
             await asyncio.sleep(0)  # let the handlers running now join this batch
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-            updates = sum(write.change is not None for write, _ in batch)
             failed: dict[int, dict] = {}
             try:
-                modified = await self._send([write for write, _ in batch])
+                await self._send([doc for doc, _ in batch])
             except BulkWriteError as exc:
                 failed = {e["index"]: e for e in exc.details.get("writeErrors", [])}
-                modified = exc.details.get("nModified", 0)
             except Exception as exc:
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
-            known = True if modified == updates else False if modified == 0 else None
-            for index, (write, future) in enumerate(batch):
+            for index, (_, future) in enumerate(batch):
                 error = failed.get(index)
-                if error is not None:
+                if error is None:
+                    future.set_result(None)
+                else:
                     code = error.get("code")
                     kind = DuplicateKeyError if code == 11000 else OperationFailure
                     future.set_exception(kind(error.get("errmsg", "write failed"), code, error))
-                else:
-                    future.set_result(known if write.change is not None else None)

@@ -12,7 +12,6 @@ import structlog
 from common import metrics
 from common.bus import Publisher
 from common.clock import Clock
-from common.consume import Delivery
 from common.contracts import alerts as contract
 from common.contracts.base import Event
 from common.http import Conflict, NotFound
@@ -130,7 +129,7 @@ async def _place(d: Dispatch, fresh: Callable[[], Alert], write: Write) -> tuple
     return None
 
 
-async def receive_alert(d: Dispatch, event: contract.AlertReceived, delivery: Delivery | None = None) -> None:
+async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
     """alerts.received -> the alert is placed with a unit (or the duty desk) and the fact published.
 
     One write stores the alert and takes its unit's place, so a crash or a redelivery at any
@@ -258,11 +257,13 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
 
 async def set_unit_status(d: Dispatch, unit_id: str, status: str) -> None:
     state = d.view.states.get(unit_id)
-    if state is not None and not state.retired:
+    known = state is not None and not state.retired
+    if known:
         # the alerts this replica ranks from now on see it at once, not after the store write
         d.view.note_states({unit_id: replace(state, status=status)})
     if not await d.units.set_status(unit_id, status):
-        await d.view.refresh_unit(unit_id)
+        if known:  # gone from the store meanwhile: take back what the view was told
+            await d.view.refresh_unit(unit_id)
         raise NotFound("unit", unit_id)
     await d.publisher.publish(
         contract.UnitStatusChanged(unit_id=unit_id, status=status, at=d.clock.now()),
@@ -359,10 +360,10 @@ class _Slices:
     def round_over(self) -> bool:
         return not self._due
 
-    def take(self, unit_ids: list[str], period_s: float) -> list[str]:
-        """The next slice; a new round of `unit_ids` once the last one is done."""
+    def take(self, unit_ids: Callable[[], list[str]], period_s: float) -> list[str]:
+        """The next slice; a new round of `unit_ids()` once the last one is done."""
         if not self._due:
-            self._due = sorted(unit_ids)
+            self._due = sorted(unit_ids())
             ticks = max(1.0, period_s / self._tick_s)
             self._per_tick = max(1, min(UNIT_CHUNK, ceil(len(self._due) / ticks)))
         chunk, self._due = self._due[: self._per_tick], self._due[self._per_tick :]
@@ -394,9 +395,12 @@ class UnitSweep:
         d = self._d
         if self._states.round_over:  # a grid another replica replaced, and the units as known now
             await d.view.refresh_grid()
-        chunk = self._states.take(d.view.unit_ids, d.settings.view_refresh_s)
+        def known() -> list[str]:  # every unit, listed only when a round starts, not every tick
+            return d.view.unit_ids
+
+        chunk = self._states.take(known, d.settings.view_refresh_s)
         d.view.note_states(await d.units.states(chunk))
-        await d.view.refresh_places(self._places.take(d.view.unit_ids, d.settings.places_refresh_s))
+        await d.view.refresh_places(self._places.take(known, d.settings.places_refresh_s))
         stranded: list[str] = []
         for unit_id in chunk:
             if len(stranded) >= HANDOVERS_PER_TICK:

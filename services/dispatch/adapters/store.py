@@ -12,7 +12,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from common.contracts.base import Event
-from common.mongo import GroupedWrites, VersionConflict, refused_by_id
+from common.mongo import GroupedInserts, VersionConflict, refused_by_id
 from common.outbox import save_staged
 from common.timefmt import epoch_ms
 from dispatch.domain.alerts import Alert
@@ -57,7 +57,7 @@ class PlaceTaken(Exception):
 def slot(alert: Alert) -> str:
     """The alert's key in the unique index that keeps every unit within its capacity.
 
-    An alert a unit holds takes one of the unit's places, `u:<unit>#<place>` with place <
+    An alert a unit holds takes one of the unit's places, `u:<unit> <place>` with place <
     capacity: two alerts cannot take the same place, so no unit ever holds more alerts than
     it has places, whichever replica writes. Any other alert has a key of its own.
     The space sorts before any character of a unit id (the grid refuses spaces and control
@@ -70,6 +70,14 @@ def slot(alert: Alert) -> str:
 
 #: every held place's slot starts with HELD; HELD_END is the first key past all of them
 HELD, HELD_END = "u:", "u;"
+
+
+def _held_range(first: str, last: str) -> dict:
+    """The slots of the units from `first` to `last` in id order (and of no unit outside them).
+
+    "u:<last>!" sorts after every "u:<last> <place>", and before any later unit's slots.
+    """
+    return {"slot": {"$gte": HELD + first, "$lt": HELD + last + "!"}}
 
 
 def _held_place(slot_key: str) -> tuple[str, int]:
@@ -174,7 +182,7 @@ def _state(d: dict) -> UnitState:
 class AlertStore:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self.collection = db["alerts"]
-        self._inserts = GroupedWrites(self.collection)
+        self._inserts = GroupedInserts(self.collection)
 
     async def insert_new(self, alert: Alert) -> None:
         """Store a just-received alert, in its place if it has one.
@@ -213,9 +221,7 @@ class AlertStore:
         """
         held: dict[str, set[int]] = {unit_id: set() for unit_id in unit_ids}
         for chunk in _chunks(held, UNIT_CHUNK):
-            # "u:<last>!" sorts after every "u:<last> <place>", and before any other unit's slots
-            query = {"slot": {"$gte": HELD + chunk[0], "$lt": HELD + chunk[-1] + "!"}}
-            for slot_key in await self.collection.distinct("slot", query):
+            for slot_key in await self.collection.distinct("slot", _held_range(chunk[0], chunk[-1])):
                 unit_id, place = _held_place(slot_key)
                 if unit_id in held:
                     held[unit_id].add(place)
@@ -223,9 +229,8 @@ class AlertStore:
 
     async def held_by(self, unit_id: str) -> list[HeldPlace]:
         """The alerts the unit holds, in which place and state."""
-        query = {"slot": {"$gte": HELD + unit_id, "$lt": HELD + unit_id + "!"}}
         found = [HeldPlace(*_held_place(d["slot"]), d["_id"], d["state"])
-                 async for d in self.collection.find(query, {"slot": 1, "state": 1})]
+                 async for d in self.collection.find(_held_range(unit_id, unit_id), {"slot": 1, "state": 1})]
         return [h for h in found if h.unit_id == unit_id]
 
     async def give_places(self) -> int:

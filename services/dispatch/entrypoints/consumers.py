@@ -13,6 +13,6 @@ from dispatch.handlers import Dispatch
 
 def consumers(d: Dispatch) -> list[Consumer[Any]]:
     async def on_alert_received(event: AlertReceived, delivery: Delivery) -> None:
-        await handlers.receive_alert(d, event, delivery)
+        await handlers.receive_alert(d, event)
 
     return [Consumer("dispatch-alerts-received", ALERTS_RECEIVED, AlertReceived, on_alert_received)]
