@@ -71,7 +71,8 @@ async def baseline_worker(nats_url: str, mongo_url: str) -> None:
     import signal
 
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    await ConsumeLoop(js, publisher, Consumer("bench-baseline", BASELINE_IN, AlertReceived, handle)).run(stop)
+    baseline = Consumer("bench-baseline", AlertReceived, handle, subject_override=BASELINE_IN)
+    await ConsumeLoop(js, publisher, baseline).run(stop)
     await nc.drain()
 
 
