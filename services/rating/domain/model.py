@@ -13,7 +13,7 @@ Survey (one per subject and phone, id from `surveys.survey_id`):
 | mark_sent| scheduled, at/after send_at | sent        | SurveySent (expires_at = now + 72 h) |
 | receive a rating      | sent, reprompted     | answered    | SurveyAnswered                 |
 | receive unreadable    | sent                 | reprompted  | SurveyReprompted (one re-prompt) |
-| receive unreadable    | reprompted           | reprompted  | SurveyReplyKept (a comment, no rating, no second re-prompt) |
+| receive unreadable    | reprompted           | reprompted  | SurveyReplyKept (comment, no 2nd re-prompt) |
 | receive anything      | answered             | answered    | SurveyReplyKept (the first valid reply counts) |
 | expire   | sent, reprompted, at/after expires_at | expired | SurveyExpired                     |
 | opt_out  | scheduled, sent, reprompted | opted_out   | SurveyOptedOut                     |
@@ -34,7 +34,9 @@ Followup (one per dissatisfied rating, id `fu-` + rating id, station leadership)
 |----------------|------------------|-----------|-------------------------------------------|
 | open           | —                | open      | FollowupOpened (due_at = now + 3 days)    |
 | check_deadline | open, after due_at | overdue | FollowupOverdue (once)                    |
-| complete       | open, overdue    | done      | FollowupCompleted(in_time = now <= due_at); done late and never flagged: FollowupOverdue first |
+| complete       | open, overdue    | done      | FollowupCompleted(in_time = now <= due_at) |
+
+Done late and never flagged by a sweep: `complete` records FollowupOverdue first, so it counts once.
 
 A follow-up done exactly at `due_at` is in time; `outcome` is in_time / overdue / None (pending).
 """
@@ -52,6 +54,7 @@ from rating.domain import events as ev
 from rating.domain.levels import CHANNELS, LEVELS, Channel, Level
 from rating.domain.reply import COMMENT_MAX_CHARS, Reply
 from rating.domain.surveys import (
+    DEFAULT_POLICY,
     SUBJECT_TYPES,
     SurveyPolicy,
     normalize_phone,
@@ -182,7 +185,7 @@ class Survey(Record):
         now: datetime,
         opted_out: bool = False,
         last_surveyed_at: datetime | None = None,
-        policy: SurveyPolicy = SurveyPolicy(),
+        policy: SurveyPolicy = DEFAULT_POLICY,
     ) -> Survey:
         """A new survey, scheduled inside the allowed hours or suppressed with its reason.
 
@@ -220,7 +223,7 @@ class Survey(Record):
             survey.events.append(ev.SurveySuppressed(at=now, survey_id=the_id, reason=reason))
         return survey
 
-    def mark_sent(self, *, now: datetime, policy: SurveyPolicy = SurveyPolicy()) -> None:
+    def mark_sent(self, *, now: datetime, policy: SurveyPolicy = DEFAULT_POLICY) -> None:
         """The send command went to notify; the 72 h start now."""
         self._allow("send", now, {"scheduled"}, SURVEY_STATES)
         if now < self.send_at:
@@ -490,7 +493,7 @@ class Followup(Record):
     _DATETIMES = ("opened_at", "due_at", "done_at")
 
     @classmethod
-    def open(cls, rating: Rating, *, now: datetime, policy: SurveyPolicy = SurveyPolicy()) -> Followup:
+    def open(cls, rating: Rating, *, now: datetime, policy: SurveyPolicy = DEFAULT_POLICY) -> Followup:
         """The leadership follow-up of a 不满意, due `policy.followup_within` (3 days) from now."""
         require_aware(now)
         if rating.level != "dissatisfied":
@@ -507,7 +510,9 @@ class Followup(Record):
         )
         followup._record(now=now, actor=SYSTEM_ACTOR, action="open", from_state=None)
         followup.events.append(
-            ev.FollowupOpened(at=now, followup_id=followup.followup_id, rating_id=rating.rating_id, due_at=followup.due_at)
+            ev.FollowupOpened(
+                at=now, followup_id=followup.followup_id, rating_id=rating.rating_id, due_at=followup.due_at
+            )
         )
         return followup
 

@@ -10,17 +10,21 @@ The text is first cleaned: NFKC (full-width digits and letters to ASCII, ① to 
 characters to spaces, lone surrogates to U+FFFD, format characters dropped (the emoji joiner
 kept), white space collapsed to single spaces. Then, in this order, the first rule that applies:
 
-| rule | reply                                                 | result                          |
-|------|-------------------------------------------------------|---------------------------------|
-| 1    | a token TD (any case, full-width too), or 退订 / 取消订阅, anywhere | opt_out; a level in the same text is not read (they asked us to stop) |
-| 2    | tokens shaped like a short code (letter, 1–2 of the code alphabet, a digit 2–9: A7K2, a7k) | collected in `codes`, removed before reading the level |
-| 3    | leading 1 / 2 / 3 (after an optional 回复 / 选 / 选择 / 我选 / 评价 / 答), not followed by a unit (个 天 小时 ...: "2个小时才到" is a quantity, read on by rule 5) | that level, whatever words follow ("1 不满意" is 1); the rest is the comment |
-| 3a   | ... followed by another lone digit ("1 3", "1,3", "1.5") | unreadable: two choices         |
-| 3b   | leading number other than 1 / 2 / 3 ("13", "5", "0") | unreadable: not a choice        |
-| 4    | the whole reply 一 / 二 / 三, or pinyin manyi / jibenmanyi / bumanyi | that level |
-| 5    | level words (table `_WORDS`), all agreeing            | that level                      |
-| 5a   | words of different levels ("满意…不满意"), or a double negation ("没有不满意", "不是不满意") | unreadable: mixed or double negation, we do not guess |
-| 6    | anything else: empty, "ok", "好", other emoji, "?"    | unreadable                      |
+| rule | reply                                                    | result                           |
+|------|----------------------------------------------------------|----------------------------------|
+| 1    | a token TD (any case, full-width), or 退订 / 取消订阅    | opt_out; a level beside it is not read |
+| 2    | tokens shaped like a short code (A7K2, a7k2, AB2)        | in `codes`, removed before rule 3 |
+| 3    | leading 1 / 2 / 3, maybe after 回复 / 选 / 评价 ...      | that level, whatever follows     |
+| 3a   | ... followed by another lone digit ("1 3", "1,3", "1.5") | unreadable: two choices          |
+| 3b   | leading number other than 1 / 2 / 3 ("13", "5", "0")     | unreadable: not a choice         |
+| 3c   | leading number followed by a unit (个 天 小时 ...)       | not a choice: "2个小时才到" is read on by rule 5 |
+| 4    | the whole reply 一 / 二 / 三, or pinyin manyi / jibenmanyi / bumanyi | that level           |
+| 5    | level words (`_WORDS`), all of one level                 | that level                       |
+| 5a   | words of two levels ("满意…不满意")                      | unreadable: mixed, no guess      |
+| 5b   | a double negation ("没有不满意", "不是不满意")           | unreadable: no guess             |
+| 6    | anything else: empty, "ok", "好", other emoji, "?"       | unreadable                       |
+
+Short-code shape: a letter, one or two of CODE_ALPHABET, a digit 2–9 (see `surveys.short_code`).
 
 Words, read on the text without white space ("不 满意" is "不满意") and with the traditional
 forms of the vocabulary mapped to simplified (滿意 is 满意):
@@ -108,7 +112,8 @@ _NEXT_LONE_DIGIT = re.compile(r"[\W_]*[0-9](?![0-9])(?:[\W_]|$)")
 _QUANTITY = re.compile(r"\s*[个月天日号点分秒次年小时位岁元块周星楼栋层遍多]")  # "2个小时才到" is no choice
 _SEPARATORS = re.compile(r"[\W_]+")
 _LEADING_PUNCTUATION = re.compile(  # ASCII and CJK punctuation
-    r"^[\s!-/:-@\[-`{-~\u3000-\u303f\uff01-\uff0f]+")
+    r"^[\s!-/:-@\[-`{-~\u3000-\u303f\uff01-\uff0f]+"
+)
 
 
 def parse_reply(raw: str | bytes | None) -> Reply:

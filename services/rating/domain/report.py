@@ -41,7 +41,16 @@ Scope = Literal["officer", "unit", "station"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 SCOPE_LABELS: dict[str, str] = {"officer": "民警", "unit": "单位", "station": "派出所"}
 ALL_CHANNELS = "all"
-COUNTS = ("satisfied", "basically", "dissatisfied", "surveyed", "answered", "excluded", "followups_in_time", "followups_overdue")
+COUNTS = (
+    "satisfied",
+    "basically",
+    "dissatisfied",
+    "surveyed",
+    "answered",
+    "excluded",
+    "followups_in_time",
+    "followups_overdue",
+)
 
 
 @dataclass(frozen=True, order=True)

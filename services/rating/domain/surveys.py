@@ -58,6 +58,9 @@ class SurveyPolicy:
                 raise ValueError(f"{name} must not be negative")
 
 
+DEFAULT_POLICY = SurveyPolicy()
+
+
 def normalize_phone(phone: str) -> str:
     """Digits only, full-width too, without the +86 / 0086 prefix of a mainland number."""
     digits = "".join(ch for ch in unicodedata.normalize("NFKC", phone) if ch in "0123456789")
@@ -91,7 +94,7 @@ def short_code(survey_id: str, length: int = SHORT_CODE_LENGTH) -> str:
     return _LETTERS[first] + middle + _DIGITS[last]
 
 
-def send_time(due: datetime, policy: SurveyPolicy = SurveyPolicy()) -> datetime:
+def send_time(due: datetime, policy: SurveyPolicy = DEFAULT_POLICY) -> datetime:
     """The first moment at or after `due` inside the allowed hours, in the zone of `due`."""
     require_aware(due)
     local = due.astimezone(policy.zone)
@@ -110,7 +113,7 @@ def suppression(
     send_at: datetime,
     opted_out: bool,
     last_surveyed_at: datetime | None,
-    policy: SurveyPolicy = SurveyPolicy(),
+    policy: SurveyPolicy = DEFAULT_POLICY,
 ) -> Suppression | None:
     """Why this survey is not sent, or None. `last_surveyed_at`: when the phone's latest survey for
     another subject went (or will go) out; `send_at`: when this one would."""
@@ -137,7 +140,10 @@ def survey_text(*, station: str, named: str, subject_type: str, code: str) -> st
 
 def reprompt_text(*, station: str, code: str) -> str:
     """The one re-prompt after a reply we could not read."""
-    template = "【{station}】抱歉，未能识别您的回复。请只回复数字：1满意，2基本满意，3不满意（可附意见）。评价码{code}。回TD退订"
+    template = (
+        "【{station}】抱歉，未能识别您的回复。请只回复数字：1满意，2基本满意，3不满意（可附意见）。"
+        "评价码{code}。回TD退订"
+    )
     return _fit(template, station=station, named="", label="", code=code)
 
 

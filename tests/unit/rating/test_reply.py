@@ -124,7 +124,9 @@ def test_reply_table(text: str, expected: str, comment: str | None) -> None:
         assert reply.comment == comment
 
 
-@pytest.mark.parametrize("text", ["不满意", "不 满意", "基本满意", "不太满意", "不怎么满意", "并不满意", "很不满意", "不滿意"])
+@pytest.mark.parametrize(
+    "text", ["不满意", "不 满意", "基本满意", "不太满意", "不怎么满意", "并不满意", "很不满意", "不滿意"]
+)
 def test_text_containing_manyi_is_never_satisfied(text: str) -> None:
     assert parse_reply(text).level != "satisfied"
 
