@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from common.embedded import EmbeddedServer, free_port, start_nats, start_store
+from fengqiao.embedded import EmbeddedServer, free_port, start_nats, start_store
 from common.settings import DEVELOPMENT_TOKEN
 from fengqiao.services import SERVICES, ServiceSpec
 
