@@ -9,7 +9,7 @@ import pytest
 
 from common.clock import FakeClock
 from common.contracts.subjects import ALERTS_RECEIVED
-from common.embedded import start_nats, start_store
+from fengqiao.embedded import start_nats, start_store
 from tests.support import alert_body, centre, eventually, handled, publish, row_grid
 
 pytestmark = pytest.mark.integration
