@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -50,7 +50,7 @@ def last_day(start: datetime, rule: Rule, zone: ZoneInfo = DEFAULT_ZONE) -> date
 
 def end_of_day(day: date, zone: ZoneInfo = DEFAULT_ZONE) -> datetime:
     """The exclusive end of a local day: the next local midnight, in UTC."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(ZoneInfo("UTC"))
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
 
 
 def deadline(

@@ -89,7 +89,7 @@ def parse_station_calendar(text: str, *, source: str = "calendar file") -> Stati
     weekdays = {day for day in days["workdays"] if not _is_weekend(day)}
     if weekdays:
         raise CalendarFileError(
-            f"{source}: workdays are adjusted working Saturdays/Sundays; {_listed(weekdays)} is a weekday"
+            f"{source}: workdays are adjusted working Saturdays/Sundays, not weekdays: {_listed(weekdays)}"
         )
     return StationCalendar(frozenset(years), frozenset(days["holidays"]), frozenset(days["workdays"]))
 
@@ -153,20 +153,20 @@ class Extension:
 def extend_to_working_day(last_day: date, sources: Sequence[WorkCalendar]) -> Extension:
     """`last_day`, or the first working day after it when it is a rest day (first source covering a
     year answers). A day no source covers counts as a working day, with a warning."""
-    day, warnings = last_day, []
+    day = last_day
     for _ in range(MAX_EXTENSION_DAYS):
         rest = next((answer for answer in (s.is_rest_day(day) for s in sources) if answer is not None), None)
         if rest is None:
-            warnings.append(
+            warning = (
                 f"no holiday calendar covers {day.year}: the deadline on {day.isoformat()} is counted in"
                 " calendar days; supply a station calendar file for that year"
             )
-            return Extension(day, tuple(warnings))
+            return Extension(day, (warning,))
         if not rest:
-            return Extension(day, tuple(warnings))
+            return Extension(day)
         day += timedelta(days=1)
-    warnings.append(
+    warning = (
         f"{MAX_EXTENSION_DAYS} rest days in a row from {last_day.isoformat()}: the calendar is wrong, the deadline"
         " is counted in calendar days"
     )
-    return Extension(last_day, tuple(warnings))
+    return Extension(last_day, (warning,))

@@ -166,8 +166,15 @@ class Callback:
             manual_cutoff_at=policy.manual_cutoff(due_at),
             state="scheduled",
         )
-        if now < due_at and callback.phone is not None and not opted_out:
+        manual_reason = None
+        if callback.phone is None:
+            manual_reason = "the party has no phone number"
+        elif opted_out:
+            manual_reason = "the party opted out of SMS"
+        else:
             callback.send_at = policy.first_send_at(now, due_at)
+            if callback.send_at is None:
+                manual_reason = "no SMS time left before the manual cutoff"
         callback._record(now=now, actor=SYSTEM_ACTOR, action="schedule", from_state=None, note=rule)
         callback.events.append(
             ev.CallbackScheduled(
@@ -181,12 +188,8 @@ class Callback:
         )
         if now >= due_at:
             callback._go_overdue(now)
-        elif callback.phone is None:
-            callback._go_manual(now, "the party has no phone number")
-        elif opted_out:
-            callback._go_manual(now, "the party opted out of SMS")
-        elif callback.send_at is None:
-            callback._go_manual(now, "no SMS time left before the manual cutoff")
+        elif manual_reason is not None:
+            callback._go_manual(now, manual_reason)
         return callback
 
     def ready_to_send(self, now: datetime, policy: SendPolicy) -> bool:
@@ -268,8 +271,9 @@ class Callback:
         was reached; `opinion` the party's words. Late (still recorded) when now >= due_at."""
         _require_aware(now)
         if self.state == "done":
-            when = self.completed_at.isoformat() if self.completed_at else "earlier"
-            raise CallbackRefused(f"callback {self.callback_id} was already done at {when} by {self.completed_by}")
+            raise CallbackRefused(
+                f"callback {self.callback_id} was already done at {self.completed_at} by {self.completed_by}"
+            )
         if self.state == "superseded":
             raise CallbackRefused(
                 f"callback {self.callback_id} was superseded by {self.superseded_by} when the case was solved;"

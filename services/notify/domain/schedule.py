@@ -22,7 +22,7 @@ Times, all decided by `SendPolicy` (a station setting; defaults in brackets):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from notify.domain.deadlines import DEFAULT_ZONE
@@ -59,13 +59,13 @@ class SendPolicy:
         if self.is_allowed(moment):
             return moment
         day = local.date() if local.time() < self.allowed_from else local.date() + timedelta(days=1)
-        return datetime.combine(day, self.allowed_from, tzinfo=self.zone).astimezone(ZoneInfo("UTC"))
+        return datetime.combine(day, self.allowed_from, tzinfo=self.zone).astimezone(UTC)
 
     def start_of_next_day(self, moment: datetime) -> datetime:
         """The start of the allowed hours on the local day after `moment` (for a rate-limited phone)."""
         _require_aware(moment)
         day = moment.astimezone(self.zone).date() + timedelta(days=1)
-        return datetime.combine(day, self.allowed_from, tzinfo=self.zone).astimezone(ZoneInfo("UTC"))
+        return datetime.combine(day, self.allowed_from, tzinfo=self.zone).astimezone(UTC)
 
     def manual_cutoff(self, due_at: datetime) -> datetime:
         """From this moment on no SMS is sent: the callback is a manual task."""
