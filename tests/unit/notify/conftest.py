@@ -3,13 +3,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from notify.domain import Callback, SendPolicy, deadline
+from tests.unit.notify.station_time import SH
 
-SH = ZoneInfo("Asia/Shanghai")
 ACCEPTED_AT = datetime(2026, 11, 20, 10, 0, tzinfo=SH)  # due 2026-11-28 00:00 local, cutoff 11-27 00:00
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,13 +18,7 @@ from notify.domain import (
     CallbackSuperseded,
     callback_id_for,
 )
-
-SH = ZoneInfo("Asia/Shanghai")
-
-
-def sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)
-
+from tests.unit.notify.station_time import sh
 
 DUE = sh(2026, 11, 28, 0, 0)
 CUTOFF = sh(2026, 11, 27, 0, 0)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from notify.domain import (
+    Callback,
     CallbackCompleted,
     CallbackDelivered,
     CallbackManual,
@@ -21,14 +21,10 @@ from notify.domain import (
     SendPolicy,
     callback_id_for,
 )
+from tests.unit.notify.station_time import SH, sh
 
-SH = ZoneInfo("Asia/Shanghai")
 DUE = datetime(2026, 11, 28, 0, 0, tzinfo=SH)
 CB = callback_id_for("A2026-0042", "p1", "unsolved_7d")
-
-
-def sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)
 
 
 def ids(at: datetime) -> dict:
@@ -176,8 +172,6 @@ def test_schedule_needs_aware_start_and_due(make_callback):
 
 
 def test_the_defaults_of_schedule_and_complete(policy):
-    from notify.domain import Callback
-
     callback = Callback.schedule(
         now=sh(2026, 11, 20, 10, 0),
         case_id="A1",

@@ -14,13 +14,9 @@ from notify.domain import (
     on_case_accepted,
     on_case_solved,
 )
+from tests.unit.notify.station_time import sh
 
-SH = ZoneInfo("Asia/Shanghai")
 RULES = CallbackRules()
-
-
-def sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)
 
 
 P1 = CaseParty("p1", "王某", "13800138001", "victim")

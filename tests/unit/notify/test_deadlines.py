@@ -6,12 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from notify.domain import ChineseCalendar, deadline, end_of_day, in_time, last_day, parse_station_calendar, shown_due_at
-
-SH = ZoneInfo("Asia/Shanghai")
-
-
-def sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)
+from tests.unit.notify.station_time import SH, sh
 
 
 @pytest.mark.parametrize(

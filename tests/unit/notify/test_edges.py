@@ -30,14 +30,10 @@ from notify.domain import (
     sent_on_day,
     shown_due_at,
 )
+from tests.unit.notify.station_time import SH, sh
 
-SH = ZoneInfo("Asia/Shanghai")
 UTCZ = ZoneInfo("UTC")
 STATION = StationContact("枫亭派出所", "0594-7651234")
-
-
-def sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)
 
 
 # --- deadlines ------------------------------------------------------------------------------

@@ -1,17 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from notify.domain import UNASSIGNED, CallbackFigures, weekly_figures
-
-SH = ZoneInfo("Asia/Shanghai")
-
-
-def sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)
+from tests.unit.notify.station_time import SH, sh
 
 
 def test_in_time_late_and_overdue_per_officer_and_unit(make_callback):

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from notify.domain import DEFAULT_DAILY_LIMIT, day_key, is_opt_out, local_day, may_send, normalise_reply, sent_on_day
-
-SH = ZoneInfo("Asia/Shanghai")
+from tests.unit.notify.station_time import SH
 
 
 @pytest.mark.parametrize(

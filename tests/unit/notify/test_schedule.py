@@ -1,18 +1,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from notify.domain import DEFAULT_RETRY_DELAYS, SendPolicy, deadline
+from tests.unit.notify.station_time import SH, sh
 
-SH = ZoneInfo("Asia/Shanghai")
 POLICY = SendPolicy()
-
-
-def sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)
 
 
 def due_7d(start: datetime) -> datetime:
