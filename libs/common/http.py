@@ -17,11 +17,12 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import metrics
@@ -37,6 +38,11 @@ RETRY_AFTER_S = 5
 MAX_BODY_BYTES = 2 * 1024 * 1024
 #: roles that act on a case, and so see phone and ID numbers whole (SPEC §4); others see them masked
 PERSONAL_DATA_ROLES = frozenset({"admin", "duty_desk", "officer", "mediator"})
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, str] = Field(description="Each dependency: `ok`, or why it failed.")
 
 
 class FieldError(BaseModel):
@@ -59,6 +65,7 @@ def _documented(description: str) -> dict[str, Any]:
 
 #: the error statuses of a `/v1` route, for its OpenAPI page (`APIRouter(responses=ERROR_RESPONSES)`)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The body is not JSON text (or not UTF-8)."),
     401: _documented("No valid bearer token."),
     403: _documented("The token lacks the role this route needs."),
     404: _documented("The thing named does not exist."),
@@ -203,6 +210,15 @@ def unavailable(request: Request, exc: BaseException) -> JSONResponse:
     )
 
 
+def _methods_of(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return methods
+
+
 def create_app(
     title: str,
     settings: ServiceSettings,
@@ -218,9 +234,12 @@ def create_app(
     app.add_middleware(BodyLimit)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         error = _ERROR_NAMES.get(exc.status_code, "error")
-        return _error(exc.status_code, error, str(exc.detail), headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method of the path, not only those of the first route that matched it
+            headers = {"Allow": ", ".join(sorted(_methods_of(request)))}
+        return _error(exc.status_code, error, str(exc.detail), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -267,7 +286,8 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], response_model=Readiness,
+             responses={503: {"model": Readiness, "description": "Not ready: the checks say what is missing."}})
     async def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         for name, check in readiness.items():
@@ -279,7 +299,8 @@ def create_app(
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
+             responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text."}})
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -15,8 +15,8 @@ from pydantic import (
     Field,
     PlainValidator,
     RootModel,
-    ValidationInfo,
-    field_validator,
+    StrictFloat,
+    WithJsonSchema,
 )
 
 from common.contracts.alerts import Party
@@ -37,7 +37,7 @@ Reporter = Annotated[Principal, Depends(require("mediator", "officer", "duty_des
 STATS_DEFAULT_PERIOD = timedelta(days=30)
 #: the deepest page a list reaches (newest first: older disputes are found by their filters)
 MAX_OFFSET = 100_000
-#: the years a statistics period may name
+#: the years a statistics period is kept within
 YEARS = (2000, 2100)
 #: the most parties one dispute names (a family feud, a village's land: dozens, not thousands)
 MAX_PARTIES = 50
@@ -58,21 +58,18 @@ class DisputeCreate(_Body):
     summary: str = Field(min_length=1, pattern=r"\S", max_length=2000)
     parties: list[Party] = Field(min_length=1, max_length=MAX_PARTIES)
     address: str | None = Field(default=None, max_length=200)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    lat: float | None = Field(default=None, ge=-90, le=90, validate_default=True)
+    lon: StrictFloat = Field(default=None, ge=-180, le=180, description="Given with lat, or neither.")
+    lat: StrictFloat = Field(default=None, ge=-90, le=90, description="Given with lon, or neither.")
     unit_id: str | None = Field(default=None, max_length=64)
     officer_id: str | None = Field(default=None, max_length=64)
     source_ref: str | None = Field(default=None, max_length=64, description="The reporting system's own id, if any.")
     request_id: Identifier | None = Field(default=None, description="Retries with the same id open one dispute.")
 
-    @field_validator("lat")
-    @classmethod
-    def _with_lon(cls, lat: float | None, info: ValidationInfo) -> float | None:
-        if (lat is None) != (info.data.get("lon") is None):
-            raise ValueError("lon and lat are given together, or neither")
-        return lat
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"lon": ["lat"], "lat": ["lon"]}})
 
     def report(self) -> Report:
+        if (self.lat is None) != (self.lon is None):
+            raise Invalid("lat" if self.lat is None else "lon", "lon and lat are given together, or neither")
         told = self.model_dump(exclude={"parties", "request_id"})
         return Report(**told, parties=tuple(domain.Party(**p.model_dump()) for p in self.parties))
 
@@ -143,24 +140,29 @@ class ActionRequest(RootModel[Annotated[_Actions, Field(discriminator="action"),
 _MOMENT_FORMS = "a date (2026-11-01) or a date and time (2026-11-01T08:00, local unless it has an offset)"
 
 
-def _moment(value: Any) -> date | datetime:
+def _moment(value: Any) -> date | datetime | None:
+    if value == "":
+        return None  # `?from=` is the same as no `from`
     try:
-        moment = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+        return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError(_MOMENT_FORMS) from None
-    if not YEARS[0] <= moment.year <= YEARS[1]:
-        raise ValueError(f"a year from {YEARS[0]} to {YEARS[1]}")
-    return moment
 
 
-Moment = Annotated[date | datetime, PlainValidator(_moment, json_schema_input_type=str)]
+_MOMENT_SCHEMA = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"},
+                            {"type": "string", "maxLength": 0}]}
+Moment = Annotated[date | datetime | None, PlainValidator(_moment), WithJsonSchema(_MOMENT_SCHEMA)]
 
 
-def _bound(value: date | datetime, zone: ZoneInfo, *, end: bool) -> datetime:
+def _bound(value: date | datetime, zone: ZoneInfo, *, end: bool) -> tuple[datetime, bool]:
+    """The instant a period's end names, and whether it was outside YEARS and kept to their edge
+    (a period from 0001 to 9999 means all there is)."""
+    if value.year < YEARS[0] or value.year > YEARS[1]:
+        return datetime(YEARS[0] if value.year < YEARS[0] else YEARS[1] + 1, 1, 1, tzinfo=zone), True
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=zone)
+        return (value if value.tzinfo else value.replace(tzinfo=zone)), False
     day = value + timedelta(days=1) if end else value  # a date as `to` counts that whole day
-    return datetime.combine(day, time(), zone)
+    return datetime.combine(day, time(), zone), False
 
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
@@ -174,7 +176,8 @@ def _view(m: Mediation, dispute: domain.Dispute, principal: Principal, *, listin
     return personal(local(data, m.settings.zone), principal, listing=listing)
 
 
-@router.post("/disputes", tags=["disputes"], status_code=201)
+@router.post("/disputes", tags=["disputes"], status_code=201,
+             responses={200: {"description": "This request_id opened a dispute before: that dispute."}})
 async def report_dispute(
     body: DisputeCreate, principal: Reporter, m: MediationDep, response: Response
 ) -> dict[str, Any]:
@@ -239,11 +242,12 @@ async def stats(
 ) -> dict[str, Any]:
     """Of the disputes reported in the period (default: the last 30 days): how they were settled, and how fast."""
     zone = m.settings.zone
-    now = m.clock.now()
-    until = _bound(end, zone, end=True) if end else now
-    since = _bound(start, zone, end=False) if start else until - STATS_DEFAULT_PERIOD
+    until, kept_to = _bound(end, zone, end=True) if end else (m.clock.now(), False)
+    since, kept_from = _bound(start, zone, end=False) if start else (until - STATS_DEFAULT_PERIOD, False)
     if since >= until:
-        raise Invalid("query.from", "from must be before to")
+        if not (kept_from or kept_to):
+            raise Invalid("query.from", "from must be before to")
+        until = since  # both outside the years kept: an empty period
     figures = await handlers.stats(m, since, until)
     return local({"from": since, "to": until, **asdict(figures)}, zone)
 
