@@ -20,6 +20,8 @@ from fengqiao.embedded import EmbeddedServer, free_port, start_nats
 pytestmark = pytest.mark.integration
 
 GRACE_S = 5.0
+#: the interpreter's start and imports (1-2.5 s on the shared machine): HTTP comes right after them, before NATS
+STARTUP_S = 15.0
 
 
 class Served:
@@ -87,7 +89,7 @@ def served(tmp_path: Path, store_server: EmbeddedServer, db_name: str) -> Iterat
 def test_without_nats_it_is_alive_not_ready_then_ready_when_nats_comes(served, tmp_path: Path) -> None:
     nats_port = free_port()
     svc = served(f"nats://127.0.0.1:{nats_port}")
-    assert svc.until("/healthz", 200, timeout=2.0) == {"status": "alive"}
+    assert svc.until("/healthz", 200, timeout=STARTUP_S) == {"status": "alive"}
     ready = svc.until("/readyz", 503, timeout=0.5)
     assert ready["ready"] is False
     assert ready["checks"] == {"nats": "failed: NotConnectedYet", "mongodb": "failed: NotConnectedYet",
@@ -95,7 +97,7 @@ def test_without_nats_it_is_alive_not_ready_then_ready_when_nats_comes(served, t
     elsewhere = svc.get("/v1/units")
     assert elsewhere is not None and elsewhere[0] == 503 and "waiting for nats" in elsewhere[1]["detail"]
 
-    time.sleep(max(0.0, svc.started + 5.0 - time.monotonic()))
+    time.sleep(5.0)
     lines = svc.log_lines()
     waiting = [ln for ln in lines if '"service.waiting"' in ln]
     # backoff 0.5, 1, 2, 4 s: four tries in five seconds (the old loop logged ten lines), nothing else repeated
@@ -119,7 +121,7 @@ def test_without_nats_it_is_alive_not_ready_then_ready_when_nats_comes(served, t
 
 def test_sigterm_while_nats_is_still_away_stops_it_at_once(served) -> None:
     svc = served(f"nats://127.0.0.1:{free_port()}")
-    svc.until("/healthz", 200, timeout=2.0)
+    svc.until("/healthz", 200, timeout=STARTUP_S)
     code, took = svc.terminate()
     assert code == 0, svc.log()
     assert took < 2.0, took
@@ -127,7 +129,7 @@ def test_sigterm_while_nats_is_still_away_stops_it_at_once(served) -> None:
 
 def test_without_the_store_it_names_the_store_and_still_stops(served, nats_server: EmbeddedServer) -> None:
     svc = served(nats_server.url, mongo_url=f"mongodb://127.0.0.1:{free_port()}/?directConnection=true")
-    svc.until("/healthz", 200, timeout=2.0)
+    svc.until("/healthz", 200, timeout=STARTUP_S)
     ready = svc.until("/readyz", 503, timeout=0.5)
     deadline = time.monotonic() + 10
     while ready["checks"]["nats"] != "ok" and time.monotonic() < deadline:
