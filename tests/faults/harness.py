@@ -101,6 +101,18 @@ class NatsNode:
         wait_for_port(self.port, timeout, self.proc, f"nats-server {self.name}")
         wait_for_port(self.monitor_port, timeout, self.proc, f"nats-server {self.name} monitor")
 
+    def wait_healthy(self, timeout: float = 20.0) -> None:
+        """Until the node says JetStream is ready (in a cluster: it has a meta leader and is current)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.monitor("/healthz").get("status") == "ok":
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"nats-server {self.name} not healthy within {timeout}s; see {self.data_dir}")
+
     def monitor(self, path: str) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor_port}{path}", timeout=2) as response:
             return json.loads(response.read())
@@ -161,11 +173,13 @@ class Replica(ServiceProcess):
         return _sigterm(self.process, 20.0)
 
     def log_lines(self, event: str) -> int:
-        """How many JSON log lines of this replica (all its lives) carry this event name."""
+        """How many log lines of this replica (all its lives) are this event: a JSON line's event name,
+        or a plain line (a traceback's header) as it is."""
         if not self.log_path.exists():
             return 0
         needle = f'"event": "{event}"'
-        return sum(1 for line in self.log_path.read_text(errors="replace").splitlines() if needle in line)
+        return sum(1 for line in self.log_path.read_text(errors="replace").splitlines()
+                   if needle in line or line == event)
 
 
 class Harness:
@@ -191,6 +205,8 @@ class Harness:
         self.nats = nats_nodes(self.root, cluster)
         for node in self.nats:
             node.start()
+        for node in self.nats:
+            node.wait_healthy()
 
     @property
     def nats_url(self) -> str:
