@@ -24,8 +24,8 @@ from pathlib import Path
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from common.embedded import EmbeddedServer, _binary, free_port, start_store, wait_for_port
 from common.settings import DEVELOPMENT_TOKEN
+from fengqiao.embedded import EmbeddedServer, binary, free_port, start_store, wait_for_port
 from fengqiao.services import SERVICES
 from fengqiao.up import ServiceProcess
 
@@ -92,7 +92,7 @@ class NatsNode:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
-        cmd = [_binary("nats-server"), "-n", self.name, "-a", "127.0.0.1", "-p", str(self.port),
+        cmd = [binary("nats-server"), "-n", self.name, "-a", "127.0.0.1", "-p", str(self.port),
                "-m", str(self.monitor_port), "-js", "-sd", str(self.data_dir / "jetstream")]
         if self.cluster_port is not None:
             cmd += ["--cluster", f"nats://127.0.0.1:{self.cluster_port}", "--cluster_name", self.cluster_name,
