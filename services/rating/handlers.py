@@ -57,6 +57,8 @@ IGNORED_REPLIES = Counter(
 SURVEYS = Counter("fengqiao_rating_surveys_total", "Surveys asked for, by what became of the request", ["outcome"])
 
 Staged = list[tuple[Event, str]]
+#: the longest officer or unit id the rating events carry (other systems send them as free text)
+MAX_STAFF_REF = 64
 
 
 @dataclass
@@ -184,6 +186,9 @@ class SurveyRequest:
 
 async def request_survey(m: Evaluation, request: SurveyRequest) -> Survey:
     """One survey per subject and phone, however often or late the request comes; sent at once when due."""
+    for name in ("officer_id", "unit_id"):
+        if len(getattr(request, name) or "") > MAX_STAFF_REF:
+            raise Invalid(name, f"at most {MAX_STAFF_REF} characters")
     the_id = survey_id(request.subject_type, request.subject_id, request.phone)
     if await m.surveys.get(the_id) is None:
         phone = normalize_phone(request.phone)
@@ -216,13 +221,13 @@ async def survey_of_alert(m: Evaluation, event: AlertClosed) -> None:
     if not event.caller_phone:
         log.info("survey.no_phone", alert_id=event.alert_id)
         return
-    await request_survey(m, SurveyRequest("alert", event.alert_id, event.caller_phone, event.officer_id,
-                                          event.unit_id, event.at))
+    await request_survey(m, SurveyRequest("alert", event.alert_id, event.caller_phone, event.officer_id or None,
+                                          event.unit_id or None, event.at))
 
 
 async def survey_requested(m: Evaluation, event: contract.RatingRequested) -> None:
-    await request_survey(m, SurveyRequest(event.subject_type, event.subject_id, event.phone, event.officer_id,
-                                          event.unit_id, event.requested_at))
+    await request_survey(m, SurveyRequest(event.subject_type, event.subject_id, event.phone, event.officer_id or None,
+                                          event.unit_id or None, event.requested_at))
 
 
 async def _send_or_expire(m: Evaluation, the_id: str) -> Survey:

@@ -109,6 +109,14 @@ async def test_two_replicas_on_one_store_send_one_survey(m, clock, publisher) ->
     assert (await report(m))["P1001", "sms"]["surveyed"] == 1
 
 
+async def test_an_officer_id_too_long_for_the_events_is_refused_naming_it(m) -> None:
+    with pytest.raises(Invalid) as refused:
+        await handlers.survey_requested(m, RatingRequested(
+            request_id="r-2", subject_type="service", subject_id="W-1", phone=PHONE, officer_id="P" * 65,
+            requested_at=START))
+    assert refused.value.field == "officer_id" and m.surveys.documents == {}
+
+
 async def test_a_caller_without_a_phone_is_not_surveyed(m, publisher) -> None:
     await handlers.survey_of_alert(m, closed(phone=None))
     assert m.surveys.documents == {} and publisher.published == []
