@@ -61,7 +61,7 @@ async def connect(url: str, name: str, *, reconnect: bool = True, connect_timeou
             servers=servers, name=name, allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0.1,
             connect_timeout=connect_timeout, error_cb=_noted,
         )
-    except (NatsError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, NatsError, OSError) as exc:
         reason = failures[-1] if failures else exc
         raise BrokerUnreachable(f"cannot reach NATS at {url}: {reason or reason.__class__.__name__}") from exc
     except asyncio.CancelledError:

@@ -13,8 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainValidator
 
 from common.contracts.base import Identifier, Phone
 from common.contracts.ratings import Level, StaffRef, SubjectType
-from common.http import Principal, context, create_app, require
-from common.logs import mask_phones
+from common.http import ERROR_RESPONSES, Principal, context, create_app, masked, personal, require
 from common.runtime import Runtime
 from common.timefmt import iso_week, local, week_bounds
 from rating import handlers
@@ -31,10 +30,8 @@ Checker = Annotated[Principal, Depends(require("duty_desk", "leadership"))]
 Leadership = Annotated[Principal, Depends(require("leadership"))]
 FollowupReader = Annotated[Principal, Depends(require("viewer", "duty_desk", "leadership"))]
 
-#: roles that act on a citizen's record and see the phone whole (admin passes everywhere)
-ACTING_ROLES = frozenset({"admin", "duty_desk", "officer", "mediator"})
-#: leadership calls the dissatisfied back: a follow-up shows them the phone
-FOLLOWUP_ROLES = ACTING_ROLES | {"leadership"}
+#: leadership calls the dissatisfied back: a follow-up shows them the phone too
+FOLLOWUP_ROLES = frozenset({"admin", "duty_desk", "officer", "mediator", "leadership"})
 
 _UTC_ZONE = ZoneInfo("UTC")  # whether a week label exists does not depend on the zone
 _WEEK = timedelta(days=7)
@@ -93,27 +90,15 @@ class FollowupDone(_Body):
     actions: str = Field(min_length=1, max_length=4000, description="处理结果: what was done.")
 
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 EvaluationDep = Annotated[Evaluation, Depends(context)]
 
 
-def masked(phone: str | None) -> str | None:
-    if not phone:
-        return phone
-    shown = mask_phones(phone)
-    return shown if shown != phone else "*" * max(len(phone) - 4, 0) + phone[-4:]
-
-
-def _view(m: Evaluation, record: Rating | Survey | SpotCheck | Followup, *, whole: bool = False) -> dict[str, Any]:
+def _view(m: Evaluation, record: Rating | Survey | SpotCheck | Followup, principal: Principal, *,
+          listing: bool = False) -> dict[str, Any]:
     data = record.to_dict()
     data.pop("version", None)
-    if "phone" in data and not whole:
-        data["phone"] = masked(data["phone"])
-    return local(data, m.settings.zone)
-
-
-def _sees_phones(principal: Principal, roles: frozenset[str] = ACTING_ROLES) -> bool:
-    return bool(principal.roles & roles)
+    return personal(local(data, m.settings.zone), principal, listing=listing)
 
 
 @router.post("/ratings", tags=["ratings"], status_code=201)
@@ -122,12 +107,12 @@ async def record_rating(body: RatingCreate, who: Staff, m: EvaluationDep, respon
     rating, stored = await handlers.record_rating(m, body.entry(), body.request_id)
     if not stored:
         response.status_code = 200
-    return _view(m, rating, whole=_sees_phones(who))
+    return _view(m, rating, who)
 
 
 @router.get("/ratings", tags=["ratings"])
 async def list_ratings(
-    _: Reader,
+    who: Reader,
     m: EvaluationDep,
     subject_id: Annotated[str | None, Query(max_length=64)] = None,
     officer_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -139,17 +124,17 @@ async def list_ratings(
     if week is None and not subject_id and not officer_id:
         week = iso_week(m.clock.now(), m.settings.zone)
     query = RatingQuery(subject_id=subject_id, officer_id=officer_id, week=week, limit=limit, offset=offset)
-    return [_view(m, r) for r in await handlers.find_ratings(m, query)]
+    return [_view(m, r, who, listing=True) for r in await handlers.find_ratings(m, query)]
 
 
 @router.get("/ratings/{rating_id}", tags=["ratings"])
-async def get_rating(rating_id: str, who: Reader, m: EvaluationDep) -> dict[str, Any]:
-    return _view(m, await m.rating_uow.get(rating_id), whole=_sees_phones(who))
+async def get_rating(rating_id: Identifier, who: Reader, m: EvaluationDep) -> dict[str, Any]:
+    return _view(m, await m.rating_uow.get(rating_id), who)
 
 
 @router.get("/surveys/{survey_id}", tags=["ratings"])
-async def get_survey(survey_id: str, who: Reader, m: EvaluationDep) -> dict[str, Any]:
-    return _view(m, await m.survey_uow.get(survey_id), whole=_sees_phones(who))
+async def get_survey(survey_id: Identifier, who: Reader, m: EvaluationDep) -> dict[str, Any]:
+    return _view(m, await m.survey_uow.get(survey_id), who)
 
 
 @router.get("/reports/weekly", tags=["reports"])
@@ -177,7 +162,7 @@ async def weekly_report(
 
 @router.get("/spot-checks", tags=["spot checks"])
 async def list_spot_checks(
-    _: Reader,
+    who: Reader,
     m: EvaluationDep,
     week: Annotated[Week | None, Query(description="Default: last week (a week is drawn once it is over).")] = None,
     limit: Limit = 100,
@@ -185,49 +170,49 @@ async def list_spot_checks(
 ) -> list[dict[str, Any]]:
     """The week's sample of each officer's SMS ratings to call back (抽查电话回访确认真实性)."""
     week = week or iso_week(m.clock.now() - _WEEK, m.settings.zone)
-    return [_view(m, c) for c in await handlers.spot_checks(m, week, limit=limit, offset=offset)]
+    return [_view(m, c, who, listing=True) for c in await handlers.spot_checks(m, week, limit=limit, offset=offset)]
 
 
 @router.post("/spot-checks/{check_id}", tags=["spot checks"])
-async def record_spot_check(check_id: str, body: CheckResult, _: Checker, m: EvaluationDep) -> dict[str, Any]:
+async def record_spot_check(check_id: Identifier, body: CheckResult, who: Checker, m: EvaluationDep) -> dict[str, Any]:
     """confirmed, denied (the rating leaves the report and counts against nobody) or unreachable (try again)."""
     check = await handlers.record_check(m, check_id, outcome=body.outcome, actor=body.actor, note=body.note)
-    return _view(m, check)
+    return _view(m, check, who)
 
 
 @router.get("/followups", tags=["follow-ups"])
 async def list_followups(
-    _: FollowupReader,
+    who: FollowupReader,
     m: EvaluationDep,
     state: Literal["open", "overdue", "done"] | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """Earliest deadline first."""
-    return [_view(m, f) for f in await handlers.followups(m, state=state, limit=limit, offset=offset)]
+    return [_view(m, f, who, listing=True) for f in await handlers.followups(m, state=state, limit=limit, offset=offset)]
 
 
 def _followup_view(m: Evaluation, followup: Followup, rating: Rating | None, who: Principal) -> dict[str, Any]:
-    data = _view(m, followup)
+    data = local(followup.to_dict(), m.settings.zone)
     if rating is not None:
-        whole = _sees_phones(who, FOLLOWUP_ROLES)
         data["rating"] = {"level": rating.level, "comment": rating.comment, "subject_type": rating.subject_type,
-                          "subject_id": rating.subject_id, "phone": rating.phone if whole else masked(rating.phone)}
-    return data
+                          "subject_id": rating.subject_id, "phone": rating.phone}
+    return data if who.roles & FOLLOWUP_ROLES else masked(data)
 
 
 @router.get("/followups/{followup_id}", tags=["follow-ups"])
-async def get_followup(followup_id: str, who: FollowupReader, m: EvaluationDep) -> dict[str, Any]:
+async def get_followup(followup_id: Identifier, who: FollowupReader, m: EvaluationDep) -> dict[str, Any]:
     """With the rating's comment and the citizen's phone (whole for leadership, who call back)."""
     found, rating = await handlers.followup(m, followup_id)
     return _followup_view(m, found, rating, who)
 
 
 @router.post("/followups/{followup_id}/complete", tags=["follow-ups"])
-async def complete_followup(followup_id: str, body: FollowupDone, who: Leadership, m: EvaluationDep) -> dict[str, Any]:
+async def complete_followup(followup_id: Identifier, body: FollowupDone, who: Leadership, m: EvaluationDep
+                            ) -> dict[str, Any]:
     done = await handlers.complete_followup(m, followup_id, actor=body.actor, findings=body.findings,
                                             actions=body.actions)
-    return _view(m, done)
+    return _view(m, done, who)
 
 
 def build_app(runtime: Runtime, m: Evaluation) -> FastAPI:
