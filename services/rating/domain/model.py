@@ -16,6 +16,8 @@ Survey (one per subject and phone, id from `surveys.survey_id`):
 | receive unreadable    | reprompted           | reprompted  | SurveyReplyKept (comment, no 2nd re-prompt) |
 | receive anything      | answered             | answered    | SurveyReplyKept (the first valid reply counts) |
 | expire   | sent, reprompted, at/after expires_at | expired | SurveyExpired                     |
+| fail     | sent (the SMS could not be delivered) | failed | SurveyFailed                        |
+| delivered| sent, reprompted, answered  | (same)      | — (`delivered_at` noted once)      |
 | opt_out  | scheduled, sent, reprompted | opted_out   | SurveyOptedOut                     |
 
 `receive` is refused at or after `expires_at` (the sweep expires it), in any other state, and for
@@ -65,7 +67,9 @@ from rating.domain.surveys import (
     survey_id,
 )
 
-SurveyState = Literal["scheduled", "suppressed", "sent", "reprompted", "answered", "expired", "opted_out"]
+SurveyState = Literal[
+    "scheduled", "suppressed", "sent", "reprompted", "answered", "expired", "opted_out", "failed"
+]
 SURVEY_STATES: tuple[SurveyState, ...] = get_args(SurveyState)
 OPEN_SURVEY_STATES: frozenset[SurveyState] = frozenset({"sent", "reprompted"})  # awaiting a rating
 ReplyOutcome = Literal["rated", "reprompt", "kept"]
@@ -165,12 +169,13 @@ class Survey(Record):
     comment: str = ""
     answered_at: datetime | None = None
     reprompted_at: datetime | None = None
+    delivered_at: datetime | None = None
     replies: list[SurveyReply] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     version: int = 0  # the stored version, kept by the repository (0: never saved); commands leave it
     events: list[ev.RatingDomainEvent] = field(default_factory=list, repr=False)
 
-    _DATETIMES = ("requested_at", "send_at", "sent_at", "expires_at", "answered_at", "reprompted_at")
+    _DATETIMES = ("requested_at", "send_at", "sent_at", "expires_at", "answered_at", "reprompted_at", "delivered_at")
 
     @classmethod
     def schedule(
@@ -289,6 +294,29 @@ class Survey(Record):
         previous, self.state = self.state, "expired"
         self._record(now=now, actor=SYSTEM_ACTOR, action="expire", from_state=previous)
         self.events.append(ev.SurveyExpired(at=now, survey_id=self.survey_id))
+
+    def fail(self, *, now: datetime, detail: str = "") -> None:
+        """The gateway gave up on the survey SMS: nobody was asked, so it leaves the surveyed count."""
+        self._allow("fail", now, {"sent"}, SURVEY_STATES)
+        previous, self.state = self.state, "failed"
+        self._record(now=now, actor=SYSTEM_ACTOR, action="fail", from_state=previous, note=detail[:200])
+        self.events.append(
+            ev.SurveyFailed(
+                at=now,
+                survey_id=self.survey_id,
+                officer_id=self.officer_id,
+                unit_id=self.unit_id,
+                week=self.week or "",
+                detail=detail[:200],
+            )
+        )
+
+    def delivered(self, *, now: datetime) -> None:
+        """The operator reported the survey SMS delivered; noted once, the state does not change."""
+        self._allow("note the delivery of", now, OPEN_SURVEY_STATES | {"answered"}, SURVEY_STATES)
+        if self.delivered_at is None:
+            self.delivered_at = now
+            self._record(now=now, actor=SYSTEM_ACTOR, action="delivered", from_state=self.state)
 
     def opt_out(self, *, now: datetime) -> None:
         """The phone replied TD / 退订: this survey stops (the service stores the opt-out for good)."""
