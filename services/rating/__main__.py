@@ -1,4 +1,5 @@
-"""`python -m rating` serves rating; `python -m rating rebuild-rollups` rebuilds the weekly roll-ups from the records."""
+"""`python -m rating` serves rating; `python -m rating rebuild-rollups` rebuilds the weekly roll-ups
+from the records."""
 
 import asyncio
 import sys

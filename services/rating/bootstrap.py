@@ -1,4 +1,5 @@
-"""Wires rating: the stores, its four consumers, the survey and follow-up sweeps, the weekly draw, the relay and the API."""
+"""Wires rating: the stores, its four consumers, the survey and follow-up sweeps, the weekly draw, the relay
+and the API."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from common.contracts.sms import SmsDelivery, SmsInbound, SmsSendRequested
 from common.errors import Conflict, Invalid, Refused
 from common.outbox import RawPublisher
 from common.timefmt import iso_week, week_bounds
-from rating.adapters.store import KeySet, Followups, RatingQuery, RatingRecords, Rollups, SpotChecks, Surveys, wall_ms
+from rating.adapters.store import Followups, KeySet, RatingQuery, RatingRecords, Rollups, SpotChecks, Surveys, wall_ms
 from rating.domain import (
     OPEN_SURVEY_STATES,
     Followup,
@@ -63,7 +63,8 @@ MAX_STAFF_REF = 64
 
 @dataclass
 class Evaluation:
-    """Everything a use case of rating (评警) needs; `bootstrap` wires it (real adapters, or in-memory ones in tests)."""
+    """Everything a use case of rating (评警) needs; `bootstrap` wires it (real adapters, or in-memory ones
+    in tests)."""
 
     settings: RatingSettings
     clock: Clock

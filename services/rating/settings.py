@@ -43,5 +43,6 @@ class RatingSettings(ServiceSettings):
         return SurveyPolicy(
             zone=self.zone, send_from=self.send_from, send_until=self.send_until,
             cooldown=timedelta(hours=self.cooldown_hours), expires_after=timedelta(hours=self.expires_after_hours),
-            stale_after=timedelta(days=self.stale_after_days), followup_within=timedelta(days=self.followup_within_days),
+            stale_after=timedelta(days=self.stale_after_days),
+            followup_within=timedelta(days=self.followup_within_days),
         )

@@ -185,7 +185,8 @@ class MongoRecords(MongoRepository[R]):
         """Every record, in batches by id (the rebuild of the roll-ups)."""
         after = ""
         while True:
-            docs = await self.collection.find({"_id": {"$gt": after}}).sort("_id", ASCENDING).limit(batch).to_list(batch)
+            cursor = self.collection.find({"_id": {"$gt": after}}).sort("_id", ASCENDING).limit(batch)
+            docs = await cursor.to_list(batch)
             if not docs:
                 return
             after = docs[-1]["_id"]
@@ -193,7 +194,9 @@ class MongoRecords(MongoRepository[R]):
 
     async def forget_all_staged(self) -> None:
         """The roll-ups were rebuilt from the records as they are: nothing staged is still to apply."""
-        await self.collection.update_many({"rollup_ms": {"$ne": None}}, {"$set": {"rollup": {}}, "$unset": {"rollup_ms": ""}})
+        await self.collection.update_many(
+            {"rollup_ms": {"$ne": None}}, {"$set": {"rollup": {}}, "$unset": {"rollup_ms": ""}}
+        )
 
 
 class InMemoryRecords(InMemoryRepository[R]):
@@ -427,7 +430,8 @@ class MongoRollups:
 
     async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
         cleaned = 0
-        async for doc in self.collection.find({"marked_ms": {"$lte": older_than_ms}}, {"marks": 1, "rev": 1}).limit(limit):
+        marked = self.collection.find({"marked_ms": {"$lte": older_than_ms}}, {"marks": 1, "rev": 1}).limit(limit)
+        async for doc in marked:
             update = _forget(doc.get("marks") or {}, older_than_ms)
             # a cell that took an entry meanwhile (rev moved) is cleaned on the next run
             result = await self.collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)

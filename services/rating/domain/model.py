@@ -47,10 +47,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
+from common.domain import HistoryEntry, Refusal, as_utc
 from common.timefmt import iso_week
 from rating.domain import events as ev
 from rating.domain.levels import CHANNELS, LEVELS, Channel, Level
@@ -78,26 +79,8 @@ FOLLOWUP_STATES: tuple[FollowupState, ...] = get_args(FollowupState)
 SYSTEM_ACTOR = "system"
 
 
-class DomainError(Exception):
-    """A rule of rating refused a command."""
-
-
-class RatingRefused(DomainError):
+class RatingRefused(Refusal):
     """A command a record does not accept in its present state; the HTTP layer answers 409 (422 for bad values)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    actor: str
-    action: str
-    from_state: str | None
-    to_state: str
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,8 +127,8 @@ class Record:
         """The fields of `doc` (other keys, like `_id`, ignored), naive datetimes read as UTC."""
         values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events"}  # type: ignore[arg-type]
         for name in cls._DATETIMES:
-            values[name] = _utc(values[name])
-        values["history"] = [HistoryEntry(**{**entry, "at": _utc(entry["at"])}) for entry in doc["history"]]
+            values[name] = as_utc(values[name])
+        values["history"] = [HistoryEntry(**{**entry, "at": as_utc(entry["at"])}) for entry in doc["history"]]
         return values
 
 
@@ -346,7 +329,7 @@ class Survey(Record):
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Survey:
         values = cls._values(doc)
-        values["replies"] = [SurveyReply(**{**r, "at": _utc(r["at"])}) for r in doc["replies"]]
+        values["replies"] = [SurveyReply(**{**r, "at": as_utc(r["at"])}) for r in doc["replies"]]
         return cls(**values)
 
 
@@ -622,9 +605,3 @@ def rating_id_for(survey_id: str) -> str:
 
 def followup_id_for(rating_id: str) -> str:
     return "fu-" + rating_id
-
-
-def _utc(when: datetime | None) -> datetime | None:
-    if when is None or when.tzinfo is not None:
-        return when
-    return when.replace(tzinfo=UTC)

@@ -189,7 +189,8 @@ async def list_followups(
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """Earliest deadline first."""
-    return [_view(m, f, who, listing=True) for f in await handlers.followups(m, state=state, limit=limit, offset=offset)]
+    found = await handlers.followups(m, state=state, limit=limit, offset=offset)
+    return [_view(m, f, who, listing=True) for f in found]
 
 
 def _followup_view(m: Evaluation, followup: Followup, rating: Rating | None, who: Principal) -> dict[str, Any]:

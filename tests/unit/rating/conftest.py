@@ -1,4 +1,5 @@
-"""The rating service wired on in-memory stores, a fake broker and a fake clock (Monday 2026-11-23 08:00 in the station)."""
+"""The rating service wired on in-memory stores, a fake broker and a fake clock (Monday 2026-11-23 08:00
+in the station)."""
 
 from __future__ import annotations
 
