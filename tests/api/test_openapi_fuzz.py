@@ -28,6 +28,8 @@ from mediation.adapters.store import InMemoryDisputes, InMemoryRequestIds
 from mediation.entrypoints.api import router as mediation_router
 from mediation.handlers import Mediation
 from mediation.settings import MediationSettings
+from rating.entrypoints.api import router as rating_router
+from tests.unit.rating.conftest import START, wired
 
 AUTH = {"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}
 FUZZ = settings(
@@ -48,4 +50,18 @@ mediation = schemathesis.openapi.from_asgi("/openapi.json", _mediation_app())
 @mediation.parametrize()
 @FUZZ
 def test_mediation_answers_every_request_within_its_documented_contract(case) -> None:
+    case.call_and_validate(headers=AUTH, excluded_checks=[negative_data_rejection, positive_data_acceptance])
+
+
+def _rating_app():
+    r = wired(FakeClock(START), FakePublisher())
+    return create_app("rating", r.settings, {}, context=r, routers=(rating_router,))
+
+
+rating = schemathesis.openapi.from_asgi("/openapi.json", _rating_app())
+
+
+@rating.parametrize()
+@FUZZ
+def test_rating_answers_every_request_within_its_documented_contract(case) -> None:
     case.call_and_validate(headers=AUTH, excluded_checks=[negative_data_rejection, positive_data_acceptance])

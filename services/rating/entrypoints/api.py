@@ -101,7 +101,8 @@ def _view(m: Evaluation, record: Rating | Survey | SpotCheck | Followup, princip
     return personal(local(data, m.settings.zone), principal, listing=listing)
 
 
-@router.post("/ratings", tags=["ratings"], status_code=201)
+@router.post("/ratings", tags=["ratings"], status_code=201,
+             responses={200: {"description": "This request_id stored a rating before: that rating."}})
 async def record_rating(body: RatingCreate, who: Staff, m: EvaluationDep, response: Response) -> dict[str, Any]:
     """Store a phone or on-site rating (201); the same request_id again returns the one stored (200)."""
     rating, stored = await handlers.record_rating(m, body.entry(), body.request_id)
