@@ -8,6 +8,8 @@
   connected: Kannel keeps it) are taken; a 4xx refuses this message for good, except 403 (our
   credentials: fixed by an operator, so retried); a 5xx, a timeout or no answer are retried.
   A timeout after Kannel took the message leads to a second SMS: sendsms has no idempotency key.
+- A text over 70 characters (a callback is up to 335) needs `concatenation = true` and
+  `max-messages = 5` in the station's `sendsms-user` group, so the phone joins the parts.
 - Receipts: `kannel_receipt` reads Kannel's status codes (1 delivered, 2 not delivered to the
   phone, 16 refused by the SMSC; 4 buffered and 8 taken by the SMSC are steps, not outcomes).
 """
