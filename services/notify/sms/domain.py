@@ -10,7 +10,8 @@ requests, so they are never refused).
 | begin_attempt           | queued and due            | queued, attempt n+1, not due again for the lease  |
 | refuse_before_sending   | queued                    | failed (`opted_out`, `rate_limited`)             |
 | accepted                | queued                    | sent                                             |
-| gateway_refused         | queued                    | failed `refused`; retryable: queued at the backoff, or failed `gateway_down_gave_up` past the give-up time |
+| gateway_refused         | queued                    | failed `refused`; retryable: queued at the backoff |
+|                         |                           | (failed `gateway_down_gave_up` past the give-up) |
 | receipt delivered       | queued, sent              | delivered (from queued: sent, then delivered)    |
 | receipt failed          | queued, sent              | failed (`undeliverable`, `refused`)              |
 

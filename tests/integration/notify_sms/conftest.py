@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from common.http import create_app
 from common.runtime import Runtime, ServiceParts, connected, run_parts
@@ -46,11 +47,17 @@ def run_sms(nats_server, store_server, db_name):
             parts = await build_sms(runtime)
             for hook in parts.on_start:
                 await hook()
-            app = create_app("Fengqiao notify (SMS gateway)", settings, runtime.readiness(), routers=tuple(parts.routers))
+            app = create_app("Fengqiao notify (SMS gateway)", settings, runtime.readiness(),
+                             routers=tuple(parts.routers))
             app.state.sms = parts.context
             service = ServiceParts(app=app, consumers=parts.consumers, periodic=parts.periodic, context=parts.context)
             stop = asyncio.Event()
-            task = asyncio.create_task(run_parts(runtime, service, stop, http=http_port is not None))
+            task = asyncio.create_task(run_parts(runtime, service, stop))
+            server = None
+            if http_port is not None:  # Kannel calls back over real HTTP
+                server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=http_port, log_config=None,
+                                                       access_log=False, lifespan="off"))
+                serving = asyncio.create_task(server.serve())
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test",
                                          headers={"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}) as http:
@@ -59,6 +66,9 @@ def run_sms(nats_server, store_server, db_name):
                 finally:
                     stop.set()
                     await task
+                    if server is not None:
+                        server.should_exit = True
+                        await serving
                     close = getattr(parts.context.gateway, "aclose", None)
                     if close is not None:
                         await close()

@@ -9,6 +9,7 @@ sendsms-user), and a line the client writes is a phone's message to the station.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -179,7 +180,5 @@ class FakeSmsc:
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self._writer.wait_closed()
-            except OSError:
-                pass
