@@ -35,6 +35,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--mongo-url", help="default: each service's FQ_<SERVICE>_MONGO_URL")
     init.add_argument("--replicas", type=int, help="JetStream replicas of the streams (3 on a cluster)")
     init.add_argument("--service", action="append", choices=list(SERVICES), help="only these (repeatable)")
+    init.add_argument("--wait", type=float, default=180.0,
+                      help="seconds to keep trying while NATS or MongoDB is not there yet (a cluster electing)")
 
     dl = sub.add_parser("deadletters", help="list, show and replay dead-lettered messages")
     dl.add_argument("--nats-url", default=os.environ.get("FQ_NATS_URL"),
@@ -68,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         from common.logs import configure_logging
 
         configure_logging("WARNING")
-        return asyncio.run(init(args.service or list(SERVICES), args.nats_url, args.mongo_url, args.replicas))
+        return asyncio.run(init(args.service or list(SERVICES), args.nats_url, args.mongo_url, args.replicas,
+                                args.wait))
     if args.command == "deadletters":
         from common.logs import configure_logging
 
@@ -101,36 +104,52 @@ def require_embedded() -> None:
 # ---------------------------------------------------------------- init
 
 
-async def init(names: list[str], nats_url: str | None, mongo_url: str | None, replicas: int | None) -> int:
+async def init(names: list[str], nats_url: str | None, mongo_url: str | None, replicas: int | None,
+               wait_s: float = 180.0) -> int:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    for name in names:
+        while True:
+            try:
+                print(json.dumps(await _init_service(name, nats_url, mongo_url, replicas)), flush=True)
+                break
+            except Exception as exc:  # not there yet (a node starting, JetStream electing): try again
+                if loop.time() > deadline:
+                    print(f"{name}: gave up after {wait_s:.0f}s: {exc!r}", file=sys.stderr)
+                    return 1
+                print(f"{name}: not yet ({exc!r}); trying again", file=sys.stderr, flush=True)
+                await asyncio.sleep(2.0)
+    return 0
+
+
+async def _init_service(name: str, nats_url: str | None, mongo_url: str | None, replicas: int | None) -> dict:
     from common.consume import ConsumeLoop
     from common.runtime import connected
 
-    for name in names:
-        spec = SERVICES[name]
-        overrides: dict[str, Any] = {}
-        if nats_url:
-            overrides["nats_url"] = nats_url
-        if mongo_url:
-            overrides["mongo_url"] = mongo_url
-        if replicas:
-            overrides["stream_replicas"] = replicas
-        settings = spec.settings_class()(**overrides)
-        # connected() declares the streams; the service's start hooks create its indexes
-        async with connected(name, settings) as runtime:
-            parts = await spec.build()(runtime)
-            for hook in parts.on_start:
-                await hook()
-            durables = []
-            for consumer in parts.consumers:
-                loop = ConsumeLoop(runtime.js, runtime.publisher, consumer, batch=settings.consumer_batch,
-                                   concurrency=settings.consumer_concurrency, max_deliver=settings.max_deliver)
-                sub = await loop.subscribe()
-                await sub.unsubscribe()  # the durable consumer stays; only this fetcher goes
-                durables.append(consumer.durable)
-            collections = await runtime.db.list_collection_names()
-        print(json.dumps({"service": name, "streams_replicas": settings.stream_replicas, "consumers": durables,
-                          "database": runtime.db.name, "collections": sorted(collections)}))
-    return 0
+    spec = SERVICES[name]
+    overrides: dict[str, Any] = {}
+    if nats_url:
+        overrides["nats_url"] = nats_url
+    if mongo_url:
+        overrides["mongo_url"] = mongo_url
+    if replicas:
+        overrides["stream_replicas"] = replicas
+    settings = spec.settings_class()(**overrides)
+    # connected() declares the streams; the service's start hooks create its indexes
+    async with connected(name, settings) as runtime:
+        parts = await spec.build()(runtime)
+        for hook in parts.on_start:
+            await hook()
+        durables = []
+        for consumer in parts.consumers:
+            loop = ConsumeLoop(runtime.js, runtime.publisher, consumer, batch=settings.consumer_batch,
+                               concurrency=settings.consumer_concurrency, max_deliver=settings.max_deliver)
+            sub = await loop.subscribe()
+            await sub.unsubscribe()  # the durable consumer stays; only this fetcher goes
+            durables.append(consumer.durable)
+        collections = await runtime.db.list_collection_names()
+    return {"service": name, "stream_replicas": settings.stream_replicas, "consumers": durables,
+            "database": runtime.db.name, "collections": sorted(collections)}
 
 
 # ---------------------------------------------------------------- dead letters
