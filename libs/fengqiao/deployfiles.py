@@ -4,7 +4,9 @@
 - `contracts/asyncapi.yaml`: the event contracts as an AsyncAPI 3.0 document.
 - `deploy/nats/auth.conf`: one NATS user per service and one for external publishers, each
   allowed exactly the subjects it needs.
-- `deploy/k8s/nats-values.yaml`: the same users for the official NATS Helm chart.
+- `deploy/k8s/fengqiao.yaml`: a Deployment, Service and PodDisruptionBudget per service, the
+  ConfigMap, the Secret (placeholders) and the init Job.
+- `deploy/k8s/helm/nats-values.yaml`: the same NATS users for the official NATS Helm chart.
 
 Who publishes and consumes what is read from the services themselves: the durable consumers
 each service builds (`ServiceParts.consumers`), the contract events each service's code
@@ -346,8 +348,140 @@ def nats_helm_values() -> str:
         "podTemplate": {"topologySpreadConstraints": {"kubernetes.io/hostname": {
             "maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule"}}},
     }
-    return _yaml(values, f"# {GENERATED}\n# helm install nats nats/nats -f deploy/k8s/nats-values.yaml "
+    return _yaml(values, f"# {GENERATED}\n# helm install nats nats/nats -f deploy/k8s/helm/nats-values.yaml "
                          "(chart https://nats-io.github.io/k8s/helm/charts/)\n")
+
+
+# ---------------------------------------------------------------- Kubernetes
+
+IMAGE = "registry.example/fengqiao:0.1.0"
+NATS_SERVICE = "nats"  # the official chart's client Service (release name `nats`)
+MONGO_URL = "mongodb://fengqiao:CHANGE-ME@mongodb-0.mongodb-svc:27017,mongodb-1.mongodb-svc:27017,mongodb-2.mongodb-svc:27017/?replicaSet=mongodb&authSource=admin"
+LABELS = {"app.kubernetes.io/part-of": "fengqiao"}
+
+
+def _labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, **LABELS}
+
+
+def _nats_url(user: str) -> str:
+    return f"nats://{user}:CHANGE-ME-{user}@{NATS_SERVICE}:4222"
+
+
+def kubernetes_objects() -> list[dict[str, Any]]:
+    config: dict[str, str] = {}
+    secret: dict[str, str] = {}
+    for name, spec in SERVICES.items():
+        p = spec.env_prefix
+        config |= {f"{p}ENVIRONMENT": "production", f"{p}STREAM_REPLICAS": "3", f"{p}HTTP_HOST": "0.0.0.0",
+                   f"{p}STATION_TIMEZONE": "Asia/Shanghai", f"{p}LOG_JSON": "true"}
+        secret |= {f"{p}NATS_URL": _nats_url(name), f"{p}MONGO_URL": MONGO_URL,
+                   f"{p}TOKENS": '{"CHANGE-ME-a-long-random-token": ["admin"]}'}
+    secret["FQ_NATS_URL"] = _nats_url(OPS_USER)  # fengqiao init and fengqiao deadletters
+    objects: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fengqiao", "labels": LABELS},
+         "data": config},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "fengqiao", "labels": LABELS},
+         "type": "Opaque", "stringData": secret},
+    ]
+    security = {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+    env_from = [{"configMapRef": {"name": "fengqiao"}}, {"secretRef": {"name": "fengqiao"}}]
+    tmp = ({"name": "tmp", "mountPath": "/tmp"}, {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}})
+    objects.append({
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "fengqiao-init", "labels": _labels("init")},
+        "spec": {"backoffLimit": 6, "ttlSecondsAfterFinished": 86400, "template": {
+            "metadata": {"labels": _labels("init")},
+            "spec": {"restartPolicy": "OnFailure", "containers": [{
+                "name": "init", "image": IMAGE, "command": ["fengqiao", "init", "--replicas", "3"],
+                "args": ["--nats-url", "$(FQ_NATS_URL)", "--mongo-url", "$(FQ_DISPATCH_MONGO_URL)"],
+                "envFrom": env_from, "securityContext": security, "volumeMounts": [tmp[0]],
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+            }], "volumes": [tmp[1]]},
+        }},
+    })
+    for name, spec in SERVICES.items():
+        labels = _labels(name)
+        selector = {"matchLabels": labels}
+        probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3,
+                 "failureThreshold": 3}
+        objects += [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
+             "spec": {
+                 "replicas": 2, "selector": selector,
+                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                 "template": {
+                     "metadata": {"labels": labels, "annotations": {
+                         "prometheus.io/scrape": "true", "prometheus.io/port": str(spec.default_port),
+                         "prometheus.io/path": "/metrics"}},
+                     "spec": {
+                         "terminationGracePeriodSeconds": 30,
+                         "securityContext": {"fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+                         "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                                        "whenUnsatisfiable": "ScheduleAnyway",
+                                                        "labelSelector": selector}],
+                         "containers": [{
+                             "name": name, "image": IMAGE, "args": [name],
+                             "ports": [{"name": "http", "containerPort": spec.default_port}],
+                             "envFrom": env_from,
+                             "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"},
+                                                "periodSeconds": 5},
+                             "livenessProbe": probe,
+                             "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": 60},
+                             "resources": {"requests": {"cpu": "250m", "memory": "256Mi"},
+                                           "limits": {"memory": "512Mi"}},
+                             "securityContext": security, "volumeMounts": [tmp[0]],
+                         }],
+                         "volumes": [tmp[1]],
+                     },
+                 },
+             }},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": labels},
+             "spec": {"selector": labels, "ports": [{"name": "http", "port": spec.default_port,
+                                                     "targetPort": "http"}]}},
+            {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name, "labels": labels},
+             "spec": {"minAvailable": 1, "selector": selector}},
+        ]
+    return objects
+
+
+def mongodb_yaml() -> str:
+    """A 3-member replica set for the MongoDB Community Operator (its official Helm chart)."""
+    resource = {
+        "apiVersion": "mongodbcommunity.mongodb.com/v1", "kind": "MongoDBCommunity",
+        "metadata": {"name": "mongodb", "labels": LABELS},
+        "spec": {
+            "members": 3, "type": "ReplicaSet", "version": "7.0.12",
+            "security": {"authentication": {"modes": ["SCRAM"]}},
+            "users": [{
+                "name": "fengqiao", "db": "admin",
+                "passwordSecretRef": {"name": "mongodb-fengqiao-password"},
+                # each service's own database, and nothing else
+                "roles": [{"name": "readWrite", "db": spec.settings_class().model_fields["mongo_db"].default}
+                          for spec in SERVICES.values()],
+                "scramCredentialsSecretName": "mongodb-fengqiao-scram",
+            }],
+            "statefulSet": {"spec": {"volumeClaimTemplates": [{
+                "metadata": {"name": "data-volume"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "50Gi"}}},
+            }]}},
+        },
+    }
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "mongodb-fengqiao-password", "labels": LABELS},
+              "type": "Opaque", "stringData": {"password": "CHANGE-ME"}}
+    header = (f"# {GENERATED}\n"
+              "# helm install community-operator mongodb/community-operator (https://mongodb.github.io/helm-charts),\n"
+              "# then kubectl apply -n fengqiao -f deploy/k8s/mongodb.yaml. The password here and in the\n"
+              "# fengqiao Secret's MONGO_URLs must be the same.\n")
+    return _yaml_documents([secret, resource], header)
+
+
+def kubernetes_yaml() -> str:
+    header = (f"# {GENERATED}\n"
+              "# kubectl apply -n fengqiao -f deploy/k8s/fengqiao.yaml, after NATS (helm/nats-values.yaml) and\n"
+              "# MongoDB (mongodb.yaml) are up. Replace every CHANGE-ME in the Secret first (or manage it with\n"
+              "# your secret store) and set the image. docs/operations.md explains each part.\n")
+    return _yaml_documents(kubernetes_objects(), header)
 
 
 # ---------------------------------------------------------------- AsyncAPI
@@ -482,11 +616,15 @@ def asyncapi_yaml() -> str:
 
 
 def _yaml(data: Any, header: str) -> str:
+    return _yaml_documents([data], header)
+
+
+def _yaml_documents(documents: list[Any], header: str) -> str:
     try:
         import yaml
     except ImportError as exc:  # pragma: no cover - the deploy extra brings it
         raise SystemExit("the deploy files need PyYAML: pip install -e '.[deploy]'") from exc
-    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+    return header + "---\n".join(yaml.safe_dump(d, sort_keys=False, allow_unicode=True, width=110) for d in documents)
 
 
 # ---------------------------------------------------------------- the files
@@ -496,7 +634,9 @@ FILES: dict[str, Callable[[], str]] = {
     "docs/configuration.md": configuration_markdown,
     "contracts/asyncapi.yaml": asyncapi_yaml,
     "deploy/nats/auth.conf": nats_auth_conf,
-    "deploy/k8s/nats-values.yaml": nats_helm_values,
+    "deploy/k8s/fengqiao.yaml": kubernetes_yaml,
+    "deploy/k8s/mongodb.yaml": mongodb_yaml,
+    "deploy/k8s/helm/nats-values.yaml": nats_helm_values,
 }
 
 

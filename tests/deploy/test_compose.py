@@ -59,6 +59,7 @@ def test_every_service_runs_twice_with_its_own_nats_user_on_r3_streams() -> None
 def test_every_fq_variable_in_the_deploy_files_is_a_setting() -> None:
     """A misspelt variable is ignored by the service: the deploy files may name real settings only."""
     known = {f"{s.env_prefix}{f.upper()}" for s in SERVICES.values() for f in s.settings_class().model_fields}
+    known.add("FQ_NATS_URL")  # where `fengqiao deadletters` connects (the ops user)
     named: set[str] = set()
     for service in _compose()["services"].values():
         named |= {k for k in (service.get("environment") or {}) if k.startswith("FQ_")}

@@ -60,7 +60,8 @@ def test_the_four_services_as_containers(image: str, nats_server, store_server, 
             env = service_env(name, nats_server.url, store_server.url, db_name, ports[name])
             env[f"{SERVICES[name].env_prefix}HTTP_HOST"] = "127.0.0.1"  # host network: loopback only
             flags = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
-            engine.podman("run", "-d", "--name", names[name], "--network", "host", *flags, image, name)
+            # --read-only: as Kubernetes runs it (readOnlyRootFilesystem), podman's tmpfs on /tmp
+            engine.podman("run", "-d", "--read-only", "--name", names[name], "--network", "host", *flags, image, name)
         bases = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
 
         def exited() -> str | None:
