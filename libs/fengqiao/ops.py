@@ -255,9 +255,8 @@ async def _replay(js: Any, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- healthcheck
 
 
-def _running_service() -> str | None:
+def _running_service(proc: Path = Path("/proc")) -> str | None:
     """The service this container (or host) runs: `fengqiao serve NAME` or `python -m NAME`; pid 1 first."""
-    proc = Path("/proc")
     pids = ["1"] + sorted((p.name for p in proc.iterdir() if p.name.isdigit() and p.name != "1"), key=int)
     for pid in pids:
         try:
