@@ -1,4 +1,10 @@
-"""The FastAPI pieces every service shares: auth with roles, errors as JSON, health, metrics."""
+"""The FastAPI pieces every service shares: auth with roles, errors as JSON, health, metrics.
+
+Use-case errors (`common.errors`) are translated here, once: NotFound 404, Refused and Conflict
+409, Invalid 422 naming the field, a dependency down 503 with Retry-After. Routes live in
+module-level `APIRouter`s; they reach the service's wired use-case context through `context`
+(`Annotated[Mediation, Depends(context)]`) and the caller's roles through `require`.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +13,111 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import metrics
+from common.errors import Conflict, Invalid, NotFound, Refused, dependency_down
+from common.logs import mask_phones
 from common.settings import ServiceSettings
 
+log = structlog.get_logger(__name__)
 
-class NotFound(Exception):
-    def __init__(self, kind: str, ident: str) -> None:
-        super().__init__(f"{kind} {ident!r} not found")
-        self.kind = kind
-        self.ident = ident
+#: what a client is told to wait before retrying while a dependency is away
+RETRY_AFTER_S = 5
+#: the largest request body a service reads (a grid of a few hundred units fits many times over)
+MAX_BODY_BYTES = 2 * 1024 * 1024
+#: roles that act on a case, and so see phone and ID numbers whole (SPEC §4); others see them masked
+PERSONAL_DATA_ROLES = frozenset({"admin", "duty_desk", "officer", "mediator"})
 
 
-class Conflict(Exception):
-    """A command the current state refuses (HTTP 409), with the reason."""
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, str] = Field(description="Each dependency: `ok`, or why it failed.")
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where: a body field (`parties.0.phone`), or `query.<name>` / `path.<name>`.")
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error a service answers, whatever its status."""
+
+    error: str = Field(description="not_found, refused, conflict, invalid_request, unauthorized, forbidden, "
+                                   "too_large, unavailable, internal…")
+    detail: str | list[FieldError]
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: the error statuses of a `/v1` route, for its OpenAPI page (`APIRouter(responses=ERROR_RESPONSES)`)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The body is not JSON text (or not UTF-8)."),
+    401: _documented("No valid bearer token."),
+    403: _documented("The token lacks the role this route needs."),
+    404: _documented("The thing named does not exist."),
+    409: _documented("The rules refuse it in the present state (refused), or others kept changing it (conflict)."),
+    413: _documented("The body is larger than the service reads."),
+    422: _documented("A field is invalid: each error names it."),
+    503: _documented("The store or the broker is away: nothing was done; retry after Retry-After seconds."),
+}
+
+
+def context(request: Request) -> Any:
+    """The service's wired use-case context (a dependency: `Annotated[Mediation, Depends(context)]`)."""
+    return request.app.state.context
 
 
 @dataclass(frozen=True)
 class Principal:
     token_hint: str
     roles: frozenset[str]
+
+    @property
+    def sees_personal_data(self) -> bool:
+        """Whether phone and ID numbers are shown whole to this caller (a role that acts on the case)."""
+        return bool(self.roles & PERSONAL_DATA_ROLES)
+
+
+_PERSONAL_KEYS = frozenset({"phone", "caller_phone", "id_number"})
+
+
+def _mask_value(key: str, value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    if key == "id_number":
+        return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "*" * len(value)
+    return mask_phones(value) if mask_phones(value) != value else value[:3] + "****" + value[-4:]
+
+
+def masked(data: Any) -> Any:
+    """`data` with every phone and ID number masked (138****8000, 3503**********1234), at any depth,
+    in free text too."""
+    if isinstance(data, dict):
+        return {k: _mask_value(k, v) if k in _PERSONAL_KEYS else masked(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [masked(v) for v in data]
+    if isinstance(data, str):
+        return mask_phones(data)  # a phone written into a note or a summary
+    return data
+
+
+def personal(data: Any, principal: Principal, *, listing: bool = False) -> Any:
+    """What `principal` may see of `data`: whole for the roles that act on it, one by one; masked otherwise."""
+    return data if principal.sees_personal_data and not listing else masked(data)
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -62,9 +147,99 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
-def create_app(title: str, settings: ServiceSettings, readiness: dict[str, ReadinessCheck], **kwargs: Any) -> FastAPI:
+_ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed",
+                409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid_request",
+                503: "unavailable"}
+
+
+class BodyLimit:
+    """Refuses a body larger than `limit` bytes with 413, whether it says its length or streams it."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge(self.limit)
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _error(413, "too_large", f"the body is larger than {self.limit} bytes")
+        await response(scope, receive, send)
+
+
+class _TooLarge(StarletteHTTPException):
+    """Raised while the body is read: FastAPI passes an HTTPException through as it is (any other
+    error while reading becomes its 400), and the handler below answers it as the JSON error."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body is larger than {limit} bytes")
+
+
+def _error(status_code: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": jsonable_encoder(detail)}, status_code=status_code, headers=headers)
+
+
+def unavailable(request: Request, exc: BaseException) -> JSONResponse:
+    """A dependency is away: 503 with Retry-After, one log line. The use case did not complete."""
+    log.warning("http.dependency_down", method=request.method, path=request.url.path, error=repr(exc)[:300])
+    return _error(
+        503, "unavailable",
+        "a dependency (store or broker) is not reachable; the command was not completed: retry later",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def _methods_of(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return methods
+
+
+def create_app(
+    title: str,
+    settings: ServiceSettings,
+    readiness: dict[str, ReadinessCheck],
+    *,
+    context: Any = None,
+    routers: tuple[APIRouter, ...] = (),
+    **kwargs: Any,
+) -> FastAPI:
     app = FastAPI(title=title, **kwargs)
     app.state.settings = settings
+    app.state.context = context
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error = _ERROR_NAMES.get(exc.status_code, "error")
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method of the path, not only those of the first route that matched it
+            headers = {"Allow": ", ".join(sorted(_methods_of(request)))}
+        return _error(exc.status_code, error, str(exc.detail), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -76,16 +251,31 @@ def create_app(title: str, settings: ServiceSettings, readiness: dict[str, Readi
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"error": "not_found", "detail": str(exc)}, status_code=404)
+        return _error(404, "not_found", str(exc))
+
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, exc: Refused) -> JSONResponse:
+        return _error(409, "refused", exc.reason)
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse({"error": "conflict", "detail": str(exc)}, status_code=409)
+        return _error(409, "conflict", str(exc))
+
+    @app.exception_handler(Invalid)
+    async def _invalid_field(_: Request, exc: Invalid) -> JSONResponse:
+        return _error(422, "invalid_request", [{"field": exc.field, "msg": exc.reason, "type": "value_error"}])
 
     @app.middleware("http")
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # what no handler above answered: never a traceback to the client
+            if dependency_down(exc):
+                response = unavailable(request, exc)
+            else:
+                log.exception("http.failed", method=request.method, path=request.url.path)
+                response = _error(500, "internal", "the request failed; it is logged")
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         metrics.HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
@@ -96,7 +286,8 @@ def create_app(title: str, settings: ServiceSettings, readiness: dict[str, Readi
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], response_model=Readiness,
+             responses={503: {"model": Readiness, "description": "Not ready: the checks say what is missing."}})
     async def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         for name, check in readiness.items():
@@ -108,8 +299,11 @@ def create_app(title: str, settings: ServiceSettings, readiness: dict[str, Readi
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
+             responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text."}})
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    for router in routers:
+        app.include_router(router)
     return app

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from fengqiao.services import SERVICES
+
 DEFAULT_DATA_DIR = Path(".fengqiao")
 SCHEMA_DIR = Path("contracts/schemas")
 
@@ -21,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--no-sample-grid", action="store_true", help="do not load the sample grid")
 
     serve = sub.add_parser("serve", help="run one service (how a container runs it); settings from FQ_<SERVICE>_*")
-    serve.add_argument("service", choices=["dispatch", "mediation", "notify", "rating"])
+    serve.add_argument("service", choices=list(SERVICES))
 
     pub = sub.add_parser("publish", help="publish an event with its Nats-Msg-Id and show what came of it")
     pub.add_argument("subject")
@@ -51,11 +53,22 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_up(args.data_dir, sample_grid=not args.no_sample_grid)
     if args.command == "serve":
+        import structlog
+        from pydantic import ValidationError
+
+        from common.logs import configure_logging
         from common.runtime import serve
-        from fengqiao.services import SERVICES
 
         spec = SERVICES[args.service]
-        asyncio.run(serve(spec.name, spec.settings_class()(), spec.build()))
+        try:
+            settings = spec.settings_class()()
+        except ValidationError as exc:
+            configure_logging(service=spec.name)  # its own settings are what is wrong: JSON off a terminal
+            errors = [{"field": spec.env_prefix + ".".join(map(str, e["loc"])).upper(), "msg": e["msg"]}
+                      for e in exc.errors(include_url=False)]
+            structlog.get_logger("fengqiao").error("settings.invalid", errors=errors)
+            return 2
+        asyncio.run(serve(spec.name, settings, spec.build()))
         return 0
     if args.command == "publish":
         from common.logs import configure_logging

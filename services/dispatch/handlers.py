@@ -14,10 +14,10 @@ from common.bus import Publisher
 from common.clock import Clock
 from common.contracts import alerts as contract
 from common.contracts.base import Event
-from common.http import Conflict, NotFound
-from common.mongo import VersionConflict
-from common.outbox import fetch, publish_staged
-from dispatch.adapters.store import UNIT_CHUNK, AlertStore, GridStore, PlaceTaken, UnitStore, alert_from
+from common.errors import NotFound, Refused
+from common.repository import Stored, VersionConflict
+from common.unit_of_work import UnitOfWork
+from dispatch.adapters.store import UNIT_CHUNK, AlertStore, GridStore, PlaceTaken, UnitStore
 from dispatch.domain.alerts import Alert, AlertRefused
 from dispatch.domain.assignment import rank_candidates
 from dispatch.domain.grid import GridParse, parse_grid
@@ -40,6 +40,10 @@ class Dispatch:
     units: UnitStore
     alerts: AlertStore
     view: GridView
+
+    def __post_init__(self) -> None:
+        # events are staged by each use case itself here (see placement_event): none derived from the alert
+        self.uow = UnitOfWork(self.alerts.repository, self.publisher, lambda _: [], kind="alert")
 
     @property
     def ack_timeout(self) -> timedelta:
@@ -82,10 +86,12 @@ def released_event(alert: Alert, unit_id: str, why: str) -> tuple[Event, str]:
 #: a unit whose place turned out taken is read again and tried once more, then the next unit
 TRIES_PER_UNIT = 2
 
-Write = Callable[[Alert], Awaitable[dict | None]]
+Write = Callable[[Alert], Awaitable[Stored[Alert] | None]]
 
 
-async def _place(d: Dispatch, fresh: Callable[[], Alert], write: Write) -> tuple[Alert, dict | None] | None:
+async def _place(
+    d: Dispatch, fresh: Callable[[], Alert], write: Write
+) -> tuple[Alert, Stored[Alert] | None] | None:
     """Give the alert a free place of the best unit that can take it, and write it there.
 
     `fresh()` gives the alert as it is before this placement; `write` stores it (an insert or
@@ -167,7 +173,9 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
              distance_m=alert.distance_m)
 
 
-async def _place_waiting(d: Dispatch, waiting: Alert, staged: Callable[[Alert], Staged]) -> tuple[Alert, dict] | None:
+async def _place_waiting(
+    d: Dispatch, waiting: Alert, staged: Callable[[Alert], Staged]
+) -> tuple[Alert, Stored[Alert]] | None:
     """Place an alert that waits for a unit (just released, or at the duty desk); save it with its events.
 
     `waiting` is as it should be saved if no unit can take it. A released alert then goes to the
@@ -176,14 +184,14 @@ async def _place_waiting(d: Dispatch, waiting: Alert, staged: Callable[[Alert], 
     """
     snapshot = waiting.to_dict()
 
-    async def save(alert: Alert) -> dict:
+    async def save(alert: Alert) -> Stored[Alert]:
         return await d.alerts.save(alert, staged(alert))
 
     placed = await _place(d, lambda: Alert.from_dict(snapshot), save)
     if placed is not None:
-        alert, doc = placed
-        assert doc is not None
-        return alert, doc
+        alert, stored = placed
+        assert stored is not None
+        return alert, stored
     if waiting.state != "received":
         return None
     waiting.send_to_duty_desk(d.clock.now())
@@ -196,17 +204,17 @@ async def _given_back(d: Dispatch, unit_id: str | None, place: int | None) -> No
         await d.view.note_place(unit_id, place, -1)
 
 
+async def _publish(d: Dispatch, stored: Stored[Alert]) -> None:
+    await d.uow.publish(stored.aggregate.alert_id, stored)
+
+
 async def _save_and_publish(d: Dispatch, alert: Alert, staged: Staged) -> None:
-    doc = await d.alerts.save(alert, staged)
-    await publish_staged(d.alerts.collection, doc, d.publisher)
+    await _publish(d, await d.alerts.save(alert, staged))
 
 
 async def load(d: Dispatch, alert_id: str) -> Alert:
     """The alert, with any event a crash left unpublished sent first."""
-    doc = await fetch(d.alerts.collection, alert_id, d.publisher)
-    if doc is None:
-        raise NotFound("alert", alert_id)
-    return alert_from(doc)
+    return await d.uow.get(alert_id)
 
 
 # --- commands from the API ---------------------------------------------------------------------
@@ -218,7 +226,7 @@ async def acknowledge(d: Dispatch, alert_id: str, unit_id: str) -> Alert:
     try:
         alert.acknowledge(unit_id, d.clock.now())
     except AlertRefused as exc:
-        raise Conflict(exc.reason) from exc
+        raise Refused(exc.reason) from exc
     if alert.state == before:
         return alert  # acknowledged twice: nothing new to say
     event = contract.AlertAcknowledged(
@@ -239,7 +247,7 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
         alert.close(unit_id=unit_id, officer_id=officer_id, disposition=disposition, note=note,
                     signatures=signatures, now=d.clock.now())
     except AlertRefused as exc:
-        raise Conflict(exc.reason) from exc
+        raise Refused(exc.reason) from exc
     known = {p["party_id"] for p in alert.parties}
     alert.parties = [*alert.parties, *(p for p in parties if p["party_id"] not in known)]
     event = contract.AlertClosed(
@@ -249,9 +257,9 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
         caller_phone=alert.caller_phone, parties=[contract.Party(**p) for p in alert.parties],
         received_at=alert.received_at,
     )
-    doc = await d.alerts.save(alert, [(event, f"{alert_id}/closed")])
+    stored = await d.alerts.save(alert, [(event, f"{alert_id}/closed")])
     await _given_back(d, holder, place)
-    await publish_staged(d.alerts.collection, doc, d.publisher)
+    await _publish(d, stored)
     return alert
 
 
@@ -311,9 +319,9 @@ async def _release_and_place(d: Dispatch, alert_id: str, why: str) -> None:
     except VersionConflict:
         return  # someone else moved it meanwhile (acknowledged, closed, placed)
     assert saved is not None  # a released alert is always saved: with a unit, or with the duty desk
-    placed, doc = saved
+    placed, stored = saved
     await _given_back(d, unit_id, place)
-    await publish_staged(d.alerts.collection, doc, d.publisher)
+    await _publish(d, stored)
     log.info("alert.reassigned", alert_id=alert_id, from_unit=unit_id, to_unit=placed.unit_id, why=why)
 
 
@@ -339,7 +347,7 @@ async def place_waiting(d: Dispatch) -> int:
             continue
         if saved is None:
             continue  # still nobody: it stays with the duty desk, no new event
-        await publish_staged(d.alerts.collection, saved[1], d.publisher)
+        await _publish(d, saved[1])
         placed += 1
     return placed
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import ServiceSettings
+from notify.sms.settings import SmsGatewaySettings
 
 
-class NotifySettings(ServiceSettings):
+class NotifySettings(SmsGatewaySettings):
     model_config = SettingsConfigDict(env_prefix="FQ_NOTIFY_", extra="ignore")
 
     http_port: int = Field(default=8103, description="Listen port.")

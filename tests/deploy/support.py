@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from common.embedded import free_port, wait_for_port
 from fengqiao.deployfiles import EXTERNAL_USER, OPS_USER, password_variable
+from fengqiao.embedded import free_port, wait_for_port
 from fengqiao.services import SERVICES
 from fengqiao.up import http_json
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from common import bus
-from common.embedded import free_port
+from fengqiao.embedded import free_port
 from fengqiao.services import SERVICES
 from fengqiao.up import http_json
 from tests.deploy import engine

@@ -58,13 +58,13 @@ def test_who_publishes_and_consumes_what_is_read_from_the_services() -> None:
     assert mediation.deadletters == ["deadletter.alerts.closed"]
 
 
-def test_every_contract_has_a_publisher() -> None:
-    """A contract nobody is found to publish means the scan missed how a service publishes it."""
+def test_every_consumed_subject_has_a_publisher() -> None:
+    """A subject a service consumes that nobody is found to publish means the scan missed a publisher
+    (or the permissions would refuse it); contracts not yet published by any code are listed empty."""
     doc = deployfiles.asyncapi_document()
     for channel in doc["channels"].values():
-        if channel["address"].startswith("deadletter."):
-            continue
-        assert channel["x-publishers"], channel["address"]
+        if channel.get("x-consumers"):
+            assert channel["x-publishers"], channel["address"]
 
 
 def test_the_asyncapi_document_is_valid_asyncapi_3() -> None:
