@@ -7,7 +7,6 @@ is kept between runs (`podman image exists`); only the first run pays for deboot
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -94,17 +93,23 @@ def ensure_base_image() -> float:
 
 
 def build_image(tag: str = IMAGE) -> float:
-    """Build deploy/Dockerfile from the repository root; the seconds it took."""
+    """Build deploy/Dockerfile from the repository root; the seconds it took.
+
+    The image this tag named before is removed when the build replaces it, so that repeated
+    runs on one machine do not pile up untagged images.
+    """
+    before = podman("image", "inspect", "--format", "{{.Id}}", tag, check=False).stdout.strip()
     started = time.monotonic()
     # docker format: the OCI image format has no HEALTHCHECK
     podman("build", "--format", "docker", "--network", "host", "-v", "/etc/ssl/certs:/etc/ssl/certs:ro",
            "-f", str(ROOT / "deploy/Dockerfile"), "-t", tag, str(ROOT), timeout=1200)
-    return time.monotonic() - started
+    took = time.monotonic() - started
+    after = podman("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+    if before and before != after:
+        podman("rmi", before, check=False)  # still used by a container: it stays
+    return took
 
 
 def image_size_mb(tag: str = IMAGE) -> float:
     return int(podman("image", "inspect", tag, "--format", "{{.Size}}").stdout.strip()) / 1e6
 
-
-def host_env() -> dict[str, str]:
-    return dict(os.environ)
