@@ -1,0 +1,204 @@
+"""Where notify keeps callbacks and its record of each case: MongoDB, or memory for the use-case tests.
+
+Every query a sweep or a hot route asks goes through one single-field index with an equality or a
+numeric range and a limit (the embedded store answers those from the index; times are therefore
+also stored as epoch ms): `next_due_ms` for the sweep, `open_officer` for an officer's day,
+`case_id` for a case's callbacks, `state` for leadership's overdue list, `completed_ms` and
+`overdue_ms` for the weekly figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING, IndexModel
+
+from common.mongo import GroupedInserts
+from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
+from common.timefmt import epoch_ms
+from notify.domain import UNASSIGNED, Callback, Case
+
+INDEXES = {
+    "callbacks": [
+        IndexModel([("next_due_ms", ASCENDING)]),
+        IndexModel([("case_id", ASCENDING)]),
+        IndexModel([("open_officer", ASCENDING)]),
+        IndexModel([("state", ASCENDING)]),
+        IndexModel([("officer_id", ASCENDING)]),
+        IndexModel([("unit_id", ASCENDING)]),
+        IndexModel([("due_ms", ASCENDING)]),
+        IndexModel([("completed_ms", ASCENDING)]),
+        IndexModel([("overdue_ms", ASCENDING)]),
+        OUTBOX_INDEX,
+    ],
+    "cases": [OUTBOX_INDEX],
+}
+
+#: the most callbacks a week's figures read (a station's week holds hundreds)
+FIGURES_LIMIT = 50_000
+#: the most open callbacks one officer's day lists
+OFFICER_OPEN_LIMIT = 1_000
+
+
+@dataclass(frozen=True)
+class CallbackQuery:
+    """The filters of `GET /v1/callbacks`: every given one must hold."""
+
+    case_id: str | None = None
+    state: str | None = None
+    officer_id: str | None = None
+    unit_id: str | None = None
+    due_from: datetime | None = None  # included
+    due_to: datetime | None = None  # excluded
+
+    def matches(self, callback: Callback) -> bool:
+        wanted = {"case_id": self.case_id, "state": self.state, "officer_id": self.officer_id, "unit_id": self.unit_id}
+        if any(v is not None and getattr(callback, k) != v for k, v in wanted.items()):
+            return False
+        return (self.due_from is None or callback.due_at >= self.due_from) and (
+            self.due_to is None or callback.due_at < self.due_to
+        )
+
+    def mongo(self) -> dict[str, Any]:
+        query: dict[str, Any] = {
+            k: v for k, v in (("case_id", self.case_id), ("state", self.state), ("officer_id", self.officer_id),
+                              ("unit_id", self.unit_id)) if v is not None
+        }
+        due: dict[str, int | None] = {}
+        if self.due_from is not None:
+            due["$gte"] = epoch_ms(self.due_from)
+        if self.due_to is not None:
+            due["$lt"] = epoch_ms(self.due_to)
+        if due:
+            query["due_ms"] = due
+        return query
+
+
+class CallbackCodec:
+    def ident(self, callback: Callback) -> str:
+        return callback.callback_id
+
+    def to_document(self, callback: Callback) -> dict[str, Any]:
+        return {
+            **callback.to_dict(),
+            "next_due_ms": epoch_ms(callback.next_due_at),
+            "due_ms": epoch_ms(callback.due_at),
+            "completed_ms": epoch_ms(callback.completed_at),
+            "overdue_ms": epoch_ms(callback.overdue_at),
+            "open_officer": (callback.officer_id or UNASSIGNED) if callback.is_open else None,
+        }
+
+    def from_document(self, doc: Mapping[str, Any]) -> Callback:
+        return Callback.from_dict(doc)
+
+
+@dataclass(eq=False)
+class CaseRecord:
+    """What notify has seen of a case (`domain.Case`), as stored: one document per case_id."""
+
+    case: Case
+    version: int = 0
+
+
+class CaseCodec:
+    def ident(self, record: CaseRecord) -> str:
+        return record.case.case_id
+
+    def to_document(self, record: CaseRecord) -> dict[str, Any]:
+        return record.case.to_dict()
+
+    def from_document(self, doc: Mapping[str, Any]) -> CaseRecord:
+        return CaseRecord(Case.from_dict(dict(doc)))
+
+
+class Callbacks(Repository[Callback], Protocol):
+    """The callbacks, and the questions the use cases ask of them."""
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        """Callbacks with a send time, cutoff or deadline at or before `now`, through the index."""
+
+    async def of_case(self, case_id: str) -> list[Callback]: ...
+
+    async def find(self, query: CallbackQuery, *, limit: int, offset: int) -> list[Callback]:
+        """Earliest deadline first."""
+
+    async def open_for(self, officer_id: str) -> list[Callback]:
+        """The officer's open callbacks (UNASSIGNED: those without an officer)."""
+
+    async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
+        """Callbacks completed or gone overdue in [start_ms, end_ms)."""
+
+
+class MongoCallbacks(MongoRepository[Callback]):
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        inserts = GroupedInserts(db["callbacks"])  # a case's parties, and concurrent cases, in one write
+        super().__init__(db["callbacks"], CallbackCodec(), insert=inserts.insert)
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        cursor = self.collection.find({"next_due_ms": {"$lte": epoch_ms(now)}}, {"_id": 1}).limit(limit)
+        return [d["_id"] async for d in cursor]
+
+    async def _read(self, query: dict[str, Any], limit: int, offset: int = 0, sort: bool = False) -> list[Callback]:
+        cursor = self.collection.find(query)
+        if sort:
+            cursor = cursor.sort([("due_ms", ASCENDING), ("_id", ASCENDING)])
+        cursor = cursor.skip(offset).limit(limit)
+        return [Callback.from_dict(d) async for d in cursor]
+
+    async def of_case(self, case_id: str) -> list[Callback]:
+        return await self._read({"case_id": case_id}, limit=OFFICER_OPEN_LIMIT)
+
+    async def find(self, query: CallbackQuery, *, limit: int, offset: int) -> list[Callback]:
+        return await self._read(query.mongo(), limit, offset, sort=True)
+
+    async def open_for(self, officer_id: str) -> list[Callback]:
+        return await self._read({"open_officer": officer_id}, limit=OFFICER_OPEN_LIMIT)
+
+    async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
+        found: dict[str, Callback] = {}
+        for field in ("completed_ms", "overdue_ms"):  # two indexed ranges: an $or would scan
+            for callback in await self._read({field: {"$gte": start_ms, "$lt": end_ms}}, limit=FIGURES_LIMIT):
+                found[callback.callback_id] = callback
+        return list(found.values())
+
+
+class InMemoryCallbacks(InMemoryRepository[Callback]):
+    def __init__(self) -> None:
+        super().__init__(CallbackCodec(), "callbacks")
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        cutoff = epoch_ms(now)
+        due = [d["_id"] for d in self.documents.values() if d["next_due_ms"] is not None and d["next_due_ms"] <= cutoff]
+        return due[:limit]
+
+    async def of_case(self, case_id: str) -> list[Callback]:
+        return [c for c in self.aggregates() if c.case_id == case_id]
+
+    async def find(self, query: CallbackQuery, *, limit: int, offset: int) -> list[Callback]:
+        found = sorted((c for c in self.aggregates() if query.matches(c)), key=lambda c: (c.due_at, c.callback_id))
+        return found[offset : offset + limit]
+
+    async def open_for(self, officer_id: str) -> list[Callback]:
+        return [c for c in self.aggregates() if c.is_open and (c.officer_id or UNASSIGNED) == officer_id]
+
+    async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
+        def inside(moment: datetime | None) -> bool:
+            return moment is not None and start_ms <= epoch_ms(moment) < end_ms  # type: ignore[operator]
+
+        return [c for c in self.aggregates() if inside(c.completed_at) or inside(c.overdue_at)]
+
+
+class Cases(Repository[CaseRecord], Protocol):
+    """notify's record of each case."""
+
+
+def mongo_cases(db: AsyncIOMotorDatabase) -> MongoRepository[CaseRecord]:
+    return MongoRepository(db["cases"], CaseCodec())
+
+
+def memory_cases() -> InMemoryRepository[CaseRecord]:
+    return InMemoryRepository(CaseCodec(), "cases")
