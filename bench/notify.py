@@ -217,7 +217,7 @@ async def main(args: argparse.Namespace) -> None:
         n = Notify(settings, SystemClock(), FakePublisher(), MongoCallbacks(db), mongo_cases(db))
         print(f"pending callbacks (service sweeping every {settings.sweep_interval_s:.0f} s)")
         filled = 0
-        for size in (10_000, args.pending):
+        for size in sorted({10_000, args.pending}):
             started = time.perf_counter()
             await _fill(callbacks, template, "p", filled, size, later)
             took, inserted, filled = time.perf_counter() - started, size - filled, size

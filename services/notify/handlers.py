@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -105,7 +105,7 @@ def public_events(callback: Callback, sms_for: Callable[[Callback, ev.CallbackSe
         public_type = _CONTRACTS.get(type(event))
         if public_type is None:
             continue
-        public = public_type(**asdict(event))
+        public = public_type(**vars(event))  # flat events of plain values
         staged.append((public, f"{callback.callback_id}/{public.subject.removeprefix('callbacks.')}/{step}"))
         if isinstance(event, ev.CallbackSent):
             staged.append((sms_for(callback, event), event.message_id))
