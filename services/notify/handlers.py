@@ -16,7 +16,7 @@ from common.clock import Clock
 from common.contracts import callbacks as contract
 from common.contracts import cases as case_contract
 from common.contracts.base import Event
-from common.contracts.sms import SmsDelivery, SmsSendRequested
+from common.contracts.sms import SmsDelivery, SmsInbound, SmsSendRequested
 from common.errors import Conflict, Invalid
 from common.outbox import RawPublisher
 from common.repository import Repository, VersionConflict
@@ -233,6 +233,15 @@ async def sms_delivery(n: Notify, event: SmsDelivery) -> None:
     callback_id = event.ref or event.sms_id.rsplit(".", 1)[0]
     await n.uow.act(callback_id, lambda c: domain.apply_receipt(
         c, now=n.clock.now(), sms_id=event.sms_id, status=event.status, detail=event.detail, policy=n.policy))
+
+
+async def sms_reply(n: Notify, event: SmsInbound) -> None:
+    """A party's SMS: the answer to the callback SMS sent to that phone last, if one awaits it."""
+    waiting = await n.callbacks.awaiting_reply(event.phone)
+    if not waiting:
+        return  # a survey reply, or words to the station: not a callback's
+    latest = max(waiting, key=lambda c: max(h.at for h in c.history if h.action == "sent"))
+    await n.uow.act(latest.callback_id, lambda c: domain.apply_reply(c, now=n.clock.now(), text=event.text))
 
 
 # --- officers and leadership -------------------------------------------------------------------

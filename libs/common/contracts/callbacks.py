@@ -66,7 +66,7 @@ class CallbackManual(_Responsible):
 
     subject: ClassVar[str] = subjects.CALLBACKS_MANUAL
 
-    reason: str = Field(max_length=500)
+    reason: str = Field(max_length=1000)
     due_at: datetime
 
 

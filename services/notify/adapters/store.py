@@ -28,6 +28,7 @@ INDEXES = {
         IndexModel([("next_due_ms", ASCENDING)]),
         IndexModel([("case_id", ASCENDING)]),
         IndexModel([("open_officer", ASCENDING)]),
+        IndexModel([("reply_phone", ASCENDING)]),
         IndexModel([("state", ASCENDING)]),
         IndexModel([("officer_id", ASCENDING)]),
         IndexModel([("unit_id", ASCENDING)]),
@@ -39,6 +40,10 @@ INDEXES = {
     "cases": [OUTBOX_INDEX],
 }
 
+#: states in which the party's SMS reply completes the callback
+AWAITING_REPLY = frozenset({"sent", "delivered"})
+#: the most callbacks one phone's reply is matched against
+REPLY_LIMIT = 20
 #: the most callbacks a week's figures read (a station's week holds hundreds)
 FIGURES_LIMIT = 50_000
 #: the most open callbacks one officer's day lists
@@ -91,6 +96,7 @@ class CallbackCodec:
             "completed_ms": epoch_ms(callback.completed_at),
             "overdue_ms": epoch_ms(callback.overdue_at),
             "open_officer": (callback.officer_id or UNASSIGNED) if callback.is_open else None,
+            "reply_phone": callback.phone if callback.state in AWAITING_REPLY else None,
         }
 
     def from_document(self, doc: Mapping[str, Any]) -> Callback:
@@ -132,6 +138,9 @@ class Callbacks(Repository[Callback], Protocol):
 
     async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
         """Callbacks completed or gone overdue in [start_ms, end_ms)."""
+
+    async def awaiting_reply(self, phone: str) -> list[Callback]:
+        """Callbacks whose SMS went to `phone` and is not answered yet."""
 
 
 class _BulkUnstage:
@@ -213,6 +222,9 @@ class MongoCallbacks(MongoRepository[Callback]):
     async def open_for(self, officer_id: str) -> list[Callback]:
         return await self._read({"open_officer": officer_id}, limit=OFFICER_OPEN_LIMIT)
 
+    async def awaiting_reply(self, phone: str) -> list[Callback]:
+        return await self._read({"reply_phone": phone}, limit=REPLY_LIMIT)
+
     async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
         found: dict[str, Callback] = {}
         for field in ("completed_ms", "overdue_ms"):  # two indexed ranges: an $or would scan
@@ -239,6 +251,9 @@ class InMemoryCallbacks(InMemoryRepository[Callback]):
 
     async def open_for(self, officer_id: str) -> list[Callback]:
         return [c for c in self.aggregates() if c.is_open and (c.officer_id or UNASSIGNED) == officer_id]
+
+    async def awaiting_reply(self, phone: str) -> list[Callback]:
+        return [c for c in self.aggregates() if c.state in AWAITING_REPLY and c.phone == phone][:REPLY_LIMIT]
 
     async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
         def inside(moment: datetime | None) -> bool:

@@ -35,7 +35,7 @@ from notify.domain.events import (
     CallbackSent,
     CallbackSuperseded,
 )
-from notify.domain.firing import NOT_BY_SMS, apply_receipt, failure_kind, fire, sms_id_for
+from notify.domain.firing import NOT_BY_SMS, SMS_REPLY, apply_receipt, apply_reply, failure_kind, fire, sms_id_for
 from notify.domain.figures import UNASSIGNED, CallbackFigures, weekly_figures
 from notify.domain.holidays import (
     CalendarFileError,
@@ -73,6 +73,7 @@ __all__ = [
     "OPEN_STATES",
     "OPT_OUT_WORDS",
     "RULES",
+    "SMS_REPLY",
     "RULE_DAYS",
     "STATES",
     "UNASSIGNED",
@@ -108,6 +109,7 @@ __all__ = [
     "StationContact",
     "WorkCalendar",
     "apply_receipt",
+    "apply_reply",
     "callback_id_for",
     "callback_text",
     "day_key",

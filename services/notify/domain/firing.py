@@ -19,6 +19,11 @@ time. Firing again at the same `now` changes nothing.
 
 A report about an earlier attempt, a repeated report, or one for a callback no longer waiting on
 its SMS changes nothing (returns False).
+
+`apply_reply(...)` is what the party's answer to the callback SMS does (the SMS asks for 1/2/3 or
+any words): the callback is done, by SMS, reached, the reply as the party's opinion; a reply that is
+only an opt-out word (TD, 退订…) opens a manual task instead. Only a callback whose SMS went out and
+is not yet answered takes a reply.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from notify.domain.model import Callback
+from notify.domain.optout import is_opt_out
 from notify.domain.schedule import SendPolicy
 
 #: failures that another SMS would meet again: the officer calls or visits instead
@@ -35,6 +41,9 @@ NOT_BY_SMS = {
     "undeliverable": "the SMS cannot be delivered to this number",
 }
 RATE_LIMITED = "rate_limited"
+#: who completed a callback the party answered by SMS
+SMS_REPLY = "party-sms-reply"
+MAX_OPINION = 2000
 
 
 def sms_id_for(callback: Callback) -> str:
@@ -73,4 +82,16 @@ def apply_receipt(
     if kind == RATE_LIMITED and callback.state == "scheduled":
         callback.postpone(now=now, until=policy.start_of_next_day(now),
                           reason="the phone reached its daily SMS limit", policy=policy)
+    return True
+
+
+def apply_reply(callback: Callback, *, now: datetime, text: str) -> bool:
+    """The party answered the callback SMS; True when it changed the callback."""
+    if callback.state not in ("sent", "delivered"):
+        return False
+    if is_opt_out(text):
+        callback.open_manual(now=now, reason=NOT_BY_SMS["opted_out"])
+    else:
+        callback.complete(now=now, channel="sms", reached=True, opinion=text.strip()[:MAX_OPINION],
+                          completed_by=SMS_REPLY)
     return True

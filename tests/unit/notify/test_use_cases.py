@@ -8,7 +8,7 @@ import pytest
 
 from common.clock import FakeClock
 from common.contracts.cases import CaseAccepted, CaseSolved
-from common.contracts.sms import SmsDelivery
+from common.contracts.sms import SmsDelivery, SmsInbound
 from common.errors import NotFound, Refused
 from common.fakes import FakePublisher
 from common.repository import RELAY_GRACE
@@ -230,3 +230,33 @@ async def test_a_broker_outage_keeps_the_sms_command_staged_until_the_relay(n: N
     n.publisher.away = False
     assert await n.uow.relay(now=datetime.now(UTC) + RELAY_GRACE)  # the relay keeps wall time == 2
     assert [s["sms_id"] for s in n.publisher.on("sms.send")] == [f"{cb('p1')}.1"]
+
+
+def inbound(text: str, phone: str = "13800138001") -> SmsInbound:
+    return SmsInbound.model_validate({"inbound_id": f"in-{len(text)}", "phone": phone, "text": text,
+                                      "received_at": "2026-11-20T10:05:00+08:00"})
+
+
+async def test_the_partys_sms_reply_completes_the_callback_and_td_makes_it_manual(n: Notify) -> None:
+    await handlers.case_accepted(n, accepted())
+    await handlers.sms_reply(n, inbound("1"))  # nothing sent yet: not a callback's reply
+    assert (await handlers.load(n, cb("p1"))).state == "scheduled"
+    await handlers.sweep(n)
+    await handlers.sms_reply(n, inbound("1 满意，民警很负责"))
+    await handlers.sms_reply(n, inbound("ＴＤ", phone="13800138002"))
+    done = await handlers.load(n, cb("p1"))
+    assert (done.state, done.channel, done.reached, done.opinion) == ("done", "sms", True, "1 满意，民警很负责")
+    assert done.completed_by == "party-sms-reply"
+    assert (await handlers.load(n, cb("p2"))).state == "manual"
+    await handlers.sms_reply(n, inbound("2"))  # answered already: changes nothing
+    assert len(n.publisher.on("callbacks.completed")) == 1
+
+
+async def test_a_long_failure_detail_still_makes_a_manual_task_event(n: Notify) -> None:
+    n.settings.sms_retry_delays_s = []
+    n.rules = handlers.callback_rules(n.settings)
+    await handlers.case_accepted(n, accepted(parties=(P1,)))
+    await handlers.sweep(n)
+    await handlers.sms_delivery(n, delivery(f"{cb('p1')}.1", "failed", "gateway_down_gave_up " + "x" * 470))
+    [task] = n.publisher.on("callbacks.manual")
+    assert task["reason"].startswith("SMS not delivered after 1 attempt(s): gateway_down_gave_up")
