@@ -46,7 +46,7 @@ from common.fakes import FakePublisher  # noqa: E402
 from common.settings import DEVELOPMENT_TOKEN  # noqa: E402
 from fengqiao.embedded import free_port, start_nats, start_store, wait_for_port  # noqa: E402
 from notify import handlers  # noqa: E402
-from notify.adapters.store import CallbackCodec, MongoCallbacks, mongo_cases  # noqa: E402
+from notify.adapters.store import CallbackCodec, CallbackQuery, MongoCallbacks, mongo_cases  # noqa: E402
 from notify.domain import Callback, SendPolicy  # noqa: E402
 from notify.handlers import Notify  # noqa: E402
 from notify.settings import NotifySettings  # noqa: E402
@@ -230,6 +230,17 @@ async def main(args: argparse.Namespace) -> None:
             print(f"  {size:>9,} stored (+{inserted:,} inserted in {took:.0f} s)"
                   f"   service RSS {_rss_mb(service.pid):6.1f} MB   sweep tick, nothing due {idle:6.1f} ms"
                   f"   {fired} due: {due_ms:6.0f} ms")
+            reads = {
+                "first page of GET /v1/callbacks": lambda: handlers.find(n, CallbackQuery(), limit=100, offset=0),
+                "a case's callbacks": lambda: handlers.find(n, CallbackQuery(case_id="p-5"), limit=100, offset=0),
+                "an officer's day": lambda: handlers.officers_day(n, "P9999"),
+            }
+            timed = []
+            for name, read in reads.items():
+                started = time.perf_counter()
+                await read()
+                timed.append(f"{name} {(time.perf_counter() - started) * 1000:.0f} ms")
+            print("             " + ", ".join(timed))
         # the service may have fired some of the sample too: leave it to finish
         await asyncio.sleep(2)
 
