@@ -37,7 +37,7 @@ def _start(nats_url: str, mongo_url: str, db: str, tmp_path, name: str) -> tuple
         # any hour of the day, so the test does not depend on when it runs
         "FQ_NOTIFY_SMS_ALLOWED_FROM": "00:00:00", "FQ_NOTIFY_SMS_ALLOWED_UNTIL": "23:59:59.999999",
         "FQ_NOTIFY_SMS_DELAY_S": str(SEND_DELAY_S),
-        "FQ_NOTIFY_SMS_DAILY_LIMIT": "1000",  # the same parties in many cases: not what the daily limit is about
+        "FQ_NOTIFY_SMS_DAILY_LIMIT": "100",  # the same parties in many cases: not what the daily limit is about
     }
     with open(tmp_path / f"notify-{name}.log", "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "notify"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -119,7 +119,9 @@ async def test_two_replicas_schedule_and_send_each_callback_once(
         docs = [d async for d in mongo[db_name].callbacks.find({})]
         assert len(docs) == 40
         actions = Counter(h["action"] for d in docs for h in d["history"])
-        assert actions == Counter({"schedule": 40, "sent": 40})
+        # the embedded gateway's receipts may have come back for some already: each once
+            assert (actions["schedule"], actions["sent"]) == (40, 40) and actions["delivered"] <= 40
+            assert set(actions) <= {"schedule", "sent", "delivered"}
         assert {d["attempts"] for d in docs} == {1}
     finally:
         mongo.close()
