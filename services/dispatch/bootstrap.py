@@ -32,11 +32,16 @@ async def build(runtime: Runtime) -> ServiceParts:
     relay = OutboxRelay([d.alerts.collection], runtime.publisher)
     interval = d.settings.sweep_interval_s
 
+    desk = handlers.DutyDesk(d)
+
     async def start() -> None:
         await d.alerts.give_places()  # alerts stored by a version before places: before the unique index
+        await d.alerts.key_waiting()  # and before the queue's index
         await ensure_indexes(runtime.db, INDEXES)
         await d.view.refresh(places=True)
+        d.view.on_freed = desk.ring
         await updates.listen(d.view)
+        desk.ring()  # what waited while no replica ran
 
     return ServiceParts(
         app=build_app(runtime, d),
@@ -44,7 +49,7 @@ async def build(runtime: Runtime) -> ServiceParts:
         periodic=[
             Periodic("units", UNIT_SWEEP_TICK_S, handlers.UnitSweep(d, UNIT_SWEEP_TICK_S).tick),
             Periodic("ack-timeouts", interval, lambda: handlers.sweep_ack_timeouts(d)),
-            Periodic("place-waiting", interval * 2, lambda: handlers.place_waiting(d)),
+            Periodic("duty-desk", interval * 2, desk.sweep),
             Periodic("outbox-relay", 5.0, relay.run_once),
         ],
         on_start=[start],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from math import ceil
@@ -17,9 +19,17 @@ from common.contracts.base import Event
 from common.http import Conflict, NotFound
 from common.mongo import VersionConflict
 from common.outbox import fetch, publish_staged
-from dispatch.adapters.store import UNIT_CHUNK, AlertStore, GridStore, PlaceTaken, UnitStore, alert_from
+from dispatch.adapters.store import (
+    BEYOND_REACH,
+    UNIT_CHUNK,
+    AlertStore,
+    GridStore,
+    PlaceTaken,
+    UnitStore,
+    alert_from,
+)
 from dispatch.domain.alerts import Alert, AlertRefused
-from dispatch.domain.assignment import rank_candidates
+from dispatch.domain.assignment import rank_candidates, within_reach
 from dispatch.domain.grid import GridParse, parse_grid
 from dispatch.settings import DispatchSettings
 from dispatch.view import GridView
@@ -151,7 +161,7 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
         placed = await _place(d, fresh, insert)
         if placed is None:
             alert = fresh()
-            alert.send_to_duty_desk(d.clock.now())
+            _to_duty_desk(d, alert)
             await insert(alert)
         else:
             alert = placed[0]
@@ -186,8 +196,14 @@ async def _place_waiting(d: Dispatch, waiting: Alert, staged: Callable[[Alert], 
         return alert, doc
     if waiting.state != "received":
         return None
-    waiting.send_to_duty_desk(d.clock.now())
+    _to_duty_desk(d, waiting)
     return waiting, await save(waiting)
+
+
+def _to_duty_desk(d: Dispatch, alert: Alert) -> None:
+    """No unit can take the alert now: the duty desk holds it, noting whether any unit ever could."""
+    reach = within_reach(d.view.grid, alert.lon, alert.lat, d.settings.overflow_radius_m)
+    alert.send_to_duty_desk(d.clock.now(), beyond_reach=not reach)
 
 
 async def _given_back(d: Dispatch, unit_id: str | None, place: int | None) -> None:
@@ -287,6 +303,7 @@ async def replace_grid(d: Dispatch, geojson: dict) -> tuple[GridParse, int]:
     await d.publisher.publish(contract.GridReplaced(grid_version=version, units=len(parsed.units), at=now),
                               f"grid/{version}")
     await d.view.refresh()
+    await reach_again(d)
     for unit_id in retired:
         for alert_id in await d.alerts.held_unacknowledged_by(unit_id):
             await _release_and_place(d, alert_id, "unit_unavailable")
@@ -324,24 +341,115 @@ async def sweep_ack_timeouts(d: Dispatch) -> int:
     return len(due)
 
 
-async def place_waiting(d: Dispatch) -> int:
-    """Offer alerts held by the duty desk to units again once one can take them."""
+#: alerts a round of the duty desk places at most; a round that places them all rings again
+OFFERS_PER_ROUND = 64
+#: alerts a round reads past the free places: within some unit's reach, but not of the units free now
+LOOKAHEAD = 8
+#: alerts read per query: the store reads each under its lock, alerts being placed get it in between
+DESK_PAGE = 8
+
+
+async def offer_waiting(d: Dispatch, *, after: str = "", reads: int | None = None) -> tuple[int, str]:
+    """Offer the free places to the alerts waiting at the duty desk, urgent and oldest first.
+
+    Reads nothing when no unit has room, else at most as many alerts as there are free places
+    (OFFERS_PER_ROUND at most) plus LOOKAHEAD, `reads` if given, from just after `after` (a
+    `desk_order`; "" is the head of the queue), a page at a time through the queue's index:
+    the cost does not grow with the number waiting. Returns (alerts placed, the rank of the last
+    alert read, "" if the queue ended).
+    """
+    if not d.settings.retry_unassigned:
+        return 0, ""
+    budget = min(d.view.room(), OFFERS_PER_ROUND) + LOOKAHEAD if reads is None else reads
     placed = 0
-    for alert_id in await d.alerts.waiting():
-        alert = await load(d, alert_id)
-        if alert.state not in ("unassigned", "received"):
-            continue
-        if alert.state == "unassigned" and not d.settings.retry_unassigned:
-            continue
-        try:
-            saved = await _place_waiting(d, alert, lambda a: [placement_event(d, a)])
-        except VersionConflict:
-            continue
-        if saved is None:
-            continue  # still nobody: it stays with the duty desk, no new event
-        await publish_staged(d.alerts.collection, saved[1], d.publisher)
-        placed += 1
-    return placed
+    while budget > 0 and d.view.room() > 0:
+        page = await d.alerts.waiting(after=after, limit=min(budget, DESK_PAGE, d.view.room()))
+        if not page:
+            return placed, ""
+        for doc in page:
+            budget -= 1
+            after = doc["waiting_key"][1:]
+            if doc.get("outbox"):  # a crash left its events unpublished: first things first
+                await publish_staged(d.alerts.collection, doc, d.publisher)
+            if await _offer(d, alert_from(doc)):
+                placed += 1
+                if placed >= OFFERS_PER_ROUND or d.view.room() == 0:
+                    return placed, after
+    return placed, after
+
+
+async def _offer(d: Dispatch, alert: Alert) -> bool:
+    """Place one waiting alert if a unit can take it now; True if placed."""
+    if alert.state not in ("unassigned", "received"):
+        return False
+    if alert.note_reach(within_reach(d.view.grid, alert.lon, alert.lat, d.settings.overflow_radius_m)):
+        # beyond every unit's reach (stored before reach was kept): out of the offers' way until a new grid
+        with suppress(VersionConflict):
+            await d.alerts.save(alert)
+        return False
+    try:
+        saved = await _place_waiting(d, alert, lambda a: [placement_event(d, a)])
+    except VersionConflict:
+        return False  # moved meanwhile (placed by another replica, closed by the desk)
+    if saved is None:
+        return False  # still nobody: it stays with the duty desk, no new event
+    await publish_staged(d.alerts.collection, saved[1], d.publisher)
+    return True
+
+
+async def reach_again(d: Dispatch) -> int:
+    """A new grid: alerts waiting beyond every unit's reach that a unit of it can reach are offered again.
+
+    Reads the alerts beyond reach a page at a time (a new grid is rare); returns how many came within reach.
+    """
+    after, changed = "", 0
+    while page := await d.alerts.waiting(after=after, limit=DESK_PAGE, reach=BEYOND_REACH):
+        for doc in page:
+            after = doc["waiting_key"][1:]
+            alert = alert_from(doc)
+            if alert.note_reach(within_reach(d.view.grid, alert.lon, alert.lat, d.settings.overflow_radius_m)):
+                with suppress(VersionConflict):
+                    await d.alerts.save(alert)
+                    changed += 1
+    if changed:
+        d.view.on_freed()
+    return changed
+
+
+class DutyDesk:
+    """Offers waiting alerts a place as soon as one may have freed, one round at a time.
+
+    `ring()` comes from the view (a place given back here or by another replica, a unit
+    available again, a new grid): a round starts at the head of the queue. `sweep()` is the
+    safety net a timer runs: one page, from where the last sweep stopped (so that alerts no
+    free unit can reach do not keep the rest from their turn), and nothing when no unit has room.
+    """
+
+    def __init__(self, d: Dispatch) -> None:
+        self._d = d
+        self._rung = False
+        self._round: asyncio.Task[None] | None = None
+        self._cursor = ""
+
+    def ring(self) -> None:
+        self._rung = True
+        if self._round is None or self._round.done():
+            self._round = asyncio.get_running_loop().create_task(self._rounds())
+
+    async def _rounds(self) -> None:
+        while self._rung:
+            self._rung = False
+            try:
+                placed, _ = await offer_waiting(self._d)
+            except Exception as exc:  # the store away: the sweep tries again
+                log.warning("duty_desk.offer_failed", error=repr(exc))
+                return
+            if placed >= OFFERS_PER_ROUND:
+                self._rung = True  # more may wait and fit
+
+    async def sweep(self) -> int:
+        placed, self._cursor = await offer_waiting(self._d, after=self._cursor, reads=DESK_PAGE)
+        return placed
 
 
 #: alerts handed on per tick at most, when the sweep finds them held by a unit that cannot hold them

@@ -23,12 +23,18 @@ async def _silent(unit_id: str, place: int, change: int) -> None:
     return None
 
 
+def _nobody() -> None:
+    return None
+
+
 class GridView:
     def __init__(self, grids: GridStore, units: UnitStore, alerts: AlertStore, announce: Announce = _silent) -> None:
         self._grids = grids
         self._units = units
         self._alerts = alerts
         self._announce = announce
+        #: called when a place may have freed (given back, a unit available again, a new grid): the duty desk
+        self.on_freed: Callable[[], None] = _nobody
         self.grid: Grid | None = None
         self.version = 0
         self.states: dict[str, UnitState] = {}
@@ -51,7 +57,9 @@ class GridView:
         """
         await self.refresh_grid()
         states = await self._units.states()
-        self.states, self.statuses = {}, {}
+        for gone in set(self.states) - set(states):
+            del self.states[gone]
+            self.statuses.pop(gone, None)
         self.note_states(states)
         if places:
             await self.refresh_places(self.unit_ids)
@@ -65,6 +73,7 @@ class GridView:
         self.grid = Grid(parse_grid(geojson).units) if geojson else None
         self.version = version
         heap.settle()  # the new grid lives until the next one; the old one is gone
+        self.on_freed()
         return True
 
     @property
@@ -93,15 +102,36 @@ class GridView:
 
     def note_states(self, states: Mapping[str, UnitState]) -> None:
         """Units' state as just read from the store."""
-        self.states.update(states)
+        freed = False
         for unit_id, state in states.items():
-            self.statuses[unit_id] = "off_duty" if state.retired else state.status
+            before = self.states.get(unit_id)
+            status = "off_duty" if state.retired else state.status
+            freed = freed or (status == "available" and (
+                before is None or self.statuses.get(unit_id) != "available" or state.capacity > before.capacity))
+            self.states[unit_id] = state
+            self.statuses[unit_id] = status
+        if freed:
+            self.on_freed()
+
+    def room(self) -> int:
+        """How many alerts the units could take now, as far as this replica knows: free places of available units."""
+        if self.grid is None:
+            return 0
+        free = 0
+        for unit in self.grid.units:
+            if self.statuses.get(unit.unit_id, unit.status) == "available":
+                free += max(0, unit.capacity - self.loads.get(unit.unit_id, 0))
+        return free
 
     def note_places(self, held: Mapping[str, set[int]]) -> None:
         """Every place held in these units, as just read from the store."""
+        freed = False
         for unit_id, places in held.items():
+            freed = freed or bool(self.places.get(unit_id, set()) - places)
             self.places[unit_id] = set(places)
             self._changed(unit_id)
+        if freed:
+            self.on_freed()
 
     def reserve(self, unit_id: str, capacity: int) -> int | None:
         """The lowest place of the unit this replica believes free, kept from its other alerts
@@ -144,6 +174,8 @@ class GridView:
         else:
             places.discard(place)
         self._changed(unit_id)
+        if change < 0:
+            self.on_freed()
 
     def _changed(self, unit_id: str) -> None:
         self._changes[unit_id] = self._changes.get(unit_id, 0) + 1

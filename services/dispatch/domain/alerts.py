@@ -157,6 +157,9 @@ class Alert:
     acknowledged_at: datetime | None = None
     closed_at: datetime | None = None
     flagged: bool = False  # went to the duty desk
+    #: waits at the duty desk beyond every unit's reach (see `assignment.within_reach`): a freed
+    #: place is not offered to it; a new grid may bring it within reach
+    beyond_reach: bool = False
     assignments: list[Assignment] = field(default_factory=list)
     closure: Closure | None = None
     version: int = 0  # owned by the repository (optimistic concurrency); rules never touch it
@@ -198,13 +201,15 @@ class Alert:
         self.state, self.unit_id, self.place = "assigned", candidate.unit_id, place
         self.reason, self.distance_m = candidate.reason, candidate.distance_m
         self.assigned_at, self.ack_due_at = now, now + ack_timeout
+        self.beyond_reach = False
         self.events.append(AlertAssigned(
             self.alert_id, candidate.unit_id, candidate.reason, candidate.distance_m, len(self.assignments),
             now, self.ack_due_at, self.category, self.priority, self.lon, self.lat, self.address))
 
-    def send_to_duty_desk(self, now: datetime) -> None:
+    def send_to_duty_desk(self, now: datetime, *, beyond_reach: bool = False) -> None:
         if self.state != "received":
             raise AlertRefused(self._why_not_waiting())
+        self.beyond_reach = beyond_reach
         self.assignments.append(Assignment(None, "overflow", None, now))
         self.state, self.unit_id, self.reason, self.distance_m = "unassigned", None, "overflow", None
         self.place = None
@@ -278,6 +283,14 @@ class Alert:
             self.category, self.priority, self.lon, self.lat, self.address, self.summary, self.caller_phone,
             [dict(p) for p in self.parties], self.received_at, now))
 
+    def note_reach(self, within: bool) -> bool:
+        """Whether a unit of the grid can reach the alert waiting at the duty desk (the grid changed, or it
+        was stored before reach was kept). Returns whether that changed what the alert waits for."""
+        if self.state != "unassigned" or self.beyond_reach == (not within):
+            return False
+        self.beyond_reach = not within
+        return True
+
     def excluded_units(self) -> frozenset[str]:
         """Units that let this alert's acknowledgement time out: reassignment goes to the next best."""
         return frozenset(a.unit_id for a in self.assignments if a.end == "ack_timeout" and a.unit_id)
@@ -318,6 +331,16 @@ class Alert:
         if self.state in ("assigned", "acknowledged"):
             return f"alert is {self.state}, held by unit {self.unit_id}; it must be released first"
         return f"alert is {self.state}"
+
+
+def desk_order(alert: Alert) -> str:
+    """The alert's rank in the duty desk's queue: priority (1 first), then age, then id.
+
+    A string that sorts as the queue does, `2:001764000000000:110-A`, so that the rank is also
+    a cursor: "the next n after this one" is one range of an index.
+    """
+    received_ms = max(0, int(alert.received_at.timestamp() * 1000))
+    return f"{alert.priority}:{received_ms:015d}:{alert.alert_id}"
 
 
 def _aware(value: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,7 @@ from common.http import NotFound, Principal, create_app, require
 from common.runtime import Runtime
 from common.timefmt import iso_week, local, week_bounds
 from dispatch import handlers
-from dispatch.domain.alerts import Alert
+from dispatch.domain.alerts import Alert, desk_order
 from dispatch.domain.stats import alert_clusters, weekly_unit_stats
 from dispatch.handlers import Dispatch
 
@@ -114,12 +114,27 @@ def build_app(runtime: Runtime, d: Dispatch) -> FastAPI:
 
     @v1.get("/alerts", tags=["alerts"])
     async def list_alerts(
+        request: Request,
+        response: Response,
         _: Reader,
         state: Literal["received", "assigned", "acknowledged", "closed", "unassigned"] | None = None,
         unit_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        after: Annotated[str | None, Query(
+            max_length=120, description="With state=unassigned: the page after this rank (from the `next` Link).",
+        )] = None,
     ) -> list[dict[str, Any]]:
-        return [_alert_view(a, d) for a in await d.alerts.find(state=state, unit_id=unit_id, limit=limit)]
+        """Alerts, newest first; with `state=unassigned` the duty desk's queue: urgent, then oldest, first.
+
+        The queue is paged: when more may follow, the `Link` header gives the next page (`rel="next"`).
+        """
+        if state != "unassigned" or unit_id is not None:
+            return [_alert_view(a, d) for a in await d.alerts.find(state=state, unit_id=unit_id, limit=limit)]
+        page = await d.alerts.queue(after=after or "", limit=limit)
+        if len(page) == limit:
+            following = request.url.include_query_params(after=desk_order(page[-1]))
+            response.headers["Link"] = f'<{following}>; rel="next"'
+        return [_alert_view(a, d) for a in page if a.state == "unassigned"]
 
     @v1.post("/alerts/{alert_id}/ack", tags=["alerts"])
     async def ack(alert_id: str, body: AckRequest, _: DutyDesk) -> dict[str, Any]:

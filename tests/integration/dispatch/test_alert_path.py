@@ -29,6 +29,11 @@ async def _placed(http, alert_id: str) -> dict:
     return await eventually(lambda: _placed_now(http, alert_id))
 
 
+async def _assigned(http, alert_id: str) -> dict | None:
+    body = await _alert(http, alert_id)
+    return body if body.get("state") == "assigned" else None
+
+
 async def _placed_now(http, alert_id: str) -> dict | None:
     body = await _alert(http, alert_id)
     return body if body.get("state") in ("assigned", "unassigned", "acknowledged") else None
@@ -73,11 +78,12 @@ async def test_no_unit_in_radius_goes_to_the_duty_desk_and_is_placed_later(run_s
             await svc.http.put(f"/v1/units/{unit}/status", json={"status": "busy"})
         await publish(nc, ALERTS_RECEIVED, alert_body("wait", *centre(0)), "wait")
         assert (await _placed(svc.http, "wait"))["state"] == "unassigned"
+        assert far["beyond_reach"] and not (await _alert(svc.http, "wait"))["beyond_reach"]
+        # G1 available again: the duty desk offers its place at once, to the alert it can reach
         await svc.http.put("/v1/units/G1/status", json={"status": "available"})
-        d = svc.parts.context
-        assert await handlers.place_waiting(d) == 1
-        placed = await _alert(svc.http, "wait")
+        placed = await eventually(lambda: _assigned(svc.http, "wait"))
         assert (placed["state"], placed["unit_id"], placed["flagged"]) == ("assigned", "G1", True)
+        assert (await _alert(svc.http, "far"))["state"] == "unassigned"
 
 
 async def test_no_ack_in_time_reassigns_to_the_next_best_unit(run_service, nc) -> None:

@@ -72,3 +72,33 @@ async def test_a_reread_that_crossed_a_change_of_the_unit_leaves_the_unit_as_it_
     await v.refresh_places(["G1", "G2"])
     assert v.places["G1"] == set()  # not taken again by the older read
     assert v.places["G2"] == {0, 1}  # what the read brings for a unit that did not change here
+
+
+def test_room_counts_the_free_places_of_available_units_and_a_freed_place_rings():
+    from shapely.geometry import box
+
+    from dispatch.adapters.store import UnitState
+    from dispatch.domain.grid import Grid, GridUnit
+
+    rings = []
+    v = view()
+    v.on_freed = lambda: rings.append(1)
+    v.grid = Grid([GridUnit(f"G{k}", f"unit {k}", box(k, 0, k + 1, 1), (k + 0.5, 0.5), ("a", "b", "c"), capacity=2)
+                   for k in (1, 2)])
+    assert v.room() == 4
+    v.apply_place("G1", 0, +1)
+    v.reserve("G1", 2)  # a place being written counts as taken
+    assert v.room() == 2 and rings == []
+    v.note_states({"G2": UnitState("G2", "busy", 2, ("a", "b", "c"), False)})
+    assert v.room() == 0 and rings == []
+    v.note_states({"G2": UnitState("G2", "busy", 2, ("a", "b", "c"), False)})  # nothing new
+    v.note_states({"G2": UnitState("G2", "available", 2, ("a", "b", "c"), False)})
+    assert v.room() == 2 and rings == [1]
+    v.apply_place("G1", 0, -1)  # given back, here or by another replica
+    assert v.room() == 3 and rings == [1, 1]
+    v.apply_place("G2", 0, +1)
+    v.note_places({"G2": {0}})  # a re-read that frees nothing
+    v.note_places({"G2": set()})  # a re-read that finds a place given back
+    assert rings == [1, 1, 1]
+    v.note_states({"G2": UnitState("G2", "available", 2, ("a", "b", "c"), True)})  # retired: off duty
+    assert v.room() == 1
