@@ -46,8 +46,8 @@ from common import bus  # noqa: E402
 from common.consume import ConsumeLoop, Consumer, Delivery  # noqa: E402
 from common.contracts.alerts import AlertReceived  # noqa: E402
 from common.contracts.subjects import ALERTS_ASSIGNED, ALERTS_RECEIVED, ALERTS_UNASSIGNED  # noqa: E402
-from common.embedded import free_port, start_nats, start_store, wait_for_port  # noqa: E402
 from common.settings import DEVELOPMENT_TOKEN  # noqa: E402
+from fengqiao.embedded import free_port, start_nats, start_store, wait_for_port  # noqa: E402
 
 BASELINE_IN = "alerts.bench_received"  # in the ALERTS stream; dispatch does not read it
 BASELINE_OUT = "alerts.bench_baseline"
@@ -81,7 +81,8 @@ async def baseline_worker(nats_url: str, mongo_url: str) -> None:
     import signal
 
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    await ConsumeLoop(js, publisher, Consumer("bench-baseline", BASELINE_IN, AlertReceived, handle)).run(stop)
+    baseline = Consumer("bench-baseline", AlertReceived, handle, subject_override=BASELINE_IN)
+    await ConsumeLoop(js, publisher, baseline).run(stop)
     await nc.drain()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from common.embedded import EmbeddedServer, start_nats, start_store
+from fengqiao.embedded import EmbeddedServer, start_nats, start_store
 
 
 @pytest.fixture(scope="session")

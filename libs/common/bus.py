@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Iterable
 
 import nats
 import structlog
 from nats.aio.client import Client as NATS
+from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -23,27 +26,87 @@ log = structlog.get_logger(__name__)
 DUPLICATE_WINDOW_S = 3600.0
 
 
-async def connect(url: str, name: str) -> NATS:
-    async def _disconnected() -> None:
-        log.warning("nats.disconnected")
+class BrokerUnreachable(ConnectionError):
+    """No NATS server answered the first connection; the message says where and why."""
 
-    async def _reconnected() -> None:
-        log.info("nats.reconnected")
 
-    async def _error(exc: Exception) -> None:
-        log.warning("nats.error", error=str(exc))
+ErrorCallback = Callable[[Exception], Awaitable[None]]
 
+#: a connection that dropped logs its failed reconnects at most once per this many seconds
+ERROR_LOG_EVERY_S = 30.0
+
+
+async def connect(url: str, name: str, *, reconnect: bool = True, connect_timeout: float = 5.0) -> NATS:
+    """Connect to NATS, or raise BrokerUnreachable soon (each server is tried twice).
+
+    nats-py (2.16) runs its reconnect loop for the first connection too (nats.py issue #352):
+    with `max_reconnect_attempts=-1` a server that is not there makes `connect()` wait
+    forever, calling `error_cb` every `reconnect_time_wait`; and `allow_reconnect=False`
+    alone does not end that loop (each server is retried up to `max_reconnect_attempts`,
+    60 by default). So the first connection is made with `max_reconnect_attempts=1` (two
+    tries per server, then NoServersError) and fails with the last reason; a caller that
+    must wait for NATS retries with its own backoff (`common.runtime`). With `reconnect`,
+    the connection then kept reconnects forever after a drop, and logs its failed attempts
+    at most once per ERROR_LOG_EVERY_S; without it (a command-line tool) a drop closes it.
+    """
+    servers = [u.strip() for u in url.split(",")]
+    failures: list[Exception] = []
+
+    async def _noted(exc: Exception) -> None:
+        failures.append(exc)
+
+    first = NATS()
+    try:
+        await first.connect(
+            servers=servers, name=name, allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0.1,
+            connect_timeout=connect_timeout, error_cb=_noted,
+        )
+    except (NatsError, OSError, asyncio.TimeoutError) as exc:
+        reason = failures[-1] if failures else exc
+        raise BrokerUnreachable(f"cannot reach NATS at {url}: {reason or reason.__class__.__name__}") from exc
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await first.close()
+        raise
+    if not reconnect:
+        return first
+    await first.close()
     return await nats.connect(
-        servers=[u.strip() for u in url.split(",")],
+        servers=servers,
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
-        connect_timeout=5,
+        connect_timeout=connect_timeout,
         drain_timeout=10,
         disconnected_cb=_disconnected,
         reconnected_cb=_reconnected,
-        error_cb=_error,
+        error_cb=throttled_errors(ERROR_LOG_EVERY_S),
     )
+
+
+async def _disconnected() -> None:
+    log.warning("nats.disconnected")
+
+
+async def _reconnected() -> None:
+    log.info("nats.reconnected")
+
+
+def throttled_errors(every_s: float, clock: Callable[[], float] = time.monotonic) -> ErrorCallback:
+    """nats-py's error callback: the first error logged, then at most one line per `every_s`, with a count."""
+    last: float | None = None
+    unlogged = 0
+
+    async def on_error(exc: Exception) -> None:
+        nonlocal last, unlogged
+        now = clock()
+        if last is not None and now - last < every_s:
+            unlogged += 1
+            return
+        log.warning("nats.error", error=str(exc) or exc.__class__.__name__, errors_since_last_line=unlogged)
+        last, unlogged = now, 0
+
+    return on_error
 
 
 def stream_configs(replicas: int = 1) -> list[StreamConfig]:

@@ -1,9 +1,14 @@
 """The one consume loop: a durable pull consumer with an explicit acknowledgement policy.
 
 - valid and handled           -> ack
-- invalid payload or refused  -> dead-letter with the reason, then term (never redelivered)
-- transient failure           -> nak with a growing delay (store or broker down)
+- invalid payload, or the use case answers NotFound / Refused / Invalid
+                              -> dead-letter with the reason, then term (never redelivered)
+- a dependency down, or Conflict (others kept changing it)
+                              -> nak with a growing delay
 - still failing at max_deliver -> dead-letter with the last error, then term
+
+A consumer is declared from its contract: the subject is the model's (`AlertClosed.subject`), and
+the handler gets the validated event.
 """
 
 from __future__ import annotations
@@ -23,32 +28,17 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernError
 
 from common import metrics
-from common.bus import BrokerUnavailable, Publisher
+from common.bus import Publisher
 from common.contracts.base import Event
 from common.contracts.deadletter import DeadLetter
 from common.contracts.subjects import deadletter_subject, stream_for
+from common.errors import Conflict, Invalid, NotFound, Refused, dependency_down
 
 log = structlog.get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
-
-
-class TransientError(Exception):
-    """A failure that another delivery may not meet (a dependency is down or busy)."""
-
-
-class Rejected(Exception):
-    """The event is valid JSON of the right shape but cannot be accepted (a business refusal)."""
-
-
-#: exceptions that mean "try again later", whoever raised them
-TRANSIENT = (
-    TransientError, ConnectionFailure, ExecutionTimeout, WriteConcernError, NatsTimeoutError, asyncio.TimeoutError,
-    BrokerUnavailable,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +56,15 @@ class Delivery:
 @dataclass(frozen=True)
 class Consumer(Generic[E]):
     durable: str
-    subject: str
     model: type[E]
     handler: Callable[[E, Delivery], Awaitable[None]]
     ack_wait_s: float = 30.0
+    #: only where a bench or test feeds the model from another subject
+    subject_override: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.subject_override or self.model.subject
 
 
 def _backoff(num_delivered: int) -> float:
@@ -179,10 +174,13 @@ class ConsumeLoop:
         with structlog.contextvars.bound_contextvars(business_id=event.business_id):
             try:
                 await self._c.handler(event, delivery)
-            except Rejected as exc:
+            except (NotFound, Refused) as exc:
                 return await self._dead_letter(msg, delivery, f"rejected: {exc}", [])
+            except Invalid as exc:
+                errors = [{"loc": exc.field, "msg": exc.reason, "type": "value_error"}]
+                return await self._dead_letter(msg, delivery, f"rejected: {exc}", errors)
             except Exception as exc:
-                transient = isinstance(exc, TRANSIENT)
+                transient = dependency_down(exc) or isinstance(exc, Conflict)
                 if delivery.num_delivered >= self._max_deliver:
                     log.error("message.gave_up", error=repr(exc), deliveries=delivery.num_delivered)
                     return await self._dead_letter(

@@ -45,23 +45,6 @@ def refused_by_id(exc: DuplicateKeyError) -> bool:
     return bool(re.search(r"index: _id_ |^UNIQUE constraint failed: [^ ']+\._id$", message))
 
 
-class VersionConflict(Exception):
-    """Someone else saved the aggregate since we read it: reload and decide again."""
-
-
-async def save_versioned(collection, doc: dict, expected_version: int) -> None:
-    """Insert (expected_version 0) or replace a whole document if nobody changed it meanwhile."""
-    if expected_version == 0:
-        try:
-            await collection.insert_one(doc)
-        except DuplicateKeyError as exc:
-            raise VersionConflict(str(doc.get("_id"))) from exc
-        return
-    result = await collection.replace_one({"_id": doc["_id"], "version": expected_version}, doc)
-    if result.matched_count != 1:
-        raise VersionConflict(str(doc["_id"]))
-
-
 class GroupedInserts:
     """Inserts from concurrent handlers sent together, one bulk write at a time (a group commit).
 

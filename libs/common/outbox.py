@@ -1,103 +1,90 @@
-"""Transactional outbox inside the aggregate's own document (single-document atomicity only).
+"""The transactional outbox inside the aggregate's own document (single-document atomicity only).
 
-An event caused by an HTTP call or a timer is staged in `doc["outbox"]` and saved with
-the state change in one write; then it is published with its msg id and unstaged. If
-the process dies in between, the relay publishes it later; JetStream drops the
-duplicate by msg id.
+A save writes the aggregate whole, version-checked, with the events it caused staged in
+`doc["outbox"]` in the same write; then they are published with their msg ids and unstaged.
+
+Two rules keep every staged event until the broker has acknowledged it, whatever happens between:
+- a save carries over what it loaded still staged: only an unstage after a publish removes an entry;
+- entries are keyed by the version that staged them (then their place in that save), so an
+  aggregate's events go out in the order they happened, and a publish stops at the first failure
+  rather than send a later event before an earlier one.
+A crash or a broker outage leaves entries staged; the next load of the aggregate or the relay
+publishes them. JetStream drops a duplicate by msg id, so publishing twice is harmless.
 """
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
-from motor.motor_asyncio import AsyncIOMotorCollection
 
 from common import metrics
-from common.bus import Publisher
-from common.consume import TRANSIENT
 from common.contracts.base import Event
-from common.mongo import save_versioned
-from common.timefmt import epoch_ms
+from common.errors import dependency_down
 
 log = structlog.get_logger(__name__)
 
-
-def stage(doc: dict, events: list[tuple[Event, str]]) -> None:
-    """Put (event, msg_id) pairs into the document about to be saved."""
-    if not events:
-        doc.setdefault("outbox", {})
-        return
-    box = doc.setdefault("outbox", {})
-    for event, msg_id in events:
-        box[msg_id] = {"subject": event.subject, "data": event.model_dump_json()}
-    doc["outbox_ms"] = epoch_ms(datetime.now(UTC))  # wall time: the relay's own bookkeeping, not a rule
+#: (event, msg_id) pairs a use case wants published with its save
+Events = Sequence[tuple[Event, str]]
 
 
-async def flush(collection: AsyncIOMotorCollection, doc: dict, publisher: Publisher, *, patient: bool = True) -> int:
-    """Publish what `doc` (as just saved) has staged, then clear it."""
-    box: dict = doc.get("outbox") or {}
-    if not box:
-        return 0
-    for msg_id, item in box.items():
-        await publisher.publish_raw(item["subject"], item["data"].encode(), msg_id, patient=patient)
-    cleared = await collection.update_one(
-        {"_id": doc["_id"], "version": doc["version"]}, {"$set": {"outbox": {}}, "$unset": {"outbox_ms": ""}}
-    )
-    if cleared.matched_count == 0:
-        # saved again meanwhile: unstage only what we published; the relay sees the rest
-        await collection.update_one({"_id": doc["_id"]}, {"$unset": {f"outbox.{k}": "" for k in box}})
-    metrics.OUTBOX_PUBLISHED.labels(collection.name).inc(len(box))
-    return len(box)
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One staged event, as kept in the document."""
+
+    key: str
+    msg_id: str
+    subject: str
+    data: str
+
+    def document(self) -> dict[str, str]:
+        return {"msg_id": self.msg_id, "subject": self.subject, "data": self.data}
 
 
-async def save_staged(
-    collection: AsyncIOMotorCollection, doc: dict, expected_version: int, events: list[tuple[Event, str]]
-) -> dict:
-    """Save an aggregate's whole document (version-checked) with its events staged in it; returns it."""
-    stage(doc, events)
-    await save_versioned(collection, doc, expected_version)
-    return doc
+def entry_key(version: int, index: int) -> str:
+    """Sorts as the events happened: by the version whose save staged them, then their place in it."""
+    return f"{version:012d}-{index:04d}"
 
 
-async def publish_staged(collection: AsyncIOMotorCollection, doc: dict, publisher: Publisher) -> None:
-    """Publish what a saved document staged; with the broker away, the relay does it later.
+def new_entries(events: Events, version: int) -> dict[str, dict[str, str]]:
+    """The outbox entries of the events caused by the save that makes `version`."""
+    return {
+        entry_key(version, i): {"msg_id": msg_id, "subject": event.subject, "data": event.model_dump_json()}
+        for i, (event, msg_id) in enumerate(events)
+    }
 
-    The state change is stored already: a command must not fail for want of a broker.
+
+def staged(outbox: Mapping[str, Mapping[str, str]] | None) -> list[Entry]:
+    """The entries of a stored outbox, oldest first."""
+    return [Entry(key, v["msg_id"], v["subject"], v["data"]) for key, v in sorted((outbox or {}).items())]
+
+
+class RawPublisher(Protocol):
+    async def publish_raw(
+        self, subject: str, data: bytes, msg_id: str, headers: dict[str, str] | None = None, *, patient: bool = True
+    ) -> object: ...
+
+
+async def publish_in_order(
+    publisher: RawPublisher, entries: Iterable[Entry], *, patient: bool, where: str
+) -> list[str]:
+    """Publish entries oldest first; stop at the first the broker did not take. Returns the keys published.
+
+    A dependency failure is logged once and ends the run (the rest stays staged for later);
+    any other failure is raised.
     """
-    try:
-        await flush(collection, doc, publisher, patient=False)  # the relay has the patience
-    except TRANSIENT as exc:
-        log.warning("outbox.deferred", collection=collection.name, id=str(doc["_id"]), error=repr(exc))
-
-
-async def fetch(collection: AsyncIOMotorCollection, ident: str, publisher: Publisher) -> dict | None:
-    """An aggregate's document, with any event a crash left unpublished sent first."""
-    doc = await collection.find_one({"_id": ident})
-    if doc is not None and doc.get("outbox"):
-        await publish_staged(collection, doc, publisher)
-    return doc
-
-
-class OutboxRelay:
-    """Publishes outboxes a crash left behind; runs in every replica, duplicates are harmless."""
-
-    def __init__(self, collections: list[AsyncIOMotorCollection], publisher: Publisher, grace_s: float = 5.0) -> None:
-        self._collections = collections
-        self._publisher = publisher
-        self._grace = timedelta(seconds=grace_s)
-
-    async def run_once(self) -> int:
-        published = 0
-        cutoff = epoch_ms(datetime.now(UTC) - self._grace)
-        for coll in self._collections:
-            async for doc in coll.find({"outbox_ms": {"$lte": cutoff}}):
-                try:
-                    published += await flush(coll, doc, self._publisher)
-                except Exception as exc:
-                    log.warning("outbox.relay_failed", collection=coll.name, id=str(doc["_id"]), error=repr(exc))
-                    await asyncio.sleep(0)
-        if published:
-            log.info("outbox.relayed", events=published)
-        return published
+    done: list[str] = []
+    for entry in entries:
+        try:
+            await publisher.publish_raw(entry.subject, entry.data.encode(), entry.msg_id, patient=patient)
+        except Exception as exc:
+            if not dependency_down(exc):
+                raise
+            log.warning("outbox.deferred", where=where, msg_id=entry.msg_id, error=repr(exc))
+            break
+        done.append(entry.key)
+    if done:
+        metrics.OUTBOX_PUBLISHED.labels(where).inc(len(done))
+    return done

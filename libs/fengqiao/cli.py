@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from fengqiao.services import SERVICES
+
 DEFAULT_DATA_DIR = Path(".fengqiao")
 SCHEMA_DIR = Path("contracts/schemas")
 
@@ -21,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--no-sample-grid", action="store_true", help="do not load the sample grid")
 
     serve = sub.add_parser("serve", help="run one service (how a container runs it); settings from FQ_<SERVICE>_*")
-    serve.add_argument("service", choices=["dispatch", "mediation", "notify", "rating"])
+    serve.add_argument("service", choices=list(SERVICES))
 
     pub = sub.add_parser("publish", help="publish an event with its Nats-Msg-Id and show what came of it")
     pub.add_argument("subject")
@@ -46,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_up(args.data_dir, sample_grid=not args.no_sample_grid)
     if args.command == "serve":
         from common.runtime import serve
-        from fengqiao.services import SERVICES
 
         spec = SERVICES[args.service]
         asyncio.run(serve(spec.name, spec.settings_class()(), spec.build()))

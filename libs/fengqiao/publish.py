@@ -7,10 +7,16 @@ import asyncio
 import json
 import sys
 
+from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
 from common import bus
 from common.contracts.registry import BY_SUBJECT
+
+#: seconds for each try to connect (two per server) and to get JetStream's ack (three tries):
+#: with NATS down or silent the command fails in about 5 s, never hangs
+CONNECT_TIMEOUT_S = 2.0
+ACK_TIMEOUT_S = 1.5
 
 
 def _nats_url(args: argparse.Namespace) -> str:
@@ -47,7 +53,12 @@ async def publish_file(args: argparse.Namespace) -> int:
         print("no --msg-id and no id in the body", file=sys.stderr)
         return 1
 
-    nc = await bus.connect(_nats_url(args), name="fengqiao-publish")
+    url = _nats_url(args)
+    try:
+        nc = await bus.connect(url, name="fengqiao-publish", reconnect=False, connect_timeout=CONNECT_TIMEOUT_S)
+    except bus.BrokerUnreachable as exc:
+        print(f"fengqiao publish: {exc} (is `fengqiao up` running? --nats-url to choose)", file=sys.stderr)
+        return 1
     try:
         seen: list[str] = []
 
@@ -56,7 +67,13 @@ async def publish_file(args: argparse.Namespace) -> int:
                 seen.append(f"{msg.subject}: {msg.data.decode('utf-8', 'replace')}")
 
         watch = await nc.subscribe(">", cb=on_message)
-        ack = await bus.Publisher(nc.jetstream()).publish_raw(args.subject, raw.encode("utf-8"), msg_id)
+        publisher = bus.Publisher(nc.jetstream(), timeout=ACK_TIMEOUT_S)
+        try:
+            ack = await publisher.publish_raw(args.subject, raw.encode("utf-8"), msg_id)
+        except (NatsError, OSError, asyncio.TimeoutError) as exc:
+            print(f"fengqiao publish: JetStream at {url} did not take {args.subject}: "
+                  f"{exc or exc.__class__.__name__}", file=sys.stderr)
+            return 1
         print(json.dumps({"published": args.subject, "msg_id": msg_id, "stream": ack.stream, "seq": ack.seq,
                           "duplicate": bool(ack.duplicate)}, ensure_ascii=False))
         await asyncio.sleep(args.wait)

@@ -11,13 +11,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from common.embedded import EmbeddedServer, free_port, start_nats, start_store
 from common.settings import DEVELOPMENT_TOKEN
+from fengqiao.embedded import EmbeddedServer, EmbeddedServerError, free_port, start_nats, start_store
 from fengqiao.services import SERVICES, ServiceSpec
+from fengqiao.supervise import GaveUp, Supervisor
 
 
 def _port(preferred: int) -> int:
@@ -54,7 +56,10 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = None
-    restarts: list[float] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
     @property
     def base_url(self) -> str:
@@ -96,6 +101,31 @@ class ServiceProcess:
             self.process.wait(5)
 
 
+@dataclass
+class ServerProcess:
+    """An embedded server as a child of `up`: started again on the same port and data folder."""
+
+    name: str
+    starter: Callable[[int | None], EmbeddedServer]
+    server: EmbeddedServer | None = None
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self.server.process if self.server is not None else None
+
+    @property
+    def log_path(self) -> Path:
+        assert self.server is not None
+        return self.server.log_path
+
+    def start(self) -> None:
+        port = None
+        if self.server is not None:
+            port = self.server.port  # the services were given this URL
+            self.server.kill()  # reaps it and stops its companion (the store's checkpointer)
+        self.server = self.starter(port)
+
+
 class Platform:
     def __init__(self, data_dir: Path, token: str = DEVELOPMENT_TOKEN, sample_grid: bool = True,
                  log=print) -> None:
@@ -103,15 +133,24 @@ class Platform:
         self.token = token
         self.sample_grid = sample_grid
         self.log = log
-        self.nats: EmbeddedServer | None = None
-        self.store: EmbeddedServer | None = None
+        self._nats = ServerProcess("nats-server", lambda port: start_nats(self.data_dir, port))
+        self._store = ServerProcess("nx-27017", lambda port: start_store(self.data_dir, port))
         self.services: dict[str, ServiceProcess] = {}
+        self.supervisor: Supervisor | None = None
+
+    @property
+    def nats(self) -> EmbeddedServer | None:
+        return self._nats.server
+
+    @property
+    def store(self) -> EmbeddedServer | None:
+        return self._store.server
 
     def start(self) -> dict:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.nats = start_nats(self.data_dir)
-            self.store = start_store(self.data_dir)
+            self._nats.start()
+            self._store.start()
             for spec in SERVICES.values():
                 self.services[spec.name] = self._service(spec)
             for svc in self.services.values():
@@ -120,6 +159,7 @@ class Platform:
                 svc.wait_ready()
             if self.sample_grid:
                 self._load_sample_grid()
+            self.supervisor = Supervisor([self._nats, self._store, *self.services.values()], log=self.log)
             return self._write_endpoints()
         except BaseException:
             self.stop()
@@ -164,16 +204,9 @@ class Platform:
         return endpoints
 
     def supervise_once(self) -> None:
-        """Restart a service that died, as a container orchestrator would (at most 5 times a minute)."""
-        now = time.monotonic()
-        for svc in self.services.values():
-            if svc.process is not None and svc.process.poll() is not None:
-                svc.restarts = [t for t in svc.restarts if now - t < 60]
-                if len(svc.restarts) >= 5:
-                    continue
-                self.log(f"{svc.spec.name} exited with {svc.process.returncode}; restarting (log: {svc.log_path})")
-                svc.restarts.append(now)
-                svc.start()
+        """Reap, log and start again the children that exited; GaveUp when one keeps dying."""
+        if self.supervisor is not None:
+            self.supervisor.check()
 
     def stop(self) -> None:
         for svc in self.services.values():
@@ -190,9 +223,13 @@ def run_up(data_dir: Path, sample_grid: bool = True) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    platform = Platform(data_dir, sample_grid=sample_grid)
+    platform = Platform(data_dir, sample_grid=sample_grid, log=lambda line: print(line, flush=True))
     print(f"starting Fengqiao in {platform.data_dir} …", flush=True)
-    endpoints = platform.start()
+    try:
+        endpoints = platform.start()
+    except (EmbeddedServerError, RuntimeError) as exc:
+        print(f"fengqiao up: could not start: {exc}", file=sys.stderr, flush=True)
+        return 1
     print(f"NATS      {endpoints['nats_url']}")
     print(f"MongoDB   {endpoints['mongo_url']}")
     for name, svc in endpoints["services"].items():
@@ -200,11 +237,15 @@ def run_up(data_dir: Path, sample_grid: bool = True) -> int:
     print(f"token     {endpoints['token']}")
     print(f"endpoints {platform.data_dir / 'endpoints.json'}")
     print("ready. Ctrl-C stops everything.", flush=True)
+    failure: GaveUp | None = None
     try:
-        while not stop.wait(1.0):
+        while not stop.wait(0.25):
             platform.supervise_once()
+    except GaveUp as exc:
+        failure = exc
+        print(f"fengqiao up: {exc}; stopping everything", file=sys.stderr, flush=True)
     finally:
         print("stopping …", flush=True)
         platform.stop()
         print("stopped.", flush=True)
-    return 0
+    return 1 if failure else 0

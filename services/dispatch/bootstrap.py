@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from common.mongo import ensure_indexes
-from common.outbox import OutboxRelay
 from common.runtime import Periodic, Runtime, ServiceParts
 from dispatch import handlers
 from dispatch.adapters.store import INDEXES, AlertStore, GridStore, UnitStore
@@ -29,7 +28,6 @@ def wire(runtime: Runtime, updates: ViewUpdates) -> Dispatch:
 async def build(runtime: Runtime) -> ServiceParts:
     updates = ViewUpdates(runtime.nc)
     d = wire(runtime, updates)
-    relay = OutboxRelay([d.alerts.collection], runtime.publisher)
     interval = d.settings.sweep_interval_s
 
     desk = handlers.DutyDesk(d)
@@ -50,7 +48,7 @@ async def build(runtime: Runtime) -> ServiceParts:
             Periodic("units", UNIT_SWEEP_TICK_S, handlers.UnitSweep(d, UNIT_SWEEP_TICK_S).tick),
             Periodic("ack-timeouts", interval, lambda: handlers.sweep_ack_timeouts(d)),
             Periodic("duty-desk", interval * 2, desk.sweep),
-            Periodic("outbox-relay", 5.0, relay.run_once),
+            Periodic("outbox-relay", 5.0, d.uow.relay),
         ],
         on_start=[start],
         context=d,

@@ -16,18 +16,10 @@ from common.bus import Publisher
 from common.clock import Clock
 from common.contracts import alerts as contract
 from common.contracts.base import Event
-from common.http import Conflict, NotFound
-from common.mongo import VersionConflict
-from common.outbox import fetch, publish_staged
-from dispatch.adapters.store import (
-    BEYOND_REACH,
-    UNIT_CHUNK,
-    AlertStore,
-    GridStore,
-    PlaceTaken,
-    UnitStore,
-    alert_from,
-)
+from common.errors import NotFound, Refused
+from common.repository import Stored, VersionConflict
+from common.unit_of_work import UnitOfWork
+from dispatch.adapters.store import BEYOND_REACH, UNIT_CHUNK, AlertStore, GridStore, PlaceTaken, UnitStore, alert_from
 from dispatch.domain.alerts import Alert, AlertRefused
 from dispatch.domain.assignment import rank_candidates, within_reach
 from dispatch.domain.grid import GridParse, parse_grid
@@ -50,6 +42,10 @@ class Dispatch:
     units: UnitStore
     alerts: AlertStore
     view: GridView
+
+    def __post_init__(self) -> None:
+        # events are staged by each use case itself here (see placement_event): none derived from the alert
+        self.uow = UnitOfWork(self.alerts.repository, self.publisher, lambda _: [], kind="alert")
 
     @property
     def ack_timeout(self) -> timedelta:
@@ -92,10 +88,12 @@ def released_event(alert: Alert, unit_id: str, why: str) -> tuple[Event, str]:
 #: a unit whose place turned out taken is read again and tried once more, then the next unit
 TRIES_PER_UNIT = 2
 
-Write = Callable[[Alert], Awaitable[dict | None]]
+Write = Callable[[Alert], Awaitable[Stored[Alert] | None]]
 
 
-async def _place(d: Dispatch, fresh: Callable[[], Alert], write: Write) -> tuple[Alert, dict | None] | None:
+async def _place(
+    d: Dispatch, fresh: Callable[[], Alert], write: Write
+) -> tuple[Alert, Stored[Alert] | None] | None:
     """Give the alert a free place of the best unit that can take it, and write it there.
 
     `fresh()` gives the alert as it is before this placement; `write` stores it (an insert or
@@ -177,7 +175,9 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
              distance_m=alert.distance_m)
 
 
-async def _place_waiting(d: Dispatch, waiting: Alert, staged: Callable[[Alert], Staged]) -> tuple[Alert, dict] | None:
+async def _place_waiting(
+    d: Dispatch, waiting: Alert, staged: Callable[[Alert], Staged]
+) -> tuple[Alert, Stored[Alert]] | None:
     """Place an alert that waits for a unit (just released, or at the duty desk); save it with its events.
 
     `waiting` is as it should be saved if no unit can take it. A released alert then goes to the
@@ -186,14 +186,14 @@ async def _place_waiting(d: Dispatch, waiting: Alert, staged: Callable[[Alert], 
     """
     snapshot = waiting.to_dict()
 
-    async def save(alert: Alert) -> dict:
+    async def save(alert: Alert) -> Stored[Alert]:
         return await d.alerts.save(alert, staged(alert))
 
     placed = await _place(d, lambda: Alert.from_dict(snapshot), save)
     if placed is not None:
-        alert, doc = placed
-        assert doc is not None
-        return alert, doc
+        alert, stored = placed
+        assert stored is not None
+        return alert, stored
     if waiting.state != "received":
         return None
     _to_duty_desk(d, waiting)
@@ -212,17 +212,17 @@ async def _given_back(d: Dispatch, unit_id: str | None, place: int | None) -> No
         await d.view.note_place(unit_id, place, -1)
 
 
+async def _publish(d: Dispatch, stored: Stored[Alert]) -> None:
+    await d.uow.publish(stored.aggregate.alert_id, stored)
+
+
 async def _save_and_publish(d: Dispatch, alert: Alert, staged: Staged) -> None:
-    doc = await d.alerts.save(alert, staged)
-    await publish_staged(d.alerts.collection, doc, d.publisher)
+    await _publish(d, await d.alerts.save(alert, staged))
 
 
 async def load(d: Dispatch, alert_id: str) -> Alert:
     """The alert, with any event a crash left unpublished sent first."""
-    doc = await fetch(d.alerts.collection, alert_id, d.publisher)
-    if doc is None:
-        raise NotFound("alert", alert_id)
-    return alert_from(doc)
+    return await d.uow.get(alert_id)
 
 
 # --- commands from the API ---------------------------------------------------------------------
@@ -234,7 +234,7 @@ async def acknowledge(d: Dispatch, alert_id: str, unit_id: str) -> Alert:
     try:
         alert.acknowledge(unit_id, d.clock.now())
     except AlertRefused as exc:
-        raise Conflict(exc.reason) from exc
+        raise Refused(exc.reason) from exc
     if alert.state == before:
         return alert  # acknowledged twice: nothing new to say
     event = contract.AlertAcknowledged(
@@ -255,7 +255,7 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
         alert.close(unit_id=unit_id, officer_id=officer_id, disposition=disposition, note=note,
                     signatures=signatures, now=d.clock.now())
     except AlertRefused as exc:
-        raise Conflict(exc.reason) from exc
+        raise Refused(exc.reason) from exc
     known = {p["party_id"] for p in alert.parties}
     alert.parties = [*alert.parties, *(p for p in parties if p["party_id"] not in known)]
     event = contract.AlertClosed(
@@ -265,9 +265,9 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
         caller_phone=alert.caller_phone, parties=[contract.Party(**p) for p in alert.parties],
         received_at=alert.received_at,
     )
-    doc = await d.alerts.save(alert, [(event, f"{alert_id}/closed")])
+    stored = await d.alerts.save(alert, [(event, f"{alert_id}/closed")])
     await _given_back(d, holder, place)
-    await publish_staged(d.alerts.collection, doc, d.publisher)
+    await _publish(d, stored)
     return alert
 
 
@@ -328,9 +328,9 @@ async def _release_and_place(d: Dispatch, alert_id: str, why: str) -> None:
     except VersionConflict:
         return  # someone else moved it meanwhile (acknowledged, closed, placed)
     assert saved is not None  # a released alert is always saved: with a unit, or with the duty desk
-    placed, doc = saved
+    placed, stored = saved
     await _given_back(d, unit_id, place)
-    await publish_staged(d.alerts.collection, doc, d.publisher)
+    await _publish(d, stored)
     log.info("alert.reassigned", alert_id=alert_id, from_unit=unit_id, to_unit=placed.unit_id, why=why)
 
 
@@ -369,9 +369,9 @@ async def offer_waiting(d: Dispatch, *, after: str = "", reads: int | None = Non
         for doc in page:
             budget -= 1
             after = doc["waiting_key"][1:]
-            if doc.get("outbox"):  # a crash left its events unpublished: first things first
-                await publish_staged(d.alerts.collection, doc, d.publisher)
-            if await _offer(d, alert_from(doc)):
+            # events an earlier save left staged go first (loading publishes them)
+            alert = await load(d, doc["_id"]) if doc.get("outbox") else alert_from(doc)
+            if await _offer(d, alert):
                 placed += 1
                 if placed >= OFFERS_PER_ROUND or d.view.room() == 0:
                     return placed, after
@@ -393,7 +393,7 @@ async def _offer(d: Dispatch, alert: Alert) -> bool:
         return False  # moved meanwhile (placed by another replica, closed by the desk)
     if saved is None:
         return False  # still nobody: it stays with the duty desk, no new event
-    await publish_staged(d.alerts.collection, saved[1], d.publisher)
+    await _publish(d, saved[1])
     return True
 
 

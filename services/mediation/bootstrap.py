@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from common.mongo import ensure_indexes
-from common.outbox import OutboxRelay
 from common.runtime import Periodic, Runtime, ServiceParts
 from mediation import handlers
-from mediation.adapters.store import INDEXES, DisputeStore, RequestIds
+from mediation.adapters.store import INDEXES, MongoDisputes, MongoRequestIds
 from mediation.domain import load_risk_rules
 from mediation.entrypoints.api import build_app
 from mediation.entrypoints.consumers import consumers
@@ -19,13 +18,13 @@ def wire(runtime: Runtime) -> Mediation:
     assert isinstance(settings, MediationSettings)
     rules = load_risk_rules(settings.risk_rules_path) if settings.risk_rules_path else None
     return Mediation(
-        settings, runtime.clock, runtime.publisher, DisputeStore(runtime.db), RequestIds(runtime.db), risk_rules=rules
+        settings, runtime.clock, runtime.publisher, MongoDisputes(runtime.db), MongoRequestIds(runtime.db),
+        risk_rules=rules,
     )
 
 
 async def build(runtime: Runtime) -> ServiceParts:
     m = wire(runtime)
-    relay = OutboxRelay([m.disputes.collection], runtime.publisher)
 
     async def start() -> None:
         await ensure_indexes(runtime.db, INDEXES)
@@ -35,7 +34,7 @@ async def build(runtime: Runtime) -> ServiceParts:
         consumers=consumers(m),
         periodic=[
             Periodic("deadlines", m.settings.sweep_interval_s, lambda: handlers.sweep_deadlines(m)),
-            Periodic("outbox-relay", 5.0, relay.run_once),
+            Periodic("outbox-relay", 5.0, m.uow.relay),
         ],
         on_start=[start],
         context=m,

@@ -11,16 +11,14 @@ from typing import Any
 
 import structlog
 
-from common.bus import Publisher
 from common.clock import Clock
-from common.consume import Rejected
 from common.contracts import alerts as alert_contract
 from common.contracts import disputes as contract
 from common.contracts.base import Event
-from common.http import Conflict, NotFound
-from common.mongo import VersionConflict
-from common.outbox import fetch, publish_staged
-from mediation.adapters.store import DisputeStore, RequestIds
+from common.errors import Conflict, Invalid
+from common.outbox import RawPublisher
+from common.unit_of_work import UnitOfWork
+from mediation.adapters.store import Disputes, RequestIds
 from mediation.domain import (
     RECURRENCE_WINDOW,
     Agreement,
@@ -43,14 +41,20 @@ Staged = list[tuple[Event, str]]
 
 @dataclass
 class Mediation:
-    """Everything a use case needs; `bootstrap` wires it."""
+    """Everything a use case needs; `bootstrap` wires it (real adapters, or in-memory ones in tests)."""
 
     settings: MediationSettings
     clock: Clock
-    publisher: Publisher
-    disputes: DisputeStore
+    publisher: RawPublisher
+    disputes: Disputes
     requests: RequestIds
     risk_rules: RiskRules | None = None  # None: the packaged rules
+
+    def __post_init__(self) -> None:
+        self.uow = UnitOfWork(
+            self.disputes, self.publisher, lambda d: public_events(d, self.station), kind="dispute",
+            refusal=DisputeRefused,
+        )
 
     @property
     def station(self) -> tuple[float, float]:
@@ -167,66 +171,43 @@ def public_events(dispute: Dispute, station: tuple[float, float]) -> Staged:
     return staged
 
 
-# --- the unit of work --------------------------------------------------------------------------
-
-
-async def _commit(m: Mediation, dispute: Dispute) -> None:
-    doc = await m.disputes.save(dispute, public_events(dispute, m.station))
-    await publish_staged(m.disputes.collection, doc, m.publisher)
+# --- loading and acting ------------------------------------------------------------------------
 
 
 async def load(m: Mediation, dispute_id: str) -> Dispute:
-    """The dispute, with any event a crash left unpublished sent first."""
-    doc = await fetch(m.disputes.collection, dispute_id, m.publisher)
-    if doc is None:
-        raise NotFound("dispute", dispute_id)
-    return Dispute.from_dict(doc)
+    """The dispute, with any event a crash left unpublished sent first; NotFound if there is none."""
+    return await m.uow.get(dispute_id)
 
 
 async def _act(m: Mediation, dispute_id: str, command: Callable[[Dispute, datetime], Any]) -> Dispute:
-    """Apply a command to the stored dispute and save it; decide again if someone saved it meanwhile."""
-    for _ in range(3):
-        dispute = await load(m, dispute_id)
-        steps = len(dispute.history)
-        try:
-            command(dispute, m.clock.now())
-        except DisputeRefused as exc:
-            raise Conflict(exc.reason) from exc
-        if len(dispute.history) == steps:
-            return dispute  # nothing happened: nothing to save
-        try:
-            await _commit(m, dispute)
-        except VersionConflict:
-            continue
-        return dispute
-    raise Conflict(f"dispute {dispute_id} is being changed by someone else: try again")
+    return await m.uow.act(dispute_id, lambda dispute: command(dispute, m.clock.now()))
 
 
 # --- opening -----------------------------------------------------------------------------------
 
 
 async def _open(m: Mediation, dispute_id: str, report: Report, reported_at: datetime) -> tuple[Dispute, bool]:
-    """Open the dispute, linked to a recurrence; (the stored one, False) if it is open already."""
-    if await m.disputes.get_doc(dispute_id) is None:
+    """Open the dispute, linked to a recurrence; (the stored one, False) if it is open already.
+
+    Invalid (naming the parties) when the parties cannot open a dispute.
+    """
+    if await m.disputes.get(dispute_id) is None:
         earlier = await m.disputes.recurrence_candidates(reported_at - RECURRENCE_WINDOW)
         recurrence_of = find_recurrence(recurrence_keys(report), earlier, now=reported_at)
-        dispute = report.open(dispute_id, reported_at, recurrence_of, m.risk_rules)
         try:
-            await _commit(m, dispute)
-        except VersionConflict:
-            pass  # the same report, opened meanwhile by another delivery or replica
-        else:
+            dispute = report.open(dispute_id, reported_at, recurrence_of, m.risk_rules)
+        except DisputeRefused as exc:  # at opening only the parties can be refused
+            raise Invalid("parties", exc.reason) from exc
+        if await m.uow.add(dispute):
             log.info("dispute.opened", dispute_id=dispute_id, source=report.source, level=dispute.level,
                      high_risk=dispute.high_risk, recurrence_of=recurrence_of)
             return dispute, True
+        # else: the same report, opened meanwhile by another delivery or replica
     return await load(m, dispute_id), False
 
 
 async def report_dispute(m: Mediation, report: Report, request_id: str | None = None) -> tuple[Dispute, bool]:
-    """An informant's report, a household visit or the desk; a retry with the same request_id opens nothing new.
-
-    Raises DisputeRefused when the parties cannot open a dispute.
-    """
+    """An informant's report, a household visit or the desk; a retry with the same request_id opens nothing new."""
     now = m.clock.now()
     dispute_id = _new_dispute_id(m, now)
     if request_id:
@@ -252,10 +233,7 @@ async def open_from_alert(m: Mediation, event: alert_contract.AlertClosed) -> No
     """
     if event.disposition != "referred_to_mediation":
         return
-    try:
-        await _open(m, dispute_id_for_alert(event.alert_id), report_of_alert(event), event.at)
-    except DisputeRefused as exc:
-        raise Rejected(exc.reason) from exc
+    await _open(m, dispute_id_for_alert(event.alert_id), report_of_alert(event), event.at)
 
 
 # --- actions on a dispute ----------------------------------------------------------------------

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from common.bus import Publisher
-from common.consume import ConsumeLoop, Consumer, Delivery, Rejected, TransientError
+from common.consume import ConsumeLoop, Consumer, Delivery
 from common.contracts.alerts import AlertReceived
 from common.contracts.subjects import ALERTS_RECEIVED, deadletter_subject
+from common.errors import Conflict, Invalid, NotFound, Refused, Unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +58,7 @@ async def test_valid_is_handled_invalid_is_deadlettered_and_loop_goes_on(nc) -> 
     async def handler(event: AlertReceived, delivery: Delivery) -> None:
         seen.append(event.alert_id)
 
-    loop = ConsumeLoop(js, Publisher(js), Consumer("t1", ALERTS_RECEIVED, AlertReceived, handler))
+    loop = ConsumeLoop(js, Publisher(js), Consumer("t1", AlertReceived, handler))
     await js.publish(ALERTS_RECEIVED, b"{not json", headers={"Nats-Msg-Id": "bad-1"})
     await js.publish(ALERTS_RECEIVED, json.dumps({**GOOD, "priority": 9}).encode(), headers={"Nats-Msg-Id": "bad-2"})
     await js.publish(ALERTS_RECEIVED, json.dumps(GOOD).encode(), headers={"Nats-Msg-Id": "good-1"})
@@ -78,10 +79,12 @@ async def test_transient_failure_is_retried_then_succeeds(nc) -> None:
 
     async def flaky(event: AlertReceived, delivery: Delivery) -> None:
         attempts.append(delivery.num_delivered)
-        if len(attempts) < 3:
-            raise TransientError("store down")
+        if len(attempts) == 1:
+            raise Unavailable("store down")
+        if len(attempts) == 2:
+            raise Conflict("changed by others meanwhile")
 
-    loop = ConsumeLoop(js, Publisher(js), Consumer("t2", ALERTS_RECEIVED, AlertReceived, flaky))
+    loop = ConsumeLoop(js, Publisher(js), Consumer("t2", AlertReceived, flaky))
     await js.publish(ALERTS_RECEIVED, json.dumps(GOOD).encode(), headers={"Nats-Msg-Id": "g"})
     await _run_until(loop, lambda: len(attempts) == 3)
     assert attempts == [1, 2, 3]
@@ -92,22 +95,30 @@ async def test_rejected_and_always_failing_end_in_deadletter(nc) -> None:
 
     async def refuse(event: AlertReceived, delivery: Delivery) -> None:
         if event.alert_id == "refused":
-            raise Rejected("unknown unit")
+            raise Refused("unknown unit")
+        if event.alert_id == "unknown":
+            raise NotFound("unit", "G9")
+        if event.alert_id == "invalid":
+            raise Invalid("location", "outside the station's area")
         raise RuntimeError("bug")
 
-    loop = ConsumeLoop(js, Publisher(js), Consumer("t3", ALERTS_RECEIVED, AlertReceived, refuse), max_deliver=2)
-    for alert_id in ("refused", "buggy"):
+    loop = ConsumeLoop(js, Publisher(js), Consumer("t3", AlertReceived, refuse), max_deliver=2)
+    for alert_id in ("refused", "unknown", "invalid", "buggy"):
         payload = json.dumps({**GOOD, "alert_id": alert_id}).encode()
         await js.publish(ALERTS_RECEIVED, payload, headers={"Nats-Msg-Id": alert_id})
     letters: list[dict] = []
 
     async def watch() -> None:
-        letters.extend(await _collect(nc, deadletter_subject(ALERTS_RECEIVED), 2, timeout=15))
+        letters.extend(await _collect(nc, deadletter_subject(ALERTS_RECEIVED), 4, timeout=15))
 
     watcher = asyncio.create_task(watch())
     await _run_until(loop, watcher.done, timeout=20)
     reasons = {json.loads(x["data"])["alert_id"]: x["reason"] for x in letters}
     assert reasons["refused"] == "rejected: unknown unit"
+    assert reasons["unknown"] == "rejected: unit 'G9' not found"
+    assert reasons["invalid"] == "rejected: location: outside the station's area"
+    invalid = next(x for x in letters if json.loads(x["data"])["alert_id"] == "invalid")
+    assert invalid["errors"] == [{"loc": "location", "msg": "outside the station's area", "type": "value_error"}]
     assert reasons["buggy"].startswith("failed 2 times, last: RuntimeError('bug')")
     assert datetime.fromisoformat(letters[0]["at"]).tzinfo is not None
     assert datetime.now(UTC) >= datetime.fromisoformat(letters[0]["at"])

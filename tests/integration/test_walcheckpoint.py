@@ -8,8 +8,8 @@ import pytest
 from pymongo import IndexModel
 
 from common import mongo
-from common.embedded import start_store
-from common.walcheckpoint import WalCheckpointer
+from fengqiao.embedded import start_store
+from fengqiao.walcheckpoint import WalCheckpointer
 
 pytestmark = pytest.mark.integration
 

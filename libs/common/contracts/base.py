@@ -18,7 +18,15 @@ def _normalize_phone(value: str) -> str:
 
 
 Phone = Annotated[str, AfterValidator(_normalize_phone)]
-Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s$]+$")]
+#: the one alphabet of every id handed out or accepted over the event contract: letters, digits and
+#: `.` `_` `:` `-`, starting with a letter or digit, at most 64 characters, so every id is one URL path
+#: segment as it is (no escaping) and a safe key in a document
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+Identifier = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=ID_PATTERN,
+          description="Letters, digits and . _ : - (starting with a letter or digit), at most 64 characters."),
+]
 
 
 class Event(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.contracts import alerts, cases, deadletter, disputes, ratings
+from common.contracts import alerts, cases, deadletter, disputes, ratings, sms
 from common.contracts.base import Event
 
 #: every public event, in the order docs/events.md lists them
@@ -29,6 +29,9 @@ CONTRACTS: tuple[type[Event], ...] = (
     disputes.DisputeReopened,
     disputes.DisputeOverdue,
     disputes.DisputeFollowupDue,
+    sms.SmsSendRequested,
+    sms.SmsInbound,
+    sms.SmsDelivery,
     deadletter.DeadLetter,
 )
 

@@ -29,6 +29,11 @@ DISPUTES_REOPENED = "disputes.reopened"
 DISPUTES_OVERDUE = "disputes.overdue"
 DISPUTES_FOLLOWUP_DUE = "disputes.followup_due"
 
+# The SMS gateway (notify): a command in, facts out.
+SMS_SEND = "sms.send"
+SMS_INBOUND = "sms.inbound"
+SMS_DELIVERY = "sms.delivery"
+
 DEADLETTER_PREFIX = "deadletter"
 
 

@@ -11,9 +11,9 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from common.contracts.base import Event
-from common.mongo import GroupedInserts, VersionConflict, refused_by_id
-from common.outbox import save_staged
+from common.mongo import GroupedInserts, refused_by_id
+from common.outbox import Events
+from common.repository import OUTBOX_INDEX, MongoRepository, Stored, VersionConflict
 from common.timefmt import epoch_ms
 from dispatch.domain.alerts import Alert, desk_order
 
@@ -26,7 +26,7 @@ INDEXES = {
         IndexModel([("state", ASCENDING)]),
         IndexModel([("unit_id", ASCENDING)]),
         IndexModel([("received_at", ASCENDING)]),
-        IndexModel([("outbox_ms", ASCENDING)]),
+        OUTBOX_INDEX,
         # the places of the units: no two alerts in one place (see `slot`)
         IndexModel([("slot", ASCENDING)], unique=True),
     ],
@@ -196,37 +196,43 @@ def _state(d: dict) -> UnitState:
     return UnitState(d["_id"], d["status"], d["capacity"], tuple(d.get("officers", ())), d.get("retired", False))
 
 
+class AlertCodec:
+    def ident(self, alert: Alert) -> str:
+        return alert.alert_id
+
+    def to_document(self, alert: Alert) -> dict:
+        return _document(alert)
+
+    def from_document(self, doc: dict) -> Alert:
+        return alert_from(doc)
+
+
 class AlertStore:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self.collection = db["alerts"]
         self._inserts = GroupedInserts(self.collection)
+        self.repository = MongoRepository(self.collection, AlertCodec(), insert=self._inserts.insert, refusal=_refusal)
 
     async def insert_new(self, alert: Alert) -> None:
         """Store a just-received alert, in its place if it has one.
 
         VersionConflict if an alert with its id is stored already; PlaceTaken if its place is.
         """
-        try:
-            await self._inserts.insert(_document(alert, 1))
-        except DuplicateKeyError as exc:
-            raise _refusal(alert, exc) from exc
-        alert.version = 1
+        await self.repository.add(alert, [])
 
     async def get(self, alert_id: str) -> Alert | None:
-        doc = await self.collection.find_one({"_id": alert_id})
-        return alert_from(doc) if doc else None
+        stored = await self.repository.get(alert_id)
+        return stored.aggregate if stored else None
 
-    async def save(self, alert: Alert, staged: list[tuple[Event, str]] | None = None) -> dict:
-        """Save the whole alert if nobody changed it meanwhile; stage events in its outbox. Returns the doc saved.
+    async def save(self, alert: Alert, staged: Events = ()) -> Stored[Alert]:
+        """Save the whole alert if nobody changed it meanwhile, its events staged after what is still staged.
 
         VersionConflict if it changed meanwhile; PlaceTaken if the place it moves into is taken.
         """
-        try:
-            doc = await save_staged(self.collection, _document(alert, alert.version + 1), alert.version, staged or [])
-        except DuplicateKeyError as exc:
-            raise _refusal(alert, exc) from exc
-        alert.version += 1
-        return doc
+        doc = await self.collection.find_one({"_id": alert.alert_id, "version": alert.version}, {"outbox": 1})
+        if doc is None:
+            raise VersionConflict(alert.alert_id)
+        return await self.repository.save(Stored(alert, dict(doc.get("outbox") or {})), staged)
 
     async def places(self, unit_ids: Iterable[str]) -> dict[str, set[int]]:
         """The places held in each of the given units.
@@ -330,13 +336,11 @@ class AlertStore:
         return [alert_from(d) async for d in cursor]
 
 
-def _document(alert: Alert, version: int) -> dict:
+def _document(alert: Alert) -> dict:
     data = alert.to_dict()
-    data.pop("version", None)
     data.pop("events", None)
     ack_due = alert.ack_due_at if alert.state == "assigned" else None
-    doc = {"_id": alert.alert_id, **data, "slot": slot(alert), "ack_due_ms": epoch_ms(ack_due),
-           "version": version, "outbox": {}}
+    doc = {**data, "slot": slot(alert), "ack_due_ms": epoch_ms(ack_due)}
     key = waiting_key(alert)
     if key is not None:  # no key at all otherwise: the queue's index holds the waiting alerts only
         doc["waiting_key"] = key

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime
 from math import cos, floor, radians
 from statistics import median
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from common.timefmt import iso_week
 from dispatch.domain.alerts import Alert
 from dispatch.domain.geo import METRES_PER_DEGREE
 from dispatch.domain.grid import DUTY_DESK
-
-
-def iso_week(at: datetime, tz: ZoneInfo) -> str:
-    """'2026-W48': the ISO week (Monday to Sunday) of the moment in the station's zone."""
-    year, week, _ = at.astimezone(tz).isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def last_holder(alert: Alert) -> str | None:

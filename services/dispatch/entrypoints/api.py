@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.contracts.alerts import Disposition, Party
-from common.http import NotFound, Principal, create_app, require
+from common.errors import NotFound
+from common.http import Principal, create_app, require
 from common.runtime import Runtime
 from common.timefmt import iso_week, local, week_bounds
 from dispatch import handlers

@@ -6,7 +6,6 @@ from typing import Any
 
 from common.consume import Consumer, Delivery
 from common.contracts.alerts import AlertReceived
-from common.contracts.subjects import ALERTS_RECEIVED
 from dispatch import handlers
 from dispatch.handlers import Dispatch
 
@@ -15,4 +14,4 @@ def consumers(d: Dispatch) -> list[Consumer[Any]]:
     async def on_alert_received(event: AlertReceived, delivery: Delivery) -> None:
         await handlers.receive_alert(d, event)
 
-    return [Consumer("dispatch-alerts-received", ALERTS_RECEIVED, AlertReceived, on_alert_received)]
+    return [Consumer("dispatch-alerts-received", AlertReceived, on_alert_received)]

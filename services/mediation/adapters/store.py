@@ -1,16 +1,17 @@
-"""Mongo repositories of mediation: the disputes, and the request ids a client may retry with."""
+"""Where mediation keeps its disputes and the request ids a client may retry with: MongoDB, or memory for tests."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any, Protocol
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from common.contracts.base import Event
-from common.outbox import save_staged
+from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
 from common.timefmt import epoch_ms
 from mediation.domain import Dispute, RecurrenceCandidate, recurrence_keys
 
@@ -23,24 +24,43 @@ INDEXES = {
         IndexModel([("level", ASCENDING)]),
         IndexModel([("next_due_ms", ASCENDING)]),  # numeric: the embedded store scans date ranges
         IndexModel([("reported_at", ASCENDING)]),
-        IndexModel([("outbox_ms", ASCENDING)]),
+        OUTBOX_INDEX,
     ],
     "requests": [IndexModel([("at", ASCENDING)], expireAfterSeconds=int(REQUEST_ID_KEPT.total_seconds()))],
 }
 
 
-class DisputeStore:
+class DisputeCodec:
+    def ident(self, dispute: Dispute) -> str:
+        return dispute.dispute_id
+
+    def to_document(self, dispute: Dispute) -> dict[str, Any]:
+        return {**dispute.to_dict(), "next_due_ms": epoch_ms(dispute.next_due_at)}
+
+    def from_document(self, doc: Mapping[str, Any]) -> Dispute:
+        return Dispute.from_dict(doc)
+
+
+class Disputes(Repository[Dispute], Protocol):
+    """The disputes, and the questions the use cases ask of them."""
+
+    async def due(self, now: datetime, limit: int = 200) -> list[str]:
+        """Disputes with a deadline (first contact, follow-up) at or before `now`, through an index."""
+
+    async def find(
+        self, *, state: str | None, level: str | None, high_risk: bool | None, overdue: bool | None,
+        limit: int, offset: int,
+    ) -> list[Dispute]:
+        """Newest reports first."""
+
+    async def reported_between(self, start: datetime, end: datetime) -> list[Dispute]: ...
+
+    async def recurrence_candidates(self, since: datetime) -> list[RecurrenceCandidate]: ...
+
+
+class MongoDisputes(MongoRepository[Dispute]):
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        self.collection = db["disputes"]
-
-    async def get_doc(self, dispute_id: str) -> dict | None:
-        return await self.collection.find_one({"_id": dispute_id})
-
-    async def save(self, dispute: Dispute, staged: list[tuple[Event, str]]) -> dict:
-        """Save the whole dispute if nobody changed it meanwhile, its events staged. Returns the doc saved."""
-        doc = await save_staged(self.collection, _document(dispute, dispute.version + 1), dispute.version, staged)
-        dispute.version += 1
-        return doc
+        super().__init__(db["disputes"], DisputeCodec())
 
     async def due(self, now: datetime, limit: int = 200) -> list[str]:
         cursor = self.collection.find({"next_due_ms": {"$lte": epoch_ms(now)}}, {"_id": 1}).limit(limit)
@@ -52,7 +72,7 @@ class DisputeStore:
     ) -> list[Dispute]:
         filters = {"state": state, "level": level, "high_risk": high_risk, "overdue": overdue}
         query = {k: v for k, v in filters.items() if v is not None}
-        cursor = self.collection.find(query).sort("reported_at", -1).skip(offset).limit(limit)
+        cursor = self.collection.find(query).sort("reported_at", DESCENDING).skip(offset).limit(limit)
         return [Dispute.from_dict(d) async for d in cursor]
 
     async def reported_between(self, start: datetime, end: datetime) -> list[Dispute]:
@@ -63,19 +83,46 @@ class DisputeStore:
     async def recurrence_candidates(self, since: datetime) -> list[RecurrenceCandidate]:
         # the store cannot query into the parties array: match the keys here
         cursor = self.collection.find({"reported_at": {"$gte": since}}, {"reported_at": 1, "parties": 1, "address": 1})
-        return [
-            RecurrenceCandidate(d["_id"], d["reported_at"], recurrence_keys(_keyed(d)))
-            async for d in cursor
-        ]
+        return [RecurrenceCandidate(d["_id"], d["reported_at"], _keys(d)) async for d in cursor]
 
 
-def _keyed(doc: dict) -> SimpleNamespace:
-    """The parts of a stored dispute that recurrence looks at."""
+class InMemoryDisputes(InMemoryRepository[Dispute]):
+    def __init__(self) -> None:
+        super().__init__(DisputeCodec(), "disputes")
+
+    async def due(self, now: datetime, limit: int = 200) -> list[str]:
+        due = [d for d in self.aggregates() if d.next_due_at is not None and d.next_due_at <= now]
+        return [d.dispute_id for d in due[:limit]]
+
+    async def find(
+        self, *, state: str | None, level: str | None, high_risk: bool | None, overdue: bool | None,
+        limit: int, offset: int,
+    ) -> list[Dispute]:
+        wanted = {"state": state, "level": level, "high_risk": high_risk, "overdue": overdue}
+        found = [d for d in self.aggregates() if all(getattr(d, k) == v for k, v in wanted.items() if v is not None)]
+        found.sort(key=lambda d: d.reported_at, reverse=True)
+        return found[offset : offset + limit]
+
+    async def reported_between(self, start: datetime, end: datetime) -> list[Dispute]:
+        return [d for d in self.aggregates() if start <= d.reported_at < end]
+
+    async def recurrence_candidates(self, since: datetime) -> list[RecurrenceCandidate]:
+        return [RecurrenceCandidate(d.dispute_id, d.reported_at, recurrence_keys(d))
+                for d in self.aggregates() if d.reported_at >= since]
+
+
+def _keys(doc: Mapping[str, Any]) -> frozenset[str]:
+    """The recurrence keys of a stored dispute, from the few fields read for them."""
     parties = [SimpleNamespace(phone=p.get("phone"), id_number=p.get("id_number")) for p in doc["parties"]]
-    return SimpleNamespace(address=doc.get("address"), parties=parties)
+    return recurrence_keys(SimpleNamespace(address=doc.get("address"), parties=parties))
 
 
-class RequestIds:
+class RequestIds(Protocol):
+    async def dispute_for(self, request_id: str, proposed: str) -> str:
+        """The dispute id the first try with `request_id` got (`proposed` if this is the first)."""
+
+
+class MongoRequestIds:
     """A client's request_id fixes the dispute id of its first try, so a retry opens nothing new."""
 
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
@@ -91,8 +138,9 @@ class RequestIds:
             return doc["dispute_id"] if doc else proposed
 
 
-def _document(dispute: Dispute, version: int) -> dict:
-    data = dispute.to_dict()
-    data.pop("version", None)
-    return {"_id": dispute.dispute_id, **data, "next_due_ms": epoch_ms(dispute.next_due_at), "version": version,
-            "outbox": {}}
+class InMemoryRequestIds:
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {}
+
+    async def dispute_for(self, request_id: str, proposed: str) -> str:
+        return self.ids.setdefault(request_id, proposed)

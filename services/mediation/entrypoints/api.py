@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Response
-from fastapi.exceptions import RequestValidationError
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -23,7 +22,8 @@ from pydantic import (
 from common.contracts.alerts import Party
 from common.contracts.base import Identifier
 from common.contracts.disputes import Level, Referral, State
-from common.http import Principal, create_app, require
+from common.errors import Invalid
+from common.http import Principal, context, create_app, require
 from common.runtime import Runtime
 from common.timefmt import local
 from mediation import domain, handlers
@@ -150,90 +150,91 @@ def _bound(value: date | datetime, zone: ZoneInfo, *, end: bool) -> datetime:
     return datetime.combine(day, time(), zone)
 
 
-def _invalid(field: str, msg: str) -> RequestValidationError:
-    return RequestValidationError([{"loc": tuple(field.split(".")), "msg": msg, "type": "value_error"}])
+router = APIRouter(prefix="/v1")
+MediationDep = Annotated[Mediation, Depends(context)]
+
+
+def _view(m: Mediation, dispute: domain.Dispute) -> dict[str, Any]:
+    data = dispute.to_dict()
+    if dispute.high_risk:
+        data["raised_alert_id"] = handlers.raised_alert_id(dispute.dispute_id)
+    return local(data, m.settings.zone)
+
+
+@router.post("/disputes", tags=["disputes"], status_code=201)
+async def report_dispute(body: DisputeCreate, _: Reporter, m: MediationDep, response: Response) -> dict[str, Any]:
+    """Open a dispute (201); the same request_id again returns the dispute it opened (200)."""
+    dispute, opened = await handlers.report_dispute(m, body.report(), body.request_id)
+    if not opened:
+        response.status_code = 200
+    return _view(m, dispute)
+
+
+@router.get("/disputes/{dispute_id}", tags=["disputes"])
+async def get_dispute(dispute_id: str, _: Reader, m: MediationDep) -> dict[str, Any]:
+    return _view(m, await handlers.load(m, dispute_id))
+
+
+@router.get("/disputes", tags=["disputes"])
+async def list_disputes(
+    _: Reader,
+    m: MediationDep,
+    state: State | None = None,
+    level: Level | None = None,
+    high_risk: bool | None = None,
+    overdue: Annotated[bool | None, Query(description="First contact later than 24 h (事不过夜).")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """Newest reports first."""
+    found = await m.disputes.find(state=state, level=level, high_risk=high_risk, overdue=overdue,
+                                  limit=limit, offset=offset)
+    return [_view(m, d) for d in found]
+
+
+@router.post("/disputes/{dispute_id}/actions", tags=["disputes"])
+async def act(dispute_id: str, request: ActionRequest, _: Mediator, m: MediationDep) -> dict[str, Any]:
+    """contact, escalate, resolve, close (unresolved), reopen or followup; a move the dispute refuses is 409."""
+    match body := request.root:
+        case Contact():
+            dispute = await handlers.contact(m, dispute_id, actor=body.actor, note=body.note)
+        case Escalate():
+            dispute = await handlers.escalate(m, dispute_id, actor=body.actor, to_level=body.to_level,
+                                              reason=body.reason)
+        case Resolve():
+            dispute = await handlers.resolve(m, dispute_id, actor=body.actor, terms=body.agreement.terms,
+                                             signatures=body.agreement.signatures)
+        case Close():
+            dispute = await handlers.close_unresolved(m, dispute_id, actor=body.actor, reason=body.reason,
+                                                      referred_to=body.referred_to)
+        case Reopen():
+            dispute = await handlers.reopen(m, dispute_id, actor=body.actor, reason=body.reason)
+        case Followup():
+            dispute = await handlers.record_followup(m, dispute_id, actor=body.actor, note=body.note)
+    return _view(m, dispute)
+
+
+@router.get("/stats", tags=["statistics"])
+async def stats(
+    _: Reader,
+    m: MediationDep,
+    start: Annotated[Moment | None, Query(alias="from", description="A date or date-time, local zone.")] = None,
+    end: Annotated[Moment | None, Query(alias="to", description="A date counts as the whole day.")] = None,
+) -> dict[str, Any]:
+    """Of the disputes reported in the period (default: the last 30 days): how they were settled, and how fast."""
+    zone = m.settings.zone
+    now = m.clock.now()
+    until = _bound(end, zone, end=True) if end else now
+    since = _bound(start, zone, end=False) if start else until - STATS_DEFAULT_PERIOD
+    if since >= until:
+        raise Invalid("query.from", "from must be before to")
+    figures = await handlers.stats(m, since, until)
+    return local({"from": since, "to": until, **asdict(figures)}, zone)
 
 
 def build_app(runtime: Runtime, m: Mediation) -> FastAPI:
-    app = create_app(
-        "Fengqiao mediation — 矛盾不上交", runtime.settings, runtime.readiness(),
+    return create_app(
+        "Fengqiao mediation — 矛盾不上交", runtime.settings, runtime.readiness(), context=m, routers=(router,),
         description="Disputes from report to signed agreement, through the gates scene → community → village → town "
         "(小纠纷不出村、大矛盾不出镇).",
     )
-    zone = m.settings.zone
-    v1 = APIRouter(prefix="/v1")
-
-    def view(dispute: domain.Dispute) -> dict[str, Any]:
-        data = dispute.to_dict()
-        if dispute.high_risk:
-            data["raised_alert_id"] = handlers.raised_alert_id(dispute.dispute_id)
-        return local(data, zone)
-
-    @v1.post("/disputes", tags=["disputes"], status_code=201)
-    async def report_dispute(body: DisputeCreate, _: Reporter, response: Response) -> dict[str, Any]:
-        """Open a dispute (201); the same request_id again returns the dispute it opened (200)."""
-        try:
-            dispute, opened = await handlers.report_dispute(m, body.report(), body.request_id)
-        except domain.DisputeRefused as exc:  # at opening only the parties can be refused
-            raise _invalid("body.parties", exc.reason) from exc
-        if not opened:
-            response.status_code = 200
-        return view(dispute)
-
-    @v1.get("/disputes/{dispute_id}", tags=["disputes"])
-    async def get_dispute(dispute_id: str, _: Reader) -> dict[str, Any]:
-        return view(await handlers.load(m, dispute_id))
-
-    @v1.get("/disputes", tags=["disputes"])
-    async def list_disputes(
-        _: Reader,
-        state: State | None = None,
-        level: Level | None = None,
-        high_risk: bool | None = None,
-        overdue: Annotated[bool | None, Query(description="First contact later than 24 h (事不过夜).")] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> list[dict[str, Any]]:
-        """Newest reports first."""
-        found = await m.disputes.find(state=state, level=level, high_risk=high_risk, overdue=overdue,
-                                      limit=limit, offset=offset)
-        return [view(d) for d in found]
-
-    @v1.post("/disputes/{dispute_id}/actions", tags=["disputes"])
-    async def act(dispute_id: str, request: ActionRequest, _: Mediator) -> dict[str, Any]:
-        """contact, escalate, resolve, close (unresolved), reopen or followup; a move the dispute refuses is 409."""
-        match body := request.root:
-            case Contact():
-                dispute = await handlers.contact(m, dispute_id, actor=body.actor, note=body.note)
-            case Escalate():
-                dispute = await handlers.escalate(m, dispute_id, actor=body.actor, to_level=body.to_level,
-                                                  reason=body.reason)
-            case Resolve():
-                dispute = await handlers.resolve(m, dispute_id, actor=body.actor, terms=body.agreement.terms,
-                                                 signatures=body.agreement.signatures)
-            case Close():
-                dispute = await handlers.close_unresolved(m, dispute_id, actor=body.actor, reason=body.reason,
-                                                          referred_to=body.referred_to)
-            case Reopen():
-                dispute = await handlers.reopen(m, dispute_id, actor=body.actor, reason=body.reason)
-            case Followup():
-                dispute = await handlers.record_followup(m, dispute_id, actor=body.actor, note=body.note)
-        return view(dispute)
-
-    @v1.get("/stats", tags=["statistics"])
-    async def stats(
-        _: Reader,
-        start: Annotated[Moment | None, Query(alias="from", description="A date or date-time, local zone.")] = None,
-        end: Annotated[Moment | None, Query(alias="to", description="A date counts as the whole day.")] = None,
-    ) -> dict[str, Any]:
-        """Of the disputes reported in the period (default: the last 30 days): how they were settled, and how fast."""
-        now = m.clock.now()
-        until = _bound(end, zone, end=True) if end else now
-        since = _bound(start, zone, end=False) if start else until - STATS_DEFAULT_PERIOD
-        if since >= until:
-            raise _invalid("query.from", "from must be before to")
-        figures = await handlers.stats(m, since, until)
-        return local({"from": since, "to": until, **asdict(figures)}, zone)
-
-    app.include_router(v1)
-    return app

@@ -9,7 +9,7 @@ import pytest
 
 from common.clock import FakeClock
 from common.contracts.subjects import ALERTS_RECEIVED
-from common.embedded import start_nats, start_store
+from fengqiao.embedded import start_nats, start_store
 from tests.support import alert_body, centre, eventually, handled, publish, row_grid
 
 pytestmark = pytest.mark.integration
@@ -69,32 +69,42 @@ async def test_the_consumer_carries_on_after_the_broker_restarts(run_service, na
             restarted.stop()
 
 
-async def test_an_acknowledgement_while_the_broker_is_away_is_kept_and_told_later(
+async def test_an_acknowledgement_and_a_closing_while_the_broker_is_away_are_both_told_later_in_order(
     run_service, nats_server, nc, tmp_path
 ) -> None:
+    """Issue 15: the closing's save must not overwrite the acknowledgement still waiting in the outbox."""
     from common import bus
-    from common.outbox import OutboxRelay
+    from common.repository import RELAY_GRACE
 
     async with run_service("dispatch", FakeClock(NOW)) as svc:
         await svc.http.put("/v1/grid", json=row_grid())
-        await publish(nc, ALERTS_RECEIVED, alert_body("acked-offline", *centre(0)), "acked-offline")
-        await eventually(lambda: _state(svc.http, "acked-offline"))
+        await publish(nc, ALERTS_RECEIVED, alert_body("offline", *centre(0)), "offline")
+        await eventually(lambda: _state(svc.http, "offline"))
         nats_server.stop()
         await eventually(lambda: not svc.runtime.nc.is_connected)
         started = time.monotonic()
-        acked = await svc.http.post("/v1/alerts/acked-offline/ack", json={"unit_id": "G1"})
+        acked = await svc.http.post("/v1/alerts/offline/ack", json={"unit_id": "G1"})
         assert acked.status_code == 200 and acked.json()["state"] == "acknowledged"  # stored; the event waits
+        closed = await svc.http.post("/v1/alerts/offline/close", json={
+            "unit_id": "G1", "officer_id": "P100", "disposition": "no_action"})
+        assert closed.status_code == 200 and closed.json()["state"] == "closed"
         assert time.monotonic() - started < 3  # answered at once, not after the publisher's retries (~15 s)
+        stored = await svc.parts.context.alerts.collection.find_one({"_id": "offline"})
+        assert [e["msg_id"] for _, e in sorted(stored["outbox"].items())] == [
+            "offline/acknowledged", "offline/closed"]
         restarted = start_nats(tmp_path / "nats", port=nats_server.port)
         try:
             client = await bus.connect(restarted.url, name="test-after-restart")
             try:
                 await eventually(lambda: svc.runtime.nc.is_connected, timeout=20)
-                relay = OutboxRelay([svc.parts.context.alerts.collection], svc.runtime.publisher, grace_s=0)
-                assert await relay.run_once() == 1
-                sub = await client.jetstream().pull_subscribe("alerts.acknowledged", durable=None, stream="ALERTS")
-                (told,) = await sub.fetch(1, timeout=5)
-                assert told.headers["Nats-Msg-Id"] == "acked-offline/acknowledged"
+                later = datetime.now(UTC) + RELAY_GRACE
+                assert await svc.parts.context.uow.relay(now=later) == 2
+                assert await svc.parts.context.uow.relay(now=later) == 0
+                sub = await client.jetstream().pull_subscribe("alerts.>", durable=None, stream="ALERTS")
+                told = await sub.fetch(10, timeout=2)
+                assert [(m.subject, m.headers["Nats-Msg-Id"]) for m in told] == [
+                    ("alerts.received", "offline"), ("alerts.assigned", "offline/assigned/1"),
+                    ("alerts.acknowledged", "offline/acknowledged"), ("alerts.closed", "offline/closed")]
             finally:
                 await client.close()
         finally:

@@ -13,8 +13,8 @@ import pytest
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from common.contracts.subjects import ALERTS_RECEIVED
-from common.embedded import free_port, wait_for_port
 from common.settings import DEVELOPMENT_TOKEN
+from fengqiao.embedded import free_port, wait_for_port
 from tests.support import alert_body, centre, eventually, publish, row_grid
 
 pytestmark = pytest.mark.integration

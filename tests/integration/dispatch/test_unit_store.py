@@ -8,7 +8,8 @@ import pytest
 from shapely.geometry import box
 
 from common import mongo
-from common.mongo import VersionConflict, ensure_indexes
+from common.mongo import ensure_indexes
+from common.repository import VersionConflict
 from dispatch.adapters.store import INDEXES, UNIT_CHUNK, AlertStore, PlaceTaken, UnitStore
 from dispatch.domain.alerts import Alert
 from dispatch.domain.assignment import Candidate

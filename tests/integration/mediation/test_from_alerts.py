@@ -77,12 +77,12 @@ async def test_a_redelivery_after_a_crash_publishes_what_was_staged_with_the_sam
         m = med.parts.context
         event = AlertClosed.model_validate(closed_alert("110-2", summary="对方扬言要用刀砍他"))
         dispute = handlers.report_of_alert(event).open("D-110-2", event.at, None, None)
-        await m.disputes.save(dispute, handlers.public_events(dispute, m.station))
+        await m.disputes.add(dispute, handlers.public_events(dispute, m.station))
         assert await published("disputes.>") == []
 
         await publish(nc, closed_alert("110-2", summary="对方扬言要用刀砍他"), "110-2/closed")
         await wait_for(lambda: _consumed(med, 1))
-        stored = await m.disputes.get_doc("D-110-2")
+        stored = await m.disputes.collection.find_one({"_id": "D-110-2"})
         assert stored["outbox"] == {} and stored["version"] == 1
 
     assert [(e.subject, e.msg_id) for e in await published("disputes.>")] == [

@@ -68,3 +68,21 @@ def test_every_contract_subject_has_a_stream() -> None:
         if "<" not in contract.subject:
             assert stream_for(contract.subject) in STREAMS
     assert stream_for("deadletter.alerts.received") == "DEADLETTER"
+
+
+@pytest.mark.parametrize("alert_id", ["110-20261123-000123", "A", "D-110.2:x_y", "9" * 64])
+def test_ids_of_the_alphabet_are_accepted(alert_id: str) -> None:
+    body = {"alert_id": alert_id, "received_at": "2026-11-23T08:15:00+08:00", "category": "dispute",
+            "location": {"lon": 118.96, "lat": 25.23}}
+    assert AlertReceived.model_validate(body).alert_id == alert_id
+
+
+@pytest.mark.parametrize(
+    "alert_id", ["a/b/7", "-leading-dash", ".hidden", "x y", "$x", "警情1", "9" * 65, "a?b", "a%2F"]
+)
+def test_ids_outside_the_alphabet_are_refused_naming_the_field(alert_id: str) -> None:
+    body = {"alert_id": alert_id, "received_at": "2026-11-23T08:15:00+08:00", "category": "dispute",
+            "location": {"lon": 118.96, "lat": 25.23}}
+    with pytest.raises(ValidationError) as refused:
+        AlertReceived.model_validate(body)
+    assert [e["loc"] for e in refused.value.errors()] == [("alert_id",)]

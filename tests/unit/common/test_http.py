@@ -5,8 +5,10 @@ from __future__ import annotations
 import httpx
 from fastapi import Depends
 from pydantic import BaseModel
+from pymongo.errors import ServerSelectionTimeoutError
 
-from common.http import Conflict, NotFound, create_app, require
+from common.errors import Conflict, Invalid, NotFound, Refused
+from common.http import create_app, require
 from common.settings import ServiceSettings
 
 
@@ -28,7 +30,15 @@ def _app(fail: bool):
         if thing == "missing":
             raise NotFound("thing", thing)
         if thing == "closed":
-            raise Conflict("thing is closed")
+            raise Refused("thing is closed")
+        if thing == "busy":
+            raise Conflict("thing is being changed by someone else: try again")
+        if thing == "far":
+            raise Invalid("unit_id", "too far away")
+        if thing == "storeless":
+            raise ServerSelectionTimeoutError("127.0.0.1:27017: connection refused")
+        if thing == "buggy":
+            raise KeyError("bug")
         return {"ok": body.unit_id}
 
     return app
@@ -52,5 +62,21 @@ async def test_errors_are_json_with_the_field() -> None:
     assert invalid.status_code == 422
     assert invalid.json()["detail"][0]["field"] == "unit_id"
     assert (await _call(app, "POST", "/v1/things/missing", json={"unit_id": "G1"})).status_code == 404
-    conflict = await _call(app, "POST", "/v1/things/closed", json={"unit_id": "G1"})
-    assert conflict.status_code == 409 and conflict.json() == {"error": "conflict", "detail": "thing is closed"}
+    refused = await _call(app, "POST", "/v1/things/closed", json={"unit_id": "G1"})
+    assert refused.status_code == 409 and refused.json() == {"error": "refused", "detail": "thing is closed"}
+    busy = await _call(app, "POST", "/v1/things/busy", json={"unit_id": "G1"})
+    assert busy.status_code == 409 and busy.json()["error"] == "conflict"
+    far = await _call(app, "POST", "/v1/things/far", json={"unit_id": "G1"})
+    assert far.status_code == 422
+    assert far.json()["detail"] == [{"field": "unit_id", "msg": "too far away", "type": "value_error"}]
+
+
+async def test_a_dependency_down_is_503_with_retry_after_and_a_bug_is_500_json() -> None:
+    app = _app(fail=False)
+    down = await _call(app, "POST", "/v1/things/storeless", json={"unit_id": "G1"})
+    assert down.status_code == 503
+    assert down.headers["Retry-After"] == "5"
+    assert down.json()["error"] == "unavailable" and "not completed" in down.json()["detail"]
+    bug = await _call(app, "POST", "/v1/things/buggy", json={"unit_id": "G1"})
+    assert bug.status_code == 500 and bug.json()["error"] == "internal"
+    assert "KeyError" not in bug.text

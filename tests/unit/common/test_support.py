@@ -55,6 +55,8 @@ def test_weeks_are_monday_to_sunday_in_the_station_zone() -> None:
     sunday_night_local = datetime(2026, 11, 29, 23, 30, tzinfo=SHANGHAI)
     assert iso_week(sunday_night_local, SHANGHAI) == "2026-W48"
     assert iso_week(sunday_night_local + timedelta(hours=1), SHANGHAI) == "2026-W49"
+    assert iso_week(datetime(2027, 1, 3, 12, tzinfo=SHANGHAI), SHANGHAI) == "2026-W53"  # ISO year, not calendar year
+    assert iso_week(datetime(2026, 11, 29, 16, 30, tzinfo=UTC), SHANGHAI) == "2026-W49"  # still Sunday in UTC
     start, end = week_bounds("2026-W48", SHANGHAI)
     assert start == datetime(2026, 11, 23, tzinfo=SHANGHAI)
     assert end - start == timedelta(days=7)

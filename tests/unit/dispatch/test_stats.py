@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 from dispatch.domain.alerts import DUTY_DESK, Alert
 from dispatch.domain.assignment import Candidate
 from dispatch.domain.geo import haversine_m
-from dispatch.domain.stats import alert_clusters, iso_week, last_holder, weekly_unit_stats
+from dispatch.domain.stats import alert_clusters, last_holder, weekly_unit_stats
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ACK = timedelta(seconds=60)
@@ -27,13 +27,13 @@ def handled(alert_id, received_at, unit_id, assign_s, ack_s=None, close_s=None):
     return a
 
 
-def test_iso_weeks_are_counted_in_the_station_zone():
+def test_alerts_are_counted_in_the_week_of_the_station_zone():
     sunday_late = datetime(2026, 11, 29, 15, 30, tzinfo=UTC)  # Sunday 23:30 in Shanghai
     monday_early = datetime(2026, 11, 29, 16, 30, tzinfo=UTC)  # Monday 00:30 in Shanghai, still Sunday in UTC
 
-    assert iso_week(sunday_late, SHANGHAI) == "2026-W48"
-    assert iso_week(monday_early, SHANGHAI) == "2026-W49"
-    assert iso_week(datetime(2027, 1, 3, 12, tzinfo=SHANGHAI), SHANGHAI) == "2026-W53"  # ISO year, not calendar year
+    rows = weekly_unit_stats([handled("a1", sunday_late, "G1", 10), handled("a2", monday_early, "G1", 10)], SHANGHAI)
+
+    assert [(r["week"], r["unit_id"], r["count"]) for r in rows] == [("2026-W48", "G1", 1), ("2026-W49", "G1", 1)]
 
 
 def test_weekly_medians_per_unit():

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.walcheckpoint import WalCheckpointer
+from fengqiao.walcheckpoint import WalCheckpointer
 
 
 class EmbeddedServerError(RuntimeError):
@@ -135,7 +135,7 @@ def _start_store(data_dir: Path, port: int, timeout: float) -> EmbeddedServer:
     if pid_file.exists():
         _clear_stale_pid(pid_file)
     cmd = [
-        sys.executable, "-m", "common.storeserver", "--data-dir", str(store), "--host", "127.0.0.1", "-p", str(port),
+        sys.executable, "-m", "fengqiao.storeserver", "--data-dir", str(store), "--host", "127.0.0.1", "-p", str(port),
         "--log-file", str(log_path), "--pid-file", str(pid_file),
     ]
     proc = _spawn(cmd, data_dir / "logs" / "nx-27017.out")
@@ -144,7 +144,7 @@ def _start_store(data_dir: Path, port: int, timeout: float) -> EmbeddedServer:
     except EmbeddedServerError:
         proc.kill()
         raise
-    # its write-ahead logs are checkpointed beside it, off its lock (see common.walcheckpoint)
+    # its write-ahead logs are checkpointed beside it, off its lock (see fengqiao.walcheckpoint)
     return EmbeddedServer("store", port, f"mongodb://127.0.0.1:{port}/?directConnection=true", proc, log_path,
                           companion=WalCheckpointer(store).start())
 

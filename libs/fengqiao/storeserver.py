@@ -8,7 +8,7 @@ here, 1,000 sequential commands, against the default server: 35–45 % less of t
 CPU per command (a bare insert 0.68 -> 0.38 ms, the guarded claim 1.33 -> 0.87 ms), and
 each answer ~0.4 ms sooner.
 
-    python -m common.storeserver <nx-27017 arguments>
+    python -m fengqiao.storeserver <nx-27017 arguments>
 """
 
 from __future__ import annotations

@@ -1,0 +1,144 @@
+"""One use case on one aggregate: load it, act, save it whole with its events, publish them.
+
+    uow = UnitOfWork(repository, publisher, public_events, kind="dispute", refusal=DisputeRefused)
+    dispute = await uow.act(dispute_id, lambda d: d.contact(now=now, actor=actor))
+
+- `load` publishes what an earlier save left staged (a crash, a broker outage) before anything
+  else happens to the aggregate, so its events keep their order.
+- `act` applies a command and saves the aggregate only if the command changed it; the save is
+  version-checked and carries the events (`public_events(aggregate)`, public contracts with
+  deterministic msg ids) in the same single-document write. On a version conflict it loads again
+  and decides again; after `attempts` it gives up with `Conflict`.
+- A command's domain refusal (`refusal`) becomes `Refused` with its reason; a missing aggregate
+  `NotFound`. Entrypoints translate those once (HTTP status, dead letter).
+- Publishing after the save is impatient: with the broker away the command still succeeds and
+  the events wait in the outbox for the next load or the relay (`relay`, run periodically).
+
+A UnitOfWork holds no state between calls: one instance serves every concurrent message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Generic
+
+import structlog
+
+from common.errors import Conflict, NotFound, Refused
+from common.outbox import Events, RawPublisher, publish_in_order, staged
+from common.repository import RELAY_GRACE, A, Repository, Stored, VersionConflict, own_fields
+
+log = structlog.get_logger(__name__)
+
+#: an aggregate's domain events since it was loaded, as public contracts with their msg ids
+PublicEvents = Callable[[A], Events]
+
+#: a command: acts on the aggregate (recording events), or raises the domain's refusal
+Command = Callable[[A], Any]
+
+
+def _clear_events(aggregate: Any) -> None:
+    events = getattr(aggregate, "events", None)
+    if isinstance(events, list):
+        events.clear()  # published through the outbox now: a later save must not stage them again
+
+
+class UnitOfWork(Generic[A]):
+    def __init__(
+        self,
+        repository: Repository[A],
+        publisher: RawPublisher,
+        public_events: PublicEvents[A],
+        *,
+        kind: str,
+        refusal: type[Exception] | tuple[type[Exception], ...] = (),
+        attempts: int = 3,
+    ) -> None:
+        self.repository = repository
+        self._publisher = publisher
+        self._public_events = public_events
+        self._kind = kind
+        self._refusal = refusal
+        self._attempts = attempts
+
+    # --- reading ---
+
+    async def load(self, ident: str) -> Stored[A]:
+        """The aggregate as stored, after publishing what earlier saves left staged; NotFound if none."""
+        stored = await self.repository.get(ident)
+        if stored is None:
+            raise NotFound(self._kind, ident)
+        if stored.outbox:
+            await self.publish(ident, stored)
+        return stored
+
+    async def get(self, ident: str) -> A:
+        return (await self.load(ident)).aggregate
+
+    # --- writing ---
+
+    async def add(self, aggregate: A) -> bool:
+        """Store a new aggregate and publish its events; False (nothing done) if one with its id is stored."""
+        try:
+            stored = await self.repository.add(aggregate, self._public_events(aggregate))
+        except VersionConflict:
+            return False
+        _clear_events(aggregate)
+        await self.publish(self.repository.codec.ident(aggregate), stored)
+        return True
+
+    async def commit(self, stored: Stored[A], extra: Sequence[tuple[Any, str]] = ()) -> Stored[A]:
+        """Save a loaded aggregate with its events (and `extra` ones), then publish; VersionConflict to the caller."""
+        events = [*self._public_events(stored.aggregate), *extra]
+        saved = await self.repository.save(stored, events)
+        _clear_events(stored.aggregate)
+        await self.publish(self.repository.codec.ident(stored.aggregate), saved)
+        return saved
+
+    def changed(self, stored: Stored[A]) -> bool:
+        return own_fields(self.repository.codec, stored.aggregate) != stored.loaded
+
+    async def act(self, ident: str, command: Command[A]) -> A:
+        """Apply `command` to the stored aggregate and save it; decide again if someone saved it meanwhile."""
+        for _ in range(self._attempts):
+            stored = await self.load(ident)
+            try:
+                command(stored.aggregate)
+            except self._refusal as exc:
+                raise Refused(getattr(exc, "reason", str(exc))) from exc
+            if not self.changed(stored):
+                return stored.aggregate  # nothing happened: nothing to save
+            try:
+                await self.commit(stored)
+            except VersionConflict:
+                continue
+            return stored.aggregate
+        raise Conflict(f"{self._kind} {ident} is being changed by someone else: try again")
+
+    # --- publishing ---
+
+    async def publish(self, ident: str, stored: Stored[A]) -> None:
+        """Publish what `stored` holds staged, oldest first, and unstage what the broker took."""
+        entries = staged(stored.outbox)
+        done = await publish_in_order(self._publisher, entries, patient=False, where=self.repository.name)
+        if done:
+            await self.repository.unstage(ident, done, stored.aggregate.version, all_of_them=len(done) == len(entries))
+            for key in done:
+                stored.outbox.pop(key, None)
+
+    async def relay(self, limit: int = 100, now: datetime | None = None) -> int:
+        """Publish what saves left staged more than a few seconds ago (a crash, a broker outage)."""
+        published = 0
+        for left in await self.repository.leftovers((now or datetime.now(UTC)) - RELAY_GRACE, limit):
+            entries = staged(left.outbox)
+            done = await publish_in_order(self._publisher, entries, patient=False, where=self.repository.name)
+            if len(done) < len(entries):
+                if done:
+                    await self.repository.unstage(left.ident, done, left.version, all_of_them=False)
+                break  # the broker is away: the next run tries again
+            await self.repository.unstage(left.ident, done, left.version, all_of_them=True)
+            published += len(done)
+        if published:
+            log.info("outbox.relayed", where=self.repository.name, events=published)
+        return published
