@@ -35,6 +35,7 @@ async def build(runtime: Runtime) -> ServiceParts:
     async def start() -> None:
         await d.alerts.give_places()  # alerts stored by a version before places: before the unique index
         await d.alerts.key_waiting()  # and before the queue's index
+        await d.units.give_versions()  # units stored before they were saved whole: before their outbox index
         await ensure_indexes(runtime.db, INDEXES)
         await d.view.refresh(places=True)
         d.view.on_freed = desk.ring
@@ -48,7 +49,7 @@ async def build(runtime: Runtime) -> ServiceParts:
             Periodic("units", UNIT_SWEEP_TICK_S, handlers.UnitSweep(d, UNIT_SWEEP_TICK_S).tick),
             Periodic("ack-timeouts", interval, lambda: handlers.sweep_ack_timeouts(d)),
             Periodic("duty-desk", interval * 2, desk.sweep),
-            Periodic("outbox-relay", 5.0, d.uow.relay),
+            Periodic("outbox-relay", 5.0, d.relay),
         ],
         on_start=[start],
         context=d,

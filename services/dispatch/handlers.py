@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from math import ceil
 
 import structlog
@@ -16,13 +17,23 @@ from common.bus import Publisher
 from common.clock import Clock
 from common.contracts import alerts as contract
 from common.contracts.base import Event
-from common.errors import NotFound, Refused
+from common.errors import Conflict, NotFound, Refused
 from common.repository import Stored, VersionConflict
 from common.unit_of_work import UnitOfWork
-from dispatch.adapters.store import BEYOND_REACH, UNIT_CHUNK, AlertStore, GridStore, PlaceTaken, UnitStore, alert_from
+from dispatch.adapters.store import (
+    BEYOND_REACH,
+    GRID_ID,
+    UNIT_CHUNK,
+    AlertStore,
+    GridStore,
+    PlaceTaken,
+    UnitStore,
+    alert_from,
+)
 from dispatch.domain.alerts import Alert, AlertRefused
 from dispatch.domain.assignment import rank_candidates, within_reach
-from dispatch.domain.grid import GridParse, parse_grid
+from dispatch.domain.grid import GridParse, GridUnit, parse_grid
+from dispatch.domain.units import GridRecord, Unit, UnitRefused
 from dispatch.settings import DispatchSettings
 from dispatch.view import GridView
 
@@ -46,6 +57,12 @@ class Dispatch:
     def __post_init__(self) -> None:
         # events are staged by each use case itself here (see placement_event): none derived from the alert
         self.uow = UnitOfWork(self.alerts.repository, self.publisher, lambda _: [], kind="alert")
+        self.unit_work = UnitOfWork(self.units, self.publisher, unit_events, kind="unit", refusal=UnitRefused)
+        self.grid_work = UnitOfWork(self.grids, self.publisher, grid_events, kind="grid")
+
+    async def relay(self) -> int:
+        """Publish what saves left staged (a crash, a broker outage), of every kind of aggregate."""
+        return sum([await work.relay() for work in (self.uow, self.unit_work, self.grid_work)])
 
     @property
     def ack_timeout(self) -> timedelta:
@@ -75,6 +92,18 @@ def placement_event(d: Dispatch, alert: Alert) -> tuple[Event, str]:
         ),
         f"{alert.alert_id}/assigned/{attempt}",
     )
+
+
+def unit_events(unit: Unit) -> Staged:
+    version = unit.version + 1  # the save that stages them: one status change per save
+    return [(contract.UnitStatusChanged(unit_id=e.unit_id, status=e.status, at=e.at),
+             f"{e.unit_id}/status/{version}") for e in unit.events]
+
+
+def grid_events(record: GridRecord) -> Staged:
+    version = record.version + 1  # the save that stages them makes the next version: the new grid's
+    return [(contract.GridReplaced(grid_version=version, units=e.units, at=e.at), f"grid/{version}")
+            for e in record.events]
 
 
 def released_event(alert: Alert, unit_id: str, why: str) -> tuple[Event, str]:
@@ -272,19 +301,18 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
 
 
 async def set_unit_status(d: Dispatch, unit_id: str, status: str) -> None:
+    """The duty desk sets a unit's status; the event is staged with the change, so it never waits for the broker."""
     state = d.view.states.get(unit_id)
     known = state is not None and not state.retired
     if known:
         # the alerts this replica ranks from now on see it at once, not after the store write
         d.view.note_states({unit_id: replace(state, status=status)})
-    if not await d.units.set_status(unit_id, status):
-        if known:  # gone from the store meanwhile: take back what the view was told
+    try:
+        await d.unit_work.act(unit_id, lambda unit: unit.set_status(status, d.clock.now()))
+    except (NotFound, Refused) as exc:
+        if known:  # gone from the store (or the grid) meanwhile: take back what the view was told
             await d.view.refresh_unit(unit_id)
-        raise NotFound("unit", unit_id)
-    await d.publisher.publish(
-        contract.UnitStatusChanged(unit_id=unit_id, status=status, at=d.clock.now()),
-        f"{unit_id}/status/{d.clock.now().isoformat()}",
-    )
+        raise NotFound("unit", unit_id) from exc
     await d.view.refresh_unit(unit_id)
     if status == "off_duty":
         # alerts the unit has not acknowledged go to the next-best unit at once
@@ -298,10 +326,9 @@ async def replace_grid(d: Dispatch, geojson: dict) -> tuple[GridParse, int]:
         return parsed, d.view.version
     now = d.clock.now()
     warnings = [{"field": w.loc, "msg": w.message} for w in parsed.warnings]
-    version = await d.grids.replace(geojson, warnings, now)
-    retired = await d.units.sync_with_grid(parsed.units, version)
-    await d.publisher.publish(contract.GridReplaced(grid_version=version, units=len(parsed.units), at=now),
-                              f"grid/{version}")
+    text = json.dumps(geojson, ensure_ascii=False)
+    version = await _upload(d, text, warnings, len(parsed.units), now)
+    retired = await _sync_units(d, parsed.units, version)
     await d.view.refresh()
     await reach_again(d)
     for unit_id in retired:
@@ -309,6 +336,36 @@ async def replace_grid(d: Dispatch, geojson: dict) -> tuple[GridParse, int]:
             await _release_and_place(d, alert_id, "unit_unavailable")
     log.info("grid.replaced", version=version, units=len(parsed.units), retired=retired)
     return parsed, version
+
+
+async def _upload(d: Dispatch, text: str, warnings: list[dict], units: int, now: datetime) -> int:
+    """Store the grid (its event staged with it); returns its version."""
+    for _ in range(3):
+        stored = await d.grids.get(GRID_ID)
+        if stored is None:
+            record = GridRecord.upload(text, warnings, units, now)
+            if await d.grid_work.add(record):
+                return record.version
+            continue
+        stored.aggregate.replace(text, warnings, units, now)
+        with suppress(VersionConflict):
+            await d.grid_work.commit(stored)
+            return stored.aggregate.version
+    raise Conflict("the grid is being replaced by someone else: try again")
+
+
+async def _sync_units(d: Dispatch, units: list[GridUnit], version: int) -> list[str]:
+    """The grid's units take its description; units gone from it are retired. Returns the retired ids."""
+    for u in units:
+        described = {"name": u.name, "officers": list(u.officers), "capacity": u.capacity, "status": u.status,
+                     "grid_version": version}
+        if await d.units.get(u.unit_id) is None and await d.unit_work.add(Unit(u.unit_id, **described)):
+            continue  # else stored meanwhile by another replica's grid: described below
+        await d.unit_work.act(u.unit_id, lambda unit, described=described: unit.regrid(**described))
+    retired = await d.units.retired_ids([u.unit_id for u in units])
+    for unit_id in retired:
+        await d.unit_work.act(unit_id, lambda unit: unit.retire(version))
+    return retired
 
 
 # --- timers ------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ class GridView:
         return list(known)
 
     async def refresh_unit(self, unit_id: str) -> None:
-        state = await self._units.get(unit_id)
+        state = await self._units.state(unit_id)
         if state is not None:
             self.note_states({unit_id: state})
             await self.refresh_places([unit_id])

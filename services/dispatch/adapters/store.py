@@ -16,6 +16,7 @@ from common.outbox import Events
 from common.repository import OUTBOX_INDEX, MongoRepository, Stored, VersionConflict
 from common.timefmt import epoch_ms
 from dispatch.domain.alerts import Alert, desk_order
+from dispatch.domain.units import GridRecord, Unit
 
 INDEXES = {
     "alerts": [
@@ -30,7 +31,8 @@ INDEXES = {
         # the places of the units: no two alerts in one place (see `slot`)
         IndexModel([("slot", ASCENDING)], unique=True),
     ],
-    "units": [],
+    "units": [OUTBOX_INDEX],
+    "grid": [OUTBOX_INDEX],
 }
 
 
@@ -120,73 +122,90 @@ class UnitState:
     retired: bool
 
 
-class GridStore:
+class GridCodec:
+    def ident(self, record: GridRecord) -> str:
+        return GRID_ID
+
+    def to_document(self, record: GridRecord) -> dict:
+        return record.to_dict()
+
+    def from_document(self, doc: dict) -> GridRecord:
+        return GridRecord.from_dict(doc)
+
+
+#: the one grid document's id
+GRID_ID = "current"
+
+
+class GridStore(MongoRepository[GridRecord]):
+    """The grid as last uploaded, one document whose version is the grid's."""
+
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        self._grids = db["grid"]
+        super().__init__(db["grid"], GridCodec())
 
     async def current(self) -> tuple[int, dict | None, list[dict]]:
-        doc = await self._grids.find_one({"_id": "current"})
+        doc = await self.collection.find_one({"_id": GRID_ID}, {"outbox": 0})
         if doc is None:
             return 0, None, []
         return doc["version"], json.loads(doc["geojson"]), doc.get("warnings", [])
 
     async def version(self) -> int:
-        doc = await self._grids.find_one({"_id": "current"}, {"version": 1})
+        doc = await self.collection.find_one({"_id": GRID_ID}, {"version": 1})
         return doc["version"] if doc else 0
 
-    async def replace(self, geojson: dict, warnings: list[dict], now: datetime) -> int:
-        doc = await self._grids.find_one({"_id": "current"}, {"version": 1})
-        version = (doc["version"] if doc else 0) + 1
-        await self._grids.replace_one(
-            {"_id": "current"},
-            {"_id": "current", "version": version, "geojson": json.dumps(geojson, ensure_ascii=False),
-             "warnings": warnings, "uploaded_at": now},
-            upsert=True,
-        )
-        return version
+
+class UnitCodec:
+    def ident(self, unit: Unit) -> str:
+        return unit.unit_id
+
+    def to_document(self, unit: Unit) -> dict:
+        data = unit.to_dict()
+        data.pop("version")
+        return data
+
+    def from_document(self, doc: dict) -> Unit:
+        return Unit.from_dict(doc)
 
 
-class UnitStore:
+class UnitStore(MongoRepository[Unit]):
     """The units' live state: status, capacity, officers. Their places are held in the alerts (see `slot`)."""
 
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        self._units = db["units"]
+        super().__init__(db["units"], UnitCodec())
 
-    async def sync_with_grid(self, units: Iterable, grid_version: int) -> list[str]:
-        """Upsert the grid's units; units gone from the grid are retired. Returns retired ids."""
-        keep = []
-        for u in units:
-            keep.append(u.unit_id)
-            static = {"name": u.name, "officers": list(u.officers), "capacity": u.capacity,
-                      "retired": False, "grid_version": grid_version}
-            existing = await self._units.find_one({"_id": u.unit_id}, {"_id": 1})
-            if existing is None:
-                await self._units.insert_one({"_id": u.unit_id, **static, "status": u.status})
-            else:
-                await self._units.update_one({"_id": u.unit_id}, {"$set": {**static, "status": u.status}})
-        retired = [d["_id"] async for d in self._units.find({"_id": {"$nin": keep}, "retired": False}, {"_id": 1})]
-        if retired:
-            await self._units.update_many({"_id": {"$in": retired}}, {"$set": {"retired": True, "status": "off_duty"}})
-        return retired
+    async def give_versions(self) -> int:
+        """Units stored before they were saved whole (no version, no own id field) get both; once.
+
+        Runs at start-up before the units' outbox index is built: with the index there, nothing is looked for.
+        """
+        async for index in self.collection.list_indexes():
+            if "outbox_ms" in index["key"]:
+                return 0
+        changed = 0
+        async for doc in self.collection.find({"version": {"$exists": False}}, {"_id": 1}):
+            await self.collection.update_one(
+                {"_id": doc["_id"]}, {"$set": {"unit_id": doc["_id"], "version": 1, "outbox": {}}})
+            changed += 1
+        return changed
+
+    async def retired_ids(self, keep: list[str]) -> list[str]:
+        """Units in service that are not in `keep` (a new grid's units)."""
+        return [d["_id"] async for d in self.collection.find({"_id": {"$nin": keep}, "retired": False}, {"_id": 1})]
 
     async def states(self, unit_ids: Iterable[str] | None = None) -> dict[str, UnitState]:
         """Live state of the given units, UNIT_CHUNK ids per query; of every unit (in one query) if None."""
         if unit_ids is None:
-            cursor = self._units.find({}, _STATE_FIELDS).batch_size(SCAN_BATCH)
+            cursor = self.collection.find({}, _STATE_FIELDS).batch_size(SCAN_BATCH)
             return {d["_id"]: _state(d) async for d in cursor}
         states: dict[str, UnitState] = {}
         for chunk in _chunks(unit_ids, UNIT_CHUNK):
-            async for d in self._units.find({"_id": {"$in": chunk}}, _STATE_FIELDS):
+            async for d in self.collection.find({"_id": {"$in": chunk}}, _STATE_FIELDS):
                 states[d["_id"]] = _state(d)
         return states
 
-    async def get(self, unit_id: str) -> UnitState | None:
-        d = await self._units.find_one({"_id": unit_id}, _STATE_FIELDS)
+    async def state(self, unit_id: str) -> UnitState | None:
+        d = await self.collection.find_one({"_id": unit_id}, _STATE_FIELDS)
         return _state(d) if d else None
-
-    async def set_status(self, unit_id: str, status: str) -> bool:
-        result = await self._units.update_one({"_id": unit_id, "retired": False}, {"$set": {"status": status}})
-        return result.matched_count == 1
 
 
 _STATE_FIELDS = {"status": 1, "capacity": 1, "officers": 1, "retired": 1}

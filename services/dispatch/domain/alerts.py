@@ -25,10 +25,16 @@ class DomainError(Exception):
     """A move the domain rules refuse."""
 
 
-class AlertRefused(DomainError):
+class Refusal(DomainError):
+    """A refusal with the reason a caller reads."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class AlertRefused(Refusal):
+    """The alert's rules refuse the move."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -327,7 +328,7 @@ async def test_the_unit_sweep_hands_on_alerts_placed_with_a_unit_gone_off_duty(r
         d = svc.parts.context
         stranded = handlers.HANDOVERS_PER_TICK + 3
         # G1 went off duty while another replica, its view not yet told, placed alerts there
-        assert await d.units.set_status("G1", "off_duty")
+        await d.unit_work.act("G1", lambda unit: unit.set_status("off_duty", NOW))  # stored, no view told
         for k in range(stranded):
             await d.alerts.insert_new(_held(f"stranded-{k}", "G1", k))
         acked = _held("acked", "G1", stranded)
@@ -356,8 +357,11 @@ async def test_the_unit_sweep_picks_up_a_grid_replaced_by_another_replica(run_se
         sweep = handlers.UnitSweep(d, tick_s=1.0)
         await sweep.tick()  # a whole round in one tick
         bigger = row_grid((3, 3, 3, 3))
-        version = await d.grids.replace(bigger, [], clock.now())  # as another replica would, unannounced here
-        await d.units.sync_with_grid(parse_grid(bigger).units, version)
+        # stored as another replica would, its announcement not heard here
+        stored = await d.grids.get("current")
+        stored.aggregate.replace(json.dumps(bigger), [], 4, clock.now())
+        version = (await d.grids.save(stored, [])).aggregate.version
+        await handlers._sync_units(d, parse_grid(bigger).units, version)
         assert d.view.grid.get("G1").capacity == 1
         await sweep.tick()
         assert (d.view.version, d.view.grid.get("G1").capacity, d.view.states["G1"].capacity) == (version, 3, 3)
@@ -400,14 +404,14 @@ async def test_an_alert_ranked_while_a_status_change_is_being_stored_already_see
     async with run_service("dispatch", FakeClock(NOW)) as svc:
         d = svc.parts.context
         await svc.http.put("/v1/grid", json=row_grid((2, 2, 2, 2)))
-        real_set_status = d.units.set_status
+        real_save = d.units.save
 
-        async def set_status_while_an_alert_comes(unit_id, status):
+        async def save_while_an_alert_comes(stored, events):
             alert = AlertReceived.model_validate(alert_body("meanwhile", *centre(0)))
             await handlers.receive_alert(d, alert)  # placed while G1's new status is on its way to the store
-            return await real_set_status(unit_id, status)
+            return await real_save(stored, events)
 
-        d.units.set_status = set_status_while_an_alert_comes
+        d.units.save = save_while_an_alert_comes
         assert (await svc.http.put("/v1/units/G1/status", json={"status": "busy"})).status_code == 200
         assert (await _alert(svc.http, "meanwhile"))["unit_id"] == "G2"
         assert (await svc.http.put("/v1/units/G9/status", json={"status": "busy"})).status_code == 404

@@ -14,6 +14,7 @@ from dispatch.adapters.store import INDEXES, UNIT_CHUNK, AlertStore, PlaceTaken,
 from dispatch.domain.alerts import Alert
 from dispatch.domain.assignment import Candidate
 from dispatch.domain.grid import GridUnit
+from dispatch.domain.units import Unit
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,8 @@ async def test_states_of_more_units_than_one_chunk(store_server, db_name) -> Non
     officers = [(f"P{k}a", f"P{k}b", f"P{k}c") for k in range(count)]
     grid = [GridUnit(f"U{k:03d}", f"unit {k}", box(k, 0, k + 1, 1), (k + 0.5, 0.5), officers[k], capacity=2)
             for k in range(count)]
-    await units.sync_with_grid(grid, 1)
+    for u in grid:
+        await units.add(Unit(u.unit_id, u.name, list(u.officers), u.capacity, "available", grid_version=1), [])
 
     everything = await units.states()
     chunked = await units.states(u.unit_id for u in grid)
