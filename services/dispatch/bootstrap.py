@@ -10,8 +10,8 @@ from dispatch.entrypoints.api import build_app
 from dispatch.entrypoints.consumers import consumers
 from dispatch.entrypoints.view_updates import ViewUpdates
 from dispatch.handlers import Dispatch
+from dispatch.replica import ReplicaView
 from dispatch.settings import DispatchSettings
-from dispatch.view import GridView
 
 #: how often a slice of the units is re-read (UnitSweep)
 UNIT_SWEEP_TICK_S = 1.0
@@ -21,7 +21,7 @@ def wire(runtime: Runtime, updates: ViewUpdates) -> Dispatch:
     settings = runtime.settings
     assert isinstance(settings, DispatchSettings)
     grids, units, alerts = GridStore(runtime.db), UnitStore(runtime.db), AlertStore(runtime.db)
-    view = GridView(grids, units, alerts, updates.announcer())
+    view = ReplicaView(grids, units, alerts, updates.announcer())
     return Dispatch(settings, runtime.clock, runtime.publisher, grids, units, alerts, view)
 
 

@@ -34,8 +34,8 @@ from dispatch.domain.alerts import Alert, AlertRefused
 from dispatch.domain.assignment import rank_candidates, within_reach
 from dispatch.domain.grid import GridParse, GridUnit, parse_grid
 from dispatch.domain.units import GridRecord, Unit, UnitRefused
+from dispatch.replica import ReplicaView
 from dispatch.settings import DispatchSettings
-from dispatch.view import GridView
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +52,7 @@ class Dispatch:
     grids: GridStore
     units: UnitStore
     alerts: AlertStore
-    view: GridView
+    view: ReplicaView
 
     def __post_init__(self) -> None:
         # events are staged by each use case itself here (see placement_event): none derived from the alert
@@ -145,7 +145,7 @@ async def _place(
         unit = grid.get(candidate.unit_id)
         assert unit is not None
         for _ in range(TRIES_PER_UNIT):
-            place = d.view.reserve(unit.unit_id, unit.capacity)
+            place = d.view.places.reserve(unit.unit_id, unit.capacity)
             if place is None:
                 break  # full, as far as this replica knows now
             alert = alert or fresh()
@@ -154,14 +154,13 @@ async def _place(
                 written = await write(alert)
             except PlaceTaken:
                 metrics.PLACES_TAKEN.inc()
-                d.view.taken_elsewhere(unit.unit_id, place)
-                await d.view.refresh_places([unit.unit_id])
+                await d.view.settle(unit.unit_id, place, "taken")  # and its unit's places read again
                 alert = None
                 continue
             except BaseException:
-                d.view.cancel(unit.unit_id, place)
+                await d.view.settle(unit.unit_id, place, "unwritten")
                 raise
-            await d.view.confirm(unit.unit_id, place)
+            await d.view.settle(unit.unit_id, place, "written")
             return alert, written
     return None
 
@@ -238,7 +237,7 @@ def _to_duty_desk(d: Dispatch, alert: Alert) -> None:
 async def _given_back(d: Dispatch, unit_id: str | None, place: int | None) -> None:
     """A place the alert no longer holds (saved): this replica sees it free at once, and tells the others."""
     if unit_id is not None and place is not None:
-        await d.view.note_place(unit_id, place, -1)
+        await d.view.give_back(unit_id, place)
 
 
 async def _publish(d: Dispatch, stored: Stored[Alert]) -> None:
@@ -252,6 +251,46 @@ async def _save_and_publish(d: Dispatch, alert: Alert, staged: Staged) -> None:
 async def load(d: Dispatch, alert_id: str) -> Alert:
     """The alert, with any event a crash left unpublished sent first."""
     return await d.uow.get(alert_id)
+
+
+# --- what the API reads ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitReadout:
+    unit_id: str
+    name: str | None
+    status: str
+    load: int
+    capacity: int
+    officers: list[str]
+    post: list[float] | None
+    retired: bool
+
+
+def _readout(d: Dispatch, unit_id: str) -> UnitReadout:
+    state = d.view.states[unit_id]
+    unit = d.view.grid.get(unit_id) if d.view.grid else None
+    return UnitReadout(unit_id, unit.name if unit else None, state.status, d.view.loads.get(unit_id, 0),
+                       state.capacity, list(state.officers), list(unit.post) if unit else None, state.retired)
+
+
+async def units(d: Dispatch, *, include_retired: bool) -> list[UnitReadout]:
+    """Every unit as the store has it now, with its load, in id order."""
+    await d.view.refresh()
+    return [_readout(d, u) for u, state in sorted(d.view.states.items()) if include_retired or not state.retired]
+
+
+async def unit(d: Dispatch, unit_id: str) -> UnitReadout:
+    await d.view.refresh_unit(unit_id)
+    if unit_id not in d.view.states:
+        raise NotFound("unit", unit_id)
+    return _readout(d, unit_id)
+
+
+def officers(d: Dispatch, unit_id: str | None) -> list[str]:
+    """The officers of a unit (none for the duty desk)."""
+    return d.view.officers(unit_id)
 
 
 # --- commands from the API ---------------------------------------------------------------------
@@ -300,7 +339,7 @@ async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, di
     return alert
 
 
-async def set_unit_status(d: Dispatch, unit_id: str, status: str) -> None:
+async def set_unit_status(d: Dispatch, unit_id: str, status: str) -> UnitReadout:
     """The duty desk sets a unit's status; the event is staged with the change, so it never waits for the broker."""
     state = d.view.states.get(unit_id)
     known = state is not None and not state.retired
@@ -318,6 +357,7 @@ async def set_unit_status(d: Dispatch, unit_id: str, status: str) -> None:
         # alerts the unit has not acknowledged go to the next-best unit at once
         for alert_id in await d.alerts.held_unacknowledged_by(unit_id):
             await _release_and_place(d, alert_id, "unit_unavailable")
+    return _readout(d, unit_id)
 
 
 async def replace_grid(d: Dispatch, geojson: dict) -> tuple[GridParse, int]:
@@ -570,7 +610,7 @@ class UnitSweep:
         for unit_id in chunk:
             if len(stranded) >= HANDOVERS_PER_TICK:
                 break
-            if d.view.statuses.get(unit_id) == "off_duty" and d.view.places.get(unit_id):
+            if d.view.statuses.get(unit_id) == "off_duty" and d.view.places.held(unit_id):
                 stranded += await d.alerts.held_unacknowledged_by(unit_id)
         for alert_id in stranded[:HANDOVERS_PER_TICK]:
             await _release_and_place(d, alert_id, "unit_unavailable")

@@ -16,7 +16,7 @@ from common.outbox import Events
 from common.repository import OUTBOX_INDEX, MongoRepository, Stored, VersionConflict
 from common.timefmt import epoch_ms
 from dispatch.domain.alerts import Alert, desk_order
-from dispatch.domain.units import GridRecord, Unit
+from dispatch.domain.units import GridRecord, Unit, UnitState
 
 INDEXES = {
     "alerts": [
@@ -111,15 +111,6 @@ class HeldPlace:
     place: int
     alert_id: str
     state: str  # "assigned" (not acknowledged yet) or "acknowledged"
-
-
-@dataclass(frozen=True)
-class UnitState:
-    unit_id: str
-    status: str
-    capacity: int
-    officers: tuple[str, ...]
-    retired: bool
 
 
 class GridCodec:

@@ -109,3 +109,14 @@ class GridRecord:
         if uploaded.tzinfo is None:
             uploaded = uploaded.replace(tzinfo=UTC)
         return cls(data["geojson"], [dict(w) for w in data.get("warnings", [])], uploaded, data.get("version", 0))
+
+
+@dataclass(frozen=True)
+class UnitState:
+    """What ranking reads of a unit, as last read from the store (a read model, not the aggregate)."""
+
+    unit_id: str
+    status: str
+    capacity: int
+    officers: tuple[str, ...]
+    retired: bool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
@@ -53,7 +54,7 @@ def _alert_view(alert: Alert, d: Dispatch) -> dict[str, Any]:
     data.pop("events", None)
     data["location"] = {"lon": data.pop("lon"), "lat": data.pop("lat"), "address": data.pop("address")}
     data["history"] = data.pop("assignments")
-    data["officers"] = d.view.officers(alert.unit_id)
+    data["officers"] = handlers.officers(d, alert.unit_id)
     return local(data, d.settings.zone)
 
 
@@ -83,31 +84,17 @@ def build_app(runtime: Runtime, d: Dispatch) -> FastAPI:
             raise NotFound("grid", "current")
         return {"grid_version": version, "warnings": warnings, "grid": geojson}
 
-    def _unit_view(unit_id: str) -> dict[str, Any]:
-        state = d.view.states[unit_id]
-        unit = d.view.grid.get(unit_id) if d.view.grid else None
-        return {
-            "unit_id": unit_id, "name": unit.name if unit else None, "status": state.status,
-            "load": d.view.loads.get(unit_id, 0), "capacity": state.capacity, "officers": list(state.officers),
-            "post": list(unit.post) if unit else None, "retired": state.retired,
-        }
-
     @v1.get("/units", tags=["units"])
     async def list_units(_: Reader, include_retired: bool = False) -> list[dict[str, Any]]:
-        await d.view.refresh()
-        return [_unit_view(u) for u, s in sorted(d.view.states.items()) if include_retired or not s.retired]
+        return [asdict(u) for u in await handlers.units(d, include_retired=include_retired)]
 
     @v1.get("/units/{unit_id}", tags=["units"])
     async def get_unit(unit_id: str, _: Reader) -> dict[str, Any]:
-        await d.view.refresh_unit(unit_id)
-        if unit_id not in d.view.states:
-            raise NotFound("unit", unit_id)
-        return _unit_view(unit_id)
+        return asdict(await handlers.unit(d, unit_id))
 
     @v1.put("/units/{unit_id}/status", tags=["units"])
     async def put_status(unit_id: str, body: StatusRequest, _: DutyDesk) -> dict[str, Any]:
-        await handlers.set_unit_status(d, unit_id, body.status)
-        return _unit_view(unit_id)
+        return asdict(await handlers.set_unit_status(d, unit_id, body.status))
 
     @v1.get("/alerts/{alert_id}", tags=["alerts"])
     async def get_alert(alert_id: str, _: Reader) -> dict[str, Any]:

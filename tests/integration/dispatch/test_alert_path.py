@@ -13,6 +13,7 @@ from common.contracts.subjects import ALERTS_RECEIVED, deadletter_subject
 from dispatch import handlers
 from dispatch.domain.alerts import Alert
 from dispatch.domain.assignment import Candidate
+from dispatch.domain.places import PlaceChange
 from tests.support import Recorder, alert_body, centre, eventually, handled, metric, publish, row_grid
 
 pytestmark = pytest.mark.integration
@@ -305,12 +306,12 @@ async def test_the_unit_sweep_heals_the_view_a_slice_at_a_time(run_service, nc) 
         await sweep.tick()  # G3, G4
         assert d.view.loads.get("G4", 0) == 1
         closing = {"unit_id": "G4", "officer_id": "P400", "disposition": "no_action"}
-        d.view.apply_place("G1", 0, +1)  # an announcement of a place that was given back, missed
+        d.view.heard(PlaceChange("G1", 0, taken=True))  # an announcement of a place that was given back, missed
         assert (await svc.http.post("/v1/alerts/from-elsewhere-4/close", json=closing)).status_code == 200
         await sweep.tick()  # a new round
         await sweep.tick()
         assert (d.view.loads.get("G1", 0), d.view.loads.get("G4", 0)) == (1, 0)
-        assert d.view.places["G1"] == {1}
+        assert d.view.places.held("G1") == {1}
 
 
 @contextlib.asynccontextmanager
@@ -394,7 +395,7 @@ async def test_a_place_taken_behind_the_views_back_gives_the_alert_another_place
         await publish(nc, ALERTS_RECEIVED, alert_body("still-g1", *centre(0)), "still-g1")
         alert = await _placed(svc.http, "still-g1")
         assert (alert["unit_id"], alert["reason"]) == ("G1", "zone")
-        assert d.view.places["G1"] == {0, 1}
+        assert d.view.places.held("G1") == {0, 1}
         assert (await svc.http.get("/v1/units/G1")).json()["load"] == 2
 
 
