@@ -9,6 +9,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from math import ceil
+from typing import Any
 
 import structlog
 
@@ -28,10 +29,11 @@ from dispatch.adapters.store import (
     GridStore,
     PlaceTaken,
     UnitStore,
-    alert_from,
 )
+from dispatch.domain import events as ev
 from dispatch.domain.alerts import Alert, AlertRefused
 from dispatch.domain.assignment import rank_candidates, within_reach
+from dispatch.domain.events import GridReplaced, UnitStatusChanged
 from dispatch.domain.grid import GridParse, GridUnit, parse_grid
 from dispatch.domain.units import GridRecord, Unit, UnitRefused
 from dispatch.replica import ReplicaView
@@ -55,10 +57,12 @@ class Dispatch:
     view: ReplicaView
 
     def __post_init__(self) -> None:
-        # events are staged by each use case itself here (see placement_event): none derived from the alert
-        self.uow = UnitOfWork(self.alerts.repository, self.publisher, lambda _: [], kind="alert")
-        self.unit_work = UnitOfWork(self.units, self.publisher, unit_events, kind="unit", refusal=UnitRefused)
-        self.grid_work = UnitOfWork(self.grids, self.publisher, grid_events, kind="grid")
+        def events(aggregate: Alert | Unit | GridRecord) -> Staged:
+            return public_events(self, aggregate)
+
+        self.uow = UnitOfWork(self.alerts, self.publisher, events, kind="alert", refusal=AlertRefused)
+        self.unit_work = UnitOfWork(self.units, self.publisher, events, kind="unit", refusal=UnitRefused)
+        self.grid_work = UnitOfWork(self.grids, self.publisher, events, kind="grid")
 
     async def relay(self) -> int:
         """Publish what saves left staged (a crash, a broker outage), of every kind of aggregate."""
@@ -69,47 +73,74 @@ class Dispatch:
         return timedelta(seconds=self.settings.ack_timeout_s)
 
 
-# --- what dispatch tells the others ------------------------------------------------------------
+# --- what dispatch tells the others: ONE table from domain events to public contracts --------
 
 
-def _location(alert: Alert) -> contract.Location:
-    return contract.Location(lon=alert.lon, lat=alert.lat, address=alert.address)
+def _location(e: ev.AlertAssigned | ev.AlertUnassigned | ev.AlertClosed) -> contract.Location:
+    return contract.Location(lon=e.lon, lat=e.lat, address=e.address)
 
 
-def placement_event(d: Dispatch, alert: Alert) -> tuple[Event, str]:
-    """The fact of the alert's current placement; the same msg id each time it is derived."""
-    attempt = len(alert.assignments)
-    common = {"alert_id": alert.alert_id, "category": alert.category, "priority": alert.priority,
-              "location": _location(alert)}
-    if alert.unit_id is None:
-        return (contract.AlertUnassigned(**common, at=alert.assignments[-1].at),
-                f"{alert.alert_id}/unassigned/{attempt}")
-    return (
-        contract.AlertAssigned(
-            **common, at=alert.assigned_at, unit_id=alert.unit_id, reason=alert.reason,
-            distance_m=round(alert.distance_m or 0.0, 1), attempt=attempt, ack_due_at=alert.ack_due_at,
-            officers=d.view.officers(alert.unit_id),
-        ),
-        f"{alert.alert_id}/assigned/{attempt}",
-    )
+def _assigned(d: Dispatch, alert: Alert, e: ev.AlertAssigned) -> tuple[Event, str]:
+    return contract.AlertAssigned(
+        alert_id=e.alert_id, at=e.at, unit_id=e.unit_id, reason=e.reason, distance_m=round(e.distance_m, 1),
+        attempt=e.attempt, ack_due_at=e.ack_due_at, officers=d.view.officers(e.unit_id), category=e.category,
+        priority=e.priority, location=_location(e),
+    ), f"{e.alert_id}/assigned/{e.attempt}"
 
 
-def unit_events(unit: Unit) -> Staged:
-    version = unit.version + 1  # the save that stages them: one status change per save
-    return [(contract.UnitStatusChanged(unit_id=e.unit_id, status=e.status, at=e.at),
-             f"{e.unit_id}/status/{version}") for e in unit.events]
+def _unassigned(d: Dispatch, alert: Alert, e: ev.AlertUnassigned) -> tuple[Event, str]:
+    return contract.AlertUnassigned(
+        alert_id=e.alert_id, at=e.at, category=e.category, priority=e.priority, location=_location(e),
+    ), f"{e.alert_id}/unassigned/{e.attempt}"
 
 
-def grid_events(record: GridRecord) -> Staged:
-    version = record.version + 1  # the save that stages them makes the next version: the new grid's
-    return [(contract.GridReplaced(grid_version=version, units=e.units, at=e.at), f"grid/{version}")
-            for e in record.events]
+def _acknowledged(d: Dispatch, alert: Alert, e: ev.AlertAcknowledged) -> tuple[Event, str]:
+    return contract.AlertAcknowledged(
+        alert_id=e.alert_id, at=e.at, unit_id=e.unit_id, seconds_to_ack=e.seconds_to_ack,
+    ), f"{e.alert_id}/acknowledged"
 
 
-def released_event(alert: Alert, unit_id: str, why: str) -> tuple[Event, str]:
-    attempt = len(alert.assignments)
-    event = contract.AlertReleased(alert_id=alert.alert_id, at=alert.assignments[-1].ended_at, unit_id=unit_id, why=why)
-    return event, f"{alert.alert_id}/released/{attempt}"
+def _released(d: Dispatch, alert: Alert, e: ev.AlertReleased) -> tuple[Event, str]:
+    why = "ack_timeout" if e.end == "ack_timeout" else "unit_unavailable"
+    return contract.AlertReleased(alert_id=e.alert_id, at=e.at, unit_id=e.unit_id, why=why), \
+        f"{e.alert_id}/released/{e.attempt}"
+
+
+def _closed(d: Dispatch, alert: Alert, e: ev.AlertClosed) -> tuple[Event, str]:
+    return contract.AlertClosed(
+        alert_id=e.alert_id, at=e.at, unit_id=e.unit_id, officer_id=e.officer_id, officers=d.view.officers(e.unit_id),
+        disposition=e.disposition, note=e.note, signatures=e.signatures, category=e.category, priority=e.priority,
+        location=_location(e), summary=e.summary, caller_phone=e.caller_phone,
+        parties=[contract.Party(**p) for p in e.parties], received_at=e.received_at,
+    ), f"{e.alert_id}/closed"
+
+
+def _status_changed(d: Dispatch, unit: Unit, e: UnitStatusChanged) -> tuple[Event, str]:
+    # one status change per save: the save that stages it makes the unit's next version
+    return contract.UnitStatusChanged(unit_id=e.unit_id, status=e.status, at=e.at), \
+        f"{e.unit_id}/status/{unit.version + 1}"
+
+
+def _grid_replaced(d: Dispatch, record: GridRecord, e: GridReplaced) -> tuple[Event, str]:
+    version = record.version + 1  # the save that stages it makes the next version: the new grid's
+    return contract.GridReplaced(grid_version=version, units=e.units, at=e.at), f"grid/{version}"
+
+
+#: every domain event of dispatch -> its public contract and deterministic msg id
+PUBLIC: dict[type, Callable[[Dispatch, Any, Any], tuple[Event, str]]] = {
+    ev.AlertAssigned: _assigned,
+    ev.AlertUnassigned: _unassigned,
+    ev.AlertAcknowledged: _acknowledged,
+    ev.AlertReleased: _released,
+    ev.AlertClosed: _closed,
+    UnitStatusChanged: _status_changed,
+    GridReplaced: _grid_replaced,
+}
+
+
+def public_events(d: Dispatch, aggregate: Alert | Unit | GridRecord) -> Staged:
+    """The events the aggregate recorded since it was loaded, as public contracts with their msg ids."""
+    return [PUBLIC[type(e)](d, aggregate, e) for e in aggregate.events]
 
 
 # --- placing an alert --------------------------------------------------------------------------
@@ -117,19 +148,17 @@ def released_event(alert: Alert, unit_id: str, why: str) -> tuple[Event, str]:
 #: a unit whose place turned out taken is read again and tried once more, then the next unit
 TRIES_PER_UNIT = 2
 
-Write = Callable[[Alert], Awaitable[Stored[Alert] | None]]
+Write = Callable[[Alert], Awaitable[None]]
 
 
-async def _place(
-    d: Dispatch, fresh: Callable[[], Alert], write: Write
-) -> tuple[Alert, Stored[Alert] | None] | None:
+async def _place(d: Dispatch, fresh: Callable[[], Alert], write: Write) -> Alert | None:
     """Give the alert a free place of the best unit that can take it, and write it there.
 
     `fresh()` gives the alert as it is before this placement; `write` stores it (an insert or
     a versioned save: one write, which is the claim too) and raises PlaceTaken if another
     alert took that place meanwhile. The unit's places are then read again and the alert
-    tries another, then the next unit. Returns the alert placed and what `write` returned;
-    None if no unit can take it. A VersionConflict from `write` goes to the caller.
+    tries another, then the next unit. Returns the alert placed, None if no unit can take it.
+    A VersionConflict from `write` goes to the caller.
     """
     grid = d.view.grid
     if grid is None:
@@ -151,7 +180,7 @@ async def _place(
             alert = alert or fresh()
             alert.assign(candidate, now, d.ack_timeout, place)
             try:
-                written = await write(alert)
+                await write(alert)
             except PlaceTaken:
                 metrics.PLACES_TAKEN.inc()
                 await d.view.settle(unit.unit_id, place, "taken")  # and its unit's places read again
@@ -161,7 +190,7 @@ async def _place(
                 await d.view.settle(unit.unit_id, place, "unwritten")
                 raise
             await d.view.settle(unit.unit_id, place, "written")
-            return alert, written
+            return alert
     return None
 
 
@@ -169,7 +198,8 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
     """alerts.received -> the alert is placed with a unit (or the duty desk) and the fact published.
 
     One write stores the alert and takes its unit's place, so a crash or a redelivery at any
-    point cannot leave a place taken without its alert, nor place the alert twice.
+    point cannot leave a place taken without its alert, nor place the alert twice. The fact is
+    published from the stored state, not staged: a redelivery tells it again with the same msg id.
     """
 
     def fresh() -> Alert:
@@ -184,68 +214,63 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
         await d.alerts.insert_new(alert)
 
     try:
-        placed = await _place(d, fresh, insert)
-        if placed is None:
+        alert = await _place(d, fresh, insert)
+        if alert is None:
             alert = fresh()
             _to_duty_desk(d, alert)
             await insert(alert)
-        else:
-            alert = placed[0]
     except VersionConflict:
-        # a duplicate, or a redelivery after a crash: the stored alert stands. Publish its placement
+        # a duplicate, or a redelivery after a crash: the stored alert stands. Tell its placement
         # again (the same msg id) unless it has moved on, when later facts have told it all
         stored = await load(d, event.alert_id)
         if stored.state in ("assigned", "unassigned"):
-            await d.publisher.publish(*placement_event(d, stored))
+            stored.events.append(stored.placement())
+            await _tell(d, stored)
         return
-    await d.publisher.publish(*placement_event(d, alert))
+    await _tell(d, alert)
     log.info("alert.placed", alert_id=alert.alert_id, unit_id=alert.unit_id, reason=alert.reason,
              distance_m=alert.distance_m)
 
 
-async def _place_waiting(
-    d: Dispatch, waiting: Alert, staged: Callable[[Alert], Staged]
-) -> tuple[Alert, Stored[Alert]] | None:
+async def _tell(d: Dispatch, alert: Alert) -> None:
+    """Publish what the alert recorded, at once (for a consumed message: a failure is redelivered)."""
+    for public, msg_id in public_events(d, alert):
+        await d.publisher.publish(public, msg_id)
+    alert.events.clear()
+
+
+async def _place_waiting(d: Dispatch, stored: Stored[Alert]) -> Alert | None:
     """Place an alert that waits for a unit (just released, or at the duty desk); save it with its events.
 
-    `waiting` is as it should be saved if no unit can take it. A released alert then goes to the
-    duty desk; one already there stays as it is, unsaved (None). VersionConflict if the alert
-    changed meanwhile.
+    `stored.aggregate` is as it should be saved if no unit can take it. A released alert then goes
+    to the duty desk; one already there stays as it is, unsaved (None). VersionConflict if the
+    alert changed meanwhile.
     """
-    snapshot = waiting.to_dict()
+    waiting = stored.aggregate
+    snapshot, recorded = waiting.to_dict(), list(waiting.events)
 
-    async def save(alert: Alert) -> Stored[Alert]:
-        return await d.alerts.save(alert, staged(alert))
+    def fresh() -> Alert:
+        alert = Alert.from_dict(snapshot)
+        alert.events = list(recorded)
+        return alert
 
-    placed = await _place(d, lambda: Alert.from_dict(snapshot), save)
+    async def save(alert: Alert) -> None:
+        await d.uow.commit(replace(stored, aggregate=alert))
+
+    placed = await _place(d, fresh, save)
     if placed is not None:
-        alert, stored = placed
-        assert stored is not None
-        return alert, stored
+        return placed
     if waiting.state != "received":
         return None
     _to_duty_desk(d, waiting)
-    return waiting, await save(waiting)
+    await save(waiting)
+    return waiting
 
 
 def _to_duty_desk(d: Dispatch, alert: Alert) -> None:
     """No unit can take the alert now: the duty desk holds it, noting whether any unit ever could."""
     reach = within_reach(d.view.grid, alert.lon, alert.lat, d.settings.overflow_radius_m)
     alert.send_to_duty_desk(d.clock.now(), beyond_reach=not reach)
-
-
-async def _given_back(d: Dispatch, unit_id: str | None, place: int | None) -> None:
-    """A place the alert no longer holds (saved): this replica sees it free at once, and tells the others."""
-    if unit_id is not None and place is not None:
-        await d.view.give_back(unit_id, place)
-
-
-async def _publish(d: Dispatch, stored: Stored[Alert]) -> None:
-    await d.uow.publish(stored.aggregate.alert_id, stored)
-
-
-async def _save_and_publish(d: Dispatch, alert: Alert, staged: Staged) -> None:
-    await _publish(d, await d.alerts.save(alert, staged))
 
 
 async def load(d: Dispatch, alert_id: str) -> Alert:
@@ -297,45 +322,22 @@ def officers(d: Dispatch, unit_id: str | None) -> list[str]:
 
 
 async def acknowledge(d: Dispatch, alert_id: str, unit_id: str) -> Alert:
-    alert = await load(d, alert_id)
-    before = alert.state
-    try:
-        alert.acknowledge(unit_id, d.clock.now())
-    except AlertRefused as exc:
-        raise Refused(exc.reason) from exc
-    if alert.state == before:
-        return alert  # acknowledged twice: nothing new to say
-    event = contract.AlertAcknowledged(
-        alert_id=alert_id, at=alert.acknowledged_at, unit_id=unit_id,
-        seconds_to_ack=(alert.acknowledged_at - alert.assigned_at).total_seconds(),
-    )
-    await _save_and_publish(d, alert, [(event, f"{alert_id}/acknowledged")])
-    return alert
+    return await d.uow.act(alert_id, lambda alert: alert.acknowledge(unit_id, d.clock.now()))
 
 
 async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, disposition: str, note: str,
                 signatures: dict[str, str], parties: list[dict]) -> Alert:
-    alert = await load(d, alert_id)
-    if alert.state == "closed" and alert.closure and alert.closure.disposition == disposition:
-        return alert
-    holder, place = alert.unit_id, alert.place
-    try:
+    held: list[tuple[str | None, int | None]] = []
+
+    def command(alert: Alert) -> None:
+        held[:] = [(alert.unit_id, alert.place)]
         alert.close(unit_id=unit_id, officer_id=officer_id, disposition=disposition, note=note,
-                    signatures=signatures, now=d.clock.now())
-    except AlertRefused as exc:
-        raise Refused(exc.reason) from exc
-    known = {p["party_id"] for p in alert.parties}
-    alert.parties = [*alert.parties, *(p for p in parties if p["party_id"] not in known)]
-    event = contract.AlertClosed(
-        alert_id=alert_id, at=alert.closed_at, unit_id=unit_id, officer_id=officer_id,
-        officers=d.view.officers(unit_id), disposition=disposition, note=note, signatures=signatures,
-        category=alert.category, priority=alert.priority, location=_location(alert), summary=alert.summary,
-        caller_phone=alert.caller_phone, parties=[contract.Party(**p) for p in alert.parties],
-        received_at=alert.received_at,
-    )
-    stored = await d.alerts.save(alert, [(event, f"{alert_id}/closed")])
-    await _given_back(d, holder, place)
-    await _publish(d, stored)
+                    signatures=signatures, now=d.clock.now(), parties=parties)
+
+    alert = await d.uow.act(alert_id, command)
+    holder, place = held[0]
+    if holder is not None and place is not None and alert.place is None:
+        await d.view.give_back(holder, place)  # free here at once, and told to the other replicas
     return alert
 
 
@@ -413,21 +415,19 @@ async def _sync_units(d: Dispatch, units: list[GridUnit], version: int) -> list[
 
 async def _release_and_place(d: Dispatch, alert_id: str, why: str) -> None:
     """The holder lets the alert go before acknowledging; it goes to the next-best unit in the same write."""
-    alert = await load(d, alert_id)
-    now = d.clock.now()
+    stored = await d.uow.load(alert_id)
+    alert, now = stored.aggregate, d.clock.now()
     if alert.state != "assigned" or (why == "ack_timeout" and not alert.ack_overdue(now)):
         return
     place = alert.place
     unit_id = alert.release(now, "ack_timeout" if why == "ack_timeout" else "unit_unavailable")
-    released = released_event(alert, unit_id, why)
     try:
-        saved = await _place_waiting(d, alert, lambda a: [released, placement_event(d, a)])
+        placed = await _place_waiting(d, stored)
     except VersionConflict:
         return  # someone else moved it meanwhile (acknowledged, closed, placed)
-    assert saved is not None  # a released alert is always saved: with a unit, or with the duty desk
-    placed, stored = saved
-    await _given_back(d, unit_id, place)
-    await _publish(d, stored)
+    assert placed is not None  # a released alert is always saved: with a unit, or with the duty desk
+    if place is not None:
+        await d.view.give_back(unit_id, place)
     log.info("alert.reassigned", alert_id=alert_id, from_unit=unit_id, to_unit=placed.unit_id, why=why)
 
 
@@ -466,32 +466,31 @@ async def offer_waiting(d: Dispatch, *, after: str = "", reads: int | None = Non
         for doc in page:
             budget -= 1
             after = doc["waiting_key"][1:]
-            # events an earlier save left staged go first (loading publishes them)
-            alert = await load(d, doc["_id"]) if doc.get("outbox") else alert_from(doc)
-            if await _offer(d, alert):
+            if await _offer(d, doc["_id"]):
                 placed += 1
                 if placed >= OFFERS_PER_ROUND or d.view.room() == 0:
                     return placed, after
     return placed, after
 
 
-async def _offer(d: Dispatch, alert: Alert) -> bool:
+async def _offer(d: Dispatch, alert_id: str) -> bool:
     """Place one waiting alert if a unit can take it now; True if placed."""
+    try:
+        stored = await d.uow.load(alert_id)  # events an earlier save left staged go first
+    except NotFound:
+        return False
+    alert = stored.aggregate
     if alert.state not in ("unassigned", "received"):
         return False
     if alert.note_reach(within_reach(d.view.grid, alert.lon, alert.lat, d.settings.overflow_radius_m)):
         # beyond every unit's reach (stored before reach was kept): out of the offers' way until a new grid
         with suppress(VersionConflict):
-            await d.alerts.save(alert)
+            await d.uow.commit(stored)
         return False
     try:
-        saved = await _place_waiting(d, alert, lambda a: [placement_event(d, a)])
+        return await _place_waiting(d, stored) is not None
     except VersionConflict:
         return False  # moved meanwhile (placed by another replica, closed by the desk)
-    if saved is None:
-        return False  # still nobody: it stays with the duty desk, no new event
-    await _publish(d, saved[1])
-    return True
 
 
 async def reach_again(d: Dispatch) -> int:
@@ -503,11 +502,12 @@ async def reach_again(d: Dispatch) -> int:
     while page := await d.alerts.waiting(after=after, limit=DESK_PAGE, reach=BEYOND_REACH):
         for doc in page:
             after = doc["waiting_key"][1:]
-            alert = alert_from(doc)
-            if alert.note_reach(within_reach(d.view.grid, alert.lon, alert.lat, d.settings.overflow_radius_m)):
-                with suppress(VersionConflict):
-                    await d.alerts.save(alert)
-                    changed += 1
+
+            def within(alert: Alert) -> None:
+                alert.note_reach(within_reach(d.view.grid, alert.lon, alert.lat, d.settings.overflow_radius_m))
+
+            with suppress(NotFound, Conflict):
+                changed += not (await d.uow.act(doc["_id"], within)).beyond_reach
     if changed:
         d.view.on_freed()
     return changed

@@ -12,8 +12,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from common.mongo import GroupedInserts, refused_by_id
-from common.outbox import Events
-from common.repository import OUTBOX_INDEX, MongoRepository, Stored, VersionConflict
+from common.repository import OUTBOX_INDEX, MongoRepository, VersionConflict
 from common.timefmt import epoch_ms
 from dispatch.domain.alerts import Alert, desk_order
 from dispatch.domain.units import GridRecord, Unit, UnitState
@@ -88,6 +87,9 @@ def _held_place(slot_key: str) -> tuple[str, int]:
     unit_id, _, place = slot_key[len(HELD) :].rpartition(" ")
     return unit_id, int(place)
 
+
+#: what a page of the queue reads of each alert when only its id and rank are wanted
+_KEYS = {"_id": 1, "waiting_key": 1}
 
 #: a waiting alert's key starts with REACHABLE if a unit of the grid can reach it, else BEYOND_REACH
 REACHABLE, BEYOND_REACH = "a", "z"
@@ -217,32 +219,20 @@ class AlertCodec:
         return alert_from(doc)
 
 
-class AlertStore:
+class AlertStore(MongoRepository[Alert]):
+    """The alerts, saved whole (see `slot`), and the questions the use cases ask of them."""
+
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        self.collection = db["alerts"]
-        self._inserts = GroupedInserts(self.collection)
-        self.repository = MongoRepository(self.collection, AlertCodec(), insert=self._inserts.insert, refusal=_refusal)
+        collection = db["alerts"]
+        self._inserts = GroupedInserts(collection)
+        super().__init__(collection, AlertCodec(), insert=self._inserts.insert, refusal=_refusal)
 
     async def insert_new(self, alert: Alert) -> None:
-        """Store a just-received alert, in its place if it has one.
+        """Store a just-received alert, in its place if it has one (its events are told from its state).
 
         VersionConflict if an alert with its id is stored already; PlaceTaken if its place is.
         """
-        await self.repository.add(alert, [])
-
-    async def get(self, alert_id: str) -> Alert | None:
-        stored = await self.repository.get(alert_id)
-        return stored.aggregate if stored else None
-
-    async def save(self, alert: Alert, staged: Events = ()) -> Stored[Alert]:
-        """Save the whole alert if nobody changed it meanwhile, its events staged after what is still staged.
-
-        VersionConflict if it changed meanwhile; PlaceTaken if the place it moves into is taken.
-        """
-        doc = await self.collection.find_one({"_id": alert.alert_id, "version": alert.version}, {"outbox": 1})
-        if doc is None:
-            raise VersionConflict(alert.alert_id)
-        return await self.repository.save(Stored(alert, dict(doc.get("outbox") or {})), staged)
+        await self.add(alert, [])
 
     async def places(self, unit_ids: Iterable[str]) -> dict[str, set[int]]:
         """The places held in each of the given units.
@@ -296,7 +286,9 @@ class AlertStore:
         cursor = self.collection.find({"ack_due_ms": {"$lte": epoch_ms(now)}}, {"_id": 1}).limit(limit)
         return [d["_id"] async for d in cursor]
 
-    async def waiting(self, *, after: str = "", limit: int, reach: str = REACHABLE) -> list[dict]:
+    async def waiting(
+        self, *, after: str = "", limit: int, reach: str = REACHABLE, fields: dict | None = _KEYS
+    ) -> list[dict]:
         """The next `limit` alerts no unit holds after `after` (a `desk_order`), urgent and oldest first.
 
         One range of the queue index, sorted and limited: the store reads only the documents
@@ -306,12 +298,13 @@ class AlertStore:
         if limit <= 0:
             return []
         query = {"waiting_key": {"$gt": reach + after, "$lt": chr(ord(reach) + 1)}}
-        return [d async for d in self.collection.find(query).sort("waiting_key", ASCENDING).limit(limit)]
+        cursor = self.collection.find(query, fields).sort("waiting_key", ASCENDING).limit(limit)
+        return [d async for d in cursor]
 
     async def queue(self, *, after: str = "", limit: int) -> list[Alert]:
         """The duty desk's queue, every alert no unit holds (within reach or not): urgent and oldest first."""
-        docs = [*await self.waiting(after=after, limit=limit),
-                *await self.waiting(after=after, limit=limit, reach=BEYOND_REACH)]
+        docs = [*await self.waiting(after=after, limit=limit, fields=None),
+                *await self.waiting(after=after, limit=limit, reach=BEYOND_REACH, fields=None)]
         docs.sort(key=lambda d: d["waiting_key"][1:])
         return [alert_from(d) for d in docs[:limit]]
 

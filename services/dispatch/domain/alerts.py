@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from dispatch.domain.assignment import Candidate
+from dispatch.domain.events import (
+    AlertAcknowledged,
+    AlertAssigned,
+    AlertClosed,
+    AlertEvent,
+    AlertReleased,
+    AlertUnassigned,
+    AssignmentEnd,
+    Disposition,
+    Reason,
+)
 from dispatch.domain.grid import DUTY_DESK
 
 AlertState = Literal["received", "assigned", "acknowledged", "closed", "unassigned"]
-Reason = Literal["zone", "nearest", "overflow"]
-AssignmentEnd = Literal["acknowledged", "ack_timeout", "unit_unavailable", "closed", "reassigned"]
-Disposition = Literal["resolved_on_scene", "referred_to_mediation", "converted_to_case", "no_action"]
 
 DISPOSITIONS: tuple[Disposition, ...] = ("resolved_on_scene", "referred_to_mediation", "converted_to_case", "no_action")
 RELEASE_ENDS: tuple[AssignmentEnd, ...] = ("ack_timeout", "unit_unavailable")
@@ -58,77 +66,6 @@ class Closure:
     signatures: dict[str, str]
 
 
-# --- domain events (recorded in Alert.events, published by the service layer) ---
-
-
-@dataclass(frozen=True)
-class AlertAssigned:
-    alert_id: str
-    unit_id: str
-    reason: Reason
-    distance_m: float
-    attempt: int  # 1 for the first assignment, 2 after one reassignment…
-    at: datetime
-    ack_due_at: datetime
-    category: str
-    priority: int
-    lon: float
-    lat: float
-    address: str | None
-
-
-@dataclass(frozen=True)
-class AlertUnassigned:
-    alert_id: str
-    attempt: int
-    at: datetime
-    category: str
-    priority: int
-    lon: float
-    lat: float
-    address: str | None
-    reason: Reason = "overflow"
-
-
-@dataclass(frozen=True)
-class AlertAcknowledged:
-    alert_id: str
-    unit_id: str
-    attempt: int
-    at: datetime
-    seconds_to_ack: float
-
-
-@dataclass(frozen=True)
-class AlertReleased:
-    alert_id: str
-    unit_id: str
-    end: AssignmentEnd
-    attempt: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class AlertClosed:
-    alert_id: str
-    unit_id: str
-    officer_id: str
-    disposition: Disposition
-    note: str
-    signatures: dict[str, str]
-    category: str
-    priority: int
-    lon: float
-    lat: float
-    address: str | None
-    summary: str
-    caller_phone: str | None
-    parties: list[dict[str, Any]]
-    received_at: datetime
-    at: datetime
-
-
-AlertEvent = AlertAssigned | AlertUnassigned | AlertAcknowledged | AlertReleased | AlertClosed
 
 
 @dataclass
@@ -208,9 +145,7 @@ class Alert:
         self.reason, self.distance_m = candidate.reason, candidate.distance_m
         self.assigned_at, self.ack_due_at = now, now + ack_timeout
         self.beyond_reach = False
-        self.events.append(AlertAssigned(
-            self.alert_id, candidate.unit_id, candidate.reason, candidate.distance_m, len(self.assignments),
-            now, self.ack_due_at, self.category, self.priority, self.lon, self.lat, self.address))
+        self.events.append(self.placement())
 
     def send_to_duty_desk(self, now: datetime, *, beyond_reach: bool = False) -> None:
         if self.state != "received":
@@ -220,8 +155,21 @@ class Alert:
         self.state, self.unit_id, self.reason, self.distance_m = "unassigned", None, "overflow", None
         self.place = None
         self.assigned_at, self.ack_due_at, self.flagged = now, None, True
-        self.events.append(AlertUnassigned(
-            self.alert_id, len(self.assignments), now, self.category, self.priority, self.lon, self.lat, self.address))
+        self.events.append(self.placement())
+
+    def placement(self) -> AlertAssigned | AlertUnassigned:
+        """The fact of where the alert is now, derived from its state: what `assign` and `send_to_duty_desk`
+        record, and what a redelivered alert tells again (the same fact, the same attempt)."""
+        attempt = len(self.assignments)
+        if self.state == "assigned" and self.unit_id is not None:
+            assert self.reason in ("zone", "nearest") and self.assigned_at and self.ack_due_at
+            return AlertAssigned(self.alert_id, self.unit_id, self.reason, self.distance_m or 0.0, attempt,
+                                 self.assigned_at, self.ack_due_at, self.category, self.priority, self.lon,
+                                 self.lat, self.address)
+        if self.state == "unassigned":
+            return AlertUnassigned(self.alert_id, attempt, self.assignments[-1].at, self.category, self.priority,
+                                   self.lon, self.lat, self.address)
+        raise AlertRefused(f"no placement to tell: {self._holding()}")
 
     def acknowledge(self, unit_id: str, now: datetime) -> None:
         if self.state == "acknowledged" and unit_id == self.unit_id:
@@ -260,7 +208,9 @@ class Alert:
         note: str,
         signatures: Mapping[str, str],
         now: datetime,
+        parties: Iterable[Mapping[str, Any]] = (),
     ) -> None:
+        """Close with a disposition; `parties` named at the closing join those the caller named."""
         if disposition not in DISPOSITIONS:
             raise AlertRefused(f"disposition must be one of {', '.join(DISPOSITIONS)}, not {disposition!r}")
         if self.state == "closed":
@@ -282,6 +232,8 @@ class Alert:
                     f"resolved_on_scene needs the signatures of {', '.join(missing)} (处警现场处结备案单)")
         if self.assignments and self.assignments[-1].end is None:
             self._end_attempt(now, "closed")
+        known = {p["party_id"] for p in self.parties}
+        self.parties = [*self.parties, *(dict(p) for p in parties if p["party_id"] not in known)]
         self.closure = Closure(disposition, officer_id, unit_id, note, dict(signatures))
         self.state, self.closed_at, self.ack_due_at, self.place = "closed", now, None, None
         self.events.append(AlertClosed(

@@ -5,32 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from dispatch.domain.alerts import Refusal
+from dispatch.domain.events import GridReplaced, UnitStatus, UnitStatusChanged
 
-UnitStatus = Literal["available", "busy", "off_duty"]
 STATUSES: tuple[UnitStatus, ...] = ("available", "busy", "off_duty")
 
 
 class UnitRefused(Refusal):
     """The unit's rules refuse the change."""
-
-
-# --- domain events (recorded in .events, published by the service layer) ---
-
-
-@dataclass(frozen=True)
-class UnitStatusChanged:
-    unit_id: str
-    status: UnitStatus
-    at: datetime
-
-
-@dataclass(frozen=True)
-class GridReplaced:
-    units: int
-    at: datetime
 
 
 @dataclass
