@@ -70,7 +70,7 @@ def run_service(nats_server: EmbeddedServer, store_server: EmbeddedServer, db_na
                 await hook()
             parts = dataclasses.replace(parts, on_start=[], periodic=parts.periodic if periodic else [])
             stop = asyncio.Event()
-            task = asyncio.create_task(run_parts(runtime, parts, stop, http=False))
+            task = asyncio.create_task(run_parts(runtime, parts, stop))
             transport = httpx.ASGITransport(app=parts.app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}

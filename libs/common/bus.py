@@ -61,7 +61,7 @@ async def connect(url: str, name: str, *, reconnect: bool = True, connect_timeou
             servers=servers, name=name, allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0.1,
             connect_timeout=connect_timeout, error_cb=_noted,
         )
-    except (NatsError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, NatsError, OSError) as exc:
         reason = failures[-1] if failures else exc
         raise BrokerUnreachable(f"cannot reach NATS at {url}: {reason or reason.__class__.__name__}") from exc
     except asyncio.CancelledError:
@@ -123,25 +123,49 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     ]
 
 
+#: how long a starting replica keeps trying to declare the streams (a cluster electing its leaders)
+DECLARE_PATIENCE_S = 60.0
+
+
 async def ensure_streams(
     js: JetStreamContext, replicas: int = 1, configs: Iterable[StreamConfig] | None = None
 ) -> None:
-    """Create the platform's streams, or bring them to our configuration; safe to run from every replica."""
+    """Create the platform's streams, or bring them to our configuration; safe to run from every replica.
+
+    Several replicas may start at once on a new cluster, where creating an R3 stream can time out
+    while its leader is elected: a timeout is tried again (up to DECLARE_PATIENCE_S), and a stream
+    another replica created meanwhile is taken as it is.
+    """
     for config in configs or stream_configs(replicas):
-        try:
-            await js.stream_info(config.name)
-        except NotFoundError:
+        delay, waited = 0.5, 0.0
+        while True:
             try:
-                await js.add_stream(config)
-                log.info("nats.stream_created", stream=config.name, replicas=replicas)
-                continue
-            except BadRequestError:
-                pass  # another replica created it between our two calls
+                await _ensure_stream(js, config, replicas)
+                break
+            except (NatsTimeoutError, ServiceUnavailableError, NoRespondersError) as exc:
+                if waited >= DECLARE_PATIENCE_S:
+                    raise
+                log.warning("nats.stream_declare_retry", stream=config.name, error=repr(exc), after_s=delay)
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 8.0)
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig, replicas: int) -> None:
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
         try:
-            await js.update_stream(config)
-        except BadRequestError as exc:
-            # e.g. a replica count the cluster cannot change in place: keep running on what exists
-            log.warning("nats.stream_not_updated", stream=config.name, error=str(exc))
+            await js.add_stream(config)
+            log.info("nats.stream_created", stream=config.name, replicas=replicas)
+            return
+        except BadRequestError:
+            pass  # another replica created it between our two calls
+    try:
+        await js.update_stream(config)
+    except BadRequestError as exc:
+        # e.g. a replica count the cluster cannot change in place: keep running on what exists
+        log.warning("nats.stream_not_updated", stream=config.name, error=str(exc))
 
 
 class BrokerUnavailable(ConnectionError):

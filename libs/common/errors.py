@@ -11,6 +11,7 @@ import asyncio
 
 from nats.errors import ConnectionClosedError, NoRespondersError, NoServersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, ServerSelectionTimeoutError, WriteConcernError
 
 
@@ -62,11 +63,19 @@ DEPENDENCY_DOWN: tuple[type[BaseException], ...] = (
     NatsTimeoutError,
     NoServersError,
     NoRespondersError,
+    NoStreamResponseError,  # a JetStream stream without a leader (an election in a cluster)
+    ServiceUnavailableError,
     ConnectionClosedError,
     asyncio.TimeoutError,
     ConnectionError,  # includes common.bus.BrokerUnavailable
 )
 
 
+#: JetStream's "a publish with this Nats-Msg-Id is in process" (while a leader changes): try again
+_MSG_ID_IN_PROCESS = 10071
+
+
 def dependency_down(exc: BaseException) -> bool:
+    if isinstance(exc, APIError) and (exc.code == 503 or exc.err_code == _MSG_ID_IN_PROCESS):
+        return True
     return isinstance(exc, DEPENDENCY_DOWN)

@@ -17,18 +17,63 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import metrics
 from common.errors import Conflict, Invalid, NotFound, Refused, dependency_down
+from common.logs import mask_phones
 from common.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
 #: what a client is told to wait before retrying while a dependency is away
 RETRY_AFTER_S = 5
+#: the largest request body a service reads (a grid of a few hundred units fits many times over)
+MAX_BODY_BYTES = 2 * 1024 * 1024
+#: roles that act on a case, and so see phone and ID numbers whole (SPEC §4); others see them masked
+PERSONAL_DATA_ROLES = frozenset({"admin", "duty_desk", "officer", "mediator"})
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, str] = Field(description="Each dependency: `ok`, or why it failed.")
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where: a body field (`parties.0.phone`), or `query.<name>` / `path.<name>`.")
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error a service answers, whatever its status."""
+
+    error: str = Field(description="not_found, refused, conflict, invalid_request, unauthorized, forbidden, "
+                                   "too_large, unavailable, internal…")
+    detail: str | list[FieldError]
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: the error statuses of a `/v1` route, for its OpenAPI page (`APIRouter(responses=ERROR_RESPONSES)`)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The body is not JSON text (or not UTF-8)."),
+    401: _documented("No valid bearer token."),
+    403: _documented("The token lacks the role this route needs."),
+    404: _documented("The thing named does not exist."),
+    409: _documented("The rules refuse it in the present state (refused), or others kept changing it (conflict)."),
+    413: _documented("The body is larger than the service reads."),
+    422: _documented("A field is invalid: each error names it."),
+    503: _documented("The store or the broker is away: nothing was done; retry after Retry-After seconds."),
+}
 
 
 def context(request: Request) -> Any:
@@ -40,6 +85,39 @@ def context(request: Request) -> Any:
 class Principal:
     token_hint: str
     roles: frozenset[str]
+
+    @property
+    def sees_personal_data(self) -> bool:
+        """Whether phone and ID numbers are shown whole to this caller (a role that acts on the case)."""
+        return bool(self.roles & PERSONAL_DATA_ROLES)
+
+
+_PERSONAL_KEYS = frozenset({"phone", "caller_phone", "id_number"})
+
+
+def _mask_value(key: str, value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    if key == "id_number":
+        return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "*" * len(value)
+    return mask_phones(value) if mask_phones(value) != value else value[:3] + "****" + value[-4:]
+
+
+def masked(data: Any) -> Any:
+    """`data` with every phone and ID number masked (138****8000, 3503**********1234), at any depth,
+    in free text too."""
+    if isinstance(data, dict):
+        return {k: _mask_value(k, v) if k in _PERSONAL_KEYS else masked(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [masked(v) for v in data]
+    if isinstance(data, str):
+        return mask_phones(data)  # a phone written into a note or a summary
+    return data
+
+
+def personal(data: Any, principal: Principal, *, listing: bool = False) -> Any:
+    """What `principal` may see of `data`: whole for the roles that act on it, one by one; masked otherwise."""
+    return data if principal.sees_personal_data and not listing else masked(data)
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -69,6 +147,55 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
+_ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed",
+                409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid_request",
+                503: "unavailable"}
+
+
+class BodyLimit:
+    """Refuses a body larger than `limit` bytes with 413, whether it says its length or streams it."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge(self.limit)
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _error(413, "too_large", f"the body is larger than {self.limit} bytes")
+        await response(scope, receive, send)
+
+
+class _TooLarge(StarletteHTTPException):
+    """Raised while the body is read: FastAPI passes an HTTPException through as it is (any other
+    error while reading becomes its 400), and the handler below answers it as the JSON error."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body is larger than {limit} bytes")
+
+
 def _error(status_code: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": error, "detail": jsonable_encoder(detail)}, status_code=status_code, headers=headers)
 
@@ -83,6 +210,15 @@ def unavailable(request: Request, exc: BaseException) -> JSONResponse:
     )
 
 
+def _methods_of(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return methods
+
+
 def create_app(
     title: str,
     settings: ServiceSettings,
@@ -95,6 +231,15 @@ def create_app(
     app = FastAPI(title=title, **kwargs)
     app.state.settings = settings
     app.state.context = context
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error = _ERROR_NAMES.get(exc.status_code, "error")
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method of the path, not only those of the first route that matched it
+            headers = {"Allow": ", ".join(sorted(_methods_of(request)))}
+        return _error(exc.status_code, error, str(exc.detail), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -141,7 +286,8 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], response_model=Readiness,
+             responses={503: {"model": Readiness, "description": "Not ready: the checks say what is missing."}})
     async def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         for name, check in readiness.items():
@@ -153,7 +299,8 @@ def create_app(
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
+             responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text."}})
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -1,4 +1,27 @@
-"""Running a service: connections, consumers, periodic sweeps, the HTTP server, graceful shutdown."""
+"""Running a service: connections, consumers, periodic sweeps, the HTTP server, graceful shutdown.
+
+A service process answers HTTP from its first moment, whatever the state of NATS and MongoDB
+(`serve`):
+
+1. The HTTP server starts at once on a `_Gate`, an ASGI app that forwards to the *starting
+   app* until the service is built: `/healthz` 200, `/readyz` 503 naming what is missing
+   (`{"nats": "failed: NotConnectedYet", ..., "start": "failed: StillStarting"}`), `/metrics`,
+   and 503 for anything else.
+2. Meanwhile `connected(..., patient=True)` connects: NATS (and its streams), then MongoDB
+   (a ping), each tried again after a delay that doubles from 0.5 s to 30 s, with one
+   warning per failed try (so at most one a 30 s once the delay is at its cap).
+3. Once both answer, the service is built (`build(runtime)` needs a connected runtime: its
+   stores and publisher hold the connections), its start hooks run, the gate is opened on
+   the service's own app (whose `/readyz` checks the live connections), and its consumers
+   and periodic jobs run (`run_parts`) until `stop`.
+4. SIGTERM or SIGINT sets `stop` in any state. Before the consumers run, the connecting or
+   starting task is cancelled at once. Once they run, they stop fetching and finish what
+   they hold; all of it within `shutdown_grace_s`, after which what is left is cancelled.
+   Then HTTP stops and the connections close.
+
+The tests run a service in their own process with `connected(...)` (impatient: a server
+that is not there is an error at once) and `run_parts(...)`, driving the app over ASGI.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +31,12 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -24,6 +48,16 @@ from common.logs import configure_logging
 from common.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+#: the first wait before connecting again, doubled after each failure up to the cap
+FIRST_RETRY_S = 0.5
+MAX_RETRY_S = 30.0
+#: the longest the HTTP server waits for requests in flight when it stops
+HTTP_SHUTDOWN_S = 2.0
+#: what a service needs before it can be built, as /readyz names them
+DEPENDENCIES = ("nats", "mongodb")
 
 
 @dataclass
@@ -72,23 +106,74 @@ class ServiceParts:
 Build = Callable[[Runtime], Awaitable[ServiceParts]]
 
 
+class NotConnectedYet(ConnectionError):
+    """A dependency the service is still connecting to (named so on /readyz)."""
+
+
+class StillStarting(RuntimeError):
+    """Connected, and the service is being built and its start hooks run (named so on /readyz)."""
+
+
 @asynccontextmanager
-async def connected(name: str, settings: ServiceSettings, clock: Clock | None = None) -> AsyncIterator[Runtime]:
+async def connected(
+    name: str, settings: ServiceSettings, clock: Clock | None = None, *, patient: bool = False,
+    waiting: dict[str, str] | None = None,
+) -> AsyncIterator[Runtime]:
+    """A runtime on live connections to NATS (streams declared) and MongoDB, closed on exit.
+
+    Impatient (tests, tools): a server that does not answer is an error at once. Patient
+    (`serve`): each is tried again with backoff until it answers; cancel the task to give up.
+    `waiting` maps each dependency not connected yet to the last reason (for /readyz).
+    """
+    missing = waiting if waiting is not None else {}
     async with AsyncExitStack() as stack:
-        nc = await bus.connect(settings.nats_url, name=f"fengqiao-{name}")
-        stack.push_async_callback(_drain, nc)
-        js = nc.jetstream()
-        await bus.ensure_streams(js, replicas=settings.stream_replicas)
+
+        async def open_nats() -> NATS:
+            nc = await bus.connect(settings.nats_url, name=f"fengqiao-{name}")
+            try:
+                await bus.ensure_streams(nc.jetstream(), replicas=settings.stream_replicas)
+            except BaseException:
+                await _close(nc, 1.0)
+                raise
+            return nc
+
+        nc = await _retrying("nats", open_nats, patient, missing)
+        stack.push_async_callback(_close, nc, settings.shutdown_grace_s)
         client = mongo.client(settings.mongo_url, app_name=f"fengqiao-{name}")
         stack.callback(client.close)
         db = mongo.database(client, settings.mongo_db or f"fengqiao_{name}")
+        await _retrying("mongodb", lambda: db.command("ping"), patient, missing)
+        js = nc.jetstream()
         publisher = bus.Publisher(js, connected=lambda: nc.is_connected)
         yield Runtime(name, settings, nc, js, publisher, db, clock or SystemClock())
 
 
-async def _drain(nc: NATS) -> None:
-    with contextlib.suppress(Exception):
-        await nc.drain()
+async def _retrying(what: str, attempt: Callable[[], Awaitable[T]], patient: bool, missing: dict[str, str]) -> T:
+    delay = FIRST_RETRY_S
+    while True:
+        try:
+            result = await attempt()
+        except Exception as exc:
+            if not patient:
+                raise
+            missing[what] = reason = str(exc) or exc.__class__.__name__
+            log.warning("service.waiting", dependency=what, error=reason, retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_S)
+            continue
+        missing.pop(what, None)
+        if delay > FIRST_RETRY_S:
+            log.info("service.connected", dependency=what)
+        return result
+
+
+async def _close(nc: NATS, within_s: float) -> None:
+    """Drain (deliver what is in flight), or close at once when NATS is not there to drain to."""
+    try:
+        await asyncio.wait_for(nc.drain(), within_s)
+    except Exception:  # noqa: BLE001 - reconnecting, already closed, or too slow: close is what is left
+        with contextlib.suppress(Exception):
+            await nc.close()
 
 
 class _Server(uvicorn.Server):
@@ -107,11 +192,12 @@ async def _every(periodic: Periodic, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), periodic.interval_s)
 
 
-async def run_parts(runtime: Runtime, parts: ServiceParts, stop: asyncio.Event, *, http: bool = True) -> None:
-    """Run until `stop` is set; then finish the messages in hand and close the HTTP server."""
+async def run_parts(runtime: Runtime, parts: ServiceParts, stop: asyncio.Event) -> None:
+    """Run the consumers and periodic jobs until `stop` is set; then finish the messages in hand.
+
+    The start hooks have run (`serve` runs them before it opens the service's HTTP routes).
+    """
     settings = runtime.settings
-    for hook in parts.on_start:
-        await hook()
     heap.settle()  # what setup built lives as long as the service: out of the collector's way
     tasks = [
         asyncio.create_task(
@@ -124,39 +210,100 @@ async def run_parts(runtime: Runtime, parts: ServiceParts, stop: asyncio.Event, 
         for c in parts.consumers
     ]
     tasks += [asyncio.create_task(_every(p, stop), name=f"periodic:{p.name}") for p in parts.periodic]
-    server = None
-    if http:
-        config = uvicorn.Config(
-            parts.app, host=settings.http_host, port=settings.http_port, log_config=None,
-            access_log=False, lifespan="off",
-        )
-        server = _Server(config)
-        tasks.append(asyncio.create_task(server.serve(), name="http"))
-    log.info("service.started", service=runtime.name, port=settings.http_port if http else None)
+    log.info("service.started", service=runtime.name)
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
     crashed = [t for t in done if t is not stopper and t.exception() is not None]
     stop.set()
-    if server is not None:
-        server.should_exit = True
-    _, pending = await asyncio.wait(tasks, timeout=settings.shutdown_grace_s)
-    for t in pending:
-        t.cancel()
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=settings.shutdown_grace_s)
+        for t in pending:
+            t.cancel()
     log.info("service.stopped", service=runtime.name)
     if crashed:
         raise crashed[0].exception()  # type: ignore[misc]
 
 
+class _Gate:
+    """The ASGI app the HTTP server runs: the starting app until the service's own app is opened."""
+
+    def __init__(self, starting: FastAPI) -> None:
+        self.app = starting
+
+    def open(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+def _starting_app(name: str, settings: ServiceSettings, missing: dict[str, str]) -> FastAPI:
+    from common.http import create_app
+
+    def check(dependency: str) -> Callable[[], Awaitable[None]]:
+        async def connected_yet() -> None:
+            if dependency in missing:
+                raise NotConnectedYet(missing[dependency])
+
+        return connected_yet
+
+    async def started() -> None:
+        raise StillStarting  # this app answers only until the service's own one is opened
+
+    checks = {**{d: check(d) for d in DEPENDENCIES}, "start": started}
+    app = create_app(f"Fengqiao {name} (starting)", settings, checks)
+
+    @app.api_route("/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def starting(path: str) -> JSONResponse:
+        waiting = [d for d in DEPENDENCIES if d in missing] or ["its start-up"]
+        return JSONResponse({"error": "starting", "detail": f"{name} is waiting for {', '.join(waiting)}"},
+                            status_code=503, headers={"Retry-After": "2"})
+
+    return app
+
+
 async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
-    """The process entry point of one service (a container runs exactly this)."""
+    """The process entry point of one service (a container runs exactly this); see the module's text."""
     configure_logging(settings.log_level, settings.log_json, service=name)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with connected(name, settings) as runtime:
-        parts = await build(runtime)
-        await run_parts(runtime, parts, stop)
+    missing = {d: "not connected yet" for d in DEPENDENCIES}
+    gate = _Gate(_starting_app(name, settings, missing))
+    server = _Server(uvicorn.Config(
+        gate, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="off",
+        timeout_graceful_shutdown=HTTP_SHUTDOWN_S,
+    ))
+    http = asyncio.create_task(server.serve(), name="http")
+    running = asyncio.Event()
+
+    async def service() -> None:
+        async with connected(name, settings, patient=True, waiting=missing) as runtime:
+            parts = await build(runtime)
+            for hook in parts.on_start:
+                await hook()
+            gate.open(parts.app)
+            running.set()
+            await run_parts(runtime, parts, stop)
+
+    task = asyncio.create_task(service(), name="service")
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([task, stopper, http], return_when=asyncio.FIRST_COMPLETED)
+    if not running.is_set():
+        task.cancel()  # still connecting or starting: nothing in hand to finish
+        log.info("service.stopped", service=name, before="running")
+    stop.set()
+    _, pending = await asyncio.wait([task], timeout=settings.shutdown_grace_s)
+    for t in pending:
+        t.cancel()
+    server.should_exit = True
+    await asyncio.wait([http], timeout=HTTP_SHUTDOWN_S + 1)
+    stopper.cancel()
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
+    if http.done() and not http.cancelled() and http.exception() is not None:
+        raise http.exception()  # type: ignore[misc]
 
 
 def health_only(name: str) -> Build:

@@ -47,10 +47,22 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_up(args.data_dir, sample_grid=not args.no_sample_grid)
     if args.command == "serve":
+        import structlog
+        from pydantic import ValidationError
+
+        from common.logs import configure_logging
         from common.runtime import serve
 
         spec = SERVICES[args.service]
-        asyncio.run(serve(spec.name, spec.settings_class()(), spec.build()))
+        try:
+            settings = spec.settings_class()()
+        except ValidationError as exc:
+            configure_logging(service=spec.name)  # its own settings are what is wrong: JSON off a terminal
+            errors = [{"field": spec.env_prefix + ".".join(map(str, e["loc"])).upper(), "msg": e["msg"]}
+                      for e in exc.errors(include_url=False)]
+            structlog.get_logger("fengqiao").error("settings.invalid", errors=errors)
+            return 2
+        asyncio.run(serve(spec.name, settings, spec.build()))
         return 0
     if args.command == "publish":
         from common.logs import configure_logging

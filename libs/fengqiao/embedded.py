@@ -29,7 +29,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _binary(name: str) -> str:
+def binary(name: str) -> str:
     """The executable installed beside this interpreter (a venv's bin/), else on PATH."""
     candidate = Path(sys.executable).parent / name
     if candidate.exists():
@@ -116,7 +116,7 @@ def _start_nats(data_dir: Path, port: int, timeout: float) -> EmbeddedServer:
     store = data_dir / "jetstream"
     store.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "logs" / "nats-server.log"
-    cmd = [_binary("nats-server"), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor), "-js", "-sd", str(store)]
+    cmd = [binary("nats-server"), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor), "-js", "-sd", str(store)]
     proc = _spawn(cmd, log_path)
     try:
         wait_for_port(port, timeout, proc, "nats-server")

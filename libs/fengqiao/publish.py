@@ -70,7 +70,7 @@ async def publish_file(args: argparse.Namespace) -> int:
         publisher = bus.Publisher(nc.jetstream(), timeout=ACK_TIMEOUT_S)
         try:
             ack = await publisher.publish_raw(args.subject, raw.encode("utf-8"), msg_id)
-        except (NatsError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, NatsError, OSError) as exc:
             print(f"fengqiao publish: JetStream at {url} did not take {args.subject}: "
                   f"{exc or exc.__class__.__name__}", file=sys.stderr)
             return 1

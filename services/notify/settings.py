@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import ServiceSettings
+from notify.sms.settings import SmsGatewaySettings
 
 
-class NotifySettings(ServiceSettings):
+class NotifySettings(SmsGatewaySettings):
     model_config = SettingsConfigDict(env_prefix="FQ_NOTIFY_", extra="ignore")
 
     http_port: int = 8103

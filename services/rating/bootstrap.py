@@ -1,5 +1,53 @@
-"""Placeholder until its issue lands: serves health, readiness and metrics only."""
+"""Wires rating: the stores, its four consumers, the survey and follow-up sweeps, the weekly draw, the relay
+and the API."""
 
-from common.runtime import health_only
+from __future__ import annotations
 
-build = health_only("rating")
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+from common.clock import Clock
+from common.mongo import ensure_indexes
+from common.outbox import RawPublisher
+from common.runtime import Periodic, Runtime, ServiceParts
+from rating import handlers
+from rating.adapters.store import (
+    INDEXES,
+    MongoFollowups,
+    MongoKeySet,
+    MongoRatings,
+    MongoRollups,
+    MongoSpotChecks,
+    MongoSurveys,
+    codecs,
+)
+from rating.entrypoints.api import build_app
+from rating.entrypoints.consumers import consumers
+from rating.handlers import Evaluation
+from rating.settings import RatingSettings
+
+
+def wire(settings: RatingSettings, db: AsyncIOMotorDatabase, clock: Clock, publisher: RawPublisher) -> Evaluation:
+    codec = codecs(settings.station_id)
+    return Evaluation(
+        settings, clock, publisher, MongoSurveys(db, codec["surveys"]), MongoRatings(db, codec["ratings"]),
+        MongoFollowups(db, codec["followups"]), MongoSpotChecks(db, codec["spot_checks"]), MongoRollups(db),
+        MongoKeySet(db["optouts"]), MongoKeySet(db["draws"]),
+    )
+
+
+async def build(runtime: Runtime) -> ServiceParts:
+    settings = runtime.settings
+    assert isinstance(settings, RatingSettings)
+    m = wire(settings, runtime.db, runtime.clock, runtime.publisher)
+    return ServiceParts(
+        app=build_app(runtime, m),
+        consumers=consumers(m),
+        periodic=[
+            Periodic("surveys", settings.sweep_interval_s, lambda: handlers.sweep_surveys(m)),
+            Periodic("followups", settings.sweep_interval_s, lambda: handlers.sweep_followups(m)),
+            Periodic("spot-check-draw", 60.0, lambda: handlers.draw_last_week(m)),
+            Periodic("relay", 5.0, lambda: handlers.relay(m)),
+        ],
+        on_start=[lambda: ensure_indexes(runtime.db, INDEXES)],
+        context=m,
+    )

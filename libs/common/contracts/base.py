@@ -17,7 +17,9 @@ def _normalize_phone(value: str) -> str:
     return digits
 
 
-Phone = Annotated[str, AfterValidator(_normalize_phone)]
+#: what a phone field accepts, as its schema says it: 5 to 20 digits, an optional leading +, spaces, dashes, brackets
+PHONE_PATTERN = r"^\s*\+?[\s\-()]*(?:\d[\s\-()]*){5,20}$"
+Phone = Annotated[str, Field(pattern=PHONE_PATTERN, max_length=40), AfterValidator(_normalize_phone)]
 #: the one alphabet of every id handed out or accepted over the event contract: letters, digits and
 #: `.` `_` `:` `-`, starting with a letter or digit, at most 64 characters, so every id is one URL path
 #: segment as it is (no escaping) and a safe key in a document

@@ -29,6 +29,12 @@ DISPUTES_REOPENED = "disputes.reopened"
 DISPUTES_OVERDUE = "disputes.overdue"
 DISPUTES_FOLLOWUP_DUE = "disputes.followup_due"
 
+# Facts published by rating.
+RATINGS_SURVEY_SENT = "ratings.survey_sent"
+RATINGS_RECEIVED = "ratings.received"
+RATINGS_DISSATISFIED = "ratings.dissatisfied"
+RATINGS_FOLLOWUP_OVERDUE = "ratings.followup_overdue"
+
 # The SMS gateway (notify): a command in, facts out.
 SMS_SEND = "sms.send"
 SMS_INBOUND = "sms.inbound"

@@ -46,9 +46,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
+from common.domain import Refusal, as_utc, require_aware
 from mediation.domain import events as ev
 from mediation.domain.risk import RiskRules, assess_risk
 
@@ -67,16 +68,8 @@ FOLLOWUP_AFTER = timedelta(days=7)
 HIGH_RISK_LEVEL: Level = "community"
 
 
-class DomainError(Exception):
-    """A rule of mediation refused a command."""
-
-
-class DisputeRefused(DomainError):
+class DisputeRefused(Refusal):
     """A command the dispute does not accept in its present state; the HTTP layer answers 409."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -164,7 +157,7 @@ class Dispute:
         risk_rules: RiskRules | None = None,
     ) -> Dispute:
         """A new dispute, screened for risk. `recurrence_of` comes from `find_recurrence`."""
-        _require_aware(reported_at)
+        require_aware(reported_at)
         if source not in SOURCES:
             raise DisputeRefused(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
         if source == "alert" and not source_ref:
@@ -333,7 +326,7 @@ class Dispute:
 
     def check_deadlines(self, now: datetime) -> list[ev.DisputeEvent]:
         """The deadline events newly due at `now`, each returned (and recorded) once."""
-        _require_aware(now)
+        require_aware(now)
         due: list[ev.DisputeEvent] = []
         if self._awaits_first_contact and now >= self.first_contact_due_at:
             self.overdue, self.overdue_flagged_at = True, now
@@ -394,12 +387,12 @@ class Dispute:
         naive datetimes, as a Mongo client returns them, are read as UTC."""
         values = {name: doc[name] for name in cls.__dataclass_fields__ if name != "events"}
         for name in _DATETIME_FIELDS:
-            values[name] = _utc(values[name])
+            values[name] = as_utc(values[name])
         values["parties"] = [Party(**party) for party in doc["parties"]]
         values["risk_matches"] = list(doc["risk_matches"])
         if (agreement := doc["agreement"]) is not None:
             values["agreement"] = Agreement(agreement["terms"], dict(agreement["signatures"]))
-        values["history"] = [HistoryEntry(**{**entry, "at": _utc(entry["at"])}) for entry in doc["history"]]
+        values["history"] = [HistoryEntry(**{**entry, "at": as_utc(entry["at"])}) for entry in doc["history"]]
         return cls(**values)
 
     # --- internals --------------------------------------------------------------------------
@@ -418,7 +411,7 @@ class Dispute:
         return signers | {MEDIATOR: MEDIATOR, WITNESS: WITNESS}
 
     def _allow(self, command: str, now: datetime, states: Iterable[State]) -> None:
-        _require_aware(now)
+        require_aware(now)
         allowed = [state for state in STATES if state in states]
         if self.state not in allowed:
             raise DisputeRefused(
@@ -462,14 +455,3 @@ def _check_parties(parties: list[Party]) -> None:
         raise DisputeRefused("party ids must be unique within a dispute")
     if {MEDIATOR, WITNESS} & set(ids):
         raise DisputeRefused(f"{MEDIATOR!r} and {WITNESS!r} are signer keys, not party ids")
-
-
-def _require_aware(when: datetime) -> None:
-    if when.tzinfo is None:
-        raise ValueError("the dispute model needs timezone-aware datetimes")
-
-
-def _utc(when: datetime | None) -> datetime | None:
-    if when is None or when.tzinfo is not None:
-        return when
-    return when.replace(tzinfo=UTC)

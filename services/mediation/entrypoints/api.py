@@ -15,15 +15,15 @@ from pydantic import (
     Field,
     PlainValidator,
     RootModel,
-    ValidationInfo,
-    field_validator,
+    StrictFloat,
+    WithJsonSchema,
 )
 
 from common.contracts.alerts import Party
 from common.contracts.base import Identifier
 from common.contracts.disputes import Level, Referral, State
 from common.errors import Invalid
-from common.http import Principal, context, create_app, require
+from common.http import ERROR_RESPONSES, Principal, context, create_app, personal, require
 from common.runtime import Runtime
 from common.timefmt import local
 from mediation import domain, handlers
@@ -35,6 +35,12 @@ Mediator = Annotated[Principal, Depends(require("mediator", "officer", "duty_des
 Reporter = Annotated[Principal, Depends(require("mediator", "officer", "duty_desk", "integration"))]
 
 STATS_DEFAULT_PERIOD = timedelta(days=30)
+#: the deepest page a list reaches (newest first: older disputes are found by their filters)
+MAX_OFFSET = 100_000
+#: the years a statistics period is kept within
+YEARS = (2000, 2100)
+#: the most parties one dispute names (a family feud, a village's land: dozens, not thousands)
+MAX_PARTIES = 50
 
 
 class _Body(BaseModel):
@@ -45,32 +51,32 @@ class DisputeCreate(_Body):
     """A report from an information officer (信息员), a household visit (走访) or the desk."""
 
     source: Literal["informant", "visit", "desk"]
-    reported_by: str = Field(min_length=1, max_length=64, description="The informant's, officer's or clerk's id.")
-    category: str = Field(default="other", min_length=1, max_length=30, description="neighbour, family, land, debt…")
-    summary: str = Field(min_length=1, max_length=2000)
-    parties: list[Party] = Field(min_length=1)
+    reported_by: str = Field(min_length=1, pattern=r"\S", max_length=64,
+                             description="The informant's, officer's or clerk's id.")
+    category: str = Field(default="other", min_length=1, pattern=r"\S", max_length=30,
+                          description="neighbour, family, land, debt…")
+    summary: str = Field(min_length=1, pattern=r"\S", max_length=2000)
+    parties: list[Party] = Field(min_length=1, max_length=MAX_PARTIES)
     address: str | None = Field(default=None, max_length=200)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    lat: float | None = Field(default=None, ge=-90, le=90, validate_default=True)
+    lon: StrictFloat = Field(default=None, ge=-180, le=180, description="Given with lat, or neither.")
+    lat: StrictFloat = Field(default=None, ge=-90, le=90, description="Given with lon, or neither.")
     unit_id: str | None = Field(default=None, max_length=64)
     officer_id: str | None = Field(default=None, max_length=64)
     source_ref: str | None = Field(default=None, max_length=64, description="The reporting system's own id, if any.")
     request_id: Identifier | None = Field(default=None, description="Retries with the same id open one dispute.")
 
-    @field_validator("lat")
-    @classmethod
-    def _with_lon(cls, lat: float | None, info: ValidationInfo) -> float | None:
-        if (lat is None) != (info.data.get("lon") is None):
-            raise ValueError("lon and lat are given together, or neither")
-        return lat
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"lon": ["lat"], "lat": ["lon"]}})
 
     def report(self) -> Report:
+        if (self.lat is None) != (self.lon is None):
+            raise Invalid("lat" if self.lat is None else "lon", "lon and lat are given together, or neither")
         told = self.model_dump(exclude={"parties", "request_id"})
         return Report(**told, parties=tuple(domain.Party(**p.model_dump()) for p in self.parties))
 
 
 class _Action(_Body):
-    actor: str = Field(min_length=1, max_length=64, description="Who acts: the mediator's or officer's id.")
+    actor: str = Field(min_length=1, pattern=r"\S", max_length=64,
+                       description="Who acts: the mediator's or officer's id.")
 
 
 class Contact(_Action):
@@ -85,8 +91,9 @@ class Escalate(_Action):
 
 
 class AgreementBody(_Body):
-    terms: str = Field(min_length=1, max_length=8000)
-    signatures: dict[str, str] = Field(description="Every party_id, 'mediator' and 'witness' -> the name as signed.")
+    terms: str = Field(min_length=1, pattern=r"\S", max_length=8000)
+    signatures: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=60)]] = Field(
+        max_length=MAX_PARTIES + 2, description="Every party_id, 'mediator' and 'witness' -> the name as signed.")
 
 
 class Resolve(_Action):
@@ -98,13 +105,13 @@ class Close(_Action):
     """Closed unresolved: referred to a court, 信访 (petition) or another body."""
 
     action: Literal["close"]
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: str = Field(min_length=1, pattern=r"\S", max_length=4000)
     referred_to: Referral
 
 
 class Reopen(_Action):
     action: Literal["reopen"]
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: str = Field(min_length=1, pattern=r"\S", max_length=4000)
 
 
 class Followup(_Action):
@@ -133,67 +140,79 @@ class ActionRequest(RootModel[Annotated[_Actions, Field(discriminator="action"),
 _MOMENT_FORMS = "a date (2026-11-01) or a date and time (2026-11-01T08:00, local unless it has an offset)"
 
 
-def _moment(value: Any) -> date | datetime:
+def _moment(value: Any) -> date | datetime | None:
+    if value == "":
+        return None  # `?from=` is the same as no `from`
     try:
         return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError(_MOMENT_FORMS) from None
 
 
-Moment = Annotated[date | datetime, PlainValidator(_moment, json_schema_input_type=str)]
+_MOMENT_SCHEMA = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"},
+                            {"type": "string", "maxLength": 0}]}
+Moment = Annotated[date | datetime | None, PlainValidator(_moment), WithJsonSchema(_MOMENT_SCHEMA)]
 
 
-def _bound(value: date | datetime, zone: ZoneInfo, *, end: bool) -> datetime:
+def _bound(value: date | datetime, zone: ZoneInfo, *, end: bool) -> tuple[datetime, bool]:
+    """The instant a period's end names, and whether it was outside YEARS and kept to their edge
+    (a period from 0001 to 9999 means all there is)."""
+    if value.year < YEARS[0] or value.year > YEARS[1]:
+        return datetime(YEARS[0] if value.year < YEARS[0] else YEARS[1] + 1, 1, 1, tzinfo=zone), True
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=zone)
+        return (value if value.tzinfo else value.replace(tzinfo=zone)), False
     day = value + timedelta(days=1) if end else value  # a date as `to` counts that whole day
-    return datetime.combine(day, time(), zone)
+    return datetime.combine(day, time(), zone), False
 
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 MediationDep = Annotated[Mediation, Depends(context)]
 
 
-def _view(m: Mediation, dispute: domain.Dispute) -> dict[str, Any]:
+def _view(m: Mediation, dispute: domain.Dispute, principal: Principal, *, listing: bool = False) -> dict[str, Any]:
     data = dispute.to_dict()
     if dispute.high_risk:
         data["raised_alert_id"] = handlers.raised_alert_id(dispute.dispute_id)
-    return local(data, m.settings.zone)
+    return personal(local(data, m.settings.zone), principal, listing=listing)
 
 
-@router.post("/disputes", tags=["disputes"], status_code=201)
-async def report_dispute(body: DisputeCreate, _: Reporter, m: MediationDep, response: Response) -> dict[str, Any]:
+@router.post("/disputes", tags=["disputes"], status_code=201,
+             responses={200: {"description": "This request_id opened a dispute before: that dispute."}})
+async def report_dispute(
+    body: DisputeCreate, principal: Reporter, m: MediationDep, response: Response
+) -> dict[str, Any]:
     """Open a dispute (201); the same request_id again returns the dispute it opened (200)."""
     dispute, opened = await handlers.report_dispute(m, body.report(), body.request_id)
     if not opened:
         response.status_code = 200
-    return _view(m, dispute)
+    return _view(m, dispute, principal)
 
 
 @router.get("/disputes/{dispute_id}", tags=["disputes"])
-async def get_dispute(dispute_id: str, _: Reader, m: MediationDep) -> dict[str, Any]:
-    return _view(m, await handlers.load(m, dispute_id))
+async def get_dispute(dispute_id: Identifier, principal: Reader, m: MediationDep) -> dict[str, Any]:
+    """Phones and ID numbers whole for the roles that act on disputes, masked for the others."""
+    return _view(m, await handlers.load(m, dispute_id), principal)
 
 
 @router.get("/disputes", tags=["disputes"])
 async def list_disputes(
-    _: Reader,
+    principal: Reader,
     m: MediationDep,
     state: State | None = None,
     level: Level | None = None,
     high_risk: bool | None = None,
     overdue: Annotated[bool | None, Query(description="First contact later than 24 h (事不过夜).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[dict[str, Any]]:
-    """Newest reports first."""
+    """Newest reports first; phones and ID numbers masked in a list (open one dispute to see them)."""
     found = await m.disputes.find(state=state, level=level, high_risk=high_risk, overdue=overdue,
                                   limit=limit, offset=offset)
-    return [_view(m, d) for d in found]
+    return [_view(m, d, principal, listing=True) for d in found]
 
 
 @router.post("/disputes/{dispute_id}/actions", tags=["disputes"])
-async def act(dispute_id: str, request: ActionRequest, _: Mediator, m: MediationDep) -> dict[str, Any]:
+async def act(dispute_id: Identifier, request: ActionRequest, principal: Mediator, m: MediationDep) -> dict[str, Any]:
     """contact, escalate, resolve, close (unresolved), reopen or followup; a move the dispute refuses is 409."""
     match body := request.root:
         case Contact():
@@ -211,7 +230,7 @@ async def act(dispute_id: str, request: ActionRequest, _: Mediator, m: Mediation
             dispute = await handlers.reopen(m, dispute_id, actor=body.actor, reason=body.reason)
         case Followup():
             dispute = await handlers.record_followup(m, dispute_id, actor=body.actor, note=body.note)
-    return _view(m, dispute)
+    return _view(m, dispute, principal)
 
 
 @router.get("/stats", tags=["statistics"])
@@ -223,11 +242,12 @@ async def stats(
 ) -> dict[str, Any]:
     """Of the disputes reported in the period (default: the last 30 days): how they were settled, and how fast."""
     zone = m.settings.zone
-    now = m.clock.now()
-    until = _bound(end, zone, end=True) if end else now
-    since = _bound(start, zone, end=False) if start else until - STATS_DEFAULT_PERIOD
+    until, kept_to = _bound(end, zone, end=True) if end else (m.clock.now(), False)
+    since, kept_from = _bound(start, zone, end=False) if start else (until - STATS_DEFAULT_PERIOD, False)
     if since >= until:
-        raise Invalid("query.from", "from must be before to")
+        if not (kept_from or kept_to):
+            raise Invalid("query.from", "from must be before to")
+        until = since  # both outside the years kept: an empty period
     figures = await handlers.stats(m, since, until)
     return local({"from": since, "to": until, **asdict(figures)}, zone)
 

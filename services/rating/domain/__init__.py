@@ -11,7 +11,6 @@ from rating.domain.matching import Route, route_reply
 from rating.domain.model import (
     OPEN_SURVEY_STATES,
     SURVEY_STATES,
-    DomainError,
     Followup,
     HistoryEntry,
     Rating,
@@ -61,7 +60,6 @@ __all__ = [
     "SURVEY_STATES",
     "Cell",
     "Channel",
-    "DomainError",
     "Followup",
     "HistoryEntry",
     "Level",

@@ -45,6 +45,18 @@ class SurveySent(RatingDomainEvent):
 
 
 @dataclass(frozen=True)
+class SurveyFailed(RatingDomainEvent):
+    """The gateway could not deliver the survey SMS for good: it no longer counts as surveyed."""
+
+    survey_id: str
+    officer_id: str | None
+    unit_id: str | None
+    week: str  # of sending
+    detail: str = ""
+    channel: str = "sms"
+
+
+@dataclass(frozen=True)
 class SurveyReprompted(RatingDomainEvent):
     """The first unreadable reply: the service sends `reprompt_text` once."""
 

@@ -16,6 +16,8 @@ Survey (one per subject and phone, id from `surveys.survey_id`):
 | receive unreadable    | reprompted           | reprompted  | SurveyReplyKept (comment, no 2nd re-prompt) |
 | receive anything      | answered             | answered    | SurveyReplyKept (the first valid reply counts) |
 | expire   | sent, reprompted, at/after expires_at | expired | SurveyExpired                     |
+| fail     | sent (the SMS could not be delivered) | failed | SurveyFailed                        |
+| delivered| sent, reprompted, answered  | (same)      | — (`delivered_at` noted once)      |
 | opt_out  | scheduled, sent, reprompted | opted_out   | SurveyOptedOut                     |
 
 `receive` is refused at or after `expires_at` (the sweep expires it), in any other state, and for
@@ -45,10 +47,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
+from common.domain import HistoryEntry, Refusal, as_utc
 from common.timefmt import iso_week
 from rating.domain import events as ev
 from rating.domain.levels import CHANNELS, LEVELS, Channel, Level
@@ -65,7 +68,9 @@ from rating.domain.surveys import (
     survey_id,
 )
 
-SurveyState = Literal["scheduled", "suppressed", "sent", "reprompted", "answered", "expired", "opted_out"]
+SurveyState = Literal[
+    "scheduled", "suppressed", "sent", "reprompted", "answered", "expired", "opted_out", "failed"
+]
 SURVEY_STATES: tuple[SurveyState, ...] = get_args(SurveyState)
 OPEN_SURVEY_STATES: frozenset[SurveyState] = frozenset({"sent", "reprompted"})  # awaiting a rating
 ReplyOutcome = Literal["rated", "reprompt", "kept"]
@@ -74,26 +79,8 @@ FOLLOWUP_STATES: tuple[FollowupState, ...] = get_args(FollowupState)
 SYSTEM_ACTOR = "system"
 
 
-class DomainError(Exception):
-    """A rule of rating refused a command."""
-
-
-class RatingRefused(DomainError):
+class RatingRefused(Refusal):
     """A command a record does not accept in its present state; the HTTP layer answers 409 (422 for bad values)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    actor: str
-    action: str
-    from_state: str | None
-    to_state: str
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,8 +127,8 @@ class Record:
         """The fields of `doc` (other keys, like `_id`, ignored), naive datetimes read as UTC."""
         values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events"}  # type: ignore[arg-type]
         for name in cls._DATETIMES:
-            values[name] = _utc(values[name])
-        values["history"] = [HistoryEntry(**{**entry, "at": _utc(entry["at"])}) for entry in doc["history"]]
+            values[name] = as_utc(values[name])
+        values["history"] = [HistoryEntry(**{**entry, "at": as_utc(entry["at"])}) for entry in doc["history"]]
         return values
 
 
@@ -165,12 +152,13 @@ class Survey(Record):
     comment: str = ""
     answered_at: datetime | None = None
     reprompted_at: datetime | None = None
+    delivered_at: datetime | None = None
     replies: list[SurveyReply] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     version: int = 0  # the stored version, kept by the repository (0: never saved); commands leave it
     events: list[ev.RatingDomainEvent] = field(default_factory=list, repr=False)
 
-    _DATETIMES = ("requested_at", "send_at", "sent_at", "expires_at", "answered_at", "reprompted_at")
+    _DATETIMES = ("requested_at", "send_at", "sent_at", "expires_at", "answered_at", "reprompted_at", "delivered_at")
 
     @classmethod
     def schedule(
@@ -290,6 +278,29 @@ class Survey(Record):
         self._record(now=now, actor=SYSTEM_ACTOR, action="expire", from_state=previous)
         self.events.append(ev.SurveyExpired(at=now, survey_id=self.survey_id))
 
+    def fail(self, *, now: datetime, detail: str = "") -> None:
+        """The gateway gave up on the survey SMS: nobody was asked, so it leaves the surveyed count."""
+        self._allow("fail", now, {"sent"}, SURVEY_STATES)
+        previous, self.state = self.state, "failed"
+        self._record(now=now, actor=SYSTEM_ACTOR, action="fail", from_state=previous, note=detail[:200])
+        self.events.append(
+            ev.SurveyFailed(
+                at=now,
+                survey_id=self.survey_id,
+                officer_id=self.officer_id,
+                unit_id=self.unit_id,
+                week=self.week or "",
+                detail=detail[:200],
+            )
+        )
+
+    def delivered(self, *, now: datetime) -> None:
+        """The operator reported the survey SMS delivered; noted once, the state does not change."""
+        self._allow("note the delivery of", now, OPEN_SURVEY_STATES | {"answered"}, SURVEY_STATES)
+        if self.delivered_at is None:
+            self.delivered_at = now
+            self._record(now=now, actor=SYSTEM_ACTOR, action="delivered", from_state=self.state)
+
     def opt_out(self, *, now: datetime) -> None:
         """The phone replied TD / 退订: this survey stops (the service stores the opt-out for good)."""
         self._allow("opt out", now, {"scheduled"} | OPEN_SURVEY_STATES, SURVEY_STATES)
@@ -318,7 +329,7 @@ class Survey(Record):
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Survey:
         values = cls._values(doc)
-        values["replies"] = [SurveyReply(**{**r, "at": _utc(r["at"])}) for r in doc["replies"]]
+        values["replies"] = [SurveyReply(**{**r, "at": as_utc(r["at"])}) for r in doc["replies"]]
         return cls(**values)
 
 
@@ -594,9 +605,3 @@ def rating_id_for(survey_id: str) -> str:
 
 def followup_id_for(rating_id: str) -> str:
     return "fu-" + rating_id
-
-
-def _utc(when: datetime | None) -> datetime | None:
-    if when is None or when.tzinfo is not None:
-        return when
-    return when.replace(tzinfo=UTC)

@@ -13,6 +13,7 @@ What moves a cell (`increments(event)`, one `$inc` per cell for the store):
 | RatingRecorded   | the rating               | +1 on its level                          |
 | RatingExcluded   | the rating               | −1 on its level, +1 excluded (counts against nobody) |
 | SurveySent       | sending                  | +1 surveyed (sms)                        |
+| SurveyFailed     | sending                  | −1 surveyed (sms): nobody was asked      |
 | SurveyAnswered   | sending (same cohort)    | +1 answered (sms)                        |
 | FollowupOverdue  | the rating               | +1 followups_overdue                     |
 | FollowupCompleted, in time | the rating     | +1 followups_in_time                     |
@@ -113,6 +114,8 @@ def increments(event: ev.RatingDomainEvent, *, station: str) -> list[Increment]:
             delta = {level: -1, "excluded": 1}
         case ev.SurveySent():
             delta = {"surveyed": 1}
+        case ev.SurveyFailed():
+            delta = {"surveyed": -1}
         case ev.SurveyAnswered():
             delta = {"answered": 1}
         case ev.FollowupOverdue():
@@ -158,7 +161,7 @@ def rebuild(
         delta = {"excluded": 1} if r.state == "excluded" else {r.level: 1}
         add(delta, week=r.week, channel=r.channel, officer_id=r.officer_id, unit_id=r.unit_id)
     for s in surveys:
-        if s.week is not None:
+        if s.week is not None and s.state != "failed":
             delta = {"surveyed": 1, "answered": 1} if s.answered_at is not None else {"surveyed": 1}
             add(delta, week=s.week, channel="sms", officer_id=s.officer_id, unit_id=s.unit_id)
     for f in followups:

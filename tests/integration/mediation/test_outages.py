@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from common.clock import FakeClock
-from common.embedded import start_nats
 from common.repository import RELAY_GRACE
+from fengqiao.embedded import start_nats
 from tests.integration.mediation.test_disputes_api import REPORT, START
 from tests.support import eventually
 

@@ -44,9 +44,10 @@ def _app(fail: bool):
     return app
 
 
-async def _call(app, method: str, path: str, **kwargs) -> httpx.Response:
+async def _call(app, method: str, path: str, headers: dict | None = None, **kwargs) -> httpx.Response:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-        return await http.request(method, path, headers={"Authorization": "Bearer dev-token"}, **kwargs)
+        headers = {"Authorization": "Bearer dev-token", **(headers or {})}
+        return await http.request(method, path, headers=headers, **kwargs)
 
 
 async def test_readiness_is_503_naming_what_is_down() -> None:
@@ -80,3 +81,42 @@ async def test_a_dependency_down_is_503_with_retry_after_and_a_bug_is_500_json()
     bug = await _call(app, "POST", "/v1/things/buggy", json={"unit_id": "G1"})
     assert bug.status_code == 500 and bug.json()["error"] == "internal"
     assert "KeyError" not in bug.text
+
+
+async def test_a_body_over_the_limit_is_413_whether_declared_or_streamed() -> None:
+    from common.http import MAX_BODY_BYTES
+
+    app = _app(fail=False)
+    big = b'{"unit_id": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    declared = await _call(app, "POST", "/v1/things/a", content=big, headers={"Content-Type": "application/json"})
+    assert declared.status_code == 413 and declared.json()["error"] == "too_large"
+
+    async def chunks():
+        for start in range(0, len(big), 65536):
+            yield big[start : start + 65536]
+
+    streamed = await _call(app, "POST", "/v1/things/a", content=chunks(), headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413 and streamed.json()["error"] == "too_large"
+
+
+async def test_every_error_has_one_shape_even_an_unparsable_or_deeply_nested_body() -> None:
+    app = _app(fail=False)
+    nested = b'{"unit_id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    answer = await _call(app, "POST", "/v1/things/a", content=nested, headers={"Content-Type": "application/json"})
+    assert answer.status_code in (400, 422) and set(answer.json()) == {"error", "detail"}
+    unauthorized = await _call(app, "POST", "/v1/things/a", json={"unit_id": "G1"}, headers={"Authorization": ""})
+    assert unauthorized.status_code == 401 and unauthorized.json()["error"] == "unauthorized"
+
+
+def test_personal_data_is_masked_for_roles_that_do_not_act_and_in_lists() -> None:
+    from common.http import Principal, personal
+
+    data = {"caller_phone": "13800138000", "parties": [{"phone": "+8613912345678", "id_number": "350322199001011234",
+                                                       "name": "王某"}], "note": "call 13800138000"}
+    viewer, desk = Principal("v…", frozenset({"viewer"})), Principal("d…", frozenset({"duty_desk"}))
+    assert personal(data, desk) == data
+    hidden = personal(data, viewer)
+    assert hidden["caller_phone"] == "138****8000"
+    assert hidden["parties"][0] == {"phone": "+86****5678", "id_number": "3503**********1234", "name": "王某"}
+    assert hidden["note"] == "call 138****8000"
+    assert personal(data, desk, listing=True) == hidden

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from common.domain import Refusal
 from mediation.domain import (
     Agreement,
     Dispute,
@@ -19,7 +20,6 @@ from mediation.domain import (
     DisputeRefused,
     DisputeReopened,
     DisputeResolved,
-    DomainError,
     Party,
 )
 
@@ -436,7 +436,7 @@ def test_a_command_outside_its_states_is_refused_and_changes_nothing(
 def test_a_refusal_is_a_domain_error_with_its_reason() -> None:
     error = DisputeRefused("the agreement has no terms")
 
-    assert isinstance(error, DomainError)
+    assert isinstance(error, Refusal)
     assert (error.reason, str(error)) == ("the agreement has no terms", "the agreement has no terms")
 
 

@@ -366,3 +366,32 @@ def test_opt_out_stops_every_scheduled_and_open_survey() -> None:
     route = route_reply(parse_reply("退订"), [waiting, open_one, answered], now=CLOSED + H)
     assert route.action == "opt_out" and route.opted_out == (waiting, open_one)
     assert route_reply(parse_reply("TD"), [], now=CLOSED).action == "opt_out"
+
+
+# --- delivery receipts ----------------------------------------------------------------------
+
+
+def test_a_survey_that_could_not_be_delivered_fails_and_leaves_the_surveyed_count() -> None:
+    survey = sent()
+    survey.fail(now=CLOSED + H, detail="absent subscriber")
+    assert (survey.state, survey.next_due_at, survey.accepts_replies) == ("failed", None, False)
+    assert survey.events == [
+        ev.SurveyFailed(at=CLOSED + H, survey_id=survey.survey_id, officer_id="P1001", unit_id="G1",
+                        week="2026-W48", detail="absent subscriber")
+    ]
+    refused(lambda: survey.fail(now=CLOSED + 2 * H), "cannot fail", "it is failed")
+    refused(lambda: scheduled().fail(now=CLOSED), "allowed when sent")
+    answered = sent()
+    answered.receive(parse_reply("1"), now=CLOSED + H)
+    refused(lambda: answered.fail(now=CLOSED + 2 * H), "it is answered")
+    assert Survey.from_dict(survey.to_dict()).to_dict() == survey.to_dict()
+
+
+def test_a_delivery_is_noted_once_without_changing_the_state() -> None:
+    survey = sent()
+    survey.delivered(now=CLOSED + H)
+    survey.delivered(now=CLOSED + 2 * H)
+    assert (survey.state, survey.delivered_at, survey.events) == ("sent", CLOSED + H, [])
+    assert [h.action for h in survey.history] == ["schedule", "send", "delivered"]
+    refused(lambda: scheduled().delivered(now=CLOSED), "cannot note the delivery")
+    assert Survey.from_dict(survey.to_dict()).delivered_at == CLOSED + H

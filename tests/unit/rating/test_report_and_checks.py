@@ -59,7 +59,9 @@ def test_random_sequence_incremental_equals_rebuilt() -> None:
             )
             if s.state == "scheduled":
                 s.mark_sent(now=s.send_at)
-                if rng.random() < 0.7:
+                if rng.random() < 0.1:
+                    s.fail(now=s.send_at + H, detail="operator: absent subscriber")
+                elif rng.random() < 0.7:
                     s.receive(parse_reply(rng.choice(["1", "2", "3 慢", "?"])), now=s.send_at + H)
                 events = list(s.events)
                 if s.state == "answered":
@@ -103,6 +105,7 @@ def test_random_sequence_incremental_equals_rebuilt() -> None:
     assert {c.week for c in rebuilt} == {"2026-W53", "2027-W01"}
     assert sum(r.excluded for r in rebuilt.values()) > 0 and sum(r.followups_overdue for r in rebuilt.values()) > 0
     assert sum(r.answered for r in rebuilt.values()) > 0 and sum(r.followups_in_time for r in rebuilt.values()) > 0
+    assert any(s.state == "failed" for s in surveys)
 
 
 def test_increments_per_event_and_scope() -> None:

@@ -1,0 +1,41 @@
+"""What every service's domain shares: a refusal with its reason, a history entry, aware times.
+
+Pure: standard library only, so a `domain/` package may import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+class Refusal(Exception):
+    """A command the rules refuse in the aggregate's present state, with the reason a person reads."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One thing that happened to an aggregate: when, who, what, and the state it left."""
+
+    at: datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str
+    note: str = ""
+
+
+def require_aware(when: datetime) -> None:
+    if when.tzinfo is None:
+        raise ValueError("the rules need timezone-aware datetimes")
+
+
+def as_utc(when: datetime | None) -> datetime | None:
+    """A stored time as an aware one: a Mongo client hands datetimes back naive, in UTC."""
+    if when is None or when.tzinfo is not None:
+        return when
+    return when.replace(tzinfo=UTC)

@@ -1,0 +1,212 @@
+"""The gateway's HTTP side: replies and delivery reports in (Kannel's forms or JSON), the embedded outbox out.
+
+Kannel calls its get-url and dlr-url with GET and passes the url's `user:password` as Basic auth,
+so `/v1/sms/inbound` and `/v1/sms/dlr` answer GET as well as POST, and take the token as a Bearer
+or as the password of Basic auth (role integration). Whatever the gateway sends them — unknown
+ids, no sender, bytes in any encoding, fields in the query, a form, JSON or Kannel's post-url
+body — is kept and answered 202: a gateway must never be told to retry what can only fail again.
+
+The routes reach the wired use cases through `request.app.state.sms` (set by notify's bootstrap).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel, Field
+
+from common.contracts.base import ID_PATTERN
+from common.http import ERROR_RESPONSES, Principal, masked, require
+from common.sms import DeliveryReceipt
+from common.timefmt import local
+from notify.sms import handlers
+from notify.sms.domain import station_phone
+from notify.sms.gateways.embedded import EmbeddedGateway
+from notify.sms.gateways.kannel import kannel_receipt
+from notify.sms.handlers import Sms
+from notify.sms.inbound import decode_text
+
+#: the fields read from one request (Kannel sends a handful)
+MAX_FIELDS = 50
+#: roles that see the numbers in the outbox whole; every other reader sees them masked
+SEES_PHONES = frozenset({"admin", "duty_desk", "officer"})
+GATEWAY_ROLES = frozenset({"admin", "integration"})
+_ID = re.compile(ID_PATTERN)
+
+router = APIRouter(tags=["sms"], responses=ERROR_RESPONSES)
+
+
+def sms_context(request: Request) -> Sms:
+    """The wired SMS use cases (a dependency)."""
+    return request.app.state.sms
+
+
+async def gateway_caller(request: Request) -> Principal:
+    """The caller is the SMS gateway (or an admin): a token as Bearer, or as the password of Basic auth."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    token = ""
+    if scheme.lower() == "bearer":
+        token = value.strip()
+    elif scheme.lower() == "basic":
+        try:
+            token = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            token = ""
+    tokens: dict[str, list[str]] = request.app.state.settings.tokens
+    if not token or token not in tokens:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="a valid token is required (Bearer, or Basic auth)",
+                            headers={"WWW-Authenticate": 'Bearer, Basic realm="fengqiao"'})
+    roles = frozenset(tokens[token])
+    if not roles & GATEWAY_ROLES:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="needs the role integration")
+    return Principal(token_hint=token[:4] + "…", roles=roles)
+
+
+SmsDep = Annotated[Sms, Depends(sms_context)]
+Gateway = Annotated[Principal, Depends(gateway_caller)]
+Reader = Annotated[Principal, Depends(
+    require("viewer", "duty_desk", "officer", "leadership", "mediator", "integration"))]
+
+
+# --- reading what a gateway sends ----------------------------------------------------------------
+
+
+def _pairs(raw: bytes) -> dict[str, bytes]:
+    """`a=1&b=%E6%BB%A1` as bytes, exactly (no charset guessed yet); the first of a repeated name wins."""
+    found: dict[str, bytes] = {}
+    for part in raw.split(b"&")[:MAX_FIELDS]:
+        name, _, value = part.partition(b"=")
+        key = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace").strip().lower()
+        if key:
+            found.setdefault(key, unquote_to_bytes(value.replace(b"+", b" ")))
+    return found
+
+
+def _json_fields(body: bytes) -> dict[str, bytes]:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k).lower(): str(v).encode("utf-8", "replace") for k, v in list(data.items())[:MAX_FIELDS]
+            if isinstance(v, str | int | float) and not isinstance(v, bool)}
+
+
+async def _fields(request: Request) -> dict[str, bytes]:
+    """The fields of the query, then of the body (form, JSON, or Kannel's post-url: text body, X-Kannel headers)."""
+    fields = _pairs(request.scope.get("query_string") or b"")
+    if request.method != "POST":
+        return fields
+    body = await request.body()
+    media, _, params = request.headers.get("content-type", "").partition(";")
+    media = media.strip().lower()
+    if media == "application/json":
+        fields.update(_json_fields(body))
+    elif media == "application/x-www-form-urlencoded":
+        fields.update(_pairs(body))
+    elif "x-kannel-from" in request.headers:
+        charset = params.partition("charset=")[2].strip().strip('"')
+        kannel = {"from": request.headers.get("x-kannel-from", ""), "to": request.headers.get("x-kannel-to", ""),
+                  "coding": request.headers.get("x-kannel-coding", ""), "charset": charset}
+        fields.update({k: v.encode("latin-1", "replace") for k, v in kannel.items()}, text=body)
+    return fields
+
+
+def _plain(value: bytes | None, limit: int = 64) -> str:
+    text = (value or b"").decode("utf-8", "replace")
+    return "".join(c for c in text if c >= " ").strip()[:limit]
+
+
+def _shown(fields: dict[str, bytes]) -> dict[str, str]:
+    return {k: _plain(v, 2000) for k, v in fields.items()}
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+
+class InboundAck(BaseModel):
+    inbound_id: str | None = Field(description="The reply's id (null when it had no sender and was only kept).")
+    published: bool = Field(description="Told as sms.inbound (its sender is a phone).")
+    known: bool = Field(description="The station had messaged this phone.")
+    opt_out: bool = Field(description="The reply put the phone on the opt-out list.")
+
+
+class ReceiptAck(BaseModel):
+    applied: bool = Field(description="The receipt moved a message (false: a step, a repeat, or nothing known).")
+    note: str = ""
+
+
+@router.api_route("/v1/sms/inbound", methods=["GET", "POST"], status_code=202, response_model=InboundAck,
+                  summary="A citizen's SMS (Kannel's get-url / post-url, a form, or JSON)")
+async def inbound(request: Request, s: SmsDep, _: Gateway) -> InboundAck:
+    fields = await _fields(request)
+    sender = _plain(fields.get("from") or fields.get("phone") or fields.get("sender"))
+    if not sender:
+        await handlers.keep_stray(s, "inbound_no_sender", _shown(fields))
+        return InboundAck(inbound_id=None, published=False, known=False, opt_out=False)
+    text = decode_text(fields.get("text", b""), _plain(fields.get("coding")), _plain(fields.get("charset")))
+    reply = await handlers.receive_inbound(
+        s, sender=sender, to=_plain(fields.get("to"), 32) or None, text=text, gateway=s.gateway_name,
+        gateway_id=_plain(fields.get("id"), 200) or None,
+    )
+    return InboundAck(inbound_id=reply.inbound_id, published=reply.phone is not None, known=reply.matched,
+                      opt_out=reply.opt_out)
+
+
+@router.api_route("/v1/sms/dlr", methods=["GET", "POST"], status_code=202, response_model=ReceiptAck,
+                  summary="A delivery report (Kannel's dlr-url: sms_id and status %d; or status delivered|failed)")
+async def delivery_report(request: Request, s: SmsDep, _: Gateway) -> ReceiptAck:
+    fields = await _fields(request)
+    sms_id = _plain(fields.get("sms_id"))
+    code = _plain(fields.get("status") or fields.get("type"))
+    at = s.clock.now()
+    receipt: Any = None
+    if code.isdigit() and len(code) < 6:
+        receipt = kannel_receipt(sms_id, int(code), at, _plain(fields.get("answer"), 200))
+    elif code in ("delivered", "failed"):
+        detail = _plain(fields.get("detail"), 200)
+        reason = "refused" if detail == "refused" else "undeliverable"
+        receipt = DeliveryReceipt(sms_id, code, at, detail if code == "delivered" else reason)  # type: ignore[arg-type]
+    if receipt == "step":
+        return ReceiptAck(applied=False, note="an intermediate report (buffered, or taken by the SMSC)")
+    if receipt is None or not _valid_id(sms_id):
+        await handlers.keep_stray(s, "receipt", _shown(fields))
+        return ReceiptAck(applied=False, note="kept: it names no known message or status")
+    applied = await handlers.apply_receipt(s, receipt, raw=_shown(fields))
+    return ReceiptAck(applied=applied, note="" if applied else "no change: a repeat, or nothing known")
+
+
+def _valid_id(sms_id: str) -> bool:
+    return bool(_ID.match(sms_id))
+
+
+class SentSms(BaseModel):
+    sms_id: str
+    phone: str
+    text: str
+    sent_at: datetime
+    receipt: str = Field(description="What its receipt says: delivered or failed.")
+
+
+@router.get("/v1/sms/outbox", response_model=list[SentSms],
+            summary="What the embedded gateway sent, newest first (numbers masked but for admin, duty desk, officer)")
+async def outbox(
+    s: SmsDep, principal: Reader,
+    phone: Annotated[str | None, Query(max_length=32, description="Only messages to this phone.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[dict[str, Any]]:
+    if not isinstance(s.gateway, EmbeddedGateway):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="the outbox is kept by the embedded gateway only")
+    wanted = (station_phone(phone) or phone) if phone else None
+    records = await s.gateway.records.listing(wanted, limit)
+    items = [{"sms_id": r.sms_id, "phone": r.phone, "text": r.text, "sent_at": local(r.sent_at, s.settings.zone),
+              "receipt": r.outcome} for r in records]
+    return items if principal.roles & SEES_PHONES else masked(items)

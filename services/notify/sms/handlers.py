@@ -1,0 +1,292 @@
+"""Use cases of the SMS gateway, one function each: a send command, a due send, a receipt, a reply.
+
+Every outbound SMS of the platform arrives as `sms.send` and is stored under its `sms_id` (so a
+redelivery, a republish after JetStream's de-duplication window or a second replica sends it
+once), tried at `not_before` or at once, and each change of its state is told as `sms.delivery`
+through the outbox in the message's own document.
+
+Before a message reaches the gateway the station's rules apply, in this order:
+1. the opt-out list (a reply TD / 退订): failed `opted_out`. Callbacks are not exempt: the
+   callback is the station's legal duty, SMS only one of its channels; the callbacks part opens
+   a manual task (phone, visit) on `opted_out`, so the duty is done and the citizen's wish kept.
+   A purpose listed in `sms_opt_out_exempt` is sent all the same.
+2. the daily limit per phone (local day of the station): failed `rate_limited`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any, Protocol
+
+import structlog
+from prometheus_client import Counter
+
+from common.clock import Clock
+from common.contracts.base import ID_PATTERN, Event
+from common.contracts.sms import SmsDelivery, SmsInbound, SmsSendRequested
+from common.errors import Conflict, NotFound
+from common.outbox import RawPublisher
+from common.repository import Repository
+from common.sms import DeliveryReceipt, OutboundSms, SendResult, SmsGateway
+from common.unit_of_work import UnitOfWork
+from notify.domain.optout import is_opt_out
+from notify.domain.rate_limit import day_key
+from notify.sms.domain import InboundSms, OutboundMessage, RetryPolicy, station_phone
+from notify.sms.settings import SmsGatewaySettings
+from notify.sms.store import COUNTER_KEPT, DailyCounters, Messages, OptOuts, Strays
+
+log = structlog.get_logger(__name__)
+
+SENDS = Counter("fengqiao_sms_sends_total", "Tries to hand an SMS to the gateway, by outcome.", ["gateway", "outcome"])
+STRAYS = Counter(
+    "fengqiao_sms_strays_total",
+    "Inbound SMS and receipts that named nothing known (kept for an operator), by kind.", ["kind"],
+)
+OPTED_OUT = Counter("fengqiao_sms_opt_outs_total", "Replies that put a phone on the opt-out list.")
+
+Staged = list[tuple[Event, str]]
+
+
+@dataclass
+class Sms:
+    """Everything the gateway's use cases need; `wiring.build_sms` wires it (real or in-memory adapters)."""
+
+    settings: SmsGatewaySettings
+    clock: Clock
+    publisher: RawPublisher
+    messages: Messages
+    inbound: Repository[InboundSms]
+    counters: DailyCounters
+    opt_outs: OptOuts
+    strays: Strays
+    gateway: SmsGateway
+
+    def __post_init__(self) -> None:
+        self.uow = UnitOfWork(self.messages, self.publisher, delivery_events, kind="sms")
+        self.inbound_uow = UnitOfWork(self.inbound, self.publisher, inbound_events, kind="inbound sms")
+        s = self.settings
+        self.policy = RetryPolicy(
+            first_delay=timedelta(seconds=s.sms_retry_first_s), longest_delay=timedelta(seconds=s.sms_retry_longest_s),
+            give_up_after=timedelta(seconds=s.sms_give_up_after_s), lease=timedelta(seconds=s.sms_send_lease_s),
+        )
+
+    @property
+    def gateway_name(self) -> str:
+        return getattr(self.gateway, "name", type(self.gateway).__name__)
+
+
+# --- what the gateway tells the others -----------------------------------------------------------
+
+
+def delivery_msg_id(sms_id: str, status: str) -> str:
+    """Each state is entered once: (sms_id, state) names the fact, whoever publishes it and how often."""
+    return f"sms:{sms_id}:{status}"
+
+
+def delivery_events(message: OutboundMessage) -> Staged:
+    return [
+        (SmsDelivery(sms_id=message.sms_id, phone=message.phone, status=e.status, purpose=message.purpose,
+                     requested_by=message.requested_by, ref=message.ref, at=e.at, detail=e.detail),
+         delivery_msg_id(message.sms_id, e.status))
+        for e in message.events
+    ]
+
+
+def inbound_events(inbound: InboundSms) -> Staged:
+    if not inbound.events or inbound.phone is None:
+        return []
+    event = SmsInbound(inbound_id=inbound.inbound_id, phone=inbound.phone, to=inbound.to, text=inbound.text,
+                       received_at=inbound.received_at, gateway=inbound.gateway)
+    return [(event, f"sms-inbound:{inbound.inbound_id}")]
+
+
+# --- the send command ----------------------------------------------------------------------------
+
+
+async def request_sms(s: Sms, command: SmsSendRequested) -> OutboundMessage:
+    """Store the message (once per sms_id) and send it now if it is due."""
+    phone = station_phone(command.phone) or command.phone
+    message = OutboundMessage.request(
+        sms_id=command.sms_id, phone=phone, text=command.text, purpose=command.purpose,
+        requested_by=command.requested_by, ref=command.ref, requested_at=command.requested_at,
+        not_before=command.not_before, now=s.clock.now(),
+    )
+    if await s.uow.add(message):
+        log.info("sms.queued", sms_id=message.sms_id, purpose=message.purpose, requested_by=message.requested_by,
+                 due=message.next_try_at.isoformat() if message.next_try_at else None)
+    else:
+        stored = await s.uow.get(command.sms_id)  # publishes what an earlier delivery left staged
+        if (stored.phone, stored.text) != (phone, command.text):
+            log.warning("sms.id_reused", sms_id=command.sms_id, detail="kept the first request under this sms_id")
+    await send_if_due(s, command.sms_id)
+    return await s.uow.get(command.sms_id)
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+async def _act(s: Sms, sms_id: str, command: Callable[[OutboundMessage, datetime], bool]) -> bool:
+    """Apply `command` at the present time; whether it changed the message (the last try's answer)."""
+    changed = False
+
+    def apply(message: OutboundMessage) -> None:
+        nonlocal changed
+        changed = command(message, s.clock.now())
+
+    await s.uow.act(sms_id, apply)
+    return changed
+
+
+async def send_if_due(s: Sms, sms_id: str) -> bool:
+    """One try of a queued, due message; False when it is not due or another replica has it."""
+    if not await _act(s, sms_id, lambda m, now: m.begin_attempt(now, s.policy)):
+        return False
+    message = await s.uow.get(sms_id)
+    refusal = await _refusal(s, message)
+    if refusal is not None:
+        await _act(s, sms_id, lambda m, now: m.refuse_before_sending(now, refusal))
+        SENDS.labels(s.gateway_name, refusal).inc()
+        log.info("sms.not_sent", sms_id=sms_id, reason=refusal, phone=message.phone)
+        return True
+    result = await _send(s, message)
+    if result.accepted:
+        await _act(s, sms_id, lambda m, now: m.accepted(now, s.gateway_name))
+        SENDS.labels(s.gateway_name, "accepted").inc()
+        log.info("sms.sent", sms_id=sms_id, attempt=message.attempts, gateway=s.gateway_name)
+    else:
+        await _act(s, sms_id, lambda m, now: m.gateway_refused(
+            now, retryable=result.retryable, detail=result.detail, policy=s.policy))
+        SENDS.labels(s.gateway_name, "retry" if result.retryable else "refused").inc()
+        log.warning("sms.not_taken", sms_id=sms_id, attempt=message.attempts, retryable=result.retryable,
+                    detail=result.detail)
+    return True
+
+
+async def _refusal(s: Sms, message: OutboundMessage) -> str | None:
+    if message.purpose not in s.settings.sms_opt_out_exempt and await s.opt_outs.has(message.phone):
+        return "opted_out"
+    now = s.clock.now()
+    zone = s.settings.zone
+    end_of_day = datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time(), zone)
+    key = day_key(message.phone, now, zone)
+    if not await s.counters.claim(key, message.sms_id, s.settings.sms_daily_limit, end_of_day + COUNTER_KEPT):
+        return "rate_limited"
+    return None
+
+
+async def _send(s: Sms, message: OutboundMessage) -> SendResult:
+    try:
+        return await s.gateway.send(OutboundSms(message.sms_id, message.phone, message.text))
+    except Exception as exc:  # an adapter's own failure must not leave the message in flight until the lease ends
+        log.warning("sms.gateway_failed", sms_id=message.sms_id, error=repr(exc)[:200])
+        return SendResult(False, retryable=True, detail=f"gateway error: {exc.__class__.__name__}")
+
+
+async def sweep(s: Sms, limit: int = 200) -> int:
+    """Try every queued message whose time has come (a `not_before`, a backoff, an expired lease)."""
+    due = await s.messages.due(s.clock.now(), limit)
+    room = asyncio.Semaphore(s.settings.sms_send_concurrency)
+
+    async def one(sms_id: str) -> None:
+        async with room:
+            try:
+                await send_if_due(s, sms_id)
+            except Conflict as exc:  # busy: the next sweep finds it again
+                log.warning("sms.deferred", sms_id=sms_id, error=str(exc))
+
+    await asyncio.gather(*(one(sms_id) for sms_id in due))
+    return len(due)
+
+
+# --- receipts ------------------------------------------------------------------------------------
+
+
+async def apply_receipt(s: Sms, receipt: DeliveryReceipt, raw: dict[str, Any] | None = None) -> bool:
+    """A delivery receipt from the gateway; one that names no message is kept and counted (False)."""
+    try:
+        changed = await _act(s, receipt.sms_id, lambda m, now: m.receipt(
+            receipt.at, delivered=receipt.status == "delivered",
+            reason="refused" if receipt.detail == "refused" else "undeliverable", detail=receipt.detail))
+    except NotFound:
+        await keep_stray(s, "receipt", raw or {"sms_id": receipt.sms_id, "status": receipt.status})
+        return False
+    if changed:
+        log.info("sms.receipt", sms_id=receipt.sms_id, status=receipt.status)
+    return changed
+
+
+async def keep_stray(s: Sms, kind: str, data: dict[str, Any]) -> None:
+    """Something the gateway handed in that names nothing known: kept for an operator, counted, no error."""
+    STRAYS.labels(kind).inc()
+    await s.strays.keep(kind, s.clock.now(), {k: str(v)[:2000] for k, v in list(data.items())[:20]})
+    log.info("sms.stray", kind=kind, data={k: str(v)[:100] for k, v in list(data.items())[:10]})
+
+
+class IssuesReceipts(Protocol):
+    """A gateway that makes its own receipts (the embedded one)."""
+
+    async def due_receipts(self, limit: int) -> list[DeliveryReceipt]: ...
+
+    async def receipt_issued(self, sms_id: str) -> None: ...
+
+
+async def issue_receipts(s: Sms, source: IssuesReceipts, limit: int = 200) -> int:
+    """The receipts that fell due: applied, then marked issued (applying one twice changes nothing)."""
+    receipts = await source.due_receipts(limit)
+    for receipt in receipts:
+        await apply_receipt(s, receipt)
+        await source.receipt_issued(receipt.sms_id)
+    return len(receipts)
+
+
+# --- replies -------------------------------------------------------------------------------------
+
+_ID = re.compile(ID_PATTERN)
+
+
+def inbound_id_for(gateway_id: str | None) -> str:
+    """The gateway's own id of a reply makes a resent reply one (Kannel's %I); otherwise a new id."""
+    if not gateway_id:
+        return f"in:{uuid.uuid4().hex}"
+    if _ID.match(gateway_id) and len(gateway_id) <= 60:
+        return f"in:{gateway_id}"
+    return "in:" + hashlib.blake2b(gateway_id.encode("utf-8", "replace"), digest_size=16).hexdigest()
+
+
+async def receive_inbound(
+    s: Sms, *, sender: str, to: str | None, text: str, gateway: str, gateway_id: str | None = None
+) -> InboundSms:
+    """A citizen's reply: kept; an opt-out word puts the phone on the list; told as `sms.inbound`
+    when the sender is a phone. A reply from a phone the station never messaged is counted as a stray."""
+    inbound_id = inbound_id_for(gateway_id)
+    with contextlib.suppress(NotFound):
+        return await s.inbound_uow.get(inbound_id)  # the gateway sent it again
+    now = s.clock.now()
+    phone = station_phone(sender)
+    matched = phone is not None and await s.messages.sent_to(phone)
+    opt_out = phone is not None and is_opt_out(text)
+    reply = InboundSms.receive(inbound_id=inbound_id, phone=phone, sender=sender, to=to, text=text,
+                               received_at=now, gateway=gateway, matched=matched, opt_out=opt_out)
+    if opt_out and phone is not None:
+        await s.opt_outs.add(phone, now, inbound_id)  # before the reply is stored: a retry repeats both
+    if not await s.inbound_uow.add(reply):
+        return await s.inbound_uow.get(inbound_id)  # stored meanwhile by another replica
+    if opt_out:
+        OPTED_OUT.inc()
+        log.info("sms.opted_out", phone=phone, inbound_id=inbound_id)
+    if phone is None:
+        STRAYS.labels("inbound_no_sender").inc()
+        log.info("sms.inbound_unreadable_sender", inbound_id=inbound_id, sender=sender[:64])
+    elif not matched:
+        STRAYS.labels("inbound").inc()
+        log.info("sms.inbound_unknown_phone", inbound_id=inbound_id, phone=phone)
+    else:
+        log.info("sms.inbound", inbound_id=inbound_id, phone=phone)
+    return reply

@@ -1,0 +1,520 @@
+"""Where rating keeps its records, the weekly roll-ups, the opt-outs and the weeks drawn: MongoDB, or memory for tests.
+
+A record's save stages, in the record's own document and in the same write as its state change, the
+roll-up increments the change causes (`rollup`, keyed by the version that staged them; `rollup_ms`
+for the relay), as the outbox stages events. `Rollups.apply` adds a staged entry to each of its
+cells at most once: the cell document marks the entries it took (`marks`) in the same write as the
+`$inc`, and keeps the marks for `marks_kept`, far longer than a handler, a replica or the relay can
+hold the entry staged. A crash between the record's write and its roll-up leaves the entry staged
+for the next load or the relay; a redelivery applies nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
+from common.timefmt import epoch_ms
+from rating.domain import Followup, Rating, Rollup, SpotCheck, Survey, increments
+from rating.domain.report import Cell, Increment
+
+R = TypeVar("R", Survey, Rating, Followup, SpotCheck)
+
+#: attributes a loaded record carries: the roll-up entries its document still holds staged
+_STAGED, _STAGED_MS = "_rollup_staged", "_rollup_staged_ms"
+#: a survey reply goes to one of the phone's latest surveys; older ones are long expired
+PHONE_SURVEYS_READ = 50
+#: a subject has a handful of ratings; more than this are not listed by subject
+SUBJECT_RATINGS_READ = 1000
+
+INDEXES = {
+    "surveys": [
+        IndexModel([("phone", ASCENDING)]),
+        IndexModel([("next_due_ms", ASCENDING)]),  # numeric: the embedded store scans date ranges
+        IndexModel([("rollup_ms", ASCENDING)]),
+        OUTBOX_INDEX,
+    ],
+    "ratings": [
+        IndexModel([("subject_id", ASCENDING)]),
+        IndexModel([("officer_id", ASCENDING)]),
+        IndexModel([("week", ASCENDING)]),
+        IndexModel([("officer_week", ASCENDING)]),  # one field: the embedded store scans compound conditions
+        IndexModel([("rollup_ms", ASCENDING)]),
+        OUTBOX_INDEX,
+    ],
+    "followups": [
+        IndexModel([("state", ASCENDING)]),
+        IndexModel([("next_due_ms", ASCENDING)]),
+        IndexModel([("rollup_ms", ASCENDING)]),
+        OUTBOX_INDEX,
+    ],
+    "spot_checks": [IndexModel([("week", ASCENDING)]), OUTBOX_INDEX],
+    "rollups": [IndexModel([("week_scope", ASCENDING)]), IndexModel([("marked_ms", ASCENDING)])],
+}
+
+
+def wall_ms() -> int:
+    """Wall time in epoch ms: when an entry was staged or a cell marked it (bookkeeping, not a rule)."""
+    return epoch_ms(datetime.now(UTC))  # type: ignore[return-value]
+
+
+# --- staged roll-up entries ---------------------------------------------------------------------
+
+
+def encode(changes: Iterable[Increment]) -> list[dict[str, Any]]:
+    """Increments as stored in a record's `rollup`: one item per cell, deltas of a cell summed."""
+    merged: dict[Cell, dict[str, int]] = {}
+    for cell, delta in changes:
+        into = merged.setdefault(cell, {})
+        for name, n in delta.items():
+            into[name] = into.get(name, 0) + n
+    return [{**asdict(cell), "delta": delta} for cell, delta in sorted(merged.items())]
+
+
+def decode(items: Iterable[Mapping[str, Any]]) -> list[Increment]:
+    return [(Cell(i["week"], i["scope"], i["key"], i["channel"]), dict(i["delta"])) for i in items]
+
+
+def mark(collection: str, ident: str, key: str) -> str:
+    """The name a cell marks a staged entry with: field-safe, whatever the record's id holds."""
+    return hashlib.blake2b(f"{collection}\x1f{ident}\x1f{key}".encode(), digest_size=12).hexdigest()
+
+
+def staged_rollups(record: Any) -> dict[str, list[dict[str, Any]]]:
+    """What the record's document held staged when it was loaded ({} for a new record)."""
+    return dict(getattr(record, _STAGED, None) or {})
+
+
+class RecordCodec(Generic[R]):
+    """A record as a document, with the roll-up increments of its new events staged beside it."""
+
+    def __init__(
+        self, kind: type[R], id_field: str, station: str, extra: Callable[[R], dict[str, Any]] | None = None
+    ) -> None:
+        self._kind = kind
+        self._id_field = id_field
+        self._station = station
+        self._extra = extra or (lambda _: {})
+
+    def ident(self, record: R) -> str:
+        return str(getattr(record, self._id_field))
+
+    def to_document(self, record: R) -> dict[str, Any]:
+        rollup = staged_rollups(record)
+        staged_ms = getattr(record, _STAGED_MS, None)
+        new = encode(change for event in record.events for change in increments(event, station=self._station))
+        if new:
+            rollup[f"{record.version + 1:012d}"] = new
+            staged_ms = wall_ms()
+        return {**record.to_dict(), **self._extra(record), "rollup": rollup, "rollup_ms": staged_ms if rollup else None}
+
+    def from_document(self, doc: Mapping[str, Any]) -> R:
+        record = self._kind.from_dict(doc)
+        setattr(record, _STAGED, dict(doc.get("rollup") or {}))
+        setattr(record, _STAGED_MS, doc.get("rollup_ms"))
+        return record
+
+
+def forget_staged(record: Any, keys: Iterable[str]) -> None:
+    """The entries are applied and unstaged: a later save of this loaded record must not stage them again."""
+    staged = getattr(record, _STAGED, None) or {}
+    for key in keys:
+        staged.pop(key, None)
+    if not staged:
+        setattr(record, _STAGED_MS, None)
+
+
+def _due_ms(record: Survey | Followup) -> dict[str, Any]:
+    return {"next_due_ms": epoch_ms(record.next_due_at)}
+
+
+def _rating_keys(rating: Rating) -> dict[str, Any]:
+    return {"officer_week": f"{rating.officer_id}|{rating.week}" if rating.officer_id else None}
+
+
+def codecs(station: str) -> dict[str, RecordCodec[Any]]:
+    return {
+        "surveys": RecordCodec(Survey, "survey_id", station, _due_ms),
+        "ratings": RecordCodec(Rating, "rating_id", station, _rating_keys),
+        "followups": RecordCodec(Followup, "followup_id", station, _due_ms),
+        "spot_checks": RecordCodec(SpotCheck, "check_id", station),
+    }
+
+
+# --- record repositories ------------------------------------------------------------------------
+
+
+class RollupLeftover:
+    def __init__(self, ident: str, version: int, rollup: dict[str, list[dict[str, Any]]]) -> None:
+        self.ident, self.version, self.rollup = ident, version, rollup
+
+
+class Records(Repository[R], Protocol):
+    """Records of one kind, and the staged roll-up entries of their documents."""
+
+    async def unstage_rollups(self, ident: str, keys: Sequence[str], version: int) -> None:
+        """Remove applied entries; if the record is still at `version`, they were all it held staged."""
+
+    async def rollup_leftovers(self, older_than: datetime, limit: int) -> list[RollupLeftover]:
+        """Records with entries staged since before `older_than` (a crash, a store outage), through an index."""
+
+
+class MongoRecords(MongoRepository[R]):
+    async def unstage_rollups(self, ident: str, keys: Sequence[str], version: int) -> None:
+        cleared = await self.collection.update_one(
+            {"_id": ident, "version": version}, {"$set": {"rollup": {}}, "$unset": {"rollup_ms": ""}}
+        )
+        if cleared.matched_count == 0 and keys:  # saved again meanwhile: remove just these
+            await self.collection.update_one({"_id": ident}, {"$unset": {f"rollup.{k}": "" for k in keys}})
+
+    async def rollup_leftovers(self, older_than: datetime, limit: int) -> list[RollupLeftover]:
+        cursor = self.collection.find(
+            {"rollup_ms": {"$lte": epoch_ms(older_than)}}, {"version": 1, "rollup": 1}
+        ).limit(limit)
+        return [RollupLeftover(d["_id"], d["version"], dict(d.get("rollup") or {})) async for d in cursor]
+
+    async def scan(self, batch: int = 5000) -> AsyncIterator[list[R]]:
+        """Every record, in batches by id (the rebuild of the roll-ups)."""
+        after = ""
+        while True:
+            cursor = self.collection.find({"_id": {"$gt": after}}).sort("_id", ASCENDING).limit(batch)
+            docs = await cursor.to_list(batch)
+            if not docs:
+                return
+            after = docs[-1]["_id"]
+            yield [self.codec.from_document(d) for d in docs]
+
+    async def forget_all_staged(self) -> None:
+        """The roll-ups were rebuilt from the records as they are: nothing staged is still to apply."""
+        await self.collection.update_many(
+            {"rollup_ms": {"$ne": None}}, {"$set": {"rollup": {}}, "$unset": {"rollup_ms": ""}}
+        )
+
+
+class InMemoryRecords(InMemoryRepository[R]):
+    async def unstage_rollups(self, ident: str, keys: Sequence[str], version: int) -> None:
+        doc = self.documents.get(ident)
+        if doc is None:
+            return
+        if doc["version"] == version:
+            doc["rollup"], doc["rollup_ms"] = {}, None
+            return
+        for key in keys:
+            doc["rollup"].pop(key, None)
+
+    async def rollup_leftovers(self, older_than: datetime, limit: int) -> list[RollupLeftover]:
+        cutoff = epoch_ms(older_than)
+        found = [d for d in self.documents.values() if d.get("rollup_ms") is not None and d["rollup_ms"] <= cutoff]
+        return [RollupLeftover(d["_id"], d["version"], dict(d["rollup"])) for d in found[:limit]]
+
+    async def scan(self, batch: int = 5000) -> AsyncIterator[list[R]]:
+        records = self.aggregates()
+        for start in range(0, len(records), batch):
+            yield records[start : start + batch]
+
+    async def forget_all_staged(self) -> None:
+        for doc in self.documents.values():
+            doc["rollup"], doc["rollup_ms"] = {}, None
+
+
+# surveys
+
+
+class Surveys(Records[Survey], Protocol):
+    async def due(self, now: datetime, limit: int = 200) -> list[str]:
+        """Surveys to send or to expire at or before `now`, through an index."""
+
+    async def of_phone(self, phone: str) -> list[Survey]:
+        """The phone's latest surveys (normalised digits), newest send time first."""
+
+
+class MongoSurveys(MongoRecords[Survey]):
+    def __init__(self, db: AsyncIOMotorDatabase, codec: RecordCodec[Survey]) -> None:
+        super().__init__(db["surveys"], codec)
+
+    async def due(self, now: datetime, limit: int = 200) -> list[str]:
+        cursor = self.collection.find({"next_due_ms": {"$lte": epoch_ms(now)}}, {"_id": 1}).limit(limit)
+        return [d["_id"] async for d in cursor]
+
+    async def of_phone(self, phone: str) -> list[Survey]:
+        cursor = self.collection.find({"phone": phone}).sort("send_at", DESCENDING).limit(PHONE_SURVEYS_READ)
+        return [self.codec.from_document(d) async for d in cursor]
+
+
+class InMemorySurveys(InMemoryRecords[Survey]):
+    def __init__(self, codec: RecordCodec[Survey]) -> None:
+        super().__init__(codec, "surveys")
+
+    async def due(self, now: datetime, limit: int = 200) -> list[str]:
+        return [s.survey_id for s in self.aggregates() if s.next_due_at is not None and s.next_due_at <= now][:limit]
+
+    async def of_phone(self, phone: str) -> list[Survey]:
+        found = sorted((s for s in self.aggregates() if s.phone == phone), key=lambda s: s.send_at, reverse=True)
+        return found[:PHONE_SURVEYS_READ]
+
+
+# ratings
+
+
+class RatingQuery:
+    """What `GET /v1/ratings` asks: any of subject, officer and week, a page of the newest first."""
+
+    def __init__(self, *, subject_id: str | None, officer_id: str | None, week: str | None, limit: int, offset: int):
+        self.subject_id, self.officer_id, self.week = subject_id, officer_id, week
+        self.limit, self.offset = limit, offset
+
+    def matches(self, rating: Rating) -> bool:
+        wanted = {"subject_id": self.subject_id, "officer_id": self.officer_id, "week": self.week}
+        return all(getattr(rating, k) == v for k, v in wanted.items() if v is not None)
+
+    def indexed(self) -> dict[str, Any]:
+        """One indexed equality (the embedded store answers a single field from its index)."""
+        if self.subject_id:
+            return {"subject_id": self.subject_id}
+        if self.officer_id and self.week:
+            return {"officer_week": f"{self.officer_id}|{self.week}"}
+        if self.officer_id:
+            return {"officer_id": self.officer_id}
+        return {"week": self.week}
+
+
+class RatingRecords(Records[Rating], Protocol):
+    async def find(self, query: RatingQuery) -> list[Rating]: ...
+
+    async def of_week(self, week: str) -> list[Rating]:
+        """Every rating of the week (the spot-check draw, once a week)."""
+
+
+class MongoRatings(MongoRecords[Rating]):
+    def __init__(self, db: AsyncIOMotorDatabase, codec: RecordCodec[Rating]) -> None:
+        super().__init__(db["ratings"], codec)
+
+    async def find(self, query: RatingQuery) -> list[Rating]:
+        cursor = self.collection.find(query.indexed()).sort("at", DESCENDING)
+        if query.subject_id:  # few per subject: the other filters are applied here
+            found = [r for r in [self.codec.from_document(d) async for d in cursor.limit(SUBJECT_RATINGS_READ)]
+                     if query.matches(r)]
+            return found[query.offset : query.offset + query.limit]
+        return [self.codec.from_document(d) async for d in cursor.skip(query.offset).limit(query.limit)]
+
+    async def of_week(self, week: str) -> list[Rating]:
+        return [self.codec.from_document(d) async for d in self.collection.find({"week": week})]
+
+
+class InMemoryRatings(InMemoryRecords[Rating]):
+    def __init__(self, codec: RecordCodec[Rating]) -> None:
+        super().__init__(codec, "ratings")
+
+    async def find(self, query: RatingQuery) -> list[Rating]:
+        found = sorted((r for r in self.aggregates() if query.matches(r)), key=lambda r: r.at, reverse=True)
+        return found[query.offset : query.offset + query.limit]
+
+    async def of_week(self, week: str) -> list[Rating]:
+        return [r for r in self.aggregates() if r.week == week]
+
+
+# follow-ups
+
+
+class Followups(Records[Followup], Protocol):
+    async def due(self, now: datetime, limit: int = 200) -> list[str]:
+        """Open follow-ups past their deadline, through an index."""
+
+    async def find(self, *, state: str | None, limit: int, offset: int) -> list[Followup]:
+        """Earliest deadline first."""
+
+
+class MongoFollowups(MongoRecords[Followup]):
+    def __init__(self, db: AsyncIOMotorDatabase, codec: RecordCodec[Followup]) -> None:
+        super().__init__(db["followups"], codec)
+
+    async def due(self, now: datetime, limit: int = 200) -> list[str]:
+        # check_deadline flags only after due_at: ask for strictly earlier deadlines
+        cursor = self.collection.find({"next_due_ms": {"$lt": epoch_ms(now)}}, {"_id": 1}).limit(limit)
+        return [d["_id"] async for d in cursor]
+
+    async def find(self, *, state: str | None, limit: int, offset: int) -> list[Followup]:
+        query = {"state": state} if state else {}
+        cursor = self.collection.find(query).sort("due_at", ASCENDING).skip(offset).limit(limit)
+        return [self.codec.from_document(d) async for d in cursor]
+
+
+class InMemoryFollowups(InMemoryRecords[Followup]):
+    def __init__(self, codec: RecordCodec[Followup]) -> None:
+        super().__init__(codec, "followups")
+
+    async def due(self, now: datetime, limit: int = 200) -> list[str]:
+        return [f.followup_id for f in self.aggregates() if f.next_due_at is not None and f.next_due_at < now][:limit]
+
+    async def find(self, *, state: str | None, limit: int, offset: int) -> list[Followup]:
+        found = sorted((f for f in self.aggregates() if state in (None, f.state)), key=lambda f: f.due_at)
+        return found[offset : offset + limit]
+
+
+# spot checks
+
+
+class SpotChecks(Records[SpotCheck], Protocol):
+    async def of_week(self, week: str, *, limit: int, offset: int) -> list[SpotCheck]:
+        """By officer, then check id."""
+
+
+class MongoSpotChecks(MongoRecords[SpotCheck]):
+    def __init__(self, db: AsyncIOMotorDatabase, codec: RecordCodec[SpotCheck]) -> None:
+        super().__init__(db["spot_checks"], codec)
+
+    async def of_week(self, week: str, *, limit: int, offset: int) -> list[SpotCheck]:
+        cursor = self.collection.find({"week": week}).sort([("officer_id", ASCENDING), ("_id", ASCENDING)])
+        return [self.codec.from_document(d) async for d in cursor.skip(offset).limit(limit)]
+
+
+class InMemorySpotChecks(InMemoryRecords[SpotCheck]):
+    def __init__(self, codec: RecordCodec[SpotCheck]) -> None:
+        super().__init__(codec, "spot_checks")
+
+    async def of_week(self, week: str, *, limit: int, offset: int) -> list[SpotCheck]:
+        found = sorted((c for c in self.aggregates() if c.week == week), key=lambda c: (c.officer_id, c.check_id))
+        return found[offset : offset + limit]
+
+
+# --- roll-ups -----------------------------------------------------------------------------------
+
+
+class Rollups(Protocol):
+    async def apply(self, mark: str, changes: Sequence[Increment], at_ms: int) -> None:
+        """Add the changes to their cells, each cell at most once per `mark`."""
+
+    async def of_week(self, week: str, scope: str) -> list[Rollup]: ...
+
+    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
+        """Drop marks set at or before `older_than_ms` (through an index); how many cells were cleaned."""
+
+    async def replace_all(self, rollups: Iterable[Rollup]) -> None:
+        """The rebuild: these and no other cells."""
+
+
+def _week_scope(cell: Cell) -> str:
+    return f"{cell.week}|{cell.scope}"
+
+
+class MongoRollups:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self.collection: AsyncIOMotorCollection = db["rollups"]
+
+    async def apply(self, mark: str, changes: Sequence[Increment], at_ms: int) -> None:
+        for cell, delta in changes:
+            try:
+                await self.collection.update_one(
+                    {"_id": cell.doc_id, f"marks.{mark}": {"$exists": False}},
+                    {
+                        "$inc": {**delta, "rev": 1},
+                        "$set": {f"marks.{mark}": at_ms},
+                        "$min": {"marked_ms": at_ms},
+                        "$setOnInsert": {**asdict(cell), "week_scope": _week_scope(cell)},
+                    },
+                    upsert=True,
+                )
+            except DuplicateKeyError:
+                continue  # the cell is marked: it took this entry already
+
+    async def of_week(self, week: str, scope: str) -> list[Rollup]:
+        return [Rollup.from_dict(d) async for d in self.collection.find({"week_scope": f"{week}|{scope}"})]
+
+    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
+        cleaned = 0
+        marked = self.collection.find({"marked_ms": {"$lte": older_than_ms}}, {"marks": 1, "rev": 1}).limit(limit)
+        async for doc in marked:
+            update = _forget(doc.get("marks") or {}, older_than_ms)
+            # a cell that took an entry meanwhile (rev moved) is cleaned on the next run
+            result = await self.collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)
+            cleaned += result.modified_count
+        return cleaned
+
+    async def replace_all(self, rollups: Iterable[Rollup]) -> None:
+        await self.collection.delete_many({})
+        docs = [{**r.to_dict(), "week_scope": _week_scope(r.cell), "rev": 0} for r in rollups]
+        for start in range(0, len(docs), 1000):
+            await self.collection.insert_many(docs[start : start + 1000], ordered=False)
+
+
+def _forget(marks: Mapping[str, int], older_than_ms: int) -> dict[str, Any]:
+    kept = [at for at in marks.values() if at > older_than_ms]
+    update: dict[str, Any] = {"$unset": {f"marks.{name}": "" for name, at in marks.items() if at <= older_than_ms}}
+    if kept:
+        update["$set"] = {"marked_ms": min(kept)}
+    else:
+        update["$unset"]["marked_ms"] = ""
+    return update
+
+
+class InMemoryRollups:
+    def __init__(self) -> None:
+        self.cells: dict[Cell, Rollup] = {}
+        self.marks: dict[Cell, dict[str, int]] = {}
+
+    async def apply(self, mark: str, changes: Sequence[Increment], at_ms: int) -> None:
+        for cell, delta in changes:
+            marks = self.marks.setdefault(cell, {})
+            if mark not in marks:
+                marks[mark] = at_ms
+                self.cells[cell] = self.cells.get(cell, Rollup(cell)).plus(delta)
+
+    async def of_week(self, week: str, scope: str) -> list[Rollup]:
+        return [r for c, r in self.cells.items() if (c.week, c.scope) == (week, scope)]
+
+    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
+        stale = [c for c, marks in self.marks.items() if marks and min(marks.values()) <= older_than_ms][:limit]
+        for cell in stale:
+            self.marks[cell] = {m: at for m, at in self.marks[cell].items() if at > older_than_ms}
+        return len(stale)
+
+    async def replace_all(self, rollups: Iterable[Rollup]) -> None:
+        self.cells = {r.cell: r for r in rollups}
+        self.marks = {}
+
+
+# --- keys: opt-outs and the weeks drawn ---------------------------------------------------------
+
+
+class KeySet(Protocol):
+    async def add(self, key: str, at: datetime) -> bool:
+        """True if the key is new."""
+
+    async def has(self, key: str) -> bool: ...
+
+
+class MongoKeySet:
+    def __init__(self, collection: AsyncIOMotorCollection) -> None:
+        self.collection = collection
+
+    async def add(self, key: str, at: datetime) -> bool:
+        try:
+            await self.collection.insert_one({"_id": key, "at": at})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def has(self, key: str) -> bool:
+        return await self.collection.find_one({"_id": key}, {"_id": 1}) is not None
+
+
+class InMemoryKeySet:
+    def __init__(self) -> None:
+        self.keys: dict[str, datetime] = {}
+
+    async def add(self, key: str, at: datetime) -> bool:
+        if key in self.keys:
+            return False
+        self.keys[key] = at
+        return True
+
+    async def has(self, key: str) -> bool:
+        return key in self.keys

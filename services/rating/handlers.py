@@ -1,0 +1,504 @@
+"""Use cases of rating, one function each: a contact, a reply, a rating, a check or a timer in; the store,
+the roll-ups and events out."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from prometheus_client import Counter
+
+from common.clock import Clock
+from common.contracts import ratings as contract
+from common.contracts.alerts import AlertClosed
+from common.contracts.base import Event
+from common.contracts.sms import SmsDelivery, SmsInbound, SmsSendRequested
+from common.errors import Conflict, Invalid, Refused
+from common.outbox import RawPublisher
+from common.timefmt import iso_week, week_bounds
+from rating.adapters.store import Followups, KeySet, RatingQuery, RatingRecords, Rollups, SpotChecks, Surveys, wall_ms
+from rating.domain import (
+    OPEN_SURVEY_STATES,
+    Followup,
+    Rating,
+    RatingRefused,
+    Reply,
+    ReportRow,
+    SpotCheck,
+    Survey,
+    SurveyPolicy,
+    draw_spot_checks,
+    followup_id_for,
+    merge,
+    normalize_phone,
+    parse_reply,
+    rebuild,
+    report_rows,
+    reprompt_text,
+    route_reply,
+    send_time,
+    survey_id,
+    survey_text,
+)
+from rating.domain import events as ev
+from rating.settings import RatingSettings
+from rating.unit_of_work import RecordUnitOfWork
+
+log = structlog.get_logger(__name__)
+
+IGNORED_REPLIES = Counter(
+    "fengqiao_rating_replies_ignored_total", "SMS replies from a phone with no survey taking replies", ["why"]
+)
+SURVEYS = Counter("fengqiao_rating_surveys_total", "Surveys asked for, by what became of the request", ["outcome"])
+
+Staged = list[tuple[Event, str]]
+#: the longest officer or unit id the rating events carry (other systems send them as free text)
+MAX_STAFF_REF = 64
+
+
+@dataclass
+class Evaluation:
+    """Everything a use case of rating (评警) needs; `bootstrap` wires it (real adapters, or in-memory ones
+    in tests)."""
+
+    settings: RatingSettings
+    clock: Clock
+    publisher: RawPublisher
+    surveys: Surveys
+    ratings: RatingRecords
+    followups: Followups
+    checks: SpotChecks
+    rollups: Rollups
+    optouts: KeySet
+    draws: KeySet
+
+    def __post_init__(self) -> None:
+        def uow(records: Any, public: Callable[[Any], Staged], kind: str) -> RecordUnitOfWork[Any]:
+            return RecordUnitOfWork(records, self.publisher, public, self.rollups, kind=kind, refusal=RatingRefused)
+
+        self.survey_uow = uow(self.surveys, lambda s: survey_events(s, self.settings), "survey")
+        self.rating_uow = uow(self.ratings, lambda r: rating_events(r, self.settings), "rating")
+        self.followup_uow = uow(self.followups, followup_events, "followup")
+        self.check_uow = uow(self.checks, lambda _: [], "spot check")
+        self.units = (self.survey_uow, self.rating_uow, self.followup_uow, self.check_uow)
+
+    @property
+    def policy(self) -> SurveyPolicy:
+        return self.settings.policy
+
+
+# --- what rating tells the others ----------------------------------------------------------------
+
+
+def _named(settings: RatingSettings, officer_id: str | None, unit_id: str | None) -> str:
+    """The officer or unit as the citizen knows them."""
+    if officer_id and officer_id in settings.names:
+        return "民警" + settings.names[officer_id]
+    if unit_id and unit_id in settings.names:
+        return settings.names[unit_id]
+    return "我所民警"
+
+
+def survey_sms_id(survey_id: str, purpose: str) -> str:
+    return f"{survey_id}:{purpose}"
+
+
+def survey_events(survey: Survey, settings: RatingSettings) -> Staged:
+    """A sent survey: the fact, and the command asking notify to send it; a re-prompt: its command."""
+    step = len(survey.history)
+    staged: Staged = []
+    for event in survey.events:
+        if isinstance(event, ev.SurveySent):
+            sms_id = survey_sms_id(survey.survey_id, "survey")
+            text = survey_text(station=settings.station_name, code=survey.code, subject_type=survey.subject_type,
+                               named=_named(settings, survey.officer_id, survey.unit_id))
+            staged.append((contract.RatingSurveySent(
+                survey_id=survey.survey_id, sms_id=sms_id, code=survey.code, subject_type=survey.subject_type,
+                subject_id=survey.subject_id, officer_id=survey.officer_id, unit_id=survey.unit_id, at=event.at,
+                expires_at=event.expires_at, week=event.week,
+            ), f"{survey.survey_id}/survey_sent/{step}"))
+            staged.append(_sms(survey, sms_id, text, "survey", event.at, not_before=survey.send_at))
+        elif isinstance(event, ev.SurveyReprompted):
+            sms_id = survey_sms_id(survey.survey_id, "reprompt")
+            text = reprompt_text(station=settings.station_name, code=survey.code)
+            staged.append(_sms(survey, sms_id, text, "reprompt", event.at,
+                               not_before=send_time(event.at, settings.policy)))
+    return staged
+
+
+def _sms(survey: Survey, sms_id: str, text: str, purpose: str, at: datetime, not_before: datetime) -> tuple[Event, str]:
+    command = SmsSendRequested(
+        sms_id=sms_id, phone=survey.phone, text=text, purpose=purpose, requested_by="rating",  # type: ignore[arg-type]
+        ref=survey.survey_id, not_before=not_before, requested_at=at,
+    )
+    return command, sms_id  # notify sends a msg id once
+
+
+def rating_events(rating: Rating, settings: RatingSettings) -> Staged:
+    staged: Staged = []
+    for event in rating.events:
+        if isinstance(event, ev.RatingRecorded):
+            staged.append((contract.RatingReceived(
+                rating_id=rating.rating_id, channel=rating.channel, level=rating.level, comment=rating.comment,
+                subject_type=rating.subject_type, subject_id=rating.subject_id, officer_id=rating.officer_id,
+                unit_id=rating.unit_id, week=rating.week, survey_id=rating.survey_id, entered_by=rating.entered_by,
+                at=rating.at,  # type: ignore[arg-type]
+            ), f"{rating.rating_id}/received"))
+        elif isinstance(event, ev.RatingDissatisfied):
+            staged.append((contract.RatingDissatisfied(
+                rating_id=rating.rating_id, channel=rating.channel, comment=rating.comment,
+                subject_type=rating.subject_type, subject_id=rating.subject_id, officer_id=rating.officer_id,
+                unit_id=rating.unit_id, at=rating.at, followup_id=followup_id_for(rating.rating_id),
+                followup_due_at=rating.at + settings.policy.followup_within,  # type: ignore[arg-type]
+            ), f"{rating.rating_id}/dissatisfied"))
+    return staged
+
+
+def followup_events(followup: Followup) -> Staged:
+    return [
+        (contract.RatingFollowupOverdue(
+            followup_id=followup.followup_id, rating_id=followup.rating_id, channel=followup.channel,  # type: ignore[arg-type]
+            officer_id=followup.officer_id, unit_id=followup.unit_id, week=followup.week, due_at=event.due_at,
+            at=event.at,
+        ), f"{followup.followup_id}/overdue")
+        for event in followup.events if isinstance(event, ev.FollowupOverdue)
+    ]
+
+
+# --- surveys -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurveyRequest:
+    """Someone had contact with the police and may be asked how it went."""
+
+    subject_type: str
+    subject_id: str
+    phone: str
+    officer_id: str | None
+    unit_id: str | None
+    requested_at: datetime
+
+
+async def request_survey(m: Evaluation, request: SurveyRequest) -> Survey:
+    """One survey per subject and phone, however often or late the request comes; sent at once when due."""
+    for name in ("officer_id", "unit_id"):
+        if len(getattr(request, name) or "") > MAX_STAFF_REF:
+            raise Invalid(name, f"at most {MAX_STAFF_REF} characters")
+    the_id = survey_id(request.subject_type, request.subject_id, request.phone)
+    if await m.surveys.get(the_id) is None:
+        phone = normalize_phone(request.phone)
+        survey = Survey.schedule(
+            subject_type=request.subject_type, subject_id=request.subject_id, phone=phone,
+            officer_id=request.officer_id, unit_id=request.unit_id, requested_at=request.requested_at,
+            now=m.clock.now(), opted_out=await m.optouts.has(phone),
+            last_surveyed_at=await _last_surveyed(m, phone, the_id), policy=m.policy,
+        )
+        if await m.survey_uow.add(survey):
+            SURVEYS.labels(survey.suppressed_reason or "scheduled").inc()
+            log.info("survey.scheduled", survey_id=the_id, subject_id=request.subject_id, state=survey.state,
+                     reason=survey.suppressed_reason, send_at=survey.send_at)
+            if survey.state == "scheduled" and survey.send_at <= m.clock.now():
+                return await _send_or_expire(m, the_id)
+            return survey
+    SURVEYS.labels("repeated").inc()
+    return await m.survey_uow.get(the_id)  # also finishes what an earlier delivery left staged
+
+
+async def _last_surveyed(m: Evaluation, phone: str, other_than: str) -> datetime | None:
+    """When the phone's latest survey for another subject went, or will go, out."""
+    times = [s.sent_at or s.send_at for s in await m.surveys.of_phone(phone)
+             if s.survey_id != other_than and s.state not in ("suppressed", "opted_out", "failed")]
+    return max(times, default=None)
+
+
+async def survey_of_alert(m: Evaluation, event: AlertClosed) -> None:
+    """The caller of a closed alert is asked how it went; a caller without a phone is not."""
+    if not event.caller_phone:
+        log.info("survey.no_phone", alert_id=event.alert_id)
+        return
+    await request_survey(m, SurveyRequest("alert", event.alert_id, event.caller_phone, event.officer_id or None,
+                                          event.unit_id or None, event.at))
+
+
+async def survey_requested(m: Evaluation, event: contract.RatingRequested) -> None:
+    await request_survey(m, SurveyRequest(event.subject_type, event.subject_id, event.phone, event.officer_id or None,
+                                          event.unit_id or None, event.requested_at))
+
+
+async def _send_or_expire(m: Evaluation, the_id: str) -> Survey:
+    def due(survey: Survey) -> None:
+        now = m.clock.now()
+        if survey.state == "scheduled":
+            survey.mark_sent(now=now, policy=m.policy)
+        elif survey.state in OPEN_SURVEY_STATES:
+            survey.expire(now=now)
+
+    return await m.survey_uow.act(the_id, due)
+
+
+async def sweep_surveys(m: Evaluation) -> int:
+    """Send the surveys due and expire those unanswered for 72 h; the version-checked save is the claim."""
+    due = await m.surveys.due(m.clock.now())
+    for the_id in due:
+        try:
+            await _send_or_expire(m, the_id)
+        except (Refused, Conflict) as exc:  # another replica took it, or it is not due after all
+            log.info("survey.skipped", survey_id=the_id, reason=str(exc))
+    return len(due)
+
+
+# --- replies and receipts ------------------------------------------------------------------------
+
+
+async def receive_sms(m: Evaluation, event: SmsInbound) -> None:
+    """A citizen's SMS: an opt-out, an answer to one of their surveys, or nothing we asked for."""
+    reply = parse_reply(event.text)
+    phone = normalize_phone(event.phone)
+    at = min(event.received_at, m.clock.now())
+    if reply.kind == "opt_out":
+        await opt_out(m, phone, at)
+        return
+    route = route_reply(reply, await m.surveys.of_phone(phone), now=at)
+    if route.action == "ignore" or route.survey is None:
+        IGNORED_REPLIES.labels("no_open_survey").inc()
+        log.info("reply.ignored", phone=phone, reason=route.reason, inbound_id=event.inbound_id)
+        return
+    try:
+        survey = await m.survey_uow.act(route.survey.survey_id, lambda s: _receive(s, reply, at, event.inbound_id))
+    except Refused as exc:  # expired between the read and the write
+        IGNORED_REPLIES.labels("closed").inc()
+        log.info("reply.ignored", phone=phone, reason=exc.reason, inbound_id=event.inbound_id)
+        return
+    log.info("reply.received", survey_id=survey.survey_id, state=survey.state, reason=reply.reason)
+    if survey.state == "answered":
+        await _rate_survey(m, survey)
+
+
+def _receive(survey: Survey, reply: Reply, at: datetime, inbound_id: str) -> None:
+    if any(kept.message_id == inbound_id for kept in survey.replies):
+        return  # a redelivery: this message was taken already
+    survey.receive(reply, now=at, message_id=inbound_id)
+
+
+async def opt_out(m: Evaluation, phone: str, at: datetime) -> None:
+    """TD / 退订: no survey goes to the phone again, and those scheduled or open stop."""
+    await m.optouts.add(phone, at)
+    for survey in await m.surveys.of_phone(phone):
+        if survey.state == "scheduled" or survey.state in OPEN_SURVEY_STATES:
+            try:
+                await m.survey_uow.act(survey.survey_id, lambda s: _stop(s, at))
+            except (Refused, Conflict) as exc:
+                log.warning("survey.opt_out_deferred", survey_id=survey.survey_id, error=str(exc))
+    log.info("survey.opted_out", phone=phone)
+
+
+def _stop(survey: Survey, at: datetime) -> None:
+    if survey.state == "scheduled" or survey.state in OPEN_SURVEY_STATES:
+        survey.opt_out(now=at)
+
+
+async def delivery(m: Evaluation, event: SmsDelivery) -> None:
+    """notify's receipt of a survey SMS: delivered is noted; failed for good, nobody was asked."""
+    if event.requested_by != "rating" or event.purpose != "survey" or not event.ref:
+        return
+
+    def note(survey: Survey) -> None:
+        if event.status == "failed" and survey.state == "sent":
+            survey.fail(now=event.at, detail=event.detail)
+        elif event.status == "delivered" and survey.delivered_at is None and survey.accepts_replies:
+            survey.delivered(now=event.at)
+
+    await m.survey_uow.act(event.ref, note)
+
+
+# --- ratings -------------------------------------------------------------------------------------
+
+
+async def _rate_survey(m: Evaluation, survey: Survey) -> Rating:
+    """The SMS rating of an answered survey (one each), and its follow-up when 不满意."""
+    rating = Rating.from_survey(survey, zone=m.settings.zone)
+    if not await m.rating_uow.add(rating):
+        rating = await m.rating_uow.get(rating.rating_id)  # a redelivery finishes what the first left
+    await _follow_up(m, rating)
+    return rating
+
+
+async def _follow_up(m: Evaluation, rating: Rating) -> None:
+    if rating.level != "dissatisfied":
+        return
+    followup = Followup.open(rating, now=rating.at, policy=m.policy)
+    if not await m.followup_uow.add(followup):
+        await m.followup_uow.load(followup.followup_id)
+
+
+@dataclass(frozen=True)
+class RatingEntry:
+    """A rating taken by staff on the phone (电话评警) or at the window (现场评警)."""
+
+    channel: str
+    level: str
+    subject_type: str
+    subject_id: str
+    officer_id: str | None
+    unit_id: str | None
+    entered_by: str
+    comment: str = ""
+    phone: str | None = None
+    at: datetime | None = None
+
+
+def _rating_id(m: Evaluation, request_id: str | None) -> str:
+    if request_id:
+        return "rt-" + hashlib.blake2b(request_id.encode(), digest_size=12).hexdigest()
+    return f"rt-{m.clock.now().astimezone(m.settings.zone):%Y%m%d}-{uuid.uuid4().hex[:12]}"
+
+
+async def record_rating(m: Evaluation, entry: RatingEntry, request_id: str | None = None) -> tuple[Rating, bool]:
+    """Store a phone or on-site rating; a retry with the same request_id stores nothing new (False)."""
+    now = m.clock.now()
+    at = entry.at or now
+    if at > now + timedelta(minutes=5):
+        raise Invalid("at", "a rating cannot be taken in the future")
+    try:
+        rating = Rating.record(
+            rating_id=_rating_id(m, request_id), channel=entry.channel, level=entry.level,
+            subject_type=entry.subject_type, subject_id=entry.subject_id, officer_id=entry.officer_id,
+            unit_id=entry.unit_id, at=at, zone=m.settings.zone, comment=entry.comment, phone=entry.phone,
+            entered_by=entry.entered_by,
+        )
+    except RatingRefused as exc:
+        raise Invalid("body", exc.reason) from exc
+    stored = await m.rating_uow.add(rating)
+    if not stored:
+        rating = await m.rating_uow.get(rating.rating_id)
+    else:
+        log.info("rating.recorded", rating_id=rating.rating_id, channel=rating.channel, level=rating.level)
+    await _follow_up(m, rating)
+    return rating, stored
+
+
+async def find_ratings(m: Evaluation, query: RatingQuery) -> list[Rating]:
+    return await m.ratings.find(query)
+
+
+# --- the weekly report ---------------------------------------------------------------------------
+
+
+async def weekly_report(m: Evaluation, week: str, scope: str) -> list[ReportRow]:
+    """From the roll-ups of the week: no rating is read."""
+    return report_rows(await m.rollups.of_week(week, scope), week=week, scope=scope)
+
+
+async def rebuild_rollups(m: Evaluation, batch: int = 5000) -> int:
+    """The roll-ups again from the records as they are (a repair: run it with the service stopped)."""
+    station = m.settings.station_id
+    parts = []
+    async for ratings in m.ratings.scan(batch):
+        parts.append(rebuild(ratings=ratings, surveys=[], followups=[], station=station))
+    async for surveys in m.surveys.scan(batch):
+        parts.append(rebuild(ratings=[], surveys=surveys, followups=[], station=station))
+    async for followups in m.followups.scan(batch):
+        parts.append(rebuild(ratings=[], surveys=[], followups=followups, station=station))
+    rollups = merge(*parts)
+    cells = [r for r in rollups.values() if any(r.counts.values())]
+    await m.rollups.replace_all(cells)
+    for records in (m.ratings, m.surveys, m.followups):
+        await records.forget_all_staged()
+    log.info("rollups.rebuilt", cells=len(cells))
+    return len(cells)
+
+
+# --- spot checks ---------------------------------------------------------------------------------
+
+
+async def draw_week(m: Evaluation, week: str) -> int:
+    """Draw the week's spot checks once it is over; drawing again stores nothing twice."""
+    _, end = week_bounds(week, m.settings.zone)
+    now = m.clock.now()
+    if now < end or await m.draws.has(week):
+        return 0
+    checks = draw_spot_checks(week, await m.ratings.of_week(week), now=now,
+                              share=m.settings.spot_check_share, minimum=m.settings.spot_check_minimum)
+    for check in checks:
+        await m.check_uow.add(check)
+    await m.draws.add(week, now)
+    log.info("spot_checks.drawn", week=week, checks=len(checks))
+    return len(checks)
+
+
+async def draw_last_week(m: Evaluation) -> int:
+    return await draw_week(m, iso_week(m.clock.now() - timedelta(days=7), m.settings.zone))
+
+
+async def spot_checks(m: Evaluation, week: str, *, limit: int, offset: int) -> list[SpotCheck]:
+    await draw_week(m, week)
+    return await m.checks.of_week(week, limit=limit, offset=offset)
+
+
+async def record_check(m: Evaluation, check_id: str, *, outcome: str, actor: str, note: str) -> SpotCheck:
+    """What calling the citizen back found; a denied rating leaves the report (a retry finishes that)."""
+
+    def record(check: SpotCheck) -> None:
+        if check.state == "denied" and outcome == "denied":
+            return  # said before: make sure the rating is out
+        check.record(outcome, now=m.clock.now(), actor=actor, note=note)
+
+    check = await m.check_uow.act(check_id, record)
+    if check.state == "denied":
+        await m.rating_uow.act(check.rating_id, lambda r: _exclude(r, m.clock.now(), actor, check))
+    return check
+
+
+def _exclude(rating: Rating, now: datetime, actor: str, check: SpotCheck) -> None:
+    if rating.state == "counted":
+        rating.exclude(now=now, actor=actor, check_id=check.check_id, note=check.note)
+
+
+# --- follow-ups ----------------------------------------------------------------------------------
+
+
+async def followups(m: Evaluation, *, state: str | None, limit: int, offset: int) -> list[Followup]:
+    return await m.followups.find(state=state, limit=limit, offset=offset)
+
+
+async def followup(m: Evaluation, followup_id: str) -> tuple[Followup, Rating | None]:
+    """The follow-up, with the rating it answers (its phone, for the call back)."""
+    found = await m.followup_uow.get(followup_id)
+    stored = await m.ratings.get(found.rating_id)
+    return found, stored.aggregate if stored else None
+
+
+async def complete_followup(m: Evaluation, followup_id: str, *, actor: str, findings: str, actions: str) -> Followup:
+    return await m.followup_uow.act(
+        followup_id, lambda f: f.complete(now=m.clock.now(), actor=actor, findings=findings, actions=actions)
+    )
+
+
+async def sweep_followups(m: Evaluation) -> int:
+    """Flag each follow-up past its deadline once (ratings.followup_overdue)."""
+    due = await m.followups.due(m.clock.now())
+    for followup_id in due:
+        try:
+            await m.followup_uow.act(followup_id, lambda f: f.check_deadline(m.clock.now()))
+        except Conflict as exc:
+            log.warning("followup.deferred", followup_id=followup_id, error=str(exc))
+    return len(due)
+
+
+# --- what a crash or an outage left behind -------------------------------------------------------
+
+
+async def relay(m: Evaluation) -> int:
+    """Events and roll-up entries staged and left (a crash, an outage); marks no entry can need any more."""
+    done = 0
+    for unit in m.units:
+        done += await unit.relay()
+        done += await unit.relay_rollups()
+    await m.rollups.forget_marks(wall_ms() - int(m.settings.rollup_marks_kept_s * 1000))
+    return done

@@ -1,0 +1,84 @@
+"""Rating through `fengqiao up`: a closed alert surveys its caller, the reply (published as notify's
+gateway would) is a rating, and the weekly report counts it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from common.timefmt import iso_week
+from rating.domain import survey_id
+from tests.e2e.up import FENGQIAO, Up, until
+
+pytestmark = pytest.mark.e2e
+
+#: surveys may go out at any hour here, so the test does not depend on when it runs
+ALL_DAY = {"FQ_RATING_SEND_FROM": "00:00", "FQ_RATING_SEND_UNTIL": "23:59:59"}
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    saved = {k: os.environ.get(k) for k in ALL_DAY}
+    os.environ.update(ALL_DAY)
+    try:
+        up = Up(tmp_path_factory.mktemp("station"))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    try:
+        yield up
+    finally:
+        if up.process.poll() is None:
+            up.stop()
+
+
+def publish(platform: Up, folder: Path, subject: str, body: dict) -> str:
+    path = folder / f"{subject}.json"
+    path.write_text(json.dumps(body, ensure_ascii=False))
+    done = subprocess.run([*FENGQIAO, "publish", subject, str(path), "--data-dir", str(platform.data), "--wait", "1"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_closed_alert_surveys_the_caller_and_the_reply_is_counted(platform: Up, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    closed = {
+        "alert_id": "110-E2E-R1", "at": now.isoformat(), "received_at": now.isoformat(), "unit_id": "G1",
+        "officer_id": "P1001", "officers": ["P1001", "P1002", "P1003"], "disposition": "resolved_on_scene",
+        "category": "noise", "priority": 3, "location": {"lon": 118.9651, "lat": 25.2284},
+        "caller_phone": "13700137000",
+    }
+    publish(platform, tmp_path, "alerts.closed", closed)
+    the_id = survey_id("alert", "110-E2E-R1", "13700137000")
+    survey = until(lambda: _found(platform, f"/v1/surveys/{the_id}", state="sent"))
+    reply = {"inbound_id": "mo-e2e-1", "phone": "13700137000", "text": f"1 谢谢 {survey['code']}",
+             "received_at": datetime.now(UTC).isoformat()}
+    publish(platform, tmp_path, "sms.inbound", reply)
+    [rating] = until(lambda: _listed(platform, "/v1/ratings?subject_id=110-E2E-R1"))
+    assert (rating["level"], rating["channel"], rating["phone"]) == ("satisfied", "sms", "137****7000")
+    week = iso_week(datetime.fromisoformat(rating["at"]), datetime.fromisoformat(rating["at"]).tzinfo)  # type: ignore[arg-type]
+    status, report = platform.call("GET", "rating", f"/v1/reports/weekly?week={week}&by=station")
+    total = next(r for r in report["rows"] if r["channel"] == "all")  # type: ignore[index]
+    assert status == 200 and (total["satisfied"], total["surveyed"], total["answered"]) == (1, 1, 1)
+
+
+def _found(platform: Up, path: str, **expected: str) -> dict | None:
+    status, body = platform.call("GET", "rating", path)
+    if status != 200 or any(body.get(k) != v for k, v in expected.items()):  # type: ignore[union-attr]
+        return None
+    return body  # type: ignore[return-value]
+
+
+def _listed(platform: Up, path: str) -> list | None:
+    status, body = platform.call("GET", "rating", path)
+    return body if status == 200 and body else None  # type: ignore[return-value]

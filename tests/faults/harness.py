@@ -1,0 +1,329 @@
+"""Real processes on 127.0.0.1 to break on purpose: nats-server (one node or a 3-node cluster),
+the store, and replicas of the services, each started, SIGKILLed and restarted by name on its
+own port and data folder. Every fault is printed with the time it was injected.
+
+    with Harness(tmp_path) as h:
+        h.start_nats()                      # or h.start_nats(cluster=3)
+        h.start_store()
+        h.start_service("dispatch", 2, FQ_DISPATCH_ACK_TIMEOUT_S="5")
+        h.kill("dispatch-1"); h.restart("dispatch-1")
+        h.kill("nats"); ...; h.restart("nats")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from common.settings import DEVELOPMENT_TOKEN
+from fengqiao.embedded import EmbeddedServer, binary, free_port, start_store, wait_for_port
+from fengqiao.services import SERVICES
+from fengqiao.up import ServiceProcess
+
+AUTH = {"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}
+
+
+class Clock:
+    """Seconds since the harness started: what the fault log and the test's prints are stamped with."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+
+@dataclass
+class Fault:
+    at: float
+    what: str
+
+
+def _popen(cmd: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+
+
+def _sigkill(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait(5)
+
+
+def _sigterm(proc: subprocess.Popen | None, timeout: float = 15.0) -> int | None:
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
+@dataclass
+class NatsNode:
+    """One nats-server with JetStream; in a cluster, with its route port and the others' routes."""
+
+    name: str
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    monitor_port: int = field(default_factory=free_port)
+    cluster_port: int | None = None
+    routes: list[str] = field(default_factory=list)
+    cluster_name: str = "C1"
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        cmd = [binary("nats-server"), "-n", self.name, "-a", "127.0.0.1", "-p", str(self.port),
+               "-m", str(self.monitor_port), "-js", "-sd", str(self.data_dir / "jetstream")]
+        if self.cluster_port is not None:
+            cmd += ["--cluster", f"nats://127.0.0.1:{self.cluster_port}", "--cluster_name", self.cluster_name,
+                    "--routes", ",".join(self.routes)]
+        self.proc = _popen(cmd, self.data_dir / "nats-server.log")
+        wait_for_port(self.port, timeout, self.proc, f"nats-server {self.name}")
+        wait_for_port(self.monitor_port, timeout, self.proc, f"nats-server {self.name} monitor")
+
+    def wait_healthy(self, timeout: float = 20.0) -> None:
+        """Until the node says JetStream is ready (in a cluster: it has a meta leader and is current)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.monitor("/healthz").get("status") == "ok":
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"nats-server {self.name} not healthy within {timeout}s; see {self.data_dir}")
+
+    def monitor(self, path: str) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor_port}{path}", timeout=2) as response:
+            return json.loads(response.read())
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def nats_nodes(data_dir: Path, size: int) -> list[NatsNode]:
+    """One node, or `size` nodes routed to each other (INFRA.md's command line)."""
+    if size == 1:
+        return [NatsNode("nats", data_dir / "nats")]
+    cluster_ports = [free_port() for _ in range(size)]
+    nodes = []
+    for i in range(size):
+        routes = [f"nats://127.0.0.1:{p}" for j, p in enumerate(cluster_ports) if j != i]
+        nodes.append(NatsNode(f"nats-{i + 1}", data_dir / f"nats-{i + 1}", cluster_port=cluster_ports[i],
+                              routes=routes))
+    return nodes
+
+
+@dataclass
+class Store:
+    """The MongoDB-wire store, SIGKILLed and restarted on its port with its data kept."""
+
+    data_dir: Path
+    server: EmbeddedServer | None = None
+    port: int | None = None
+
+    def start(self) -> None:
+        self.server = start_store(self.data_dir, port=self.port)
+        self.port = self.server.port
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    def kill(self) -> None:
+        if self.server is not None:
+            self.server.kill()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+@dataclass
+class Replica(ServiceProcess):
+    """One process of a service (`python -m fengqiao serve NAME`), as `fengqiao up` runs it, killable."""
+
+    name: str = ""
+
+    def kill(self) -> None:
+        _sigkill(self.process)
+
+    def terminate(self) -> int | None:
+        return _sigterm(self.process, 20.0)
+
+    def log_lines(self, event: str) -> int:
+        """How many log lines of this replica (all its lives) are this event: a JSON line's event name,
+        or a plain line (a traceback's header) as it is."""
+        if not self.log_path.exists():
+            return 0
+        needle = f'"event": "{event}"'
+        return sum(1 for line in self.log_path.read_text(errors="replace").splitlines()
+                   if needle in line or line == event)
+
+
+class Harness:
+    """The processes of one fault test; `stop()` (or leaving the `with`) stops every one of them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.clock = Clock()
+        self.faults: list[Fault] = []
+        self.nats: list[NatsNode] = []
+        self.store: Store | None = None
+        self.replicas: dict[str, Replica] = {}
+
+    def __enter__(self) -> Harness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- starting -----------------------------------------------------------------------------
+
+    def start_nats(self, cluster: int = 1) -> None:
+        self.nats = nats_nodes(self.root, cluster)
+        for node in self.nats:
+            node.start()
+        for node in self.nats:
+            node.wait_healthy()
+
+    @property
+    def nats_url(self) -> str:
+        return ",".join(node.url for node in self.nats)
+
+    async def client(self, name: str):
+        """A NATS connection of the test's own that rides out the outages it injects, quietly."""
+        async def quiet(exc: Exception) -> None:
+            pass
+
+        return await nats.connect(servers=[node.url for node in self.nats], name=name, max_reconnect_attempts=-1,
+                                  reconnect_time_wait=0.3, error_cb=quiet)
+
+    def start_store(self) -> None:
+        self.store = Store(self.root / "store")
+        self.store.start()
+
+    def start_service(self, service: str, replicas: int, **env: str) -> list[Replica]:
+        """Start `replicas` processes of a service on the harness's NATS and store, and wait until ready."""
+        assert self.store is not None and self.nats, "start NATS and the store first"
+        spec = SERVICES[service]
+        prefix = spec.env_prefix
+        shared = {**os.environ, f"{prefix}NATS_URL": self.nats_url, f"{prefix}MONGO_URL": self.store.url,
+                  f"{prefix}LOG_JSON": "true", f"{prefix}ENVIRONMENT": "test", **env}
+        started = []
+        for n in range(1, replicas + 1):
+            name = f"{service}-{n}"
+            port = free_port()
+            replica = Replica(spec, port, {**shared, f"{prefix}HTTP_PORT": str(port)},
+                              self.root / "logs" / f"{name}.log", name=name)
+            replica.start()
+            self.replicas[name] = replica
+            started.append(replica)
+        for replica in started:
+            replica.wait_ready()
+        return started
+
+    # --- faults -------------------------------------------------------------------------------
+
+    def note(self, what: str) -> None:
+        fault = Fault(self.clock.now(), what)
+        self.faults.append(fault)
+        print(f"[fault +{fault.at:6.2f}s] {what}", flush=True)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a process by name: a replica ("dispatch-1"), "store", or a NATS node ("nats", "nats-2")."""
+        if name == "store":
+            assert self.store is not None
+            self.store.kill()
+        elif name in self.replicas:
+            self.replicas[name].kill()
+        else:
+            _sigkill(self._node(name).proc)
+        self.note(f"SIGKILL {name}")
+
+    def restart(self, name: str, wait_ready: bool = True) -> None:
+        """Start a killed process again on the same port and data folder."""
+        if name == "store":
+            assert self.store is not None
+            self.store.start()
+        elif name in self.replicas:
+            replica = self.replicas[name]
+            replica.start()
+            if wait_ready:
+                replica.wait_ready()
+        else:
+            self._node(name).start()
+        self.note(f"restarted {name}")
+
+    def _node(self, name: str) -> NatsNode:
+        for node in self.nats:
+            if node.name == name:
+                return node
+        raise KeyError(f"no process named {name!r}")
+
+    def stream_leader(self, stream: str) -> str | None:
+        """The name of the NATS node leading a stream's raft group, as a live node's monitoring tells it."""
+        for node in self.nats:
+            if not node.alive:
+                continue
+            try:
+                jsz = node.monitor("/jsz?streams=true")
+            except OSError:
+                continue
+            for account in jsz.get("account_details", []):
+                for detail in account.get("stream_detail", []):
+                    if detail.get("name") == stream:
+                        leader = (detail.get("cluster") or {}).get("leader")
+                        if leader:
+                            return leader
+        return None
+
+    # --- stopping -----------------------------------------------------------------------------
+
+    def stop(self) -> dict[str, int | None]:
+        """SIGTERM every replica (then the store and NATS); returns each replica's exit code."""
+        codes = {name: r.terminate() for name, r in self.replicas.items()}
+        if self.store is not None:
+            self.store.stop()
+        for node in self.nats:
+            _sigterm(node.proc, 10.0)
+        return codes
+
+
+async def read_stream(nc, stream: str) -> list[tuple[int, str, str | None, dict]]:
+    """Every message of a stream, oldest first: (stream sequence, subject, Nats-Msg-Id, JSON body)."""
+    js = nc.jetstream()
+    info = await js.stream_info(stream)
+    last = info.state.last_seq
+    config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=60)
+    sub = await js.pull_subscribe(info.config.subjects[0], durable=None, stream=stream, config=config)
+    found: list[tuple[int, str, str | None, dict]] = []
+    try:
+        while info.state.messages and (not found or found[-1][0] < last):
+            for msg in await sub.fetch(500, timeout=5):
+                body = json.loads(msg.data) if msg.data else {}
+                found.append((msg.metadata.sequence.stream, msg.subject, (msg.headers or {}).get("Nats-Msg-Id"), body))
+    finally:
+        await sub.unsubscribe()
+    return found

@@ -1,0 +1,25 @@
+"""Times, phones and commands shared by the SMS gateway's unit tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from common.contracts.sms import SmsSendRequested
+from notify.sms.handlers import Sms
+
+#: 10:00 in Shanghai on 2026-11-23
+START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+PHONE = "13800138001"
+
+
+def send_command(sms_id: str = "S-1", phone: str = PHONE, **extra: Any) -> SmsSendRequested:
+    fields: dict[str, Any] = {
+        "sms_id": sms_id, "phone": phone, "text": "您好，枫亭派出所回访：您的案件已受理。回复TD退订",
+        "purpose": "callback", "requested_by": "notify", "ref": "cb-1", "requested_at": START - timedelta(seconds=1),
+    }
+    return SmsSendRequested(**(fields | extra))
+
+
+def deliveries(sms: Sms) -> list[dict[str, Any]]:
+    return sms.publisher.on("sms.delivery")  # type: ignore[attr-defined]

@@ -1,0 +1,50 @@
+"""The rating service wired on in-memory stores, a fake broker and a fake clock (Monday 2026-11-23 08:00
+in the station)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from common.clock import FakeClock
+from common.fakes import FakePublisher
+from rating.adapters.store import (
+    InMemoryFollowups,
+    InMemoryKeySet,
+    InMemoryRatings,
+    InMemoryRollups,
+    InMemorySpotChecks,
+    InMemorySurveys,
+    codecs,
+)
+from rating.handlers import Evaluation
+from rating.settings import RatingSettings
+
+START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # 08:00 in the station, a Monday of 2026-W48
+
+
+def wired(clock: FakeClock, publisher: FakePublisher, **settings: Any) -> Evaluation:
+    config = RatingSettings(environment="test", station_id="FT", names={"P1001": "张三"}, **settings)
+    codec = codecs(config.station_id)
+    return Evaluation(
+        config, clock, publisher, InMemorySurveys(codec["surveys"]), InMemoryRatings(codec["ratings"]),
+        InMemoryFollowups(codec["followups"]), InMemorySpotChecks(codec["spot_checks"]), InMemoryRollups(),
+        InMemoryKeySet(), InMemoryKeySet(),
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+def m(clock: FakeClock, publisher: FakePublisher) -> Evaluation:
+    return wired(clock, publisher)
