@@ -20,6 +20,7 @@ from common.contracts import alerts as contract
 from common.contracts.base import Event
 from common.errors import Conflict, NotFound, Refused
 from common.repository import Stored, VersionConflict
+from common.timefmt import iso_week, week_bounds
 from common.unit_of_work import UnitOfWork
 from dispatch.adapters.store import (
     BEYOND_REACH,
@@ -31,10 +32,11 @@ from dispatch.adapters.store import (
     UnitStore,
 )
 from dispatch.domain import events as ev
-from dispatch.domain.alerts import Alert, AlertRefused
+from dispatch.domain.alerts import Alert, AlertRefused, desk_order
 from dispatch.domain.assignment import rank_candidates, within_reach
 from dispatch.domain.events import GridReplaced, UnitStatusChanged
 from dispatch.domain.grid import GridParse, GridUnit, parse_grid
+from dispatch.domain.stats import alert_clusters, weekly_unit_stats
 from dispatch.domain.units import GridRecord, Unit, UnitRefused
 from dispatch.replica import ReplicaView
 from dispatch.settings import DispatchSettings
@@ -311,6 +313,37 @@ async def unit(d: Dispatch, unit_id: str) -> UnitReadout:
     if unit_id not in d.view.states:
         raise NotFound("unit", unit_id)
     return _readout(d, unit_id)
+
+
+async def current_grid(d: Dispatch) -> tuple[int, dict, list[dict]]:
+    """The grid as last uploaded: its version, the GeoJSON, the warnings it was accepted with."""
+    version, geojson, warnings = await d.grids.current()
+    if geojson is None:
+        raise NotFound("grid", "current")
+    return version, geojson, warnings
+
+
+async def alerts(d: Dispatch, *, state: str | None, unit_id: str | None, limit: int) -> list[Alert]:
+    """Newest first."""
+    return await d.alerts.find(state=state, unit_id=unit_id, limit=limit)
+
+
+async def duty_desk_queue(d: Dispatch, *, after: str, limit: int) -> tuple[list[Alert], str | None]:
+    """A page of the alerts the duty desk holds, urgent then oldest first, after the rank `after`;
+    and the rank to ask the next page after (None at the end)."""
+    page = await d.alerts.queue(after=after, limit=limit)
+    following = desk_order(page[-1]) if len(page) == limit else None
+    return [a for a in page if a.state == "unassigned"], following
+
+
+async def weekly_stats(d: Dispatch, week: str | None) -> dict[str, Any]:
+    """Per unit, of the ISO week (this one if None): counts and times; and where the alerts cluster."""
+    zone = d.settings.zone
+    label = week or iso_week(d.clock.now(), zone)
+    start, end = week_bounds(label, zone)
+    received = await d.alerts.received_between(start, end)
+    return {"week": label, "units": weekly_unit_stats(received, zone),
+            "clusters": alert_clusters([(a.lon, a.lat) for a in received])}
 
 
 def officers(d: Dispatch, unit_id: str | None) -> list[str]:
