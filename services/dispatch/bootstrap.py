@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from common.clock import Clock
 from common.mongo import ensure_indexes
+from common.outbox import RawPublisher
 from common.runtime import Periodic, Runtime, ServiceParts
 from dispatch import handlers
+from dispatch.adapters.memory import InMemoryAlerts, InMemoryGrid, InMemoryUnits
 from dispatch.adapters.store import INDEXES, AlertStore, GridStore, UnitStore
 from dispatch.entrypoints.api import build_app
 from dispatch.entrypoints.consumers import consumers
@@ -23,6 +26,12 @@ def wire(runtime: Runtime, updates: ViewUpdates) -> Dispatch:
     grids, units, alerts = GridStore(runtime.db), UnitStore(runtime.db), AlertStore(runtime.db)
     view = ReplicaView(grids, units, alerts, updates.announcer())
     return Dispatch(settings, runtime.clock, runtime.publisher, grids, units, alerts, view)
+
+
+def wire_in_memory(settings: DispatchSettings, clock: Clock, publisher: RawPublisher) -> Dispatch:
+    """Dispatch on in-memory stores, one replica (nobody to tell its places): for use-case tests."""
+    grids, units, alerts = InMemoryGrid(), InMemoryUnits(), InMemoryAlerts()
+    return Dispatch(settings, clock, publisher, grids, units, alerts, ReplicaView(grids, units, alerts))
 
 
 async def build(runtime: Runtime) -> ServiceParts:

@@ -82,7 +82,7 @@ def _held_range(first: str, last: str) -> dict:
     return {"slot": {"$gte": HELD + first, "$lt": HELD + last + "!"}}
 
 
-def _held_place(slot_key: str) -> tuple[str, int]:
+def held_place(slot_key: str) -> tuple[str, int]:
     """(unit_id, place) of a held slot."""
     unit_id, _, place = slot_key[len(HELD) :].rpartition(" ")
     return unit_id, int(place)
@@ -245,14 +245,14 @@ class AlertStore(MongoRepository[Alert]):
         held: dict[str, set[int]] = {unit_id: set() for unit_id in unit_ids}
         for chunk in _chunks(held, UNIT_CHUNK):
             for slot_key in await self.collection.distinct("slot", _held_range(chunk[0], chunk[-1])):
-                unit_id, place = _held_place(slot_key)
+                unit_id, place = held_place(slot_key)
                 if unit_id in held:
                     held[unit_id].add(place)
         return held
 
     async def held_by(self, unit_id: str) -> list[HeldPlace]:
         """The alerts the unit holds, in which place and state."""
-        found = [HeldPlace(*_held_place(d["slot"]), d["_id"], d["state"])
+        found = [HeldPlace(*held_place(d["slot"]), d["_id"], d["state"])
                  async for d in self.collection.find(_held_range(unit_id, unit_id), {"slot": 1, "state": 1})]
         return [h for h in found if h.unit_id == unit_id]
 
@@ -269,7 +269,7 @@ class AlertStore(MongoRepository[Alert]):
                 return 0
         taken: dict[str, set[int]] = {}
         async for doc in self.collection.find({"slot": {"$gte": HELD, "$lt": HELD_END}}, {"slot": 1}):
-            unit_id, place = _held_place(doc["slot"])
+            unit_id, place = held_place(doc["slot"])
             taken.setdefault(unit_id, set()).add(place)
         changed = 0
         async for doc in self.collection.find({"slot": {"$exists": False}}).sort("received_at", ASCENDING):
