@@ -275,6 +275,15 @@ def _point(rng: random.Random) -> tuple[float, float]:
     return LON0 + rng.random() * SIDE * CELL, LAT0 + rng.random() * SIDE * CELL
 
 
+async def _ready(http: httpx.AsyncClient, base: str, timeout_s: float = 60.0) -> None:
+    """The service answers HTTP at once and is ready once its NATS and store are: wait for that."""
+    deadline = time.monotonic() + timeout_s
+    while (await http.get(f"{base}/readyz")).status_code != 200:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"dispatch not ready within {timeout_s} s")
+        await asyncio.sleep(0.2)
+
+
 async def main(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="fq-bench-"))
     nats, store = start_nats(tmp), start_store(tmp)
@@ -299,6 +308,7 @@ async def main(args: argparse.Namespace) -> None:
         wait_for_port(port, 30, disp, "dispatch")
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}, timeout=30) as http:
+            await _ready(http, base)
             (await http.put(f"{base}/v1/grid", json=_bench_grid())).raise_for_status()
             await _measure(nc, http, base, paths, desk_path, args, figures)
         await nc.close()

@@ -12,8 +12,8 @@ from math import ceil
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 
-from common import metrics
 from common.bus import Publisher
 from common.clock import Clock
 from common.contracts import alerts as contract
@@ -150,6 +150,11 @@ def public_events(d: Dispatch, aggregate: Alert | Unit | GridRecord) -> Staged:
 #: a unit whose place turned out taken is read again and tried once more, then the next unit
 TRIES_PER_UNIT = 2
 
+PLACES_TAKEN = Counter(
+    "fengqiao_dispatch_places_found_taken_total",
+    "Writes of an alert into a unit's place that another alert (another replica) had taken first.",
+)
+
 Write = Callable[[Alert], Awaitable[None]]
 
 
@@ -184,7 +189,7 @@ async def _place(d: Dispatch, fresh: Callable[[], Alert], write: Write) -> Alert
             try:
                 await write(alert)
             except PlaceTaken:
-                metrics.PLACES_TAKEN.inc()
+                PLACES_TAKEN.inc()
                 await d.view.settle(unit.unit_id, place, "taken")  # and its unit's places read again
                 alert = None
                 continue
