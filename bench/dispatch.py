@@ -1,6 +1,7 @@
 """Dispatch benchmark: alert -> alerts.assigned through the running service, next to a bare baseline.
 
     .venv/bin/python bench/dispatch.py [--rate 100] [--seconds 30] [--rounds 3] [--burst 1500] [--repeats 3]
+                                      [--desk 10000] [--frees 10]
 
 Starts its own nats-server and nx-27017 on free loopback ports, and beside each other
   baseline  a trivial JetStream consumer (same consume loop) that writes one document
@@ -11,6 +12,12 @@ at a fixed rate (p50, p99) in `--rounds` windows that take turns between the two
 a noisy minute of the machine falls on both, and the throughput flat out (`--repeats`
 bursts each, taking turns too). Prints a table: medians over the windows, the spread of
 p99, p99 of all windows pooled; ratios are against the baseline of this run.
+
+The duty desk, in the same run: after the first windows, one more unit far from the town
+(one place, taken) gets `--desk` alerts within its reach only, of every priority and age: they
+wait at the duty desk. The fixed-rate windows are run again beside them (their p99 against the
+empty desk's), then the bursts. Last, the far unit's alert is closed `--frees` times over HTTP:
+the time from the close to the first alert of the queue (most urgent, then oldest) assigned there.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -36,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from common import bus  # noqa: E402
 from common.consume import ConsumeLoop, Consumer, Delivery  # noqa: E402
 from common.contracts.alerts import AlertReceived  # noqa: E402
-from common.contracts.subjects import ALERTS_ASSIGNED, ALERTS_RECEIVED  # noqa: E402
+from common.contracts.subjects import ALERTS_ASSIGNED, ALERTS_RECEIVED, ALERTS_UNASSIGNED  # noqa: E402
 from common.settings import DEVELOPMENT_TOKEN  # noqa: E402
 from fengqiao.embedded import free_port, start_nats, start_store, wait_for_port  # noqa: E402
 
@@ -46,9 +55,10 @@ WARM_UP = 200
 LON0, LAT0 = 118.90, 25.17
 
 
-def _alert(alert_id: str, lon: float, lat: float) -> bytes:
+def _alert(alert_id: str, lon: float, lat: float, priority: int = 2,
+           received_at: str = "2026-11-23T08:15:00+08:00") -> bytes:
     return json.dumps({
-        "alert_id": alert_id, "received_at": "2026-11-23T08:15:00+08:00", "category": "dispute",
+        "alert_id": alert_id, "received_at": received_at, "category": "dispute", "priority": priority,
         "location": {"lon": lon, "lat": lat}, "caller_phone": "13800138000", "summary": "bench",
     }).encode()
 
@@ -80,14 +90,19 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
 
 
+#: an alert's body from its id and the probe's random points
+Body = Callable[[str, random.Random], bytes]
+
+
 class _Probe:
     """Publishes alerts and times each one until its output event is seen."""
 
-    def __init__(self, nc, subject: str, prefix: str) -> None:
+    def __init__(self, nc, subject: str, prefix: str, body: Body | None = None) -> None:
         self._js = nc.jetstream()
         self._subject = subject
         self._prefix = prefix
         self._rng = random.Random(48)  # the same points for the baseline and for dispatch
+        self._body = body or (lambda alert_id, rng: _alert(alert_id, *_point(rng)))
         self.sent: dict[str, float] = {}
         self.latencies: dict[str, float] = {}
         self._done = asyncio.Event()
@@ -112,8 +127,8 @@ class _Probe:
                 await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
             alert_id = f"{self._prefix}-{phase}{i}"
             self.sent[alert_id] = time.perf_counter()
-            lon, lat = _point(self._rng)
-            await self._js.publish_async(self._subject, _alert(alert_id, lon, lat), headers={"Nats-Msg-Id": alert_id})
+            body = self._body(alert_id, self._rng)
+            await self._js.publish_async(self._subject, body, headers={"Nats-Msg-Id": alert_id})
         await self._js.publish_async_completed()
         await asyncio.wait_for(self._done.wait(), timeout)
         return max(self.sent[a] + self.latencies[a] for a in self.latencies) - start
@@ -137,30 +152,104 @@ def _p(values: list[float], q: float) -> float:
     return ordered[max(0, int(len(ordered) * q) - 1)]
 
 
-async def _measure(nc, paths: list[BenchPath], args: argparse.Namespace) -> None:
-    subs = []
-    for path in paths:
-        path.probe = _Probe(nc, path.subject_in, path.prefix)
-        subs.append(await nc.subscribe(path.subject_out, cb=path.probe.on_out))
-        await path.probe.run("w", WARM_UP, 200, 60)  # connection pools, caches, the first grid read: not measured
+async def _windows(paths: list[BenchPath], args: argparse.Namespace, phase: str) -> None:
+    """`--rounds` fixed-rate windows of each path, taking turns."""
     for round_ in range(args.rounds):
         for path in paths:
-            await path.probe.run(f"r{round_}-", int(args.rate * args.seconds), args.rate, 60 + args.seconds)
+            await path.probe.run(f"{phase}{round_}-", int(args.rate * args.seconds), args.rate, 60 + args.seconds)
             path.windows.append(list(path.probe.latencies.values()))
             if args.trace is not None:  # when each alert was sent (s from the first) and how long it took (ms)
                 probe = path.probe
                 start = min(probe.sent.values())
-                with open(args.trace / f"{path.prefix}{round_}.csv", "w") as out:
+                with open(args.trace / f"{path.prefix}{phase}{round_}.csv", "w") as out:
                     out.writelines(f"{probe.sent[a] - start:.4f},{lat * 1000:.2f}\n"
                                    for a, lat in sorted(probe.latencies.items(), key=lambda kv: probe.sent[kv[0]]))
+
+
+@dataclass
+class DeskFigures:
+    waiting: int = 0
+    fill_s: float = 0.0
+    freed_ms: list[float] = field(default_factory=list)  # a place freed -> the oldest urgent alert assigned there
+    right: int = 0  # frees that went to the alert first in the queue
+
+
+def _desk_body(queue: dict[str, tuple[int, int, str]]) -> Body:
+    """Alerts near the remote unit, of every priority and age; `queue` keeps each one's rank."""
+
+    def body(alert_id: str, rng: random.Random) -> bytes:
+        priority, ms = rng.choice((1, 2, 2, 3)), rng.randrange(0, 3_600_000)
+        queue[alert_id] = (priority, ms, alert_id)
+        received = datetime(2026, 11, 23, 7, 0, tzinfo=UTC) + timedelta(milliseconds=ms)
+        return _alert(alert_id, REMOTE[0] + rng.uniform(-CELL, CELL), REMOTE[1] + rng.uniform(-CELL, CELL),
+                      priority, received.isoformat())
+
+    return body
+
+
+async def _fill_desk(nc, args: argparse.Namespace, figures: DeskFigures, queue: dict) -> None:
+    """The remote unit takes one alert; then `--desk` more within its reach wait at the duty desk."""
+    first = _Probe(nc, ALERTS_RECEIVED, "remote", lambda alert_id, rng: _alert(alert_id, *REMOTE))
+    sub = await nc.subscribe(ALERTS_ASSIGNED, cb=first.on_out)
+    await first.run("held", 1, None, 60)
+    await sub.unsubscribe()
+    desk = _Probe(nc, ALERTS_RECEIVED, "q", _desk_body(queue))
+    sub = await nc.subscribe(ALERTS_UNASSIGNED, cb=desk.on_out)
+    figures.fill_s = await desk.run("", args.desk, None, 600)
+    figures.waiting = len(desk.latencies)
+    await sub.unsubscribe()
+
+
+async def _free_places(nc, http, base: str, args: argparse.Namespace, figures: DeskFigures, queue: dict) -> None:
+    """Close the remote unit's alert `--frees` times: how soon is the first alert of the queue placed there?"""
+    assigned: asyncio.Queue = asyncio.Queue()
+
+    async def on_assigned(msg) -> None:
+        body = json.loads(msg.data)
+        if body.get("unit_id") == REMOTE_UNIT:
+            await assigned.put((time.perf_counter(), body["alert_id"]))
+
+    sub = await nc.subscribe(ALERTS_ASSIGNED, cb=on_assigned)
+    holder = "remote-held0"
+    close = {"unit_id": REMOTE_UNIT, "officer_id": "R0", "disposition": "no_action"}
+    for _ in range(args.frees):
+        await asyncio.sleep(0.5)
+        expected = min(queue.values())[2]
+        start = time.perf_counter()
+        (await http.post(f"{base}/v1/alerts/{holder}/close", json=close)).raise_for_status()
+        at, holder = await asyncio.wait_for(assigned.get(), 30)
+        figures.freed_ms.append((at - start) * 1000)
+        figures.right += holder == expected
+        queue.pop(holder, None)
+    await sub.unsubscribe()
+
+
+async def _measure(nc, http, base: str, paths: list[BenchPath], desk_path: BenchPath, args: argparse.Namespace,
+                   figures: DeskFigures) -> None:
+    subs = []
+    for path in [*paths, desk_path]:
+        path.probe = _Probe(nc, path.subject_in, path.prefix)
+        subs.append(await nc.subscribe(path.subject_out, cb=path.probe.on_out))
+    for path in paths:
+        await path.probe.run("w", WARM_UP, 200, 60)  # connection pools, caches, the first grid read: not measured
+    await _windows(paths, args, "r")
+    queue: dict[str, tuple[int, int, str]] = {}
+    if args.desk:
+        await _fill_desk(nc, args, figures, queue)
+        await _windows([paths[0], desk_path], args, "q")
     for k in range(args.repeats):
         for path in paths:
             path.rates.append(args.burst / await path.probe.run(f"b{k}-", args.burst, None, 300))
+    if args.desk:
+        await _free_places(nc, http, base, args, figures, queue)
     for sub in subs:
         await sub.unsubscribe()
 
 
 SIDE, CELL = 30, 0.004  # a 30 x 30 grid of ~400 m cells over the town: 900 units
+#: one more unit of one place ~100 km away: the alerts waiting at the duty desk in the bench are within its
+#: reach only, so that each one could be placed as soon as the unit has room, and none before
+REMOTE_UNIT, REMOTE = "R1", (LON0 + 1.0, LAT0)
 
 
 def _bench_grid() -> dict:
@@ -174,11 +263,25 @@ def _bench_grid() -> dict:
             features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
                              "properties": {"unit_id": f"U{i:02d}{j:02d}", "post": [x + CELL / 2, y + CELL / 2],
                                             "officers": [f"P{i:02d}{j:02d}{k}" for k in range(3)], "capacity": 40}})
+    x, y = REMOTE[0] - CELL / 2, REMOTE[1] - CELL / 2
+    ring = [[x, y], [x + CELL, y], [x + CELL, y + CELL], [x, y + CELL], [x, y]]
+    features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+                     "properties": {"unit_id": REMOTE_UNIT, "post": list(REMOTE), "officers": ["R0", "R1", "R2"],
+                                    "capacity": 1}})
     return {"type": "FeatureCollection", "features": features}
 
 
 def _point(rng: random.Random) -> tuple[float, float]:
     return LON0 + rng.random() * SIDE * CELL, LAT0 + rng.random() * SIDE * CELL
+
+
+async def _ready(http: httpx.AsyncClient, base: str, timeout_s: float = 60.0) -> None:
+    """The service answers HTTP at once and is ready once its NATS and store are: wait for that."""
+    deadline = time.monotonic() + timeout_s
+    while (await http.get(f"{base}/readyz")).status_code != 200:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"dispatch not ready within {timeout_s} s")
+        await asyncio.sleep(0.2)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -187,6 +290,8 @@ async def main(args: argparse.Namespace) -> None:
     procs: list[subprocess.Popen] = []
     paths = [BenchPath("baseline (read, 1 write, publish)", BASELINE_IN, BASELINE_OUT, "b"),
              BenchPath("dispatch (rank, insert in a place, publish)", ALERTS_RECEIVED, ALERTS_ASSIGNED, "d")]
+    desk_path = BenchPath(f"dispatch, {args.desk:,} at the duty desk", ALERTS_RECEIVED, ALERTS_ASSIGNED, "e")
+    figures = DeskFigures()
     try:
         nc = await bus.connect(nats.url, "bench")
         await bus.ensure_streams(nc.jetstream())
@@ -201,10 +306,11 @@ async def main(args: argparse.Namespace) -> None:
         disp = _spawn([sys.executable, "-m", "fengqiao", "serve", "dispatch"], env, tmp / "dispatch.log")
         procs.append(disp)
         wait_for_port(port, 30, disp, "dispatch")
-        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}) as http:
-            response = await http.put(f"http://127.0.0.1:{port}/v1/grid", json=_bench_grid())
-            response.raise_for_status()
-        await _measure(nc, paths, args)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}, timeout=30) as http:
+            await _ready(http, base)
+            (await http.put(f"{base}/v1/grid", json=_bench_grid())).raise_for_status()
+            await _measure(nc, http, base, paths, desk_path, args, figures)
         await nc.close()
     finally:
         for p in procs:
@@ -213,28 +319,40 @@ async def main(args: argparse.Namespace) -> None:
                 p.wait(20)
         nats.stop()
         store.stop()
-    _report(paths, args)
+    _report(paths, desk_path, figures, args)
     geo = ROOT / "bench" / "geo.py"
     if geo.exists():
         print()
         subprocess.run([sys.executable, str(geo)], check=False)
 
 
-def _report(paths: list[BenchPath], args: argparse.Namespace) -> None:
+def _report(paths: list[BenchPath], desk_path: BenchPath, figures: DeskFigures, args: argparse.Namespace) -> None:
     base = statistics.median(paths[0].rates)
     print(f"\nalert -> output at {args.rate:.0f}/s: {args.rounds} windows of {args.seconds:.0f} s each, taking turns "
           f"(p50, p99: median of the windows; p99 all: the windows pooled)\n"
-          f"throughput: {args.burst} flat out, median of {args.repeats}")
-    print(f"{'path':<42}{'p50 ms':>8}{'p99 ms':>8}{'p99 each window':>22}{'p99 all':>9}{'max ms':>8}"
+          f"throughput: {args.burst} flat out, median of {args.repeats}"
+          + (f" (with {figures.waiting:,} at the duty desk)" if args.desk else ""))
+    print(f"{'path':<44}{'p50 ms':>8}{'p99 ms':>8}{'p99 each window':>22}{'p99 all':>9}{'max ms':>8}"
           f"{'msg/s':>7}{'vs base':>8}")
-    for path in paths:
+    for path in [*paths, *([desk_path] if desk_path.windows else [])]:
         each = [_p(w, 0.99) * 1000 for w in path.windows]
         pooled = [x for w in path.windows for x in w]
-        rate = statistics.median(path.rates)
-        print(f"{path.name:<42}{statistics.median(statistics.median(w) for w in path.windows) * 1000:>8.2f}"
+        median_rate = statistics.median(path.rates) if path.rates else None
+        rate = f"{median_rate:>7.0f}{median_rate / base:>8.0%}" if median_rate else ""
+        print(f"{path.name:<44}{statistics.median(statistics.median(w) for w in path.windows) * 1000:>8.2f}"
               f"{statistics.median(each):>8.2f}{' / '.join(f'{x:.1f}' for x in each):>22}"
-              f"{_p(pooled, 0.99) * 1000:>9.2f}{max(pooled) * 1000:>8.1f}{rate:>7.0f}{rate / base:>8.0%}")
+              f"{_p(pooled, 0.99) * 1000:>9.2f}{max(pooled) * 1000:>8.1f}{rate}")
     print("targets: dispatch p99 <= 20 ms at 100/s; throughput >= 50 % of the baseline")
+    if desk_path.windows:
+        empty = statistics.median(_p(w, 0.99) for w in paths[1].windows)
+        full = statistics.median(_p(w, 0.99) for w in desk_path.windows)
+        print(f"\nduty desk: {figures.waiting:,} waiting (placed there in {figures.fill_s:.1f} s); "
+              f"p99 {full * 1000:.2f} ms against {empty * 1000:.2f} ms with the desk empty: x{full / empty:.2f} "
+              f"(target <= x2)")
+        if figures.freed_ms:
+            print(f"a place freed (close over HTTP) -> the first alert of the queue assigned there: "
+                  f"median {statistics.median(figures.freed_ms):.1f} ms, max {max(figures.freed_ms):.1f} ms "
+                  f"over {len(figures.freed_ms)}; the first of the queue {figures.right}/{len(figures.freed_ms)} times")
 
 
 if __name__ == "__main__":
@@ -248,6 +366,10 @@ if __name__ == "__main__":
         parser.add_argument("--rounds", type=int, default=3, help="fixed-rate windows of each path, taking turns")
         parser.add_argument("--burst", type=int, default=1500)
         parser.add_argument("--repeats", type=int, default=3, help="flat-out runs; their median is reported")
+        parser.add_argument("--desk", type=int, default=10_000,
+                            help="alerts left waiting at the duty desk before the second series of windows (0: none)")
+        parser.add_argument("--frees", type=int, default=10,
+                            help="places freed while alerts wait: the time until the first of the queue is placed")
         parser.add_argument("--trace", type=Path, metavar="DIR",
                             help="write each fixed-rate alert's send time and latency to DIR/<b|d><window>.csv")
         parser.add_argument("--env", action="append", default=[], metavar="FQ_DISPATCH_X=V",

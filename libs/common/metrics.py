@@ -21,7 +21,3 @@ DEADLETTERS = Counter(
 HTTP_REQUESTS = Counter("fengqiao_http_requests_total", "HTTP requests.", ["method", "route", "status"])
 HTTP_SECONDS = Histogram("fengqiao_http_request_seconds", "HTTP request time.", ["method", "route"])
 OUTBOX_PUBLISHED = Counter("fengqiao_outbox_published_total", "Events published from an outbox.", ["collection"])
-PLACES_TAKEN = Counter(
-    "fengqiao_dispatch_places_found_taken_total",
-    "Writes of an alert into a unit's place that another alert (another replica) had taken first.",
-)

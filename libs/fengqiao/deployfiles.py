@@ -30,7 +30,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from common.contracts import subjects
+from common.contracts import internal, subjects
 from common.contracts.registry import CONTRACTS, schema_filename
 from common.settings import ServiceSettings
 from fengqiao.services import SERVICES
@@ -148,6 +148,17 @@ def _not_publishing(tree: ast.Module) -> set[int]:
     return {id(n) for root in skipped for n in ast.walk(root)}
 
 
+#: messages between replicas of one service (core NATS): not public, but their permissions are needed all the same
+INTERNAL = (internal.UnitPlaceChanged,)
+
+
+def _model_subject(node: ast.AST, events: dict[str, str]) -> str | None:
+    """`Model.subject` naming a contract's subject (as `subscribe(UnitPlaceChanged.subject, …)` does)."""
+    if isinstance(node, ast.Attribute) and node.attr == "subject" and isinstance(node.value, ast.Name):
+        return events.get(node.value.id)
+    return None
+
+
 def _scan(package: str) -> tuple[set[str], set[str]]:
     """Subjects the package's code publishes, and those it subscribes to on core NATS.
 
@@ -156,7 +167,7 @@ def _scan(package: str) -> tuple[set[str], set[str]]:
     `.publish_raw(SUBJECT` and `.subscribe(SUBJECT` name a subject by its constant in
     `common.contracts.subjects`.
     """
-    events = {c.__name__: c.subject for c in CONTRACTS if "<" not in c.subject}
+    events = {c.__name__: c.subject for c in (*CONTRACTS, *INTERNAL) if "<" not in c.subject}
     constants = _subject_constants()
     publishes: set[str] = set()
     subscribes: set[str] = set()
@@ -174,7 +185,7 @@ def _scan(package: str) -> tuple[set[str], set[str]]:
                 publishes.add(events[node.attr])
             elif isinstance(node, ast.Call) and node.args:
                 called = _called_name(node.func)
-                subject = constants.get(_called_name(node.args[0]) or "")
+                subject = constants.get(_called_name(node.args[0]) or "") or _model_subject(node.args[0], events)
                 if subject and called in {"publish", "publish_raw", "publish_async"}:
                     publishes.add(subject)
                 elif subject and called == "subscribe":

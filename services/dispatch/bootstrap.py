@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from common.clock import Clock
 from common.mongo import ensure_indexes
+from common.outbox import RawPublisher
 from common.runtime import Periodic, Runtime, ServiceParts
 from dispatch import handlers
+from dispatch.adapters.memory import InMemoryAlerts, InMemoryGrid, InMemoryUnits
 from dispatch.adapters.store import INDEXES, AlertStore, GridStore, UnitStore
 from dispatch.entrypoints.api import build_app
 from dispatch.entrypoints.consumers import consumers
 from dispatch.entrypoints.view_updates import ViewUpdates
 from dispatch.handlers import Dispatch
+from dispatch.replica import ReplicaView
 from dispatch.settings import DispatchSettings
-from dispatch.view import GridView
 
 #: how often a slice of the units is re-read (UnitSweep)
 UNIT_SWEEP_TICK_S = 1.0
@@ -21,8 +24,14 @@ def wire(runtime: Runtime, updates: ViewUpdates) -> Dispatch:
     settings = runtime.settings
     assert isinstance(settings, DispatchSettings)
     grids, units, alerts = GridStore(runtime.db), UnitStore(runtime.db), AlertStore(runtime.db)
-    view = GridView(grids, units, alerts, updates.announcer())
+    view = ReplicaView(grids, units, alerts, updates.announcer())
     return Dispatch(settings, runtime.clock, runtime.publisher, grids, units, alerts, view)
+
+
+def wire_in_memory(settings: DispatchSettings, clock: Clock, publisher: RawPublisher) -> Dispatch:
+    """Dispatch on in-memory stores, one replica (nobody to tell its places): for use-case tests."""
+    grids, units, alerts = InMemoryGrid(), InMemoryUnits(), InMemoryAlerts()
+    return Dispatch(settings, clock, publisher, grids, units, alerts, ReplicaView(grids, units, alerts))
 
 
 async def build(runtime: Runtime) -> ServiceParts:
@@ -30,11 +39,17 @@ async def build(runtime: Runtime) -> ServiceParts:
     d = wire(runtime, updates)
     interval = d.settings.sweep_interval_s
 
+    desk = handlers.DutyDesk(d)
+
     async def start() -> None:
         await d.alerts.give_places()  # alerts stored by a version before places: before the unique index
+        await d.alerts.key_waiting()  # and before the queue's index
+        await d.units.give_versions()  # units stored before they were saved whole: before their outbox index
         await ensure_indexes(runtime.db, INDEXES)
         await d.view.refresh(places=True)
+        d.view.on_freed = desk.ring
         await updates.listen(d.view)
+        desk.ring()  # what waited while no replica ran
 
     return ServiceParts(
         app=build_app(runtime, d),
@@ -42,8 +57,8 @@ async def build(runtime: Runtime) -> ServiceParts:
         periodic=[
             Periodic("units", UNIT_SWEEP_TICK_S, handlers.UnitSweep(d, UNIT_SWEEP_TICK_S).tick),
             Periodic("ack-timeouts", interval, lambda: handlers.sweep_ack_timeouts(d)),
-            Periodic("place-waiting", interval * 2, lambda: handlers.place_waiting(d)),
-            Periodic("outbox-relay", 5.0, d.uow.relay),
+            Periodic("duty-desk", interval * 2, desk.sweep),
+            Periodic("outbox-relay", 5.0, d.relay),
         ],
         on_start=[start],
         context=d,

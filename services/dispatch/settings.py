@@ -20,7 +20,9 @@ class DispatchSettings(ServiceSettings):
         description="Past this distance from every post that can take it, the alert goes to the duty desk.",
     )
     retry_unassigned: bool = Field(
-        default=True, description="Alerts held by the duty desk are offered to units again when one frees up."
+        default=True,
+        description="Alerts held by the duty desk are offered a place as soon as one frees up (urgent, then oldest, "
+                    "first), and by a safety net every 2 x SWEEP_INTERVAL_S."
     )
     view_refresh_s: float = Field(
         default=30.0, gt=0,

@@ -12,16 +12,17 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from common.mongo import GroupedInserts, refused_by_id
-from common.outbox import Events
-from common.repository import OUTBOX_INDEX, MongoRepository, Stored, VersionConflict
+from common.repository import OUTBOX_INDEX, MongoRepository, VersionConflict
 from common.timefmt import epoch_ms
-from dispatch.domain.alerts import Alert
+from dispatch.domain.alerts import Alert, desk_order
+from dispatch.domain.units import GridRecord, Unit, UnitState
 
 INDEXES = {
     "alerts": [
         # single-field indexes: the embedded store uses those for equality and numeric ranges
         IndexModel([("ack_due_ms", ASCENDING)]),
-        IndexModel([("waiting_ms", ASCENDING)]),
+        # the duty desk's queue, urgent and oldest first (see `waiting_key`)
+        IndexModel([("waiting_key", ASCENDING)]),
         IndexModel([("state", ASCENDING)]),
         IndexModel([("unit_id", ASCENDING)]),
         IndexModel([("received_at", ASCENDING)]),
@@ -29,7 +30,8 @@ INDEXES = {
         # the places of the units: no two alerts in one place (see `slot`)
         IndexModel([("slot", ASCENDING)], unique=True),
     ],
-    "units": [],
+    "units": [OUTBOX_INDEX],
+    "grid": [OUTBOX_INDEX],
 }
 
 
@@ -80,10 +82,29 @@ def _held_range(first: str, last: str) -> dict:
     return {"slot": {"$gte": HELD + first, "$lt": HELD + last + "!"}}
 
 
-def _held_place(slot_key: str) -> tuple[str, int]:
+def held_place(slot_key: str) -> tuple[str, int]:
     """(unit_id, place) of a held slot."""
     unit_id, _, place = slot_key[len(HELD) :].rpartition(" ")
     return unit_id, int(place)
+
+
+#: what a page of the queue reads of each alert when only its id and rank are wanted
+_KEYS = {"_id": 1, "waiting_key": 1}
+
+#: a waiting alert's key starts with REACHABLE if a unit of the grid can reach it, else BEYOND_REACH
+REACHABLE, BEYOND_REACH = "a", "z"
+WAITING_STATES = ("received", "unassigned")
+
+
+def waiting_key(alert: Alert) -> str | None:
+    """The key of an alert no unit holds in the queue index; None (no key) for any other alert.
+
+    Alerts within some unit's reach and those beyond every unit's reach are two ranges of the
+    index: a freed place is offered from the first only, the duty desk lists both.
+    """
+    if alert.state not in WAITING_STATES:
+        return None
+    return (BEYOND_REACH if alert.beyond_reach else REACHABLE) + desk_order(alert)
 
 
 @dataclass(frozen=True)
@@ -94,82 +115,90 @@ class HeldPlace:
     state: str  # "assigned" (not acknowledged yet) or "acknowledged"
 
 
-@dataclass(frozen=True)
-class UnitState:
-    unit_id: str
-    status: str
-    capacity: int
-    officers: tuple[str, ...]
-    retired: bool
+class GridCodec:
+    def ident(self, record: GridRecord) -> str:
+        return GRID_ID
+
+    def to_document(self, record: GridRecord) -> dict:
+        return record.to_dict()
+
+    def from_document(self, doc: dict) -> GridRecord:
+        return GridRecord.from_dict(doc)
 
 
-class GridStore:
+#: the one grid document's id
+GRID_ID = "current"
+
+
+class GridStore(MongoRepository[GridRecord]):
+    """The grid as last uploaded, one document whose version is the grid's."""
+
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        self._grids = db["grid"]
+        super().__init__(db["grid"], GridCodec())
 
     async def current(self) -> tuple[int, dict | None, list[dict]]:
-        doc = await self._grids.find_one({"_id": "current"})
+        doc = await self.collection.find_one({"_id": GRID_ID}, {"outbox": 0})
         if doc is None:
             return 0, None, []
         return doc["version"], json.loads(doc["geojson"]), doc.get("warnings", [])
 
     async def version(self) -> int:
-        doc = await self._grids.find_one({"_id": "current"}, {"version": 1})
+        doc = await self.collection.find_one({"_id": GRID_ID}, {"version": 1})
         return doc["version"] if doc else 0
 
-    async def replace(self, geojson: dict, warnings: list[dict], now: datetime) -> int:
-        doc = await self._grids.find_one({"_id": "current"}, {"version": 1})
-        version = (doc["version"] if doc else 0) + 1
-        await self._grids.replace_one(
-            {"_id": "current"},
-            {"_id": "current", "version": version, "geojson": json.dumps(geojson, ensure_ascii=False),
-             "warnings": warnings, "uploaded_at": now},
-            upsert=True,
-        )
-        return version
+
+class UnitCodec:
+    def ident(self, unit: Unit) -> str:
+        return unit.unit_id
+
+    def to_document(self, unit: Unit) -> dict:
+        data = unit.to_dict()
+        data.pop("version")
+        return data
+
+    def from_document(self, doc: dict) -> Unit:
+        return Unit.from_dict(doc)
 
 
-class UnitStore:
+class UnitStore(MongoRepository[Unit]):
     """The units' live state: status, capacity, officers. Their places are held in the alerts (see `slot`)."""
 
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        self._units = db["units"]
+        super().__init__(db["units"], UnitCodec())
 
-    async def sync_with_grid(self, units: Iterable, grid_version: int) -> list[str]:
-        """Upsert the grid's units; units gone from the grid are retired. Returns retired ids."""
-        keep = []
-        for u in units:
-            keep.append(u.unit_id)
-            static = {"name": u.name, "officers": list(u.officers), "capacity": u.capacity,
-                      "retired": False, "grid_version": grid_version}
-            existing = await self._units.find_one({"_id": u.unit_id}, {"_id": 1})
-            if existing is None:
-                await self._units.insert_one({"_id": u.unit_id, **static, "status": u.status})
-            else:
-                await self._units.update_one({"_id": u.unit_id}, {"$set": {**static, "status": u.status}})
-        retired = [d["_id"] async for d in self._units.find({"_id": {"$nin": keep}, "retired": False}, {"_id": 1})]
-        if retired:
-            await self._units.update_many({"_id": {"$in": retired}}, {"$set": {"retired": True, "status": "off_duty"}})
-        return retired
+    async def give_versions(self) -> int:
+        """Units stored before they were saved whole (no version, no own id field) get both; once.
+
+        Runs at start-up before the units' outbox index is built: with the index there, nothing is looked for.
+        """
+        async for index in self.collection.list_indexes():
+            if "outbox_ms" in index["key"]:
+                return 0
+        changed = 0
+        async for doc in self.collection.find({"version": {"$exists": False}}, {"_id": 1}):
+            await self.collection.update_one(
+                {"_id": doc["_id"]}, {"$set": {"unit_id": doc["_id"], "version": 1, "outbox": {}}})
+            changed += 1
+        return changed
+
+    async def retired_ids(self, keep: list[str]) -> list[str]:
+        """Units in service that are not in `keep` (a new grid's units)."""
+        return [d["_id"] async for d in self.collection.find({"_id": {"$nin": keep}, "retired": False}, {"_id": 1})]
 
     async def states(self, unit_ids: Iterable[str] | None = None) -> dict[str, UnitState]:
         """Live state of the given units, UNIT_CHUNK ids per query; of every unit (in one query) if None."""
         if unit_ids is None:
-            cursor = self._units.find({}, _STATE_FIELDS).batch_size(SCAN_BATCH)
+            cursor = self.collection.find({}, _STATE_FIELDS).batch_size(SCAN_BATCH)
             return {d["_id"]: _state(d) async for d in cursor}
         states: dict[str, UnitState] = {}
         for chunk in _chunks(unit_ids, UNIT_CHUNK):
-            async for d in self._units.find({"_id": {"$in": chunk}}, _STATE_FIELDS):
+            async for d in self.collection.find({"_id": {"$in": chunk}}, _STATE_FIELDS):
                 states[d["_id"]] = _state(d)
         return states
 
-    async def get(self, unit_id: str) -> UnitState | None:
-        d = await self._units.find_one({"_id": unit_id}, _STATE_FIELDS)
+    async def state(self, unit_id: str) -> UnitState | None:
+        d = await self.collection.find_one({"_id": unit_id}, _STATE_FIELDS)
         return _state(d) if d else None
-
-    async def set_status(self, unit_id: str, status: str) -> bool:
-        result = await self._units.update_one({"_id": unit_id, "retired": False}, {"$set": {"status": status}})
-        return result.matched_count == 1
 
 
 _STATE_FIELDS = {"status": 1, "capacity": 1, "officers": 1, "retired": 1}
@@ -190,32 +219,20 @@ class AlertCodec:
         return alert_from(doc)
 
 
-class AlertStore:
+class AlertStore(MongoRepository[Alert]):
+    """The alerts, saved whole (see `slot`), and the questions the use cases ask of them."""
+
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        self.collection = db["alerts"]
-        self._inserts = GroupedInserts(self.collection)
-        self.repository = MongoRepository(self.collection, AlertCodec(), insert=self._inserts.insert, refusal=_refusal)
+        collection = db["alerts"]
+        self._inserts = GroupedInserts(collection)
+        super().__init__(collection, AlertCodec(), insert=self._inserts.insert, refusal=_refusal)
 
     async def insert_new(self, alert: Alert) -> None:
-        """Store a just-received alert, in its place if it has one.
+        """Store a just-received alert, in its place if it has one (its events are told from its state).
 
         VersionConflict if an alert with its id is stored already; PlaceTaken if its place is.
         """
-        await self.repository.add(alert, [])
-
-    async def get(self, alert_id: str) -> Alert | None:
-        stored = await self.repository.get(alert_id)
-        return stored.aggregate if stored else None
-
-    async def save(self, alert: Alert, staged: Events = ()) -> Stored[Alert]:
-        """Save the whole alert if nobody changed it meanwhile, its events staged after what is still staged.
-
-        VersionConflict if it changed meanwhile; PlaceTaken if the place it moves into is taken.
-        """
-        doc = await self.collection.find_one({"_id": alert.alert_id, "version": alert.version}, {"outbox": 1})
-        if doc is None:
-            raise VersionConflict(alert.alert_id)
-        return await self.repository.save(Stored(alert, dict(doc.get("outbox") or {})), staged)
+        await self.add(alert, [])
 
     async def places(self, unit_ids: Iterable[str]) -> dict[str, set[int]]:
         """The places held in each of the given units.
@@ -228,14 +245,14 @@ class AlertStore:
         held: dict[str, set[int]] = {unit_id: set() for unit_id in unit_ids}
         for chunk in _chunks(held, UNIT_CHUNK):
             for slot_key in await self.collection.distinct("slot", _held_range(chunk[0], chunk[-1])):
-                unit_id, place = _held_place(slot_key)
+                unit_id, place = held_place(slot_key)
                 if unit_id in held:
                     held[unit_id].add(place)
         return held
 
     async def held_by(self, unit_id: str) -> list[HeldPlace]:
         """The alerts the unit holds, in which place and state."""
-        found = [HeldPlace(*_held_place(d["slot"]), d["_id"], d["state"])
+        found = [HeldPlace(*held_place(d["slot"]), d["_id"], d["state"])
                  async for d in self.collection.find(_held_range(unit_id, unit_id), {"slot": 1, "state": 1})]
         return [h for h in found if h.unit_id == unit_id]
 
@@ -252,7 +269,7 @@ class AlertStore:
                 return 0
         taken: dict[str, set[int]] = {}
         async for doc in self.collection.find({"slot": {"$gte": HELD, "$lt": HELD_END}}, {"slot": 1}):
-            unit_id, place = _held_place(doc["slot"])
+            unit_id, place = held_place(doc["slot"])
             taken.setdefault(unit_id, set()).add(place)
         changed = 0
         async for doc in self.collection.find({"slot": {"$exists": False}}).sort("received_at", ASCENDING):
@@ -269,12 +286,45 @@ class AlertStore:
         cursor = self.collection.find({"ack_due_ms": {"$lte": epoch_ms(now)}}, {"_id": 1}).limit(limit)
         return [d["_id"] async for d in cursor]
 
-    async def waiting(self, limit: int = 200) -> list[str]:
-        """Alerts no unit holds: at the duty desk, or released and not yet placed again; urgent and old first."""
-        cursor = self.collection.find({"waiting_ms": {"$gte": 0}}, {"_id": 1, "priority": 1, "received_at": 1})
-        docs = [d async for d in cursor]
-        docs.sort(key=lambda d: (d.get("priority", 2), d["received_at"]))
-        return [d["_id"] for d in docs[:limit]]
+    async def waiting(
+        self, *, after: str = "", limit: int, reach: str = REACHABLE, fields: dict | None = _KEYS
+    ) -> list[dict]:
+        """The next `limit` alerts no unit holds after `after` (a `desk_order`), urgent and oldest first.
+
+        One range of the queue index, sorted and limited: the store reads only the documents
+        returned, however many wait (measured on nx-27017 with 10,000 waiting: ~0.5 ms for 10,
+        against ~270 ms to read them all).
+        """
+        if limit <= 0:
+            return []
+        query = {"waiting_key": {"$gt": reach + after, "$lt": chr(ord(reach) + 1)}}
+        cursor = self.collection.find(query, fields).sort("waiting_key", ASCENDING).limit(limit)
+        return [d async for d in cursor]
+
+    async def queue(self, *, after: str = "", limit: int) -> list[Alert]:
+        """The duty desk's queue, every alert no unit holds (within reach or not): urgent and oldest first."""
+        docs = [*await self.waiting(after=after, limit=limit, fields=None),
+                *await self.waiting(after=after, limit=limit, reach=BEYOND_REACH, fields=None)]
+        docs.sort(key=lambda d: d["waiting_key"][1:])
+        return [alert_from(d) for d in docs[:limit]]
+
+    async def key_waiting(self) -> int:
+        """Give alerts stored before the queue index (with `waiting_ms`) their `waiting_key`; once.
+
+        Runs at start-up before the index is built; an alert beyond every unit's reach is found
+        so by its first offer and keyed again. Returns how many alerts it changed.
+        """
+        async for index in self.collection.list_indexes():
+            if "waiting_key" in index["key"]:
+                return 0
+        changed = 0
+        async for doc in self.collection.find({"waiting_ms": {"$gte": 0}}):
+            await self.collection.update_one(
+                {"_id": doc["_id"]},
+                {"$set": {"waiting_key": waiting_key(alert_from(doc))}, "$unset": {"waiting_ms": ""}},
+            )
+            changed += 1
+        return changed
 
     async def held_unacknowledged_by(self, unit_id: str) -> list[str]:
         return [h.alert_id for h in await self.held_by(unit_id) if h.state == "assigned"]
@@ -293,8 +343,11 @@ def _document(alert: Alert) -> dict:
     data = alert.to_dict()
     data.pop("events", None)
     ack_due = alert.ack_due_at if alert.state == "assigned" else None
-    waiting = alert.received_at if alert.state in ("unassigned", "received") else None
-    return {**data, "slot": slot(alert), "ack_due_ms": epoch_ms(ack_due), "waiting_ms": epoch_ms(waiting)}
+    doc = {**data, "slot": slot(alert), "ack_due_ms": epoch_ms(ack_due)}
+    key = waiting_key(alert)
+    if key is not None:  # no key at all otherwise: the queue's index holds the waiting alerts only
+        doc["waiting_key"] = key
+    return doc
 
 
 def _refusal(alert: Alert, exc: DuplicateKeyError) -> Exception:
@@ -304,6 +357,10 @@ def _refusal(alert: Alert, exc: DuplicateKeyError) -> Exception:
     return PlaceTaken(alert.unit_id, alert.place)
 
 
+#: what the store adds to an alert's document (indexes, outbox) and the alert does not hold
+_STORE_ONLY = ("_id", "slot", "outbox", "outbox_ms", "ack_due_ms", "waiting_ms", "waiting_key")
+
+
 def alert_from(doc: dict) -> Alert:
-    data = {k: v for k, v in doc.items() if k not in ("_id", "slot", "outbox", "outbox_ms", "ack_due_ms", "waiting_ms")}
+    data = {k: v for k, v in doc.items() if k not in _STORE_ONLY}
     return Alert.from_dict(data)

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from dispatch.domain.assignment import Candidate
+from dispatch.domain.events import (
+    AlertAcknowledged,
+    AlertAssigned,
+    AlertClosed,
+    AlertEvent,
+    AlertReleased,
+    AlertUnassigned,
+    AssignmentEnd,
+    Disposition,
+    Reason,
+)
 from dispatch.domain.grid import DUTY_DESK
 
 AlertState = Literal["received", "assigned", "acknowledged", "closed", "unassigned"]
-Reason = Literal["zone", "nearest", "overflow"]
-AssignmentEnd = Literal["acknowledged", "ack_timeout", "unit_unavailable", "closed", "reassigned"]
-Disposition = Literal["resolved_on_scene", "referred_to_mediation", "converted_to_case", "no_action"]
 
 DISPOSITIONS: tuple[Disposition, ...] = ("resolved_on_scene", "referred_to_mediation", "converted_to_case", "no_action")
 RELEASE_ENDS: tuple[AssignmentEnd, ...] = ("ack_timeout", "unit_unavailable")
@@ -25,10 +33,16 @@ class DomainError(Exception):
     """A move the domain rules refuse."""
 
 
-class AlertRefused(DomainError):
+class Refusal(DomainError):
+    """A refusal with the reason a caller reads."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class AlertRefused(Refusal):
+    """The alert's rules refuse the move."""
 
 
 @dataclass(frozen=True)
@@ -52,77 +66,6 @@ class Closure:
     signatures: dict[str, str]
 
 
-# --- domain events (recorded in Alert.events, published by the service layer) ---
-
-
-@dataclass(frozen=True)
-class AlertAssigned:
-    alert_id: str
-    unit_id: str
-    reason: Reason
-    distance_m: float
-    attempt: int  # 1 for the first assignment, 2 after one reassignment…
-    at: datetime
-    ack_due_at: datetime
-    category: str
-    priority: int
-    lon: float
-    lat: float
-    address: str | None
-
-
-@dataclass(frozen=True)
-class AlertUnassigned:
-    alert_id: str
-    attempt: int
-    at: datetime
-    category: str
-    priority: int
-    lon: float
-    lat: float
-    address: str | None
-    reason: Reason = "overflow"
-
-
-@dataclass(frozen=True)
-class AlertAcknowledged:
-    alert_id: str
-    unit_id: str
-    attempt: int
-    at: datetime
-    seconds_to_ack: float
-
-
-@dataclass(frozen=True)
-class AlertReleased:
-    alert_id: str
-    unit_id: str
-    end: AssignmentEnd
-    attempt: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class AlertClosed:
-    alert_id: str
-    unit_id: str
-    officer_id: str
-    disposition: Disposition
-    note: str
-    signatures: dict[str, str]
-    category: str
-    priority: int
-    lon: float
-    lat: float
-    address: str | None
-    summary: str
-    caller_phone: str | None
-    parties: list[dict[str, Any]]
-    received_at: datetime
-    at: datetime
-
-
-AlertEvent = AlertAssigned | AlertUnassigned | AlertAcknowledged | AlertReleased | AlertClosed
 
 
 @dataclass
@@ -157,6 +100,9 @@ class Alert:
     acknowledged_at: datetime | None = None
     closed_at: datetime | None = None
     flagged: bool = False  # went to the duty desk
+    #: waits at the duty desk beyond every unit's reach (see `assignment.within_reach`): a freed
+    #: place is not offered to it; a new grid may bring it within reach
+    beyond_reach: bool = False
     assignments: list[Assignment] = field(default_factory=list)
     closure: Closure | None = None
     version: int = 0  # owned by the repository (optimistic concurrency); rules never touch it
@@ -198,19 +144,32 @@ class Alert:
         self.state, self.unit_id, self.place = "assigned", candidate.unit_id, place
         self.reason, self.distance_m = candidate.reason, candidate.distance_m
         self.assigned_at, self.ack_due_at = now, now + ack_timeout
-        self.events.append(AlertAssigned(
-            self.alert_id, candidate.unit_id, candidate.reason, candidate.distance_m, len(self.assignments),
-            now, self.ack_due_at, self.category, self.priority, self.lon, self.lat, self.address))
+        self.beyond_reach = False
+        self.events.append(self.placement())
 
-    def send_to_duty_desk(self, now: datetime) -> None:
+    def send_to_duty_desk(self, now: datetime, *, beyond_reach: bool = False) -> None:
         if self.state != "received":
             raise AlertRefused(self._why_not_waiting())
+        self.beyond_reach = beyond_reach
         self.assignments.append(Assignment(None, "overflow", None, now))
         self.state, self.unit_id, self.reason, self.distance_m = "unassigned", None, "overflow", None
         self.place = None
         self.assigned_at, self.ack_due_at, self.flagged = now, None, True
-        self.events.append(AlertUnassigned(
-            self.alert_id, len(self.assignments), now, self.category, self.priority, self.lon, self.lat, self.address))
+        self.events.append(self.placement())
+
+    def placement(self) -> AlertAssigned | AlertUnassigned:
+        """The fact of where the alert is now, derived from its state: what `assign` and `send_to_duty_desk`
+        record, and what a redelivered alert tells again (the same fact, the same attempt)."""
+        attempt = len(self.assignments)
+        if self.state == "assigned" and self.unit_id is not None:
+            assert self.reason in ("zone", "nearest") and self.assigned_at and self.ack_due_at
+            return AlertAssigned(self.alert_id, self.unit_id, self.reason, self.distance_m or 0.0, attempt,
+                                 self.assigned_at, self.ack_due_at, self.category, self.priority, self.lon,
+                                 self.lat, self.address)
+        if self.state == "unassigned":
+            return AlertUnassigned(self.alert_id, attempt, self.assignments[-1].at, self.category, self.priority,
+                                   self.lon, self.lat, self.address)
+        raise AlertRefused(f"no placement to tell: {self._holding()}")
 
     def acknowledge(self, unit_id: str, now: datetime) -> None:
         if self.state == "acknowledged" and unit_id == self.unit_id:
@@ -249,7 +208,9 @@ class Alert:
         note: str,
         signatures: Mapping[str, str],
         now: datetime,
+        parties: Iterable[Mapping[str, Any]] = (),
     ) -> None:
+        """Close with a disposition; `parties` named at the closing join those the caller named."""
         if disposition not in DISPOSITIONS:
             raise AlertRefused(f"disposition must be one of {', '.join(DISPOSITIONS)}, not {disposition!r}")
         if self.state == "closed":
@@ -271,12 +232,22 @@ class Alert:
                     f"resolved_on_scene needs the signatures of {', '.join(missing)} (处警现场处结备案单)")
         if self.assignments and self.assignments[-1].end is None:
             self._end_attempt(now, "closed")
+        known = {p["party_id"] for p in self.parties}
+        self.parties = [*self.parties, *(dict(p) for p in parties if p["party_id"] not in known)]
         self.closure = Closure(disposition, officer_id, unit_id, note, dict(signatures))
         self.state, self.closed_at, self.ack_due_at, self.place = "closed", now, None, None
         self.events.append(AlertClosed(
             self.alert_id, unit_id, officer_id, disposition, note, dict(signatures),
             self.category, self.priority, self.lon, self.lat, self.address, self.summary, self.caller_phone,
             [dict(p) for p in self.parties], self.received_at, now))
+
+    def note_reach(self, within: bool) -> bool:
+        """Whether a unit of the grid can reach the alert waiting at the duty desk (the grid changed, or it
+        was stored before reach was kept). Returns whether that changed what the alert waits for."""
+        if self.state != "unassigned" or self.beyond_reach == (not within):
+            return False
+        self.beyond_reach = not within
+        return True
 
     def excluded_units(self) -> frozenset[str]:
         """Units that let this alert's acknowledgement time out: reassignment goes to the next best."""
@@ -318,6 +289,16 @@ class Alert:
         if self.state in ("assigned", "acknowledged"):
             return f"alert is {self.state}, held by unit {self.unit_id}; it must be released first"
         return f"alert is {self.state}"
+
+
+def desk_order(alert: Alert) -> str:
+    """The alert's rank in the duty desk's queue: priority (1 first), then age, then id.
+
+    A string that sorts as the queue does, `2:001764000000000:110-A`, so that the rank is also
+    a cursor: "the next n after this one" is one range of an index.
+    """
+    received_ms = max(0, int(alert.received_at.timestamp() * 1000))
+    return f"{alert.priority}:{received_ms:015d}:{alert.alert_id}"
 
 
 def _aware(value: Any) -> Any:

@@ -67,6 +67,15 @@ def rank_candidates(
     return ranked[:limit]
 
 
+def within_reach(grid: Grid | None, lon: float, lat: float, radius_m: float) -> bool:
+    """Whether any unit of the grid could ever take an alert at this point, whatever its status and load:
+    the point is in a unit's zone, or a post is within `radius_m`. An alert beyond every unit's reach
+    waits for the duty desk (or a new grid), not for a place to free."""
+    if grid is None:
+        return False
+    return grid.zone_unit_at(lon, lat) is not None or next(iter(grid.nearest(lon, lat, radius_m)), None) is not None
+
+
 def candidate_for(grid: Grid, unit_id: str, lon: float, lat: float) -> Candidate:
     """The candidate a given unit is for a point: its zone unit or merely near (the distance is to its post)."""
     unit = grid.get(unit_id)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.contracts.alerts import Disposition, Party
-from common.errors import NotFound
-from common.http import Principal, create_app, require
+from common.http import ERROR_RESPONSES, Principal, context, create_app, require
 from common.runtime import Runtime
-from common.timefmt import iso_week, local, week_bounds
+from common.timefmt import local
 from dispatch import handlers
 from dispatch.domain.alerts import Alert
-from dispatch.domain.stats import alert_clusters, weekly_unit_stats
 from dispatch.handlers import Dispatch
 
 Reader = Annotated[Principal, Depends(require("viewer", "duty_desk", "officer", "leadership"))]
@@ -53,102 +52,104 @@ def _alert_view(alert: Alert, d: Dispatch) -> dict[str, Any]:
     data.pop("events", None)
     data["location"] = {"lon": data.pop("lon"), "lat": data.pop("lat"), "address": data.pop("address")}
     data["history"] = data.pop("assignments")
-    data["officers"] = d.view.officers(alert.unit_id)
+    data["officers"] = handlers.officers(d, alert.unit_id)
     return local(data, d.settings.zone)
 
 
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+DispatchDep = Annotated[Dispatch, Depends(context)]
+
+
+@router.put("/grid", tags=["grid"])
+async def put_grid(_: Admin, d: DispatchDep, geojson: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+    """Replace the whole grid (GeoJSON FeatureCollection), or refuse it whole with every reason."""
+    parsed, version = await handlers.replace_grid(d, geojson)
+    if not parsed.ok:
+        detail = [{"field": e.loc, "msg": e.message} for e in parsed.errors]
+        return JSONResponse({"error": "invalid_grid", "detail": detail, "grid_version": version}, status_code=422)
+    return JSONResponse({
+        "grid_version": version, "units": len(parsed.units),
+        "warnings": [{"field": w.loc, "msg": w.message} for w in parsed.warnings],
+    })
+
+
+@router.get("/grid", tags=["grid"])
+async def get_grid(_: Reader, d: DispatchDep) -> dict[str, Any]:
+    version, geojson, warnings = await handlers.current_grid(d)
+    return {"grid_version": version, "warnings": warnings, "grid": geojson}
+
+
+@router.get("/units", tags=["units"])
+async def list_units(_: Reader, d: DispatchDep, include_retired: bool = False) -> list[dict[str, Any]]:
+    return [asdict(u) for u in await handlers.units(d, include_retired=include_retired)]
+
+
+@router.get("/units/{unit_id}", tags=["units"])
+async def get_unit(unit_id: str, _: Reader, d: DispatchDep) -> dict[str, Any]:
+    return asdict(await handlers.unit(d, unit_id))
+
+
+@router.put("/units/{unit_id}/status", tags=["units"])
+async def put_status(unit_id: str, body: StatusRequest, _: DutyDesk, d: DispatchDep) -> dict[str, Any]:
+    return asdict(await handlers.set_unit_status(d, unit_id, body.status))
+
+
+@router.get("/alerts/{alert_id}", tags=["alerts"])
+async def get_alert(alert_id: str, _: Reader, d: DispatchDep) -> dict[str, Any]:
+    return _alert_view(await handlers.load(d, alert_id), d)
+
+
+@router.get("/alerts", tags=["alerts"])
+async def list_alerts(
+    request: Request,
+    response: Response,
+    _: Reader,
+    d: DispatchDep,
+    state: Literal["received", "assigned", "acknowledged", "closed", "unassigned"] | None = None,
+    unit_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[str | None, Query(
+        max_length=120, description="With state=unassigned: the page after this rank (from the `next` Link).",
+    )] = None,
+) -> list[dict[str, Any]]:
+    """Alerts, newest first; with `state=unassigned` the duty desk's queue: urgent, then oldest, first.
+
+    The queue is paged: when more may follow, the `Link` header gives the next page (`rel="next"`).
+    """
+    if state == "unassigned" and unit_id is None:
+        page, following = await handlers.duty_desk_queue(d, after=after or "", limit=limit)
+        if following is not None:
+            response.headers["Link"] = f'<{request.url.include_query_params(after=following)}>; rel="next"'
+        return [_alert_view(a, d) for a in page]
+    return [_alert_view(a, d) for a in await handlers.alerts(d, state=state, unit_id=unit_id, limit=limit)]
+
+
+@router.post("/alerts/{alert_id}/ack", tags=["alerts"])
+async def ack(alert_id: str, body: AckRequest, _: DutyDesk, d: DispatchDep) -> dict[str, Any]:
+    return _alert_view(await handlers.acknowledge(d, alert_id, body.unit_id), d)
+
+
+@router.post("/alerts/{alert_id}/close", tags=["alerts"])
+async def close(alert_id: str, body: CloseRequest, _: DutyDesk, d: DispatchDep) -> dict[str, Any]:
+    alert = await handlers.close(
+        d, alert_id, unit_id=body.unit_id, officer_id=body.officer_id, disposition=body.disposition,
+        note=body.note, signatures=body.signatures, parties=[p.model_dump() for p in body.parties],
+    )
+    return _alert_view(alert, d)
+
+
+@router.get("/stats", tags=["statistics"])
+async def stats(
+    _: Reader,
+    d: DispatchDep,
+    week: Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week, e.g. 2026-W48")] = None,
+) -> dict[str, Any]:
+    """Per unit and week: count and median seconds to assign, acknowledge and close; and where alerts cluster."""
+    return await handlers.weekly_stats(d, week)
+
+
 def build_app(runtime: Runtime, d: Dispatch) -> FastAPI:
-    app = create_app(
-        "Fengqiao dispatch — 就近处警", runtime.settings, runtime.readiness(),
+    return create_app(
+        "Fengqiao dispatch — 就近处警", runtime.settings, runtime.readiness(), context=d, routers=(router,),
         description="Grid units, alert assignment to the nearest unit, acknowledgement and closing.",
     )
-    v1 = APIRouter(prefix="/v1")
-
-    @v1.put("/grid", tags=["grid"])
-    async def put_grid(_: Admin, geojson: Annotated[dict[str, Any], Body()]) -> JSONResponse:
-        """Replace the whole grid (GeoJSON FeatureCollection), or refuse it whole with every reason."""
-        parsed, version = await handlers.replace_grid(d, geojson)
-        if not parsed.ok:
-            detail = [{"field": e.loc, "msg": e.message} for e in parsed.errors]
-            return JSONResponse({"error": "invalid_grid", "detail": detail, "grid_version": version}, status_code=422)
-        return JSONResponse({
-            "grid_version": version, "units": len(parsed.units),
-            "warnings": [{"field": w.loc, "msg": w.message} for w in parsed.warnings],
-        })
-
-    @v1.get("/grid", tags=["grid"])
-    async def get_grid(_: Reader) -> dict[str, Any]:
-        version, geojson, warnings = await d.grids.current()
-        if geojson is None:
-            raise NotFound("grid", "current")
-        return {"grid_version": version, "warnings": warnings, "grid": geojson}
-
-    def _unit_view(unit_id: str) -> dict[str, Any]:
-        state = d.view.states[unit_id]
-        unit = d.view.grid.get(unit_id) if d.view.grid else None
-        return {
-            "unit_id": unit_id, "name": unit.name if unit else None, "status": state.status,
-            "load": d.view.loads.get(unit_id, 0), "capacity": state.capacity, "officers": list(state.officers),
-            "post": list(unit.post) if unit else None, "retired": state.retired,
-        }
-
-    @v1.get("/units", tags=["units"])
-    async def list_units(_: Reader, include_retired: bool = False) -> list[dict[str, Any]]:
-        await d.view.refresh()
-        return [_unit_view(u) for u, s in sorted(d.view.states.items()) if include_retired or not s.retired]
-
-    @v1.get("/units/{unit_id}", tags=["units"])
-    async def get_unit(unit_id: str, _: Reader) -> dict[str, Any]:
-        await d.view.refresh_unit(unit_id)
-        if unit_id not in d.view.states:
-            raise NotFound("unit", unit_id)
-        return _unit_view(unit_id)
-
-    @v1.put("/units/{unit_id}/status", tags=["units"])
-    async def put_status(unit_id: str, body: StatusRequest, _: DutyDesk) -> dict[str, Any]:
-        await handlers.set_unit_status(d, unit_id, body.status)
-        return _unit_view(unit_id)
-
-    @v1.get("/alerts/{alert_id}", tags=["alerts"])
-    async def get_alert(alert_id: str, _: Reader) -> dict[str, Any]:
-        return _alert_view(await handlers.load(d, alert_id), d)
-
-    @v1.get("/alerts", tags=["alerts"])
-    async def list_alerts(
-        _: Reader,
-        state: Literal["received", "assigned", "acknowledged", "closed", "unassigned"] | None = None,
-        unit_id: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> list[dict[str, Any]]:
-        return [_alert_view(a, d) for a in await d.alerts.find(state=state, unit_id=unit_id, limit=limit)]
-
-    @v1.post("/alerts/{alert_id}/ack", tags=["alerts"])
-    async def ack(alert_id: str, body: AckRequest, _: DutyDesk) -> dict[str, Any]:
-        return _alert_view(await handlers.acknowledge(d, alert_id, body.unit_id), d)
-
-    @v1.post("/alerts/{alert_id}/close", tags=["alerts"])
-    async def close(alert_id: str, body: CloseRequest, _: DutyDesk) -> dict[str, Any]:
-        alert = await handlers.close(
-            d, alert_id, unit_id=body.unit_id, officer_id=body.officer_id, disposition=body.disposition,
-            note=body.note, signatures=body.signatures, parties=[p.model_dump() for p in body.parties],
-        )
-        return _alert_view(alert, d)
-
-    @v1.get("/stats", tags=["statistics"])
-    async def stats(
-        request: Request, _: Reader,
-        week: Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week, e.g. 2026-W48")] = None,
-    ) -> dict[str, Any]:
-        """Per unit and week: count and median seconds to assign, acknowledge and close; and where alerts cluster."""
-        zone = d.settings.zone
-        label = week or iso_week(d.clock.now(), zone)
-        start, end = week_bounds(label, zone)
-        alerts = await d.alerts.received_between(start, end)
-        return {
-            "week": label,
-            "units": weekly_unit_stats(alerts, zone),
-            "clusters": alert_clusters([(a.lon, a.lat) for a in alerts]),
-        }
-
-    app.include_router(v1)
-    return app

@@ -1,4 +1,4 @@
-"""Keeps this replica's GridView current from what the other replicas and the API announce."""
+"""Keeps this replica's view current from what the other replicas and the API announce."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import uuid
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from pydantic import ValidationError
 
-from common.contracts.subjects import DISPATCH_UNIT_LOAD, GRID_REPLACED, UNITS_STATUS_CHANGED
-from dispatch.view import Announce, GridView
+from common.contracts.alerts import GridReplaced, UnitStatusChanged
+from common.contracts.internal import UnitPlaceChanged
+from dispatch.domain.places import PlaceChange
+from dispatch.replica import Announce, ReplicaView
 
 log = structlog.get_logger(__name__)
 
@@ -21,20 +24,22 @@ class ViewUpdates:
         self._origin = uuid.uuid4().hex  # who announced it, so a replica skips its own news
 
     def announcer(self) -> Announce:
-        async def announce(unit_id: str, place: int, change: int) -> None:
-            body = {"unit_id": unit_id, "place": place, "change": change, "origin": self._origin}
-            await self._nc.publish(DISPATCH_UNIT_LOAD, json.dumps(body).encode())
+        async def announce(change: PlaceChange) -> None:
+            told = UnitPlaceChanged(unit_id=change.unit_id, place=change.place, change=1 if change.taken else -1,
+                                    origin=self._origin)
+            await self._nc.publish(told.subject, told.model_dump_json().encode())
 
         return announce
 
-    async def listen(self, view: GridView) -> None:
-        async def on_load(msg: Msg) -> None:
+    async def listen(self, view: ReplicaView) -> None:
+        async def on_place(msg: Msg) -> None:
             try:
-                body = json.loads(msg.data)
-                if body["origin"] != self._origin:
-                    view.apply_place(str(body["unit_id"]), int(body["place"]), int(body["change"]))
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("view.bad_announcement", error=repr(exc))
+                told = UnitPlaceChanged.model_validate_json(msg.data)
+            except ValidationError as exc:
+                log.warning("view.bad_announcement", error=str(exc))
+                return
+            if told.origin != self._origin:
+                view.heard(PlaceChange(told.unit_id, told.place, taken=told.change > 0))
 
         async def on_status(msg: Msg) -> None:
             try:
@@ -48,6 +53,6 @@ class ViewUpdates:
             except Exception as exc:
                 log.warning("view.grid_refresh_failed", error=repr(exc))
 
-        await self._nc.subscribe(DISPATCH_UNIT_LOAD, cb=on_load)
-        await self._nc.subscribe(UNITS_STATUS_CHANGED, cb=on_status)
-        await self._nc.subscribe(GRID_REPLACED, cb=on_grid)
+        await self._nc.subscribe(UnitPlaceChanged.subject, cb=on_place)
+        await self._nc.subscribe(UnitStatusChanged.subject, cb=on_status)
+        await self._nc.subscribe(GridReplaced.subject, cb=on_grid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from common.contracts.subjects import ALERTS_RECEIVED, deadletter_subject
 from dispatch import handlers
 from dispatch.domain.alerts import Alert
 from dispatch.domain.assignment import Candidate
+from dispatch.domain.places import PlaceChange
 from tests.support import Recorder, alert_body, centre, eventually, handled, metric, publish, row_grid
 
 pytestmark = pytest.mark.integration
@@ -27,6 +29,11 @@ async def _alert(http, alert_id: str) -> dict:
 
 async def _placed(http, alert_id: str) -> dict:
     return await eventually(lambda: _placed_now(http, alert_id))
+
+
+async def _assigned(http, alert_id: str) -> dict | None:
+    body = await _alert(http, alert_id)
+    return body if body.get("state") == "assigned" else None
 
 
 async def _placed_now(http, alert_id: str) -> dict | None:
@@ -73,11 +80,12 @@ async def test_no_unit_in_radius_goes_to_the_duty_desk_and_is_placed_later(run_s
             await svc.http.put(f"/v1/units/{unit}/status", json={"status": "busy"})
         await publish(nc, ALERTS_RECEIVED, alert_body("wait", *centre(0)), "wait")
         assert (await _placed(svc.http, "wait"))["state"] == "unassigned"
+        assert far["beyond_reach"] and not (await _alert(svc.http, "wait"))["beyond_reach"]
+        # G1 available again: the duty desk offers its place at once, to the alert it can reach
         await svc.http.put("/v1/units/G1/status", json={"status": "available"})
-        d = svc.parts.context
-        assert await handlers.place_waiting(d) == 1
-        placed = await _alert(svc.http, "wait")
+        placed = await eventually(lambda: _assigned(svc.http, "wait"))
         assert (placed["state"], placed["unit_id"], placed["flagged"]) == ("assigned", "G1", True)
+        assert (await _alert(svc.http, "far"))["state"] == "unassigned"
 
 
 async def test_no_ack_in_time_reassigns_to_the_next_best_unit(run_service, nc) -> None:
@@ -298,12 +306,12 @@ async def test_the_unit_sweep_heals_the_view_a_slice_at_a_time(run_service, nc) 
         await sweep.tick()  # G3, G4
         assert d.view.loads.get("G4", 0) == 1
         closing = {"unit_id": "G4", "officer_id": "P400", "disposition": "no_action"}
-        d.view.apply_place("G1", 0, +1)  # an announcement of a place that was given back, missed
+        d.view.heard(PlaceChange("G1", 0, taken=True))  # an announcement of a place that was given back, missed
         assert (await svc.http.post("/v1/alerts/from-elsewhere-4/close", json=closing)).status_code == 200
         await sweep.tick()  # a new round
         await sweep.tick()
         assert (d.view.loads.get("G1", 0), d.view.loads.get("G4", 0)) == (1, 0)
-        assert d.view.places["G1"] == {1}
+        assert d.view.places.held("G1") == {1}
 
 
 @contextlib.asynccontextmanager
@@ -321,7 +329,7 @@ async def test_the_unit_sweep_hands_on_alerts_placed_with_a_unit_gone_off_duty(r
         d = svc.parts.context
         stranded = handlers.HANDOVERS_PER_TICK + 3
         # G1 went off duty while another replica, its view not yet told, placed alerts there
-        assert await d.units.set_status("G1", "off_duty")
+        await d.unit_work.act("G1", lambda unit: unit.set_status("off_duty", NOW))  # stored, no view told
         for k in range(stranded):
             await d.alerts.insert_new(_held(f"stranded-{k}", "G1", k))
         acked = _held("acked", "G1", stranded)
@@ -350,8 +358,11 @@ async def test_the_unit_sweep_picks_up_a_grid_replaced_by_another_replica(run_se
         sweep = handlers.UnitSweep(d, tick_s=1.0)
         await sweep.tick()  # a whole round in one tick
         bigger = row_grid((3, 3, 3, 3))
-        version = await d.grids.replace(bigger, [], clock.now())  # as another replica would, unannounced here
-        await d.units.sync_with_grid(parse_grid(bigger).units, version)
+        # stored as another replica would, its announcement not heard here
+        stored = await d.grids.get("current")
+        stored.aggregate.replace(json.dumps(bigger), [], 4, clock.now())
+        version = (await d.grids.save(stored, [])).aggregate.version
+        await handlers._sync_units(d, parse_grid(bigger).units, version)
         assert d.view.grid.get("G1").capacity == 1
         await sweep.tick()
         assert (d.view.version, d.view.grid.get("G1").capacity, d.view.states["G1"].capacity) == (version, 3, 3)
@@ -384,7 +395,7 @@ async def test_a_place_taken_behind_the_views_back_gives_the_alert_another_place
         await publish(nc, ALERTS_RECEIVED, alert_body("still-g1", *centre(0)), "still-g1")
         alert = await _placed(svc.http, "still-g1")
         assert (alert["unit_id"], alert["reason"]) == ("G1", "zone")
-        assert d.view.places["G1"] == {0, 1}
+        assert d.view.places.held("G1") == {0, 1}
         assert (await svc.http.get("/v1/units/G1")).json()["load"] == 2
 
 
@@ -394,14 +405,14 @@ async def test_an_alert_ranked_while_a_status_change_is_being_stored_already_see
     async with run_service("dispatch", FakeClock(NOW)) as svc:
         d = svc.parts.context
         await svc.http.put("/v1/grid", json=row_grid((2, 2, 2, 2)))
-        real_set_status = d.units.set_status
+        real_save = d.units.save
 
-        async def set_status_while_an_alert_comes(unit_id, status):
+        async def save_while_an_alert_comes(stored, events):
             alert = AlertReceived.model_validate(alert_body("meanwhile", *centre(0)))
             await handlers.receive_alert(d, alert)  # placed while G1's new status is on its way to the store
-            return await real_set_status(unit_id, status)
+            return await real_save(stored, events)
 
-        d.units.set_status = set_status_while_an_alert_comes
+        d.units.save = save_while_an_alert_comes
         assert (await svc.http.put("/v1/units/G1/status", json={"status": "busy"})).status_code == 200
         assert (await _alert(svc.http, "meanwhile"))["unit_id"] == "G2"
         assert (await svc.http.put("/v1/units/G9/status", json={"status": "busy"})).status_code == 404

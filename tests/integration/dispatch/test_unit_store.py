@@ -14,6 +14,7 @@ from dispatch.adapters.store import INDEXES, UNIT_CHUNK, AlertStore, PlaceTaken,
 from dispatch.domain.alerts import Alert
 from dispatch.domain.assignment import Candidate
 from dispatch.domain.grid import GridUnit
+from dispatch.domain.units import Unit
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,8 @@ async def test_states_of_more_units_than_one_chunk(store_server, db_name) -> Non
     officers = [(f"P{k}a", f"P{k}b", f"P{k}c") for k in range(count)]
     grid = [GridUnit(f"U{k:03d}", f"unit {k}", box(k, 0, k + 1, 1), (k + 0.5, 0.5), officers[k], capacity=2)
             for k in range(count)]
-    await units.sync_with_grid(grid, 1)
+    for u in grid:
+        await units.add(Unit(u.unit_id, u.name, list(u.officers), u.capacity, "available", grid_version=1), [])
 
     everything = await units.states()
     chunked = await units.states(u.unit_id for u in grid)
@@ -79,14 +81,15 @@ async def test_a_place_is_held_by_one_alert_and_a_duplicate_is_told_apart(store_
     with pytest.raises(VersionConflict):
         await alerts.insert_new(_alert("first"))  # the same alert again, for the duty desk
     await alerts.insert_new(_alert("second"))
-    moving = await alerts.get("second")
+    stored = await alerts.get("second")
+    moving = stored.aggregate
     moving.send_to_duty_desk(NOW)
     moving.assign(Candidate("G1", "zone", 1.0), NOW, NOW - NOW, 0)
     with pytest.raises(PlaceTaken):  # a save into a taken place is refused whole
-        await alerts.save(moving)
-    assert (await alerts.get("second")).state == "received"
+        await alerts.save(stored, [])
+    assert (await alerts.get("second")).aggregate.state == "received"
     moving.place = 1
-    await alerts.save(moving)
+    await alerts.save(stored, [])
     assert sorted(h.alert_id for h in await alerts.held_by("G1")) == ["first", "second"]
 
 
@@ -106,4 +109,4 @@ async def test_alerts_stored_before_places_are_given_theirs(store_server, db_nam
     assert await alerts.give_places() == 0  # the index is built: every alert has its slot, none is looked for
     found = await alerts.held_by("G1")
     assert sorted((h.alert_id, h.place) for h in found) == [("new", 0), ("old-1", 1), ("old-2", 2)]
-    assert (await alerts.get("old-1")).place == 1 and (await alerts.get("old-3")).place is None
+    assert (await alerts.get("old-1")).aggregate.place == 1 and (await alerts.get("old-3")).aggregate.place is None

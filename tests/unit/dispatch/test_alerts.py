@@ -14,6 +14,7 @@ from dispatch.domain.alerts import (
     AlertUnassigned,
     Assignment,
     DomainError,
+    desk_order,
 )
 from dispatch.domain.assignment import Candidate
 
@@ -338,3 +339,34 @@ def test_an_alert_holds_one_place_of_its_unit_only_while_the_unit_holds_it():
     with pytest.raises(AlertRefused, match="numbered from 0"):
         new_alert().assign(Candidate("G1", "zone", 1.0), at(1), ACK, place=-1)
     assert Alert.from_dict({k: v for k, v in assigned().to_dict().items() if k != "place"}).place is None
+
+
+def test_an_alert_beyond_every_units_reach_waits_so_until_a_grid_brings_it_within():
+    alert = new_alert()
+    alert.send_to_duty_desk(at(1), beyond_reach=True)
+    assert alert.beyond_reach and at_duty_desk().beyond_reach is False
+
+    assert alert.note_reach(within=False) is False  # nothing new
+    assert alert.note_reach(within=True) is True and alert.beyond_reach is False
+    assert alert.note_reach(within=False) is True and alert.beyond_reach is True
+    alert.assign(Candidate("G9", "zone", 10.0), at(5), ACK)
+    assert alert.beyond_reach is False
+    assert alert.note_reach(within=False) is False and alert.beyond_reach is False  # only a waiting alert
+    assert Alert.from_dict({k: v for k, v in at_duty_desk().to_dict().items() if k != "beyond_reach"}).beyond_reach \
+        is False  # stored before reach was kept
+
+
+def _ranked(alert_id: str, priority: int, received_at: datetime) -> str:
+    alert = Alert.receive(alert_id=alert_id, received_at=received_at, category="dispute", priority=priority,
+                          lon=0.0, lat=0.0, address=None, caller_phone=None, summary="", source="110")
+    return desk_order(alert)
+
+
+def test_the_desk_order_sorts_by_priority_then_age_then_id():
+    ranks = [
+        _ranked("b", 1, T0), _ranked("a", 1, T0 + timedelta(milliseconds=1)), _ranked("z", 1, T0 + timedelta(days=400)),
+        _ranked("a", 2, T0 - timedelta(days=3650)), _ranked("a", 2, T0), _ranked("b", 2, T0), _ranked("a", 3, T0),
+    ]
+    assert sorted(ranks) == ranks
+    assert ranks[0] == "1:001795392900000:b"  # 2026-11-23 00:15 UTC in ms, zero-padded: the string sorts as the time
+    assert _ranked("old", 1, datetime(1969, 12, 31, tzinfo=UTC)).startswith("1:000000000000000:")

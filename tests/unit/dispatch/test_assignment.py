@@ -5,7 +5,7 @@ import pytest
 from shapely.geometry import box
 
 import dispatch
-from dispatch.domain.assignment import Candidate, can_take, rank_candidates
+from dispatch.domain.assignment import Candidate, can_take, rank_candidates, within_reach
 from dispatch.domain.geo import haversine_m
 from dispatch.domain.grid import Grid, GridUnit, parse_grid
 
@@ -119,3 +119,13 @@ def test_excluded_units_are_skipped():
 
     assert ids(rank(grid, *TOWN_CENTRE, exclude=frozenset({"G1"}))) == ["G3", "G2", "G4"]
     assert ids(rank(grid, *TOWN_CENTRE, exclude=frozenset({"G1", "G3"}), limit=1)) == ["G2"]
+
+
+def test_within_reach_is_any_zone_or_any_post_within_the_radius_whatever_the_units_status():
+    grid = sample_grid()
+    assert within_reach(grid, *TOWN_CENTRE, radius_m=1.0)  # in G1's zone
+    outside = (TOWN_CENTRE[0] + 0.5, TOWN_CENTRE[1])  # ~50 km east, in no zone
+    nearest_m = min(d for _, d in grid.nearest(*outside, 1e9))
+    assert within_reach(grid, *outside, radius_m=nearest_m + 1)
+    assert not within_reach(grid, *outside, radius_m=nearest_m - 1)
+    assert not within_reach(None, *TOWN_CENTRE, radius_m=1e9)  # no grid yet
