@@ -106,6 +106,8 @@ def public_events(callback: Callback, sms_for: Callable[[Callback, ev.CallbackSe
         if public_type is None:
             continue
         public = public_type(**vars(event))  # flat events of plain values
+        if isinstance(event, ev.CallbackCompleted) and callback.phone:
+            public = public.model_copy(update={"phone": callback.phone})  # rating surveys the party
         staged.append((public, f"{callback.callback_id}/{public.subject.removeprefix('callbacks.')}/{step}"))
         if isinstance(event, ev.CallbackSent):
             staged.append((sms_for(callback, event), event.message_id))

@@ -17,6 +17,7 @@ from common.clock import Clock
 from common.contracts import ratings as contract
 from common.contracts.alerts import AlertClosed
 from common.contracts.base import Event
+from common.contracts.callbacks import CallbackCompleted
 from common.contracts.sms import SmsDelivery, SmsInbound, SmsSendRequested
 from common.errors import Conflict, Invalid, Refused
 from common.outbox import RawPublisher
@@ -223,6 +224,15 @@ async def survey_of_alert(m: Evaluation, event: AlertClosed) -> None:
         log.info("survey.no_phone", alert_id=event.alert_id)
         return
     await request_survey(m, SurveyRequest("alert", event.alert_id, event.caller_phone, event.officer_id or None,
+                                          event.unit_id or None, event.at))
+
+
+async def survey_of_callback(m: Evaluation, event: CallbackCompleted) -> None:
+    """A party reached by a case callback is asked how it went; one not reached, or without a phone, is not."""
+    if not event.phone or not event.reached:
+        log.info("survey.not_for_callback", callback_id=event.callback_id, reached=event.reached)
+        return
+    await request_survey(m, SurveyRequest("callback", event.callback_id, event.phone, event.officer_id or None,
                                           event.unit_id or None, event.at))
 
 

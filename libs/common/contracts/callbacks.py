@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, Field
 
 from common.contracts import subjects
-from common.contracts.base import Event, Identifier
+from common.contracts.base import Event, Identifier, Phone
 
 Rule = Literal["unsolved_7d", "solved_3d"]
 Channel = Literal["phone", "visit", "sms"]
@@ -81,6 +81,7 @@ class CallbackCompleted(_Responsible):
     opinion: str = Field(default="", max_length=2000)
     completed_by: str = Field(max_length=64)
     late: bool = Field(description="Done at or after the deadline.")
+    phone: Phone | None = Field(default=None, description="The party's phone: rating asks how the callback went.")
 
 
 class CallbackOverdue(_Responsible):

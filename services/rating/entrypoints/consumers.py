@@ -6,6 +6,7 @@ from typing import Any
 
 from common.consume import Consumer
 from common.contracts.alerts import AlertClosed
+from common.contracts.callbacks import CallbackCompleted
 from common.contracts.ratings import RatingRequested
 from common.contracts.sms import SmsDelivery, SmsInbound
 from rating import handlers
@@ -16,6 +17,8 @@ def consumers(m: Evaluation) -> list[Consumer[Any]]:
     return [
         Consumer("rating-alerts-closed", AlertClosed, lambda event, _: handlers.survey_of_alert(m, event)),
         Consumer("rating-requested", RatingRequested, lambda event, _: handlers.survey_requested(m, event)),
+        Consumer("rating-callbacks-completed", CallbackCompleted,
+                 lambda event, _: handlers.survey_of_callback(m, event)),
         Consumer("rating-sms-inbound", SmsInbound, lambda event, _: handlers.receive_sms(m, event)),
         Consumer("rating-sms-delivery", SmsDelivery, lambda event, _: handlers.delivery(m, event)),
     ]

@@ -11,6 +11,7 @@ from pymongo.errors import AutoReconnect
 
 from common.clock import FakeClock
 from common.contracts.alerts import AlertClosed
+from common.contracts.callbacks import CallbackCompleted
 from common.contracts.ratings import RatingRequested
 from common.contracts.sms import SmsDelivery, SmsInbound
 from common.errors import Invalid, Refused
@@ -74,6 +75,22 @@ async def test_a_closed_alert_sends_the_caller_a_survey_at_once_inside_the_hours
     [sent] = publisher.on("ratings.survey_sent")
     assert (sent["survey_id"], sent["week"], sent["subject_id"]) == (SID, "2026-W48", "110-1")
     assert (await report(m))["P1001", "sms"]["surveyed"] == 1
+
+
+async def test_a_party_reached_by_a_callback_is_surveyed_one_not_reached_or_without_phone_is_not(m, publisher) -> None:
+    def completed(callback_id: str, **changes: Any) -> CallbackCompleted:
+        body = {"callback_id": callback_id, "case_id": "A2026-0042", "party_id": "p1", "at": START.isoformat(),
+                "officer_id": "P1001", "unit_id": "G1", "rule": "solved_3d", "channel": "phone", "reached": True,
+                "opinion": "满意", "completed_by": "P1001", "late": False, "phone": PHONE}
+        return CallbackCompleted.model_validate(body | changes)
+
+    await handlers.survey_of_callback(m, completed("cb-1"))
+    await handlers.survey_of_callback(m, completed("cb-2", reached=False))
+    await handlers.survey_of_callback(m, completed("cb-3", phone=None))
+    [command] = sms_out(publisher)
+    assert command["ref"] == survey_id("callback", "cb-1", PHONE)
+    survey = await m.survey_uow.get(command["ref"])
+    assert (survey.subject_type, survey.subject_id, survey.officer_id) == ("callback", "cb-1", "P1001")
 
 
 async def test_a_late_evening_alert_is_surveyed_the_next_morning_by_the_sweep(m, clock, publisher) -> None:
