@@ -5,8 +5,18 @@ Pure: standard library only, so a `domain/` package may import it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+#: the one alphabet of every id handed out or accepted: letters, digits and `.` `_` `:` `-`, starting with a
+#: letter or digit, at most 64 characters, so every id is one URL path segment as it is and a safe document key
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+_ID = re.compile(ID_PATTERN)
+
+
+def is_identifier(text: str) -> bool:
+    return bool(_ID.match(text))
 
 
 class Refusal(Exception):

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
@@ -20,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,6 +30,7 @@ from common import metrics
 from common.errors import Conflict, Invalid, NotFound, Refused, dependency_down
 from common.logs import mask_phones
 from common.settings import ServiceSettings
+from common.timefmt import week_bounds
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +76,20 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: _documented("A field is invalid: each error names it."),
     503: _documented("The store or the broker is away: nothing was done; retry after Retry-After seconds."),
 }
+
+
+def _known_week(value: Any) -> str:
+    """An ISO week label that exists: 2026-W53 does, 2025-W53 and 2026-W00 do not."""
+    if not isinstance(value, str) or len(value) != 8:
+        raise ValueError("a week is written like 2026-W48")
+    week_bounds(value, _UTC)  # ValueError naming what is wrong; whether a week exists does not depend on the zone
+    return value
+
+
+_UTC = ZoneInfo("UTC")
+#: a query parameter naming an ISO week (Monday to Sunday in the station's zone): 2026-W48
+IsoWeek = Annotated[str, PlainValidator(_known_week, json_schema_input_type=str),
+                    WithJsonSchema({"type": "string", "pattern": r"^\d{4}-W\d{2}$", "examples": ["2026-W48"]})]
 
 
 def context(request: Request) -> Any:

@@ -34,10 +34,18 @@ def iso_week(moment: datetime, zone: ZoneInfo) -> str:
 
 
 def week_bounds(label: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """Start (Monday 00:00 local) and end (next Monday 00:00 local) of an ISO week label."""
+    """Start (Monday 00:00 local) and end (next Monday 00:00 local) of an ISO week label.
+
+    ValueError for a label that names no week: W00, W54, a W53 of a year with 52 weeks (2025-W53
+    would be read as 2026-W01), or a year outside 1000..9998 (so the end and the zone stay in range).
+    """
     try:
         monday = datetime.strptime(label + "-1", "%G-W%V-%u")
     except ValueError as exc:
         raise ValueError(f"a week is written like 2026-W48, not {label!r}") from exc
+    if not 1000 <= monday.year <= 9998:
+        raise ValueError(f"{label!r}: a year from 1000 to 9998")
+    if monday.isocalendar()[:2] != (int(label[:4]), int(label[-2:])):
+        raise ValueError(f"{label!r} is not a week: {label[:4]} has 52 weeks")
     start = monday.replace(tzinfo=zone)
     return start, start + timedelta(days=7)

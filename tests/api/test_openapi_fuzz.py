@@ -16,6 +16,8 @@ refused by the service, now stated in the schema (`dependentRequired`, the phone
 
 from __future__ import annotations
 
+import asyncio
+
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
@@ -24,11 +26,16 @@ from common.clock import FakeClock
 from common.fakes import FakePublisher
 from common.http import create_app
 from common.settings import DEVELOPMENT_TOKEN
+from dispatch import handlers as dispatch_handlers
+from dispatch.bootstrap import wire_in_memory
+from dispatch.entrypoints.api import router as dispatch_router
+from dispatch.settings import DispatchSettings
 from mediation.adapters.store import InMemoryDisputes, InMemoryRequestIds
 from mediation.entrypoints.api import router as mediation_router
 from mediation.handlers import Mediation
 from mediation.settings import MediationSettings
 from rating.entrypoints.api import router as rating_router
+from tests.support import row_grid
 from tests.unit.rating.conftest import START, wired
 
 AUTH = {"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}
@@ -64,4 +71,19 @@ rating = schemathesis.openapi.from_asgi("/openapi.json", _rating_app())
 @rating.parametrize()
 @FUZZ
 def test_rating_answers_every_request_within_its_documented_contract(case) -> None:
+    case.call_and_validate(headers=AUTH, excluded_checks=[negative_data_rejection, positive_data_acceptance])
+
+
+def _dispatch_app():
+    d = wire_in_memory(DispatchSettings(environment="test"), FakeClock(), FakePublisher())
+    asyncio.run(dispatch_handlers.replace_grid(d, row_grid()))  # a grid to place alerts on and list units of
+    return create_app("dispatch", d.settings, {}, context=d, routers=(dispatch_router,))
+
+
+dispatch = schemathesis.openapi.from_asgi("/openapi.json", _dispatch_app())
+
+
+@dispatch.parametrize()
+@FUZZ
+def test_dispatch_answers_every_request_within_its_documented_contract(case) -> None:
     case.call_and_validate(headers=AUTH, excluded_checks=[negative_data_rejection, positive_data_acceptance])

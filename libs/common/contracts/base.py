@@ -7,6 +7,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from common.domain import ID_PATTERN
+
 _PHONE = re.compile(r"^\+?\d{5,20}$")
 
 
@@ -20,10 +22,6 @@ def _normalize_phone(value: str) -> str:
 #: what a phone field accepts, as its schema says it: 5 to 20 digits, an optional leading +, spaces, dashes, brackets
 PHONE_PATTERN = r"^\s*\+?[\s\-()]*(?:\d[\s\-()]*){5,20}$"
 Phone = Annotated[str, Field(pattern=PHONE_PATTERN, max_length=40), AfterValidator(_normalize_phone)]
-#: the one alphabet of every id handed out or accepted over the event contract: letters, digits and
-#: `.` `_` `:` `-`, starting with a letter or digit, at most 64 characters, so every id is one URL path
-#: segment as it is (no escaping) and a safe key in a document
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 Identifier = Annotated[
     str,
     Field(min_length=1, max_length=64, pattern=ID_PATTERN,

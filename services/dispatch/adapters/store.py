@@ -205,7 +205,8 @@ _STATE_FIELDS = {"status": 1, "capacity": 1, "officers": 1, "retired": 1}
 
 
 def _state(d: dict) -> UnitState:
-    return UnitState(d["_id"], d["status"], d["capacity"], tuple(d.get("officers", ())), d.get("retired", False))
+    # the embedded store hands booleans back as 0 / 1
+    return UnitState(d["_id"], d["status"], d["capacity"], tuple(d.get("officers", ())), bool(d.get("retired", False)))
 
 
 class AlertCodec:

@@ -14,12 +14,15 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
+from common.domain import is_identifier
 from dispatch.domain.geo import METRES_PER_DEGREE, chord2_from_m, m_from_chord2, unit_vector
 
 UnitStatus = Literal["available", "busy", "off_duty"]
 STATUSES: tuple[UnitStatus, ...] = ("available", "busy", "off_duty")
 DUTY_DESK = "duty_desk"  # the station duty desk holds overflow alerts; no grid unit may take this id
 MIN_OFFICERS = 3  # 最小作战单元
+#: bounds of a grid a station could upload (a county has hundreds of units, not tens of thousands)
+MAX_UNITS, MAX_OFFICERS, MAX_NAME = 5000, 60, 60
 OVERLAP_TOLERANCE_M2 = 1.0
 
 
@@ -102,6 +105,8 @@ def parse_grid(feature_collection: Any) -> GridParse:
         problems.error("features", "must be a list of Features, one per grid unit")
     elif not features:
         problems.error("features", "needs at least one Feature (grid unit)")
+    elif len(features) > MAX_UNITS:
+        problems.error("features", f"holds {len(features)} units; a grid has at most {MAX_UNITS}")
     else:
         drafts = [_parse_feature(f, f"features[{i}]", problems) for i, f in enumerate(features)]
         _check_unique_ids(drafts, problems)
@@ -138,13 +143,18 @@ def _parse_properties(props: dict[str, Any], loc: str, problems: _Problems, draf
     elif unit_id == DUTY_DESK:
         problems.error(f"{loc}.unit_id", f"{DUTY_DESK!r} is reserved for the station duty desk", draft)
     elif any(c.isspace() or not c.isprintable() for c in unit_id):
-        problems.error(f"{loc}.unit_id", f"must not hold spaces or control characters: {unit_id!r}", draft)
+        problems.error(f"{loc}.unit_id", f"must not hold spaces or control characters: {unit_id[:MAX_NAME]!r}", draft)
+    elif not is_identifier(unit_id):
+        problems.error(f"{loc}.unit_id", "must be 1 to 64 of A-Z a-z 0-9 . _ : - (starting with a letter or digit), "
+                                         f"so that /v1/units/<unit_id> reaches it: {unit_id[:MAX_NAME]!r}", draft)
     else:
         draft.unit_id = unit_id
 
     name = props.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         problems.error(f"{loc}.name", "must be a non-empty string when given", draft)
+    elif name is not None and len(name) > MAX_NAME:
+        problems.error(f"{loc}.name", f"must be at most {MAX_NAME} characters, got {len(name)}", draft)
     else:
         draft.name = name
 
@@ -179,10 +189,15 @@ def _parse_officers(officers: Any, loc: str, problems: _Problems, draft: _Draft)
     if not isinstance(officers, list):
         problems.error(loc, f"must be a list of at least {MIN_OFFICERS} officer ids", draft)
         return None
+    if len(officers) > MAX_OFFICERS:
+        problems.error(loc, f"lists {len(officers)} officers; a unit has at most {MAX_OFFICERS}", draft)
+        return None
     seen: dict[str, int] = {}
     for k, officer in enumerate(officers):
         if not isinstance(officer, str) or not officer.strip():
             problems.error(f"{loc}[{k}]", "must be a non-empty officer id", draft)
+        elif len(officer) > 64:
+            problems.error(f"{loc}[{k}]", f"an officer id is at most 64 characters, got {len(officer)}", draft)
         elif officer in seen:
             problems.error(f"{loc}[{k}]", f"officer {officer} is listed twice (also [{seen[officer]}])", draft)
         else:

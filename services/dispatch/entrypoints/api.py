@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.contracts.alerts import Disposition, Party
-from common.http import ERROR_RESPONSES, Principal, context, create_app, require
+from common.contracts.base import Identifier
+from common.http import ERROR_RESPONSES, IsoWeek, Principal, context, create_app, personal, require
 from common.runtime import Runtime
 from common.timefmt import local
 from dispatch import handlers
@@ -26,34 +27,42 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+#: a unit's id, as the grid gives it (the id alphabet; the duty desk is `duty_desk`)
+UnitId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+#: the most people one closing names
+MAX_PARTIES = 50
+
+
 class AckRequest(_Body):
-    unit_id: str = Field(min_length=1)
+    unit_id: UnitId
 
 
 class CloseRequest(_Body):
-    unit_id: str = Field(min_length=1, description="The holding unit, or 'duty_desk' for an alert it holds.")
-    officer_id: str = Field(min_length=1)
+    unit_id: UnitId = Field(description="The holding unit, or 'duty_desk' for an alert it holds.")
+    officer_id: str = Field(min_length=1, max_length=64, pattern=r"\S")
     disposition: Disposition
     note: str = Field(default="", max_length=4000)
-    signatures: dict[str, str] = Field(
-        default_factory=dict,
+    signatures: dict[Annotated[str, Field(max_length=30)], Annotated[str, Field(max_length=60)]] = Field(
+        default_factory=dict, max_length=10,
         description="resolved_on_scene needs party, officer and witness (处警现场处结备案单).",
     )
-    parties: list[Party] = Field(default_factory=list, description="People involved, for mediation and rating.")
+    parties: list[Party] = Field(default_factory=list, max_length=MAX_PARTIES,
+                                 description="People involved, for mediation and rating.")
 
 
 class StatusRequest(_Body):
     status: Literal["available", "busy", "off_duty"]
 
 
-def _alert_view(alert: Alert, d: Dispatch) -> dict[str, Any]:
+def _alert_view(alert: Alert, d: Dispatch, principal: Principal, *, listing: bool = False) -> dict[str, Any]:
+    """The alert in the station's zone; the caller's and the parties' phones whole only for roles that act on it."""
     data = alert.to_dict()
     data.pop("version", None)
     data.pop("events", None)
     data["location"] = {"lon": data.pop("lon"), "lat": data.pop("lat"), "address": data.pop("address")}
     data["history"] = data.pop("assignments")
     data["officers"] = handlers.officers(d, alert.unit_id)
-    return local(data, d.settings.zone)
+    return personal(local(data, d.settings.zone), principal, listing=listing)
 
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
@@ -65,7 +74,7 @@ async def put_grid(_: Admin, d: DispatchDep, geojson: Annotated[dict[str, Any], 
     """Replace the whole grid (GeoJSON FeatureCollection), or refuse it whole with every reason."""
     parsed, version = await handlers.replace_grid(d, geojson)
     if not parsed.ok:
-        detail = [{"field": e.loc, "msg": e.message} for e in parsed.errors]
+        detail = [{"field": e.loc, "msg": e.message, "type": "value_error"} for e in parsed.errors]
         return JSONResponse({"error": "invalid_grid", "detail": detail, "grid_version": version}, status_code=422)
     return JSONResponse({
         "grid_version": version, "units": len(parsed.units),
@@ -75,8 +84,10 @@ async def put_grid(_: Admin, d: DispatchDep, geojson: Annotated[dict[str, Any], 
 
 @router.get("/grid", tags=["grid"])
 async def get_grid(_: Reader, d: DispatchDep) -> dict[str, Any]:
+    """The grid as uploaded: a FeatureCollection that `PUT /v1/grid` takes back as it is, with its
+    `grid_version` and the `warnings` it was accepted with as foreign members (GeoJSON allows them)."""
     version, geojson, warnings = await handlers.current_grid(d)
-    return {"grid_version": version, "warnings": warnings, "grid": geojson}
+    return {**geojson, "grid_version": version, "warnings": warnings}
 
 
 @router.get("/units", tags=["units"])
@@ -85,28 +96,28 @@ async def list_units(_: Reader, d: DispatchDep, include_retired: bool = False) -
 
 
 @router.get("/units/{unit_id}", tags=["units"])
-async def get_unit(unit_id: str, _: Reader, d: DispatchDep) -> dict[str, Any]:
+async def get_unit(unit_id: Identifier, _: Reader, d: DispatchDep) -> dict[str, Any]:
     return asdict(await handlers.unit(d, unit_id))
 
 
 @router.put("/units/{unit_id}/status", tags=["units"])
-async def put_status(unit_id: str, body: StatusRequest, _: DutyDesk, d: DispatchDep) -> dict[str, Any]:
+async def put_status(unit_id: Identifier, body: StatusRequest, _: DutyDesk, d: DispatchDep) -> dict[str, Any]:
     return asdict(await handlers.set_unit_status(d, unit_id, body.status))
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"])
-async def get_alert(alert_id: str, _: Reader, d: DispatchDep) -> dict[str, Any]:
-    return _alert_view(await handlers.load(d, alert_id), d)
+async def get_alert(alert_id: Identifier, who: Reader, d: DispatchDep) -> dict[str, Any]:
+    return _alert_view(await handlers.load(d, alert_id), d, who)
 
 
 @router.get("/alerts", tags=["alerts"])
 async def list_alerts(
     request: Request,
     response: Response,
-    _: Reader,
+    who: Reader,
     d: DispatchDep,
     state: Literal["received", "assigned", "acknowledged", "closed", "unassigned"] | None = None,
-    unit_id: str | None = None,
+    unit_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     after: Annotated[str | None, Query(
         max_length=120, description="With state=unassigned: the page after this rank (from the `next` Link).",
@@ -120,29 +131,30 @@ async def list_alerts(
         page, following = await handlers.duty_desk_queue(d, after=after or "", limit=limit)
         if following is not None:
             response.headers["Link"] = f'<{request.url.include_query_params(after=following)}>; rel="next"'
-        return [_alert_view(a, d) for a in page]
-    return [_alert_view(a, d) for a in await handlers.alerts(d, state=state, unit_id=unit_id, limit=limit)]
+        return [_alert_view(a, d, who, listing=True) for a in page]
+    found = await handlers.alerts(d, state=state, unit_id=unit_id, limit=limit)
+    return [_alert_view(a, d, who, listing=True) for a in found]
 
 
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"])
-async def ack(alert_id: str, body: AckRequest, _: DutyDesk, d: DispatchDep) -> dict[str, Any]:
-    return _alert_view(await handlers.acknowledge(d, alert_id, body.unit_id), d)
+async def ack(alert_id: Identifier, body: AckRequest, who: DutyDesk, d: DispatchDep) -> dict[str, Any]:
+    return _alert_view(await handlers.acknowledge(d, alert_id, body.unit_id), d, who)
 
 
 @router.post("/alerts/{alert_id}/close", tags=["alerts"])
-async def close(alert_id: str, body: CloseRequest, _: DutyDesk, d: DispatchDep) -> dict[str, Any]:
+async def close(alert_id: Identifier, body: CloseRequest, who: DutyDesk, d: DispatchDep) -> dict[str, Any]:
     alert = await handlers.close(
         d, alert_id, unit_id=body.unit_id, officer_id=body.officer_id, disposition=body.disposition,
         note=body.note, signatures=body.signatures, parties=[p.model_dump() for p in body.parties],
     )
-    return _alert_view(alert, d)
+    return _alert_view(alert, d, who)
 
 
 @router.get("/stats", tags=["statistics"])
 async def stats(
     _: Reader,
     d: DispatchDep,
-    week: Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week, e.g. 2026-W48")] = None,
+    week: Annotated[IsoWeek | None, Query(description="ISO week, e.g. 2026-W48; default this week")] = None,
 ) -> dict[str, Any]:
     """Per unit and week: count and median seconds to assign, acknowledge and close; and where alerts cluster."""
     return await handlers.weekly_stats(d, week)

@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainValidator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.contracts.base import Identifier, Phone
 from common.contracts.ratings import Level, StaffRef, SubjectType
-from common.http import ERROR_RESPONSES, Principal, context, create_app, masked, personal, require
+from common.http import ERROR_RESPONSES, IsoWeek, Principal, context, create_app, masked, personal, require
 from common.runtime import Runtime
 from common.timefmt import iso_week, local, week_bounds
 from rating import handlers
@@ -33,26 +32,11 @@ FollowupReader = Annotated[Principal, Depends(require("viewer", "duty_desk", "le
 #: leadership calls the dissatisfied back: a follow-up shows them the phone too
 FOLLOWUP_ROLES = frozenset({"admin", "duty_desk", "officer", "mediator", "leadership"})
 
-_UTC_ZONE = ZoneInfo("UTC")  # whether a week label exists does not depend on the zone
 _WEEK = timedelta(days=7)
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
 
 
-def _week(value: Any) -> str:
-    """An ISO week label that exists: 2026-W53 does, 2025-W53 does not."""
-    if not isinstance(value, str) or len(value) != 8:
-        raise ValueError("a week is written like 2026-W48")
-    try:
-        start, _ = week_bounds(value, _UTC_ZONE)
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None
-    if iso_week(start, _UTC_ZONE) != value:
-        raise ValueError(f"{value[:4]} has no week {value[5:]}")
-    return value
-
-
-Week = Annotated[str, PlainValidator(_week, json_schema_input_type=str)]
 
 
 class _Body(BaseModel):
@@ -117,7 +101,7 @@ async def list_ratings(
     m: EvaluationDep,
     subject_id: Annotated[str | None, Query(max_length=64)] = None,
     officer_id: Annotated[str | None, Query(max_length=64)] = None,
-    week: Annotated[Week | None, Query(description="Default: this week, unless a subject is named.")] = None,
+    week: Annotated[IsoWeek | None, Query(description="Default: this week, unless a subject is named.")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
@@ -138,12 +122,14 @@ async def get_survey(survey_id: Identifier, who: Reader, m: EvaluationDep) -> di
     return _view(m, await m.survey_uow.get(survey_id), who)
 
 
-@router.get("/reports/weekly", tags=["reports"])
+@router.get("/reports/weekly", tags=["reports"], responses={200: {
+    "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+    "description": "The report; as CSV (UTF-8 with BOM, for the station's spreadsheet) with format=csv or Accept: text/csv."}})
 async def weekly_report(
     request: Request,
     _: Reader,
     m: EvaluationDep,
-    week: Annotated[Week | None, Query(description="ISO week, station zone; default this week.")] = None,
+    week: Annotated[IsoWeek | None, Query(description="ISO week, station zone; default this week.")] = None,
     by: Literal["officer", "unit", "station"] = "officer",
     format: Annotated[Literal["json", "csv"] | None, Query(description="csv: also by Accept: text/csv")] = None,
 ) -> Any:
@@ -165,7 +151,7 @@ async def weekly_report(
 async def list_spot_checks(
     who: Reader,
     m: EvaluationDep,
-    week: Annotated[Week | None, Query(description="Default: last week (a week is drawn once it is over).")] = None,
+    week: Annotated[IsoWeek | None, Query(description="Default: last week (a week is drawn once it is over).")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:

@@ -28,7 +28,9 @@ async def test_a_bad_grid_is_refused_whole_with_every_reason_and_the_old_one_kep
         assert any(f.startswith("features[2].properties.unit_id") or f.startswith("features[2]") for f in fields)
         assert any(f.startswith("features[3].geometry") for f in fields)
         kept = (await svc.http.get("/v1/grid")).json()
-        assert kept["grid_version"] == 1 and len(kept["grid"]["features"]) == 4
+        assert kept["grid_version"] == 1 and len(kept["features"]) == 4
+        again = await svc.http.put("/v1/grid", json=kept)  # what GET gives, PUT takes back as it is
+        assert again.status_code == 200 and again.json()["grid_version"] == 2
         assert [u["unit_id"] for u in (await svc.http.get("/v1/units")).json()] == ["G1", "G2", "G3", "G4"]
         assert (await svc.http.put("/v1/grid", json={"type": "Feature"})).status_code == 422
 

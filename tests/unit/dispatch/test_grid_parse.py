@@ -189,8 +189,25 @@ def test_unit_ids_with_spaces_or_control_characters_are_refused():
                                    feature("东-1#a", 0.06, 0)))
 
     assert [loc for loc in locs(parsed.errors) if loc.endswith("unit_id")] == [
-        f"features[{i}].properties.unit_id" for i in range(3)]
+        f"features[{i}].properties.unit_id" for i in range(4)]
     assert "spaces or control characters" in message_at(parsed.errors, "features[0].properties.unit_id")
+    # every unit is reachable at /v1/units/<unit_id> as it is: '#' and other characters outside the alphabet are not
+    assert "/v1/units/<unit_id> reaches it" in message_at(parsed.errors, "features[3].properties.unit_id")
+
+
+def test_unit_ids_of_the_alphabet_and_bounded_names_and_officer_lists():
+    ok = parse_grid(collection(feature("G1.a_b:c-2", 0, 0), feature("9", 0.02, 0)))
+    assert ok.errors == [] and [u.unit_id for u in ok.units] == ["G1.a_b:c-2", "9"]
+    long_name = feature("G1", 0, 0)
+    long_name["properties"]["name"] = "网" * 61
+    crowded = feature("G2", 0.02, 0)
+    crowded["properties"]["officers"] = [f"P{k}" for k in range(61)]
+    refused = parse_grid(collection(long_name, crowded))
+    assert "at most 60 characters, got 61" in message_at(refused.errors, "features[0].properties.name")
+    assert "at most 60" in message_at(refused.errors, "features[1].properties.officers")
+    at_the_bound = feature("G3", 0, 0)
+    at_the_bound["properties"]["name"] = "网" * 60
+    assert parse_grid(collection(at_the_bound)).errors == []
 
 
 def test_multipolygon_zones_are_accepted():
