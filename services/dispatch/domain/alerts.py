@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from common.domain import Refusal, as_utc
 from dispatch.domain.assignment import Candidate
 from dispatch.domain.events import (
     AlertAcknowledged,
@@ -29,16 +30,8 @@ RELEASE_ENDS: tuple[AssignmentEnd, ...] = ("ack_timeout", "unit_unavailable")
 ON_SCENE_SIGNATURES = ("party", "officer", "witness")
 
 
-class DomainError(Exception):
-    """A move the domain rules refuse."""
-
-
-class Refusal(DomainError):
-    """A refusal with the reason a caller reads."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+#: every refusal of dispatch's rules (common.domain's, with the reason a person reads)
+DomainError = Refusal
 
 
 class AlertRefused(Refusal):
@@ -302,7 +295,5 @@ def desk_order(alert: Alert) -> str:
 
 
 def _aware(value: Any) -> Any:
-    """BSON hands datetimes back naive in UTC unless the client is tz_aware."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    """A stored value as the rules want it: a datetime aware (BSON hands them back naive, in UTC)."""
+    return as_utc(value) if isinstance(value, datetime) else value

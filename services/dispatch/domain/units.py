@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from dispatch.domain.alerts import Refusal
+from common.domain import Refusal, as_utc
 from dispatch.domain.events import GridReplaced, UnitStatus, UnitStatusChanged
 
 STATUSES: tuple[UnitStatus, ...] = ("available", "busy", "off_duty")
@@ -89,9 +89,7 @@ class GridRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GridRecord:
-        uploaded = data["uploaded_at"]
-        if uploaded.tzinfo is None:
-            uploaded = uploaded.replace(tzinfo=UTC)
+        uploaded = as_utc(data["uploaded_at"])
         return cls(data["geojson"], [dict(w) for w in data.get("warnings", [])], uploaded, data.get("version", 0))
 
 
