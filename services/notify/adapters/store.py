@@ -209,7 +209,9 @@ class MongoCallbacks(MongoRepository[Callback]):
     async def _read(self, query: dict[str, Any], limit: int, offset: int = 0, sort: bool = False) -> list[Callback]:
         cursor = self.collection.find(query)
         if sort:
-            cursor = cursor.sort([("due_ms", ASCENDING), ("_id", ASCENDING)])
+            # one key: the store walks its index and stops at the page (with `_id` as a second key it sorted
+            # a whole day's callbacks, which share their due_ms, before answering); ties keep index order
+            cursor = cursor.sort("due_ms", ASCENDING)
         cursor = cursor.skip(offset).limit(limit)
         return [Callback.from_dict(d) async for d in cursor]
 
