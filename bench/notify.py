@@ -157,6 +157,7 @@ async def main(args: argparse.Namespace) -> None:
     nats = start_nats(tmp / "nats")
     store = start_store(tmp / "store")
     procs: list[subprocess.Popen] = []
+    logs = [(tmp / "notify.log").open("wb"), (tmp / "baseline.log").open("wb")]
     client = mongo.client(store.url)
     try:
         nc = await bus.connect(nats.url, "bench")
@@ -167,11 +168,10 @@ async def main(args: argparse.Namespace) -> None:
                "FQ_NOTIFY_MONGO_DB": SERVICE_DB, "FQ_NOTIFY_HTTP_PORT": str(port), "FQ_NOTIFY_LOG_LEVEL": "WARNING",
                "FQ_NOTIFY_LOG_JSON": "true", "FQ_NOTIFY_SMS_DELAY_S": str(3 * 86400),  # scheduling only
                **{k: v for k, v in os.environ.items() if k.startswith("FQ_NOTIFY_")}}
-        service = subprocess.Popen([sys.executable, "-m", "notify"], env=env, stdout=open(tmp / "notify.log", "wb"),
-                                   stderr=subprocess.STDOUT)
+        service = subprocess.Popen([sys.executable, "-m", "notify"], env=env, stdout=logs[0], stderr=subprocess.STDOUT)
         procs.append(service)
         baseline = subprocess.Popen([sys.executable, __file__, "--baseline-worker", nats.url, store.url],
-                                    stdout=open(tmp / "baseline.log", "wb"), stderr=subprocess.STDOUT)
+                                    stdout=logs[1], stderr=subprocess.STDOUT)
         procs.append(baseline)
         wait_for_port(port, 60, service, "notify")
         async with httpx.AsyncClient(timeout=10) as http:
@@ -198,8 +198,9 @@ async def main(args: argparse.Namespace) -> None:
                 cpu[f"store ({name})"] += _cpu_s(store.process.pid) - store_before
         base, svc = statistics.median(rates["baseline"]), statistics.median(rates["notify"])
         print(f"scheduling  cases.accepted (1 party), {args.events} events x {args.rounds} rounds")
-        print(f"  baseline (consume, 1 insert, ack)   {base:8.0f} events/s   rounds {[round(x) for x in rates['baseline']]}")
-        print(f"  notify  (record + callback + event) {svc:8.0f} events/s   rounds {[round(x) for x in rates['notify']]}"
+        rounds = {k: [round(x) for x in v] for k, v in rates.items()}
+        print(f"  baseline (consume, 1 insert, ack)   {base:8.0f} events/s   rounds {rounds['baseline']}")
+        print(f"  notify  (record + callback + event) {svc:8.0f} events/s   rounds {rounds['notify']}"
               f"   {svc / base:.0%} of the baseline")
         per = 1000 / (args.events * args.rounds)
         print("  CPU ms per event: " + ", ".join(f"{k} {v * per:.2f}" for k, v in cpu.items()))
@@ -285,6 +286,8 @@ async def main(args: argparse.Namespace) -> None:
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(30)
+        for log in logs:
+            log.close()
         nats.stop()
         store.stop()
 

@@ -28,7 +28,8 @@ class NotifySettings(SmsGatewaySettings):
                                description="The contact number in a callback SMS when the officer has none.")
     officers: dict[str, OfficerContact] = Field(
         default_factory=dict,
-        description='officer_id -> name and phone for the SMS, e.g. FQ_NOTIFY_OFFICERS=\'{"P1001": {"name": "张伟"}}\'.')
+        description='officer_id -> name and phone for the SMS, '
+                    'e.g. FQ_NOTIFY_OFFICERS=\'{"P1001": {"name": "张伟"}}\'.')
     sms_allowed_from: time = Field(default=time(8, 0), description="First local time a callback SMS may go (included).")
     sms_allowed_until: time = Field(default=time(21, 0), description="End of the allowed SMS hours (excluded).")
     sms_delay_s: float = Field(default=0.0, ge=0, le=7 * 86400,

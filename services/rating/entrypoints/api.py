@@ -124,7 +124,8 @@ async def get_survey(survey_id: Identifier, who: Reader, m: EvaluationDep) -> di
 
 @router.get("/reports/weekly", tags=["reports"], responses={200: {
     "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
-    "description": "The report; as CSV (UTF-8 with BOM, for the station's spreadsheet) with format=csv or Accept: text/csv."}})
+    "description": "The report; as CSV (UTF-8 with BOM, for the station's spreadsheet) with format=csv or "
+                   "Accept: text/csv."}})
 async def weekly_report(
     request: Request,
     _: Reader,

@@ -50,7 +50,8 @@ async def test_accepted_then_solved_schedules_supersedes_and_sends_inside_the_ho
         await gateway(sends[0].data, "delivered")
         await eventually(lambda: _state(svc.http, sends[0].data["ref"], "delivered"), timeout=10)
         one = (await svc.http.get(f"/v1/callbacks/{sends[0].data['ref']}")).json()
-        assert one["phone"] == sends[0].data["phone"] and one["state"] == "delivered"  # whole, one by one, for a role that acts on cases
+        # whole, one by one, for a role that acts on cases
+        assert one["phone"] == sends[0].data["phone"] and one["state"] == "delivered"
 
         clock.set(sh(2026, 11, 22, 15, 0, 5))
         await publish(nc, "cases.solved", SOLVED, f"{CASE}-solved")
@@ -99,7 +100,8 @@ async def test_the_overdue_path_end_to_end(run_service, published, nc) -> None:
         assert (await svc.http.get("/v1/callbacks/figures", params={"week": "2026-48"})).status_code == 422
 
     [overdue] = await published("callbacks.overdue")
-    assert (overdue.data["callback_id"], overdue.data["officer_id"], overdue.data["unit_id"]) == (cb("p3"), "P1001", "G1")
+    told = (overdue.data["callback_id"], overdue.data["officer_id"], overdue.data["unit_id"])
+    assert told == (cb("p3"), "P1001", "G1")
     assert [e.data["late"] for e in await published("callbacks.completed")] == [True]
     assert len(await published("callbacks.manual")) == 1
 

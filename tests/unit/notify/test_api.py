@@ -27,7 +27,8 @@ async def api():
                InMemoryCallbacks(), memory_cases())
     await handlers.case_accepted(n, CaseAccepted.model_validate({
         "case_id": "A2026-0042", "kind": "criminal", "accepted_at": "2026-11-20T10:00:00+08:00",
-        "officer_id": "P1001", "unit_id": "G1", "parties": [{"party_id": "p1", "name": "王某", "phone": "13800138001"}]}))
+        "officer_id": "P1001", "unit_id": "G1",
+        "parties": [{"party_id": "p1", "name": "王某", "phone": "13800138001"}]}))
     app = create_app("notify", n.settings, {}, context=n, routers=(router,))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client

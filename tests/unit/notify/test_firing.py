@@ -44,7 +44,8 @@ def test_a_receipt_counts_only_for_the_sms_in_flight(make_callback, policy: Send
     callback: Callback = make_callback()
     now = callback.send_at + timedelta(seconds=5)
     fire(callback, callback.send_at, policy)
-    assert not apply_receipt(callback, now=now, sms_id=sms_id_for(callback), status="delivered", detail="", policy=policy)
+    assert not apply_receipt(callback, now=now, sms_id=sms_id_for(callback), status="delivered", detail="",
+                             policy=policy)
     assert not apply_receipt(callback, now=now, sms_id=callback.message_id, status="sent", detail="", policy=policy)
     assert apply_receipt(callback, now=now, sms_id=callback.message_id, status="failed", detail="refused",
                          policy=policy)
