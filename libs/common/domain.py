@@ -39,8 +39,8 @@ class HistoryEntry:
     note: str = ""
 
 
-def require_aware(when: datetime) -> None:
-    if when.tzinfo is None:
+def require_aware(*moments: datetime) -> None:
+    if any(moment.tzinfo is None for moment in moments):
         raise ValueError("the rules need timezone-aware datetimes")
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from common.domain import as_utc
 from notify.domain.deadlines import DEFAULT_ZONE, Rule, deadline
 from notify.domain.holidays import WorkCalendar
 from notify.domain.model import Callback, callback_id_for
@@ -103,13 +104,12 @@ class Case:
 
     @classmethod
     def from_dict(cls, doc: dict[str, object]) -> Case:
-        from notify.domain.model import _utc  # one naive-as-UTC rule for every stored datetime
 
         parties = doc.get("parties") or []
         return cls(
             case_id=str(doc["case_id"]),
-            accepted_at=_utc(doc.get("accepted_at")),  # type: ignore[arg-type]
-            solved_at=_utc(doc.get("solved_at")),  # type: ignore[arg-type]
+            accepted_at=as_utc(doc.get("accepted_at")),  # type: ignore[arg-type]
+            solved_at=as_utc(doc.get("solved_at")),  # type: ignore[arg-type]
             kind=doc.get("kind"),  # type: ignore[arg-type]
             officer_id=doc.get("officer_id"),  # type: ignore[arg-type]
             unit_id=doc.get("unit_id"),  # type: ignore[arg-type]

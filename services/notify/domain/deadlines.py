@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
+from common.domain import require_aware
 from notify.domain.holidays import WorkCalendar, extend_to_working_day
 
 Rule = Literal["unsolved_7d", "solved_3d"]
@@ -42,7 +43,7 @@ class Deadline:
 
 def last_day(start: datetime, rule: Rule, zone: ZoneInfo = DEFAULT_ZONE) -> date:
     """`start`'s local date plus the rule's days (the start day is not counted)."""
-    _require_aware(start)
+    require_aware(start)
     if rule not in RULE_DAYS:
         raise ValueError(f"unknown callback rule {rule!r}; expected one of {', '.join(RULES)}")
     return start.astimezone(zone).date() + timedelta(days=RULE_DAYS[rule])
@@ -78,8 +79,3 @@ def shown_due_at(due_at: datetime, zone: ZoneInfo = DEFAULT_ZONE) -> datetime:
 def in_time(done_at: datetime, due_at: datetime) -> bool:
     """Done before the end of the last day."""
     return done_at < due_at
-
-
-def _require_aware(when: datetime) -> None:
-    if when.tzinfo is None:
-        raise ValueError("callback deadlines need timezone-aware datetimes")

@@ -46,9 +46,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, get_args
 
+from common.domain import HistoryEntry, Refusal, as_utc, require_aware
 from notify.domain import events as ev
 from notify.domain.deadlines import RULES, Rule
 from notify.domain.schedule import SendPolicy
@@ -69,26 +70,8 @@ def callback_id_for(case_id: str, party_id: str, rule: str) -> str:
     return CALLBACK_ID_PREFIX + digest[:24]
 
 
-class DomainError(Exception):
-    """A rule of notify refused a command."""
-
-
-class CallbackRefused(DomainError):
+class CallbackRefused(Refusal):
     """A command the callback does not accept in its present state; the HTTP layer answers 409."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    actor: str
-    action: str
-    from_state: State | None
-    to_state: State
-    note: str = ""
 
 
 @dataclass(eq=False)
@@ -147,7 +130,7 @@ class Callback:
     ) -> Callback:
         """A new callback with `due_at` from `deadlines.deadline`: scheduled with its first SMS time,
         manual at once (no phone, opted out, no time left), or overdue at once (now >= due_at)."""
-        _require_aware(now, start_at, due_at)
+        require_aware(now, start_at, due_at)
         if rule not in RULES:
             raise CallbackRefused(f"unknown callback rule {rule!r}; expected one of {', '.join(RULES)}")
         if due_at <= start_at:
@@ -233,7 +216,7 @@ class Callback:
     ) -> bool:
         """A delivery receipt for `message_id`. Applied only to the SMS in flight (state sent, same
         id); any other receipt is stale or doubled and changes nothing (returns False)."""
-        _require_aware(now)
+        require_aware(now)
         if self.state != "sent" or message_id != self.message_id:
             return False
         if not delivered:
@@ -248,7 +231,7 @@ class Callback:
         """Send later (the phone reached its daily limit): at the first allowed time from `until`,
         or manual when that is past the cutoff."""
         self._allow("postpone", now, {"scheduled"})
-        _require_aware(until)
+        require_aware(until)
         self._move_send(now, policy.send_at_or_after(max(now, until), self.due_at), reason)
 
     def open_manual(self, *, now: datetime, reason: str) -> None:
@@ -269,7 +252,7 @@ class Callback:
     def complete(self, *, now: datetime, channel: str, reached: bool, opinion: str = "", completed_by: str) -> None:
         """The callback was made (回访): by phone, visit or SMS reply; `reached` whether the party
         was reached; `opinion` the party's words. Late (still recorded) when now >= due_at."""
-        _require_aware(now)
+        require_aware(now)
         if self.state == "done":
             raise CallbackRefused(
                 f"callback {self.callback_id} was already done at {self.completed_at} by {self.completed_by}"
@@ -315,7 +298,7 @@ class Callback:
     def check_deadlines(self, now: datetime) -> list[ev.CallbackEvent]:
         """The deadline events newly due at `now`, each returned (and recorded) once: manual at the
         cutoff, overdue at the deadline."""
-        _require_aware(now)
+        require_aware(now)
         before = len(self.events)
         if self.state in AWAITING_SMS and self.manual_cutoff_at <= now < self.due_at:
             self._go_manual(now, self._cutoff_reason())
@@ -354,8 +337,8 @@ class Callback:
         datetimes, as a Mongo client returns them, are read as UTC."""
         values = {name: doc[name] for name in cls.__dataclass_fields__ if name != "events"}
         for name in _DATETIME_FIELDS:
-            values[name] = _utc(values[name])
-        values["history"] = [HistoryEntry(**{**entry, "at": _utc(entry["at"])}) for entry in doc["history"]]
+            values[name] = as_utc(values[name])
+        values["history"] = [HistoryEntry(**{**entry, "at": as_utc(entry["at"])}) for entry in doc["history"]]
         return cls(**values)
 
     # --- internals --------------------------------------------------------------------------
@@ -398,7 +381,7 @@ class Callback:
         )
 
     def _allow(self, command: str, now: datetime, states: Iterable[State]) -> None:
-        _require_aware(now)
+        require_aware(now)
         allowed = [state for state in STATES if state in states]
         if self.state not in allowed:
             raise CallbackRefused(
@@ -422,14 +405,3 @@ _DATETIME_FIELDS = (
     "completed_at",
     "superseded_at",
 )
-
-
-def _require_aware(*moments: datetime) -> None:
-    if any(moment.tzinfo is None for moment in moments):
-        raise ValueError("the callback model needs timezone-aware datetimes")
-
-
-def _utc(when: datetime | None) -> datetime | None:
-    if when is None or when.tzinfo is not None:
-        return when
-    return when.replace(tzinfo=UTC)

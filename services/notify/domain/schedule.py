@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from common.domain import require_aware
 from notify.domain.deadlines import DEFAULT_ZONE
 
 DEFAULT_RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
@@ -54,7 +55,7 @@ class SendPolicy:
 
     def next_allowed(self, moment: datetime) -> datetime:
         """`moment` if inside the allowed hours, else the start of the next allowed hours (UTC)."""
-        _require_aware(moment)
+        require_aware(moment)
         local = moment.astimezone(self.zone)
         if self.is_allowed(moment):
             return moment
@@ -63,7 +64,7 @@ class SendPolicy:
 
     def start_of_next_day(self, moment: datetime) -> datetime:
         """The start of the allowed hours on the local day after `moment` (for a rate-limited phone)."""
-        _require_aware(moment)
+        require_aware(moment)
         day = moment.astimezone(self.zone).date() + timedelta(days=1)
         return datetime.combine(day, self.allowed_from, tzinfo=self.zone).astimezone(UTC)
 
@@ -87,8 +88,3 @@ class SendPolicy:
         if failures > len(self.retry_delays):
             return None
         return self.send_at_or_after(failed_at + self.retry_delays[failures - 1], due_at)
-
-
-def _require_aware(when: datetime) -> None:
-    if when.tzinfo is None:
-        raise ValueError("send times need timezone-aware datetimes")

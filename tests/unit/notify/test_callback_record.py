@@ -283,4 +283,4 @@ def test_schedule_refusal_words(make_callback):
     assert refused.value.reason == "a callback's deadline must come after its start"
     with pytest.raises(ValueError) as naive:
         make_callback(now=datetime(2026, 11, 20, 10, 0))
-    assert str(naive.value) == "the callback model needs timezone-aware datetimes"
+    assert str(naive.value) == "the rules need timezone-aware datetimes"

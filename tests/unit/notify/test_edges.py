@@ -61,7 +61,7 @@ def test_deadline_error_words():
     assert str(error.value) == "unknown callback rule 'x'; expected one of unsolved_7d, solved_3d"
     with pytest.raises(ValueError) as error:
         last_day(datetime(2026, 11, 20, 10, 0), "solved_3d")
-    assert str(error.value) == "callback deadlines need timezone-aware datetimes"
+    assert str(error.value) == "the rules need timezone-aware datetimes"
 
 
 # --- holidays -------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def test_policy_error_words(kwargs, message):
 def test_policy_naive_and_retry_words():
     with pytest.raises(ValueError) as error:
         SendPolicy().next_allowed(datetime(2026, 11, 20, 10, 0))
-    assert str(error.value) == "send times need timezone-aware datetimes"
+    assert str(error.value) == "the rules need timezone-aware datetimes"
     with pytest.raises(ValueError) as error:
         SendPolicy().retry_at(sh(2026, 11, 20, 10, 0), 0, sh(2026, 11, 28, 0, 0))
     assert str(error.value) == "a retry follows at least one failure"
