@@ -17,6 +17,7 @@ refused by the service, now stated in the schema (`dependentRequired`, the phone
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -34,6 +35,14 @@ from mediation.adapters.store import InMemoryDisputes, InMemoryRequestIds
 from mediation.entrypoints.api import router as mediation_router
 from mediation.handlers import Mediation
 from mediation.settings import MediationSettings
+from notify.adapters.store import InMemoryCallbacks, memory_cases
+from notify.entrypoints.api import router as notify_router
+from notify.handlers import Notify
+from notify.settings import NotifySettings
+from notify.sms.api import router as sms_router
+from notify.sms.gateways.embedded import EmbeddedGateway, InMemoryRecords
+from notify.sms.handlers import Sms
+from notify.sms.store import InMemoryDailyCounters, InMemoryInbound, InMemoryMessages, InMemoryOptOuts, InMemoryStrays
 from rating.entrypoints.api import router as rating_router
 from tests.support import row_grid
 from tests.unit.rating.conftest import START, wired
@@ -86,4 +95,24 @@ dispatch = schemathesis.openapi.from_asgi("/openapi.json", _dispatch_app())
 @dispatch.parametrize()
 @FUZZ
 def test_dispatch_answers_every_request_within_its_documented_contract(case) -> None:
+    case.call_and_validate(headers=AUTH, excluded_checks=[negative_data_rejection, positive_data_acceptance])
+
+
+def _notify_app():
+    clock, settings = FakeClock(), NotifySettings(environment="test")
+    n = Notify(settings, clock, FakePublisher(), InMemoryCallbacks(), memory_cases())
+    sms = Sms(settings, clock, FakePublisher(), InMemoryMessages(), InMemoryInbound(), InMemoryDailyCounters(),
+              InMemoryOptOuts(), InMemoryStrays(),
+              EmbeddedGateway(InMemoryRecords(), clock, receipt_delay=timedelta(seconds=2)))
+    app = create_app("notify", settings, {}, context=n, routers=(notify_router, sms_router))
+    app.state.sms = sms
+    return app
+
+
+notify = schemathesis.openapi.from_asgi("/openapi.json", _notify_app())
+
+
+@notify.parametrize()
+@FUZZ
+def test_notify_answers_every_request_within_its_documented_contract(case) -> None:
     case.call_and_validate(headers=AUTH, excluded_checks=[negative_data_rejection, positive_data_acceptance])

@@ -144,8 +144,15 @@ class ReceiptAck(BaseModel):
     note: str = ""
 
 
-@router.api_route("/v1/sms/inbound", methods=["GET", "POST"], status_code=202, response_model=InboundAck,
-                  summary="A citizen's SMS (Kannel's get-url / post-url, a form, or JSON)")
+_INBOUND = {"status_code": 202, "response_model": InboundAck,
+            "summary": "A citizen's SMS (Kannel's get-url / post-url, a form, or JSON)"}
+_DLR = {"status_code": 202, "response_model": ReceiptAck,
+        "summary": "A delivery report (Kannel's dlr-url: sms_id and status %d; or status delivered|failed)"}
+
+
+# Kannel calls with GET (get-url, dlr-url) or POST (post-url): one route each, named apart in the OpenAPI
+@router.get("/v1/sms/inbound", operation_id="sms_inbound_get", **_INBOUND)
+@router.post("/v1/sms/inbound", operation_id="sms_inbound_post", **_INBOUND)
 async def inbound(request: Request, s: SmsDep, _: Gateway) -> InboundAck:
     fields = await _fields(request)
     sender = _plain(fields.get("from") or fields.get("phone") or fields.get("sender"))
@@ -161,8 +168,8 @@ async def inbound(request: Request, s: SmsDep, _: Gateway) -> InboundAck:
                       opt_out=reply.opt_out)
 
 
-@router.api_route("/v1/sms/dlr", methods=["GET", "POST"], status_code=202, response_model=ReceiptAck,
-                  summary="A delivery report (Kannel's dlr-url: sms_id and status %d; or status delivered|failed)")
+@router.get("/v1/sms/dlr", operation_id="sms_dlr_get", **_DLR)
+@router.post("/v1/sms/dlr", operation_id="sms_dlr_post", **_DLR)
 async def delivery_report(request: Request, s: SmsDep, _: Gateway) -> ReceiptAck:
     fields = await _fields(request)
     sms_id = _plain(fields.get("sms_id"))
