@@ -124,7 +124,9 @@ class ConsumeLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch while there is room: up to `concurrency` messages in hand, each handled on its own."""
-        sub = await self.subscribe()
+        sub = await self._subscribed(stop)
+        if sub is None:
+            return  # stopped before the consumer could be reached
         log.info("consumer.started", consumer=self._c.durable, subject=self._c.subject)
         in_hand: set[asyncio.Task[None]] = set()
         while not stop.is_set():
@@ -149,6 +151,22 @@ class ConsumeLoop:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()  # the durable consumer stays on the server; only this fetcher ends
         log.info("consumer.stopped", consumer=self._c.durable)
+
+    async def _subscribed(self, stop: asyncio.Event) -> JetStreamContext.PullSubscription | None:
+        """The durable consumer, tried again with a growing wait while JetStream cannot answer (a cluster
+        electing the consumer's leader answers with timeouts): the service waits for it, it does not die."""
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                return await self.subscribe()
+            except Exception as exc:
+                if not dependency_down(exc):
+                    raise
+                log.warning("consumer.subscribe_retry", consumer=self._c.durable, error=repr(exc), after_s=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 10.0)
+        return None
 
     async def handle(self, msg: Msg) -> None:
         meta = msg.metadata

@@ -71,8 +71,9 @@ DEPENDENCY_DOWN: tuple[type[BaseException], ...] = (
 )
 
 
-#: JetStream's "a publish with this Nats-Msg-Id is in process" (while a leader changes): try again
-_MSG_ID_IN_PROCESS = 10071
+#: JetStream's "duplicate message id is in process" (JSStreamDuplicateMessageConflict, while a leader
+#: changes): the same msg id is being stored; try again
+_MSG_ID_IN_PROCESS = 10158
 
 
 def dependency_down(exc: BaseException) -> bool:

@@ -246,8 +246,8 @@ async def _send_or_expire(m: Evaluation, the_id: str) -> Survey:
         now = m.clock.now()
         if survey.state == "scheduled":
             survey.mark_sent(now=now, policy=m.policy)
-        elif survey.state in OPEN_SURVEY_STATES:
-            survey.expire(now=now)
+        elif survey.state in OPEN_SURVEY_STATES and survey.expires_at is not None and survey.expires_at <= now:
+            survey.expire(now=now)  # else another replica (or an earlier try) sent it meanwhile: nothing to do
 
     return await m.survey_uow.act(the_id, due)
 

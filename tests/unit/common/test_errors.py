@@ -15,7 +15,7 @@ from common.errors import Conflict, NotFound, Refused, Unavailable, dependency_d
 @pytest.mark.parametrize("exc", [
     Unavailable("store"), ServerSelectionTimeoutError("x"), AutoReconnect("x"), NatsTimeoutError(),
     NoRespondersError(), NoStreamResponseError(), ServiceUnavailableError(code=503), APIError(code=503),
-    BadRequestError(code=400, err_code=10071, description="duplicate message id is in process"),
+    BadRequestError(code=409, err_code=10158, description="duplicate message id is in process"),
     BrokerUnavailable("away"), TimeoutError(),
 ])
 def test_a_dependency_away(exc: BaseException) -> None:
@@ -24,6 +24,7 @@ def test_a_dependency_away(exc: BaseException) -> None:
 
 @pytest.mark.parametrize("exc", [
     NotFound("alert", "a"), Refused("no"), Conflict("busy"), BadRequestError(code=400, err_code=10058),
+    BadRequestError(code=400, err_code=10071, description="wrong last sequence"),
     NotFoundError(code=404), DuplicateKeyError("dup"), OperationFailure("bad query"), KeyError("bug"),
 ])
 def test_not_a_dependency_away(exc: BaseException) -> None:

@@ -401,3 +401,13 @@ async def test_an_unknown_receipt_or_record_is_not_found(m) -> None:
                                            requested_by="notify", ref="cb-1", at=START))  # not ours: ignored
     with pytest.raises(NotFound):
         await handlers.complete_followup(m, "fu-none", actor="a", findings="b", actions="c")
+
+
+async def test_a_survey_another_replica_sent_meanwhile_is_left_as_it_is_not_refused(m, clock, publisher) -> None:
+    """Found by the platform fault test: the sweep of one replica sent it, the other's request found it sent."""
+    await handlers.survey_of_alert(m, closed())
+    clock.advance(hours=1)
+    survey = await handlers._send_or_expire(m, SID)  # before its 72 h: nothing to do, no refusal
+    assert survey.state == "sent" and len(sms_out(publisher)) == 1
+    clock.advance(hours=72)
+    assert (await handlers._send_or_expire(m, SID)).state == "expired"
