@@ -12,18 +12,25 @@ own port and data folder. Every fault is printed with the time it was injected.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import time
 import urllib.request
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import nats
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from common.contracts.subjects import ALERTS_ASSIGNED
 from common.settings import DEVELOPMENT_TOKEN
 from fengqiao.embedded import EmbeddedServer, binary, free_port, start_store, wait_for_port
 from fengqiao.services import SERVICES
@@ -226,22 +233,32 @@ class Harness:
 
     def start_service(self, service: str, replicas: int, **env: str) -> list[Replica]:
         """Start `replicas` processes of a service on the harness's NATS and store, and wait until ready."""
+        return self.start_services({service: (replicas, env)})[service]
+
+    def start_services(self, wanted: dict[str, tuple[int, dict[str, str]]]) -> dict[str, list[Replica]]:
+        """Start every service's replicas at once (service -> (replicas, its env)), then wait until all are ready.
+
+        `env` names are the settings without the service's prefix ("SWEEP_INTERVAL_S"), or whole
+        variables when they already carry it."""
         assert self.store is not None and self.nats, "start NATS and the store first"
-        spec = SERVICES[service]
-        prefix = spec.env_prefix
-        shared = {**os.environ, f"{prefix}NATS_URL": self.nats_url, f"{prefix}MONGO_URL": self.store.url,
-                  f"{prefix}LOG_JSON": "true", f"{prefix}ENVIRONMENT": "test", **env}
-        started = []
-        for n in range(1, replicas + 1):
-            name = f"{service}-{n}"
-            port = free_port()
-            replica = Replica(spec, port, {**shared, f"{prefix}HTTP_PORT": str(port)},
-                              self.root / "logs" / f"{name}.log", name=name)
-            replica.start()
-            self.replicas[name] = replica
-            started.append(replica)
-        for replica in started:
-            replica.wait_ready()
+        started: dict[str, list[Replica]] = {}
+        for service, (replicas, env) in wanted.items():
+            spec = SERVICES[service]
+            prefix = spec.env_prefix
+            own = {k if k.startswith(prefix) else prefix + k: v for k, v in env.items()}
+            shared = {**os.environ, f"{prefix}NATS_URL": self.nats_url, f"{prefix}MONGO_URL": self.store.url,
+                      f"{prefix}LOG_JSON": "true", f"{prefix}ENVIRONMENT": "test", **own}
+            for n in range(1, replicas + 1):
+                name = f"{service}-{n}"
+                port = free_port()
+                replica = Replica(spec, port, {**shared, f"{prefix}HTTP_PORT": str(port)},
+                                  self.root / "logs" / f"{name}.log", name=name)
+                replica.start()
+                self.replicas[name] = replica
+                started.setdefault(service, []).append(replica)
+        for replicas_of_one in started.values():
+            for replica in replicas_of_one:
+                replica.wait_ready()
         return started
 
     # --- faults -------------------------------------------------------------------------------
@@ -299,6 +316,16 @@ class Harness:
                             return leader
         return None
 
+    async def kill_stream_leader(self, stream: str, outage_s: float) -> str:
+        """SIGKILL the node leading a stream, and start it again `outage_s` later; its name."""
+        leader = self.stream_leader(stream)
+        assert leader is not None, f"no node says who leads the {stream} stream"
+        print(f"  {leader} leads the {stream} stream", flush=True)
+        self.kill(leader)
+        await asyncio.sleep(outage_s)
+        await asyncio.to_thread(self.restart, leader)
+        return leader
+
     # --- stopping -----------------------------------------------------------------------------
 
     def stop(self) -> dict[str, int | None]:
@@ -327,3 +354,75 @@ async def read_stream(nc, stream: str) -> list[tuple[int, str, str | None, dict]
     finally:
         await sub.unsubscribe()
     return found
+
+
+async def publish_retrying(nc, subject: str, body: dict, msg_id: str, within_s: float = 30.0) -> None:
+    """A publisher that retries with the same msg id until JetStream acknowledges (the broker may be away)."""
+    data = json.dumps(body, ensure_ascii=False).encode()
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": msg_id})
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def unfinished_work(js, streams: list[str], skip: tuple[str, ...] = ()) -> dict[str, int]:
+    """Per durable consumer of these streams (but those named in `skip`): messages not yet delivered or
+    not yet acknowledged, where there are any."""
+    found: dict[str, int] = {}
+    for stream in streams:
+        for consumer in await js.consumers_info(stream):
+            name = consumer.name
+            if name in skip or not consumer.config.durable_name:
+                continue
+            left = (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+            if left:
+                found[name] = left
+    return found
+
+
+async def follow_assignments(nc, durable: str, on_new: Callable[[str, str, int], None]) -> None:
+    """The officers' side of `alerts.assigned`, through a durable consumer of our own (it keeps our place
+    through broker outages; from the stream's start, so nothing told before it is made is missed):
+    `on_new(alert_id, unit_id, attempt)` once per attempt, until cancelled."""
+    config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=10)
+    sub = await nc.jetstream().pull_subscribe(ALERTS_ASSIGNED, durable=durable, stream="ALERTS", config=config)
+    seen: set[tuple[str, int]] = set()
+    while True:
+        try:
+            msgs = await sub.fetch(50, timeout=1)
+        except (TimeoutError, NatsTimeoutError):
+            continue
+        except Exception:  # the broker is away: the durable consumer keeps our place
+            await asyncio.sleep(0.3)
+            continue
+        for msg in msgs:
+            body = json.loads(msg.data)
+            key = (body["alert_id"], body["attempt"])
+            if key not in seen:
+                seen.add(key)
+                on_new(body["alert_id"], body["unit_id"], body["attempt"])
+            with contextlib.suppress(Exception):  # not acked: told again, and `seen` drops it
+                await msg.ack()
+
+
+class CapacityWatch(Protocol):
+    snapshots: int
+    over_capacity: list[str]
+
+
+async def capacity_snapshots(db, capacity: dict[str, int], watch: CapacityWatch, every_s: float = 0.5) -> None:
+    """Every `every_s`, from dispatch's store: how many alerts each unit holds, against its capacity."""
+    while True:
+        try:
+            held = Counter([d["unit_id"] async for d in db.alerts.find(
+                {"state": {"$in": ["assigned", "acknowledged"]}}, {"unit_id": 1})])
+            watch.snapshots += 1
+            watch.over_capacity += [f"{u} held {n} > {capacity[u]}" for u, n in held.items() if n > capacity[u]]
+        except Exception:  # the store is down: no snapshot this time
+            pass
+        await asyncio.sleep(every_s)
