@@ -28,6 +28,7 @@ from typing import Protocol
 
 import nats
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import APIError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from common.contracts.subjects import ALERTS_ASSIGNED
@@ -338,8 +339,22 @@ class Harness:
         return codes
 
 
-async def read_stream(nc, stream: str) -> list[tuple[int, str, str | None, dict]]:
-    """Every message of a stream, oldest first: (stream sequence, subject, Nats-Msg-Id, JSON body)."""
+async def read_stream(nc, stream: str, tries: int = 5) -> list[tuple[int, str, str | None, dict]]:
+    """Every message of a stream, oldest first: (stream sequence, subject, Nats-Msg-Id, JSON body).
+
+    Read again from the start when the cluster answers "unavailable" or not at all (a node that just
+    came back may still be catching up, and an ephemeral consumer can be refused meanwhile)."""
+    for n in range(1, tries + 1):
+        try:
+            return await _read_stream(nc, stream)
+        except (APIError, NatsTimeoutError, TimeoutError):
+            if n == tries:
+                raise
+            await asyncio.sleep(1.0)
+    raise AssertionError("unreachable")
+
+
+async def _read_stream(nc, stream: str) -> list[tuple[int, str, str | None, dict]]:
     js = nc.jetstream()
     info = await js.stream_info(stream)
     last = info.state.last_seq
