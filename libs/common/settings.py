@@ -17,24 +17,53 @@ ROLES = frozenset({"admin", "duty_desk", "officer", "mediator", "leadership", "i
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FQ_", extra="ignore", env_nested_delimiter="__")
 
-    environment: Literal["development", "test", "production"] = "development"
-    nats_url: str = "nats://127.0.0.1:4222"
-    mongo_url: str = "mongodb://127.0.0.1:27017"
-    mongo_db: str = ""
-    http_host: str = "127.0.0.1"
-    http_port: int = 8000
-    #: bearer token -> roles, e.g. FQ_DISPATCH_TOKENS='{"s3cret": ["duty_desk"]}'
-    tokens: dict[str, list[str]] = Field(default_factory=lambda: {DEVELOPMENT_TOKEN: ["admin"]})
-    station_timezone: str = "Asia/Shanghai"
-    log_level: str = "INFO"
-    log_json: bool | None = None  # None: JSON unless stdout is a terminal
-    #: JetStream replicas for the streams this service declares (3 on a production cluster).
-    stream_replicas: int = Field(default=1, ge=1, le=5)
-    consumer_batch: int = Field(default=64, ge=1, le=1000)
-    consumer_concurrency: int = Field(default=32, ge=1, le=1000)
-    max_deliver: int = Field(default=8, ge=2)
-    sweep_interval_s: float = Field(default=1.0, gt=0)
-    shutdown_grace_s: float = Field(default=10.0, gt=0)
+    environment: Literal["development", "test", "production"] = Field(
+        default="development",
+        description="`production` refuses the development token and tokens shorter than 16 characters.",
+    )
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="NATS servers, comma-separated for a cluster; `nats://user:password@host:4222` with a "
+        "NATS user (deploy/nats/auth.conf).",
+    )
+    mongo_url: str = Field(
+        default="mongodb://127.0.0.1:27017",
+        description="MongoDB (a replica set in production); only single-document atomicity is relied on.",
+    )
+    mongo_db: str = Field(default="", description="The service's own database.")
+    http_host: str = Field(default="127.0.0.1", description="Listen address (`0.0.0.0` in a container).")
+    http_port: int = Field(default=8000, description="Listen port.")
+    tokens: dict[str, list[str]] = Field(
+        default_factory=lambda: {DEVELOPMENT_TOKEN: ["admin"]},
+        description="JSON: bearer token -> roles (admin, duty_desk, officer, mediator, leadership, integration, "
+        "viewer).",
+    )
+    station_timezone: str = Field(
+        default="Asia/Shanghai", description="Where days and weeks are counted and times shown; stored in UTC."
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_json: bool | None = Field(
+        default=None, description="`true`: JSON lines; `false`: readable lines; unset: JSON unless on a terminal."
+    )
+    stream_replicas: int = Field(
+        default=1, ge=1, le=5,
+        description="JetStream replicas of the streams every replica declares: 3 on a production cluster, the "
+        "same in every service (a lower value would shrink the streams).",
+    )
+    consumer_batch: int = Field(default=64, ge=1, le=1000, description="Messages fetched at once.")
+    consumer_concurrency: int = Field(
+        default=32, ge=1, le=1000, description="Messages in hand at once per consumer."
+    )
+    max_deliver: int = Field(
+        default=8, ge=2, description="Deliveries before a failing message goes to its dead-letter subject."
+    )
+    sweep_interval_s: float = Field(
+        default=1.0, gt=0,
+        description="How often deadlines (acknowledgement timeouts, 24-h contact, follow-ups) are looked for.",
+    )
+    shutdown_grace_s: float = Field(
+        default=10.0, gt=0, description="Time to finish the messages in hand on SIGTERM."
+    )
 
     @field_validator("station_timezone")
     @classmethod

@@ -37,13 +37,19 @@ def _parser() -> argparse.ArgumentParser:
     schemas = sub.add_parser("schemas", help="write the JSON Schema files of the event contracts")
     schemas.add_argument("--check", action="store_true", help="fail if the files differ from the models")
     schemas.add_argument("--dir", type=Path, default=SCHEMA_DIR)
+    from fengqiao import ops
+
+    ops.add_commands(sub)  # init, deadletters, healthcheck, deployfiles
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "up":
+        from fengqiao.ops import require_embedded
         from fengqiao.up import run_up
+
+        require_embedded()
 
         return run_up(args.data_dir, sample_grid=not args.no_sample_grid)
     if args.command == "serve":
@@ -73,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(publish_file(args))
     if args.command == "schemas":
         return _schemas(args.dir, args.check)
-    return 2
+    from fengqiao import ops
+
+    return ops.run(args) if args.command in ops.COMMANDS else 2
 
 
 def _schemas(folder: Path, check: bool) -> int:

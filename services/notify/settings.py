@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from notify.sms.settings import SmsGatewaySettings
@@ -8,5 +9,5 @@ from notify.sms.settings import SmsGatewaySettings
 class NotifySettings(SmsGatewaySettings):
     model_config = SettingsConfigDict(env_prefix="FQ_NOTIFY_", extra="ignore")
 
-    http_port: int = 8103
-    mongo_db: str = "fengqiao_notify"
+    http_port: int = Field(default=8103, description="Listen port.")
+    mongo_db: str = Field(default="fengqiao_notify", description="The service's own database.")

@@ -12,26 +12,32 @@ from rating.domain import SurveyPolicy
 class RatingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FQ_RATING_", extra="ignore")
 
-    http_port: int = 8104
-    mongo_db: str = "fengqiao_rating"
-    #: the key of the station's own row in the weekly report, and its name in the survey SMS 【…】
-    station_id: str = Field(default="station", min_length=1, max_length=64)
-    station_name: str = Field(default="枫亭派出所", min_length=1, max_length=20)
-    #: officer and unit ids -> what the citizen and the spreadsheet call them (民警张三, 枫亭警务室)
-    names: dict[str, str] = Field(default_factory=dict)
-    #: allowed hours of a survey SMS, station zone: from (inclusive) until (exclusive)
-    send_from: time = time(8, 0)
-    send_until: time = time(21, 0)
-    #: a phone surveyed this long before is not surveyed for another subject
-    cooldown_hours: float = Field(default=24, ge=0)
-    expires_after_hours: float = Field(default=72, gt=0)
-    #: an event older than this asks nobody: no one remembers a contact of last month
-    stale_after_days: float = Field(default=7, gt=0)
-    followup_within_days: float = Field(default=3, gt=0)
-    spot_check_share: float = Field(default=0.10, ge=0, le=1)
-    spot_check_minimum: int = Field(default=1, ge=0)
-    #: how long a roll-up cell remembers an entry it took: far longer than anyone can hold it staged
-    rollup_marks_kept_s: float = Field(default=3600, ge=60)
+    http_port: int = Field(default=8104, description="Listen port.")
+    mongo_db: str = Field(default="fengqiao_rating", description="The service's own database.")
+    station_id: str = Field(default="station", min_length=1, max_length=64,
+                            description="The key of the station's own row in the weekly report.")
+    station_name: str = Field(default="枫亭派出所", min_length=1, max_length=20,
+                              description="The station's name in the survey SMS 【…】.")
+    names: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON: officer and unit ids -> names, in the survey SMS (民警张三) and the report's CSV.")
+    send_from: time = Field(default=time(8, 0), description="Allowed hours of a survey SMS start (station zone).")
+    send_until: time = Field(default=time(21, 0),
+                             description="Allowed hours of a survey SMS end (station zone, exclusive).")
+    cooldown_hours: float = Field(default=24, ge=0,
+                                  description="A phone surveyed this recently is not surveyed for another subject.")
+    expires_after_hours: float = Field(default=72, gt=0,
+                                       description="An unanswered survey expires this long after it was sent.")
+    stale_after_days: float = Field(default=7, gt=0,
+                                    description="A contact older than this is not surveyed: nobody remembers it.")
+    followup_within_days: float = Field(default=3, gt=0,
+                                        description="Leadership follows a 不满意 up within this time.")
+    spot_check_share: float = Field(default=0.10, ge=0, le=1,
+                                    description="The share of each officer's weekly SMS ratings called back.")
+    spot_check_minimum: int = Field(default=1, ge=0, description="At least this many of them.")
+    rollup_marks_kept_s: float = Field(
+        default=3600, ge=60,
+        description="How long a report cell remembers an update it took (redeliveries within it change nothing).")
 
     @model_validator(mode="after")
     def _valid_policy(self) -> RatingSettings:

@@ -1,0 +1,76 @@
+"""Run inside the compose network by tests/deploy/test_compose.py: what an operator would check.
+
+Prints one JSON object: the streams' replicas and cluster and the services answering; with
+`publish`, also Kannel's fake SMSC online and an alert published as the external user assigned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nats
+
+
+def nats_url(user: str) -> list[str]:
+    password = os.environ[f"NATS_PASSWORD_{user.upper()}"]
+    return [f"nats://{user}:{password}@nats-{i}:4222" for i in (1, 2, 3)]
+
+
+def http(method: str, url: str, body: object | None = None) -> tuple[int, object]:
+    request = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode())
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", f"Bearer {os.environ['TOKEN']}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+async def main(publish: bool) -> dict:
+    result: dict = {}
+    ops = await nats.connect(nats_url("ops"))
+    js = ops.jetstream()
+    alerts = await js.stream_info("ALERTS")
+    result["alerts_replicas"] = alerts.config.num_replicas
+    result["alerts_cluster"] = 1 + len(alerts.cluster.replicas or []) if alerts.cluster else 0
+    result["consumers"] = sorted([c.name for c in await js.consumers_info("ALERTS")])
+    result["ready"] = {name: http("GET", f"http://{name}:{port}/readyz")[0]
+                       for name, port in (("dispatch", 8101), ("mediation", 8102), ("notify", 8103),
+                                          ("rating", 8104))}
+    if not publish:
+        await ops.close()
+        return result
+    kannel = "http://kannel-bearerbox:13000/status.txt?password=staging-status"
+    with urllib.request.urlopen(kannel, timeout=5) as status:
+        result["kannel_fake_smsc_online"] = "online" in status.read().decode().split("SMSC connections:")[-1]
+    grid = json.loads(Path("/probe/sample_grid.geojson").read_text(encoding="utf-8"))
+    result["grid"] = http("PUT", "http://dispatch:8101/v1/grid", grid)[0]
+
+    assigned: list[dict] = []
+
+    async def on(msg) -> None:
+        assigned.append(json.loads(msg.data))
+
+    await ops.subscribe("alerts.assigned", cb=on)
+    external = await nats.connect(nats_url("publisher"))
+    alert = json.loads(os.environ["ALERT"])
+    await external.jetstream().publish("alerts.received", json.dumps(alert).encode(),
+                                       headers={"Nats-Msg-Id": alert["alert_id"]})
+    deadline = time.monotonic() + 30
+    while not assigned and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    result["assigned"] = [(a["alert_id"], a["unit_id"], a["reason"]) for a in assigned]
+    await external.close()
+    await ops.close()
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(publish=sys.argv[1:] == ["publish"]))))
