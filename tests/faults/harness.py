@@ -6,8 +6,14 @@ own port and data folder. Every fault is printed with the time it was injected.
         h.start_nats()                      # or h.start_nats(cluster=3)
         h.start_store()
         h.start_service("dispatch", 2, FQ_DISPATCH_ACK_TIMEOUT_S="5")
+        # or several services at once: h.start_services({"rating": (2, {"SEND_FROM": "00:00"}), ...})
         h.kill("dispatch-1"); h.restart("dispatch-1")
         h.kill("nats"); ...; h.restart("nats")
+        await h.kill_stream_leader("ALERTS", outage_s=3)   # in a cluster
+
+Beside it, what both fault tests use: a publisher that retries with the same msg id, the officers'
+side of `alerts.assigned`, capacity snapshots from dispatch's store, a stream read back whole, and
+the work a service's durable consumers still hold.
 """
 
 from __future__ import annotations

@@ -110,7 +110,6 @@ class Tally:
     cases_resent: int = 0
     sms_seen: dict[str, dict] = field(default_factory=dict)  # sms id -> the embedded outbox's record
     replies: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # alert id -> texts taken
-    replies_planned: set[str] = field(default_factory=set)  # sms ids a reply is due to
     failed_answers: Counter = field(default_factory=Counter)
     over_capacity: list[str] = field(default_factory=list)
     snapshots: int = 0
@@ -153,14 +152,12 @@ async def test_no_alert_dispute_callback_rating_or_sms_is_lost_or_doubled(tmp_pa
                 assert put.status_code == 200, put.text
                 unit = Unit(http, urls["dispatch"], nc, tally, rng)
                 phones = Phones(http, urls["notify"], tally) if notify.sms else None
-                load_done = asyncio.Event()
                 background = [asyncio.create_task(unit.run()),
                               asyncio.create_task(capacity_snapshots(dbs["dispatch"], CAPACITY, tally))]
                 if phones is not None:
                     background.append(asyncio.create_task(phones.run()))
                 faults = asyncio.create_task(_inject(h))
                 await asyncio.gather(_alerts(nc, tally, rng), _cases(nc, tally, rng), faults)
-                load_done.set()
                 print(f"[+{h.clock.now():6.2f}s] load sent: {tally.alerts_sent} alerts (+{tally.alerts_resent} "
                       f"resent), {len(tally.cases_accepted)} cases (+{tally.cases_resent} resent), "
                       f"{len(tally.cases_solved)} solved", flush=True)
@@ -376,7 +373,6 @@ class Phones:
                 self._tally.sms_seen[record["sms_id"]] = record
                 reply = self._reply_to(record)
                 if reply is not None:
-                    self._tally.replies_planned.add(record["sms_id"])
                     task = asyncio.create_task(self._reply(record["sms_id"], *reply))
                     self._busy.add(task)
                     task.add_done_callback(self._busy.discard)
