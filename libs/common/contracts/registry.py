@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.contracts import alerts, cases, deadletter, disputes, ratings, sms
+from common.contracts import alerts, callbacks, cases, deadletter, disputes, ratings, sms
 from common.contracts.base import Event
 
 #: every public event, in the order docs/events.md lists them
@@ -33,6 +33,13 @@ CONTRACTS: tuple[type[Event], ...] = (
     ratings.RatingReceived,
     ratings.RatingDissatisfied,
     ratings.RatingFollowupOverdue,
+    callbacks.CallbackScheduled,
+    callbacks.CallbackSent,
+    callbacks.CallbackDelivered,
+    callbacks.CallbackManual,
+    callbacks.CallbackCompleted,
+    callbacks.CallbackOverdue,
+    callbacks.CallbackSuperseded,
     sms.SmsSendRequested,
     sms.SmsInbound,
     sms.SmsDelivery,

@@ -35,6 +35,15 @@ RATINGS_RECEIVED = "ratings.received"
 RATINGS_DISSATISFIED = "ratings.dissatisfied"
 RATINGS_FOLLOWUP_OVERDUE = "ratings.followup_overdue"
 
+# Facts published by notify about callbacks (案件回访).
+CALLBACKS_SCHEDULED = "callbacks.scheduled"
+CALLBACKS_SENT = "callbacks.sent"
+CALLBACKS_DELIVERED = "callbacks.delivered"
+CALLBACKS_MANUAL = "callbacks.manual"
+CALLBACKS_COMPLETED = "callbacks.completed"
+CALLBACKS_OVERDUE = "callbacks.overdue"
+CALLBACKS_SUPERSEDED = "callbacks.superseded"
+
 # The SMS gateway (notify): a command in, facts out.
 SMS_SEND = "sms.send"
 SMS_INBOUND = "sms.inbound"

@@ -36,6 +36,7 @@ from notify.domain.events import (
     CallbackSuperseded,
 )
 from notify.domain.figures import UNASSIGNED, CallbackFigures, weekly_figures
+from notify.domain.firing import NOT_BY_SMS, SMS_REPLY, apply_receipt, apply_reply, failure_kind, fire, sms_id_for
 from notify.domain.holidays import (
     CalendarFileError,
     ChineseCalendar,
@@ -68,9 +69,11 @@ __all__ = [
     "DEFAULT_RETRY_DELAYS",
     "DEFAULT_ZONE",
     "MAX_PARTS",
+    "NOT_BY_SMS",
     "OPEN_STATES",
     "OPT_OUT_WORDS",
     "RULES",
+    "SMS_REPLY",
     "RULE_DAYS",
     "STATES",
     "UNASSIGNED",
@@ -105,12 +108,16 @@ __all__ = [
     "StationCalendar",
     "StationContact",
     "WorkCalendar",
+    "apply_receipt",
+    "apply_reply",
     "callback_id_for",
     "callback_text",
     "day_key",
     "deadline",
     "end_of_day",
     "extend_to_working_day",
+    "failure_kind",
+    "fire",
     "in_time",
     "is_opt_out",
     "last_day",
@@ -122,6 +129,7 @@ __all__ = [
     "parse_station_calendar",
     "sent_on_day",
     "shown_due_at",
+    "sms_id_for",
     "sms_parts",
     "weekly_figures",
 ]

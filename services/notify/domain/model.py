@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
@@ -344,7 +344,7 @@ class Callback:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the store (datetimes stay datetimes); `next_due_at` is derived, for the sweep."""
         doc = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "events"}
-        doc["history"] = [asdict(entry) for entry in self.history]
+        doc["history"] = [dict(vars(entry)) for entry in self.history]  # flat: no deep copy (asdict's) needed
         doc["next_due_at"] = self.next_due_at
         return doc
 

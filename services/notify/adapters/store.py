@@ -1,0 +1,274 @@
+"""Where notify keeps callbacks and its record of each case: MongoDB, or memory for the use-case tests.
+
+Every query a sweep or a hot route asks goes through one single-field index with an equality or a
+numeric range and a limit (the embedded store answers those from the index; times are therefore
+also stored as epoch ms): `next_due_ms` for the sweep, `open_officer` for an officer's day,
+`case_id` for a case's callbacks, `state` for leadership's overdue list, `completed_ms` and
+`overdue_ms` for the weekly figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
+from pymongo import ASCENDING, IndexModel, UpdateOne
+
+from common.mongo import GroupedInserts
+from common.repository import BOOKKEEPING, OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository, Stored
+from common.timefmt import epoch_ms
+from notify.domain import UNASSIGNED, Callback, Case
+
+INDEXES = {
+    "callbacks": [
+        IndexModel([("next_due_ms", ASCENDING)]),
+        IndexModel([("case_id", ASCENDING)]),
+        IndexModel([("open_officer", ASCENDING)]),
+        IndexModel([("reply_phone", ASCENDING)]),
+        IndexModel([("state", ASCENDING)]),
+        IndexModel([("officer_id", ASCENDING)]),
+        IndexModel([("unit_id", ASCENDING)]),
+        IndexModel([("due_ms", ASCENDING)]),
+        IndexModel([("completed_ms", ASCENDING)]),
+        IndexModel([("overdue_ms", ASCENDING)]),
+        OUTBOX_INDEX,
+    ],
+    "cases": [OUTBOX_INDEX],
+}
+
+#: states in which the party's SMS reply completes the callback
+AWAITING_REPLY = frozenset({"sent", "delivered"})
+#: the most callbacks one phone's reply is matched against
+REPLY_LIMIT = 20
+#: the most callbacks a week's figures read (a station's week holds hundreds)
+FIGURES_LIMIT = 50_000
+#: the most open callbacks one officer's day lists
+OFFICER_OPEN_LIMIT = 1_000
+
+
+@dataclass(frozen=True)
+class CallbackQuery:
+    """The filters of `GET /v1/callbacks`: every given one must hold."""
+
+    case_id: str | None = None
+    state: str | None = None
+    officer_id: str | None = None
+    unit_id: str | None = None
+    due_from: datetime | None = None  # included
+    due_to: datetime | None = None  # excluded
+
+    def matches(self, callback: Callback) -> bool:
+        wanted = {"case_id": self.case_id, "state": self.state, "officer_id": self.officer_id, "unit_id": self.unit_id}
+        if any(v is not None and getattr(callback, k) != v for k, v in wanted.items()):
+            return False
+        return (self.due_from is None or callback.due_at >= self.due_from) and (
+            self.due_to is None or callback.due_at < self.due_to
+        )
+
+    def mongo(self) -> dict[str, Any]:
+        query: dict[str, Any] = {
+            k: v for k, v in (("case_id", self.case_id), ("state", self.state), ("officer_id", self.officer_id),
+                              ("unit_id", self.unit_id)) if v is not None
+        }
+        due: dict[str, int | None] = {}
+        if self.due_from is not None:
+            due["$gte"] = epoch_ms(self.due_from)
+        if self.due_to is not None:
+            due["$lt"] = epoch_ms(self.due_to)
+        if due:
+            query["due_ms"] = due
+        return query
+
+
+class CallbackCodec:
+    def ident(self, callback: Callback) -> str:
+        return callback.callback_id
+
+    def to_document(self, callback: Callback) -> dict[str, Any]:
+        return {
+            **callback.to_dict(),
+            "next_due_ms": epoch_ms(callback.next_due_at),
+            "due_ms": epoch_ms(callback.due_at),
+            "completed_ms": epoch_ms(callback.completed_at),
+            "overdue_ms": epoch_ms(callback.overdue_at),
+            "open_officer": (callback.officer_id or UNASSIGNED) if callback.is_open else None,
+            "reply_phone": callback.phone if callback.state in AWAITING_REPLY else None,
+        }
+
+    def from_document(self, doc: Mapping[str, Any]) -> Callback:
+        return Callback.from_dict(doc)
+
+
+@dataclass(eq=False)
+class CaseRecord:
+    """What notify has seen of a case (`domain.Case`), as stored: one document per case_id."""
+
+    case: Case
+    version: int = 0
+
+
+class CaseCodec:
+    def ident(self, record: CaseRecord) -> str:
+        return record.case.case_id
+
+    def to_document(self, record: CaseRecord) -> dict[str, Any]:
+        return record.case.to_dict()
+
+    def from_document(self, doc: Mapping[str, Any]) -> CaseRecord:
+        return CaseRecord(Case.from_dict(dict(doc)))
+
+
+class Callbacks(Repository[Callback], Protocol):
+    """The callbacks, and the questions the use cases ask of them."""
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        """Callbacks with a send time, cutoff or deadline at or before `now`, through the index."""
+
+    async def of_case(self, case_id: str) -> list[Callback]: ...
+
+    async def find(self, query: CallbackQuery, *, limit: int, offset: int) -> list[Callback]:
+        """Earliest deadline first."""
+
+    async def open_for(self, officer_id: str) -> list[Callback]:
+        """The officer's open callbacks (UNASSIGNED: those without an officer)."""
+
+    async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
+        """Callbacks completed or gone overdue in [start_ms, end_ms)."""
+
+    async def awaiting_reply(self, phone: str) -> list[Callback]:
+        """Callbacks whose SMS went to `phone` and is not answered yet."""
+
+
+class _BulkUnstage:
+    """The outbox clean-ups of concurrent handlers, sent as one bulk write while the previous one is written."""
+
+    def __init__(self, collection: AsyncIOMotorCollection) -> None:
+        self._collection = collection
+        self._queued: list[tuple[UpdateOne, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def update(self, op: UpdateOne) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((op, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._queued:
+            await asyncio.sleep(0)  # let the handlers running now join this write
+            batch, self._queued = self._queued, []
+            try:
+                await self._collection.bulk_write([op for op, _ in batch], ordered=True)
+            except Exception as exc:
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for _, done in batch:
+                done.set_result(None)
+
+
+class MongoCallbacks(MongoRepository[Callback]):
+    """Inserts and outbox clean-ups are grouped across concurrent handlers (the store bounds a write per
+    message); the sweep's query reads the due documents whole, so firing one does not read it again."""
+
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        inserts = GroupedInserts(db["callbacks"])  # a case's parties, and concurrent cases, in one write
+        super().__init__(db["callbacks"], CallbackCodec(), insert=inserts.insert)
+        self._unstages = _BulkUnstage(db["callbacks"])
+        #: documents the last sweep query read, each handed once to the `get` that fires it
+        self._read_ahead: dict[str, dict[str, Any]] = {}
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        cursor = self.collection.find({"next_due_ms": {"$lte": epoch_ms(now)}}).limit(limit)
+        self._read_ahead = {d["_id"]: d async for d in cursor}
+        return list(self._read_ahead)
+
+    async def get(self, ident: str) -> Stored[Callback] | None:
+        doc = self._read_ahead.pop(ident, None)
+        if doc is None:
+            return await super().get(ident)
+        # as read by the sweep: if another replica saved it since, the version-checked save says so
+        own = {k: v for k, v in doc.items() if k not in BOOKKEEPING}
+        callback = self.codec.from_document({**own, "version": doc["version"]})
+        callback.version = doc["version"]
+        return Stored(callback, dict(doc.get("outbox") or {}), own)
+
+    async def unstage(self, ident: str, keys: Iterable[str], version: int, *, all_of_them: bool) -> None:
+        if all_of_them:
+            # saved again meanwhile: that save carried these entries over, and its publish removes them
+            await self._unstages.update(UpdateOne(
+                {"_id": ident, "version": version}, {"$set": {"outbox": {}}, "$unset": {"outbox_ms": ""}}))
+        elif removed := {f"outbox.{k}": "" for k in keys}:
+            await self._unstages.update(UpdateOne({"_id": ident}, {"$unset": removed}))
+
+    async def _read(self, query: dict[str, Any], limit: int, offset: int = 0, sort: bool = False) -> list[Callback]:
+        cursor = self.collection.find(query)
+        if sort:
+            cursor = cursor.sort([("due_ms", ASCENDING), ("_id", ASCENDING)])
+        cursor = cursor.skip(offset).limit(limit)
+        return [Callback.from_dict(d) async for d in cursor]
+
+    async def of_case(self, case_id: str) -> list[Callback]:
+        return await self._read({"case_id": case_id}, limit=OFFICER_OPEN_LIMIT)
+
+    async def find(self, query: CallbackQuery, *, limit: int, offset: int) -> list[Callback]:
+        return await self._read(query.mongo(), limit, offset, sort=True)
+
+    async def open_for(self, officer_id: str) -> list[Callback]:
+        return await self._read({"open_officer": officer_id}, limit=OFFICER_OPEN_LIMIT)
+
+    async def awaiting_reply(self, phone: str) -> list[Callback]:
+        return await self._read({"reply_phone": phone}, limit=REPLY_LIMIT)
+
+    async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
+        found: dict[str, Callback] = {}
+        for field in ("completed_ms", "overdue_ms"):  # two indexed ranges: an $or would scan
+            for callback in await self._read({field: {"$gte": start_ms, "$lt": end_ms}}, limit=FIGURES_LIMIT):
+                found[callback.callback_id] = callback
+        return list(found.values())
+
+
+class InMemoryCallbacks(InMemoryRepository[Callback]):
+    def __init__(self) -> None:
+        super().__init__(CallbackCodec(), "callbacks")
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        cutoff = epoch_ms(now)
+        due = [d["_id"] for d in self.documents.values() if d["next_due_ms"] is not None and d["next_due_ms"] <= cutoff]
+        return due[:limit]
+
+    async def of_case(self, case_id: str) -> list[Callback]:
+        return [c for c in self.aggregates() if c.case_id == case_id]
+
+    async def find(self, query: CallbackQuery, *, limit: int, offset: int) -> list[Callback]:
+        found = sorted((c for c in self.aggregates() if query.matches(c)), key=lambda c: (c.due_at, c.callback_id))
+        return found[offset : offset + limit]
+
+    async def open_for(self, officer_id: str) -> list[Callback]:
+        return [c for c in self.aggregates() if c.is_open and (c.officer_id or UNASSIGNED) == officer_id]
+
+    async def awaiting_reply(self, phone: str) -> list[Callback]:
+        return [c for c in self.aggregates() if c.state in AWAITING_REPLY and c.phone == phone][:REPLY_LIMIT]
+
+    async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
+        def inside(moment: datetime | None) -> bool:
+            return moment is not None and start_ms <= epoch_ms(moment) < end_ms  # type: ignore[operator]
+
+        return [c for c in self.aggregates() if inside(c.completed_at) or inside(c.overdue_at)]
+
+
+class Cases(Repository[CaseRecord], Protocol):
+    """notify's record of each case."""
+
+
+def mongo_cases(db: AsyncIOMotorDatabase) -> MongoRepository[CaseRecord]:
+    return MongoRepository(db["cases"], CaseCodec(), insert=GroupedInserts(db["cases"]).insert)
+
+
+def memory_cases() -> InMemoryRepository[CaseRecord]:
+    return InMemoryRepository(CaseCodec(), "cases")

@@ -1,0 +1,123 @@
+"""notify's callback API: thin — validate, call a use case, render in the station's zone.
+
+Phones are whole for the roles that act on cases when one callback is opened, masked in lists and
+for every other role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.contracts.base import Identifier
+from common.contracts.callbacks import Channel
+from common.http import ERROR_RESPONSES, Principal, context, create_app, personal, require
+from common.runtime import Runtime
+from common.timefmt import local
+from notify import domain, handlers
+from notify.adapters.store import CallbackQuery
+from notify.handlers import Notify
+
+Reader = Annotated[Principal, Depends(require("viewer", "officer", "leadership", "duty_desk"))]
+Officer = Annotated[Principal, Depends(require("officer", "duty_desk"))]
+NotifyDep = Annotated[Notify, Depends(context)]
+CallbackState = Literal["scheduled", "sent", "delivered", "done", "manual", "overdue", "superseded"]
+
+#: the deepest page a list reaches (earliest deadline first: narrow with the filters)
+MAX_OFFSET = 100_000
+WEEK_PATTERN = r"^\d{4}-W\d{2}$"
+
+router = APIRouter(prefix="/v1", tags=["callbacks"], responses=ERROR_RESPONSES)
+
+
+class CompleteRequest(BaseModel):
+    """A callback made (回访): by phone, on a visit, or the party's SMS reply."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    channel: Channel
+    reached: bool = Field(description="Whether the party was reached.")
+    opinion: str = Field(default="", max_length=2000, description="The party's words on the progress or result.")
+    by: str = Field(min_length=1, max_length=64, pattern=r"\S", description="The officer's id who made it.")
+
+
+def _view(n: Notify, callback: domain.Callback, principal: Principal, *, listing: bool = False) -> dict[str, Any]:
+    data = callback.to_dict()
+    data.pop("version", None)
+    data.pop("next_due_at", None)
+    data["due_shown"] = domain.shown_due_at(callback.due_at, n.settings.zone).strftime("%Y-%m-%d %H:%M:%S")
+    if listing:
+        data.pop("history", None)
+    return personal(local(data, n.settings.zone), principal, listing=listing)
+
+
+def _aware(moment: datetime | None, n: Notify) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=n.settings.zone)  # a time without an offset is the station's
+
+
+@router.get("/callbacks")
+async def list_callbacks(
+    principal: Reader,
+    n: NotifyDep,
+    case_id: Identifier | None = None,
+    state: CallbackState | None = None,
+    officer_id: Annotated[str | None, Query(max_length=64)] = None,
+    unit_id: Annotated[str | None, Query(max_length=64)] = None,
+    due_from: Annotated[datetime | None, Query(description="Deadline at or after (local unless offset).")] = None,
+    due_to: Annotated[datetime | None, Query(description="Deadline before (local unless offset).")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> list[dict[str, Any]]:
+    """Earliest deadline first; `state=overdue` is station leadership's task list. Phones masked."""
+    query = CallbackQuery(case_id=case_id, state=state, officer_id=officer_id, unit_id=unit_id,
+                          due_from=_aware(due_from, n), due_to=_aware(due_to, n))
+    found = await handlers.find(n, query, limit=limit, offset=offset)
+    return [_view(n, c, principal, listing=True) for c in found]
+
+
+@router.get("/callbacks/today")
+async def officers_day(
+    principal: Reader, n: NotifyDep,
+    officer_id: Annotated[str, Query(min_length=1, max_length=64, description=f"'{domain.UNASSIGNED}': no officer.")],
+) -> list[dict[str, Any]]:
+    """What the officer must do by the end of today: manual tasks, overdue callbacks, and those whose SMS
+    gives way or whose deadline ends today."""
+    return [_view(n, c, principal, listing=True) for c in await handlers.officers_day(n, officer_id)]
+
+
+@router.get("/callbacks/figures")
+async def weekly_figures(
+    _: Reader, n: NotifyDep,
+    week: Annotated[str, Query(pattern=WEEK_PATTERN, description="An ISO week, e.g. 2026-W48 (Monday–Sunday, local).")],
+    by: Literal["unit", "officer"] = "unit",
+) -> dict[str, Any]:
+    """Per unit or officer: callbacks done in time, done late, and gone overdue in the week."""
+    rows = await handlers.figures(n, week, by)
+    return {"week": week, "by": by, "rows": [asdict(r) for r in rows]}
+
+
+@router.get("/callbacks/{callback_id}")
+async def get_callback(callback_id: Identifier, principal: Reader, n: NotifyDep) -> dict[str, Any]:
+    return _view(n, await handlers.load(n, callback_id), principal)
+
+
+@router.post("/callbacks/{callback_id}/complete")
+async def complete(callback_id: Identifier, body: CompleteRequest, principal: Officer, n: NotifyDep) -> dict[str, Any]:
+    """Record the callback made; a done or superseded callback is 409 with the reason, an unknown one 404."""
+    callback = await handlers.complete(n, callback_id, channel=body.channel, reached=body.reached,
+                                       opinion=body.opinion, completed_by=body.by)
+    return _view(n, callback, principal)
+
+
+def build_app(runtime: Runtime, n: Notify, routers: tuple[APIRouter, ...] = ()) -> FastAPI:
+    return create_app(
+        "Fengqiao notify — 案件回访", runtime.settings, runtime.readiness(), context=n, routers=(router, *routers),
+        description="Every party of a case called back within the 7-day (unsolved) and 3-day (solved) rules; "
+        "the callback SMS through the station's gateway; overdue callbacks for station leadership.",
+    )
