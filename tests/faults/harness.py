@@ -195,6 +195,41 @@ class Replica(ServiceProcess):
         return sum(1 for line in self.log_path.read_text(errors="replace").splitlines()
                    if needle in line or line == event)
 
+    def log_events(self, event: str) -> list[dict]:
+        """This replica's JSON log lines (all its lives) of this event."""
+        if not self.log_path.exists():
+            return []
+        needle = f'"event": "{event}"'
+        found = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if needle in line:
+                with contextlib.suppress(ValueError):
+                    found.append(json.loads(line))
+        return found
+
+    def failures(self) -> list[str]:
+        """What this replica logged as a crash of its process or a request that failed (a 500), one line
+        each: the exception and the deepest frame of the project's own code."""
+        return [f"{event['event']} {event.get('method', '')} {event.get('path', '')}: {_exception(event)}".replace(
+            "  ", " ") for kind in ("process.crashed", "http.failed") for event in self.log_events(kind)]
+
+
+def _exception(event: dict) -> str:
+    chain = event.get("exception")
+    if not isinstance(chain, list) or not chain:
+        return str(chain or "")[-300:]
+    first = chain[0]
+    ours = [f for f in first.get("frames", []) if "site-packages" not in f.get("filename", "")
+            and "/lib/python3" not in f.get("filename", "") and not f.get("filename", "").startswith("<")]
+    where = f" in {_short(ours[-1]['filename'], 3)}:{ours[-1]['lineno']} {ours[-1]['name']}" if ours else ""
+    deepest = first.get("frames", [{}])[-1] if first.get("frames") else {}
+    return (f"{first.get('exc_type')}: {first.get('exc_value')}{where}"
+            f" (raised in {_short(deepest.get('filename', '?'), 2)}:{deepest.get('lineno')})")
+
+
+def _short(path: str, parts: int) -> str:
+    return "/".join(path.split("/")[-parts:])
+
 
 class Harness:
     """The processes of one fault test; `stop()` (or leaving the `with`) stops every one of them."""
@@ -206,6 +241,9 @@ class Harness:
         self.nats: list[NatsNode] = []
         self.store: Store | None = None
         self.replicas: dict[str, Replica] = {}
+        #: replicas that exited without being killed or stopped by the harness, with when and how
+        self.died: list[str] = []
+        self._killed: set[str] = set()
 
     def __enter__(self) -> Harness:
         return self
@@ -281,6 +319,7 @@ class Harness:
             assert self.store is not None
             self.store.kill()
         elif name in self.replicas:
+            self._killed.add(name)
             self.replicas[name].kill()
         else:
             _sigkill(self._node(name).proc)
@@ -294,11 +333,27 @@ class Harness:
         elif name in self.replicas:
             replica = self.replicas[name]
             replica.start()
+            self._killed.discard(name)
             if wait_ready:
                 replica.wait_ready()
         else:
             self._node(name).start()
         self.note(f"restarted {name}")
+
+    async def watch_replicas(self, every_s: float = 0.5) -> None:
+        """Until cancelled: note every replica that exits by itself (not SIGKILLed by the harness)."""
+        told: set[tuple[str, int]] = set()
+        while True:
+            for name, replica in self.replicas.items():
+                process = replica.process
+                if name in self._killed or process is None or process.poll() is None:
+                    continue
+                if (name, process.pid) not in told:
+                    told.add((name, process.pid))
+                    died = f"{name} exited {process.returncode} by itself at +{self.clock.now():.1f}s"
+                    self.died.append(died)
+                    print(f"[+{self.clock.now():6.2f}s] {died}", flush=True)
+            await asyncio.sleep(every_s)
 
     def _node(self, name: str) -> NatsNode:
         for node in self.nats:

@@ -153,7 +153,8 @@ async def test_no_alert_dispute_callback_rating_or_sms_is_lost_or_doubled(tmp_pa
                 unit = Unit(http, urls["dispatch"], nc, tally, rng)
                 phones = Phones(http, urls["notify"], tally) if notify.sms else None
                 background = [asyncio.create_task(unit.run()),
-                              asyncio.create_task(capacity_snapshots(dbs["dispatch"], CAPACITY, tally))]
+                              asyncio.create_task(capacity_snapshots(dbs["dispatch"], CAPACITY, tally)),
+                              asyncio.create_task(h.watch_replicas())]
                 if phones is not None:
                     background.append(asyncio.create_task(phones.run()))
                 faults = asyncio.create_task(_inject(h))
@@ -172,7 +173,10 @@ async def test_no_alert_dispute_callback_rating_or_sms_is_lost_or_doubled(tmp_pa
             await nc.close()
             mongo.close()
             codes = h.stop()
-        report.problems += [f"{name} exited {code} on SIGTERM" for name, code in codes.items() if code != 0]
+        report.problems += h.died
+        report.problems += [f"{name} exited {code} on SIGTERM" for name, code in codes.items()
+                            if code != 0 and not any(d.startswith(f"{name} ") for d in h.died)]
+        report.problems += [f"{name}: {failure}" for name, r in h.replicas.items() for failure in r.failures()]
         if quiet is not None:
             report.problems.insert(0, quiet)
         tracebacks = sum(r.log_lines("Exception in ASGI application") for r in h.replicas.values())
@@ -288,13 +292,18 @@ async def _retrying(http: httpx.AsyncClient, tally: Tally, method: str, urls: li
             response = await http.request(method, urls[n % len(urls)] + path, **kwargs)
             if response.status_code < 500:
                 return response
-            tally.failed_answers[response.status_code] += 1
+            tally.failed_answers[f"{response.status_code} {method} {_shape(path)}"] += 1
         except httpx.TransportError:
-            tally.failed_answers["none"] += 1
+            tally.failed_answers["no answer"] += 1
         if time.monotonic() > deadline:
             raise AssertionError(f"{method} {path} not answered within {within_s}s")
         n += 1
         await asyncio.sleep(0.3)
+
+
+def _shape(path: str) -> str:
+    """A request's path with its ids left out: what the failed answers are counted by."""
+    return re.sub(r"/PF-\d+", "/{alert_id}", path)
 
 
 class Unit:
