@@ -355,6 +355,15 @@ class Harness:
                     print(f"[+{self.clock.now():6.2f}s] {died}", flush=True)
             await asyncio.sleep(every_s)
 
+    def process_problems(self, exit_codes: dict[str, int | None]) -> list[str]:
+        """What the replicas did wrong as processes: exits by themselves, a non-zero exit on SIGTERM
+        (`stop()`'s codes), crashes and 500s in their logs."""
+        problems = list(self.died)
+        problems += [f"{name} exited {code} on SIGTERM" for name, code in exit_codes.items()
+                     if code != 0 and not any(d.startswith(f"{name} ") for d in self.died)]
+        problems += [f"{name}: {failure}" for name, r in self.replicas.items() for failure in r.failures()]
+        return problems
+
     def _node(self, name: str) -> NatsNode:
         for node in self.nats:
             if node.name == name:

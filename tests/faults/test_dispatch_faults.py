@@ -132,6 +132,7 @@ async def _run(tmp_path, *, nats_nodes: int, inject: Callable[[Harness], Awaitab
                     asyncio.create_task(unit.run()),
                     asyncio.create_task(unit.duty_changes(load_done)),
                     asyncio.create_task(capacity_snapshots(mongo[DB], CAPACITY, tally)),
+                    asyncio.create_task(h.watch_replicas()),
                 ]
                 faults = asyncio.create_task(inject(h))
                 ids = await _load(nc, tally, rng)
@@ -151,7 +152,7 @@ async def _run(tmp_path, *, nats_nodes: int, inject: Callable[[Harness], Awaitab
             codes = h.stop()
         deferred = sum(r.log_lines("outbox.deferred") for r in replicas)
         tracebacks = sum(r.log_lines("Exception in ASGI application") for r in replicas)
-        report.problems += [f"{name} exited {code} on SIGTERM" for name, code in codes.items() if code != 0]
+        report.problems += h.process_problems(codes)
         if quiet is not None:
             report.problems.insert(0, quiet)
         print(report.summary(tally, deferred, time.monotonic() - started), flush=True)

@@ -173,10 +173,7 @@ async def test_no_alert_dispute_callback_rating_or_sms_is_lost_or_doubled(tmp_pa
             await nc.close()
             mongo.close()
             codes = h.stop()
-        report.problems += h.died
-        report.problems += [f"{name} exited {code} on SIGTERM" for name, code in codes.items()
-                            if code != 0 and not any(d.startswith(f"{name} ") for d in h.died)]
-        report.problems += [f"{name}: {failure}" for name, r in h.replicas.items() for failure in r.failures()]
+        report.problems += h.process_problems(codes)
         if quiet is not None:
             report.problems.insert(0, quiet)
         tracebacks = sum(r.log_lines("Exception in ASGI application") for r in h.replicas.values())
