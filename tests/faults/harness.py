@@ -6,24 +6,38 @@ own port and data folder. Every fault is printed with the time it was injected.
         h.start_nats()                      # or h.start_nats(cluster=3)
         h.start_store()
         h.start_service("dispatch", 2, FQ_DISPATCH_ACK_TIMEOUT_S="5")
+        # or several services at once: h.start_services({"rating": (2, {"SEND_FROM": "00:00"}), ...})
         h.kill("dispatch-1"); h.restart("dispatch-1")
         h.kill("nats"); ...; h.restart("nats")
+        await h.kill_stream_leader("ALERTS", outage_s=3)   # in a cluster
+
+Beside it, what both fault tests use: a publisher that retries with the same msg id, the officers'
+side of `alerts.assigned`, capacity snapshots from dispatch's store, a stream read back whole, and
+the work a service's durable consumers still hold.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import time
 import urllib.request
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import nats
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import APIError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from common.contracts.subjects import ALERTS_ASSIGNED
 from common.settings import DEVELOPMENT_TOKEN
 from fengqiao.embedded import EmbeddedServer, binary, free_port, start_store, wait_for_port
 from fengqiao.services import SERVICES
@@ -181,6 +195,41 @@ class Replica(ServiceProcess):
         return sum(1 for line in self.log_path.read_text(errors="replace").splitlines()
                    if needle in line or line == event)
 
+    def log_events(self, event: str) -> list[dict]:
+        """This replica's JSON log lines (all its lives) of this event."""
+        if not self.log_path.exists():
+            return []
+        needle = f'"event": "{event}"'
+        found = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if needle in line:
+                with contextlib.suppress(ValueError):
+                    found.append(json.loads(line))
+        return found
+
+    def failures(self) -> list[str]:
+        """What this replica logged as a crash of its process or a request that failed (a 500), one line
+        each: the exception and the deepest frame of the project's own code."""
+        return [f"{event['event']} {event.get('method', '')} {event.get('path', '')}: {_exception(event)}".replace(
+            "  ", " ") for kind in ("process.crashed", "http.failed") for event in self.log_events(kind)]
+
+
+def _exception(event: dict) -> str:
+    chain = event.get("exception")
+    if not isinstance(chain, list) or not chain:
+        return str(chain or "")[-300:]
+    first = chain[0]
+    ours = [f for f in first.get("frames", []) if "site-packages" not in f.get("filename", "")
+            and "/lib/python3" not in f.get("filename", "") and not f.get("filename", "").startswith("<")]
+    where = f" in {_short(ours[-1]['filename'], 3)}:{ours[-1]['lineno']} {ours[-1]['name']}" if ours else ""
+    deepest = first.get("frames", [{}])[-1] if first.get("frames") else {}
+    return (f"{first.get('exc_type')}: {first.get('exc_value')}{where}"
+            f" (raised in {_short(deepest.get('filename', '?'), 2)}:{deepest.get('lineno')})")
+
+
+def _short(path: str, parts: int) -> str:
+    return "/".join(path.split("/")[-parts:])
+
 
 class Harness:
     """The processes of one fault test; `stop()` (or leaving the `with`) stops every one of them."""
@@ -192,6 +241,9 @@ class Harness:
         self.nats: list[NatsNode] = []
         self.store: Store | None = None
         self.replicas: dict[str, Replica] = {}
+        #: replicas that exited without being killed or stopped by the harness, with when and how
+        self.died: list[str] = []
+        self._killed: set[str] = set()
 
     def __enter__(self) -> Harness:
         return self
@@ -226,22 +278,32 @@ class Harness:
 
     def start_service(self, service: str, replicas: int, **env: str) -> list[Replica]:
         """Start `replicas` processes of a service on the harness's NATS and store, and wait until ready."""
+        return self.start_services({service: (replicas, env)})[service]
+
+    def start_services(self, wanted: dict[str, tuple[int, dict[str, str]]]) -> dict[str, list[Replica]]:
+        """Start every service's replicas at once (service -> (replicas, its env)), then wait until all are ready.
+
+        `env` names are the settings without the service's prefix ("SWEEP_INTERVAL_S"), or whole
+        variables when they already carry it."""
         assert self.store is not None and self.nats, "start NATS and the store first"
-        spec = SERVICES[service]
-        prefix = spec.env_prefix
-        shared = {**os.environ, f"{prefix}NATS_URL": self.nats_url, f"{prefix}MONGO_URL": self.store.url,
-                  f"{prefix}LOG_JSON": "true", f"{prefix}ENVIRONMENT": "test", **env}
-        started = []
-        for n in range(1, replicas + 1):
-            name = f"{service}-{n}"
-            port = free_port()
-            replica = Replica(spec, port, {**shared, f"{prefix}HTTP_PORT": str(port)},
-                              self.root / "logs" / f"{name}.log", name=name)
-            replica.start()
-            self.replicas[name] = replica
-            started.append(replica)
-        for replica in started:
-            replica.wait_ready()
+        started: dict[str, list[Replica]] = {}
+        for service, (replicas, env) in wanted.items():
+            spec = SERVICES[service]
+            prefix = spec.env_prefix
+            own = {k if k.startswith(prefix) else prefix + k: v for k, v in env.items()}
+            shared = {**os.environ, f"{prefix}NATS_URL": self.nats_url, f"{prefix}MONGO_URL": self.store.url,
+                      f"{prefix}LOG_JSON": "true", f"{prefix}ENVIRONMENT": "test", **own}
+            for n in range(1, replicas + 1):
+                name = f"{service}-{n}"
+                port = free_port()
+                replica = Replica(spec, port, {**shared, f"{prefix}HTTP_PORT": str(port)},
+                                  self.root / "logs" / f"{name}.log", name=name)
+                replica.start()
+                self.replicas[name] = replica
+                started.setdefault(service, []).append(replica)
+        for replicas_of_one in started.values():
+            for replica in replicas_of_one:
+                replica.wait_ready()
         return started
 
     # --- faults -------------------------------------------------------------------------------
@@ -257,6 +319,7 @@ class Harness:
             assert self.store is not None
             self.store.kill()
         elif name in self.replicas:
+            self._killed.add(name)
             self.replicas[name].kill()
         else:
             _sigkill(self._node(name).proc)
@@ -270,11 +333,36 @@ class Harness:
         elif name in self.replicas:
             replica = self.replicas[name]
             replica.start()
+            self._killed.discard(name)
             if wait_ready:
                 replica.wait_ready()
         else:
             self._node(name).start()
         self.note(f"restarted {name}")
+
+    async def watch_replicas(self, every_s: float = 0.5) -> None:
+        """Until cancelled: note every replica that exits by itself (not SIGKILLed by the harness)."""
+        told: set[tuple[str, int]] = set()
+        while True:
+            for name, replica in self.replicas.items():
+                process = replica.process
+                if name in self._killed or process is None or process.poll() is None:
+                    continue
+                if (name, process.pid) not in told:
+                    told.add((name, process.pid))
+                    died = f"{name} exited {process.returncode} by itself at +{self.clock.now():.1f}s"
+                    self.died.append(died)
+                    print(f"[+{self.clock.now():6.2f}s] {died}", flush=True)
+            await asyncio.sleep(every_s)
+
+    def process_problems(self, exit_codes: dict[str, int | None]) -> list[str]:
+        """What the replicas did wrong as processes: exits by themselves, a non-zero exit on SIGTERM
+        (`stop()`'s codes), crashes and 500s in their logs."""
+        problems = list(self.died)
+        problems += [f"{name} exited {code} on SIGTERM" for name, code in exit_codes.items()
+                     if code != 0 and not any(d.startswith(f"{name} ") for d in self.died)]
+        problems += [f"{name}: {failure}" for name, r in self.replicas.items() for failure in r.failures()]
+        return problems
 
     def _node(self, name: str) -> NatsNode:
         for node in self.nats:
@@ -299,6 +387,16 @@ class Harness:
                             return leader
         return None
 
+    async def kill_stream_leader(self, stream: str, outage_s: float) -> str:
+        """SIGKILL the node leading a stream, and start it again `outage_s` later; its name."""
+        leader = self.stream_leader(stream)
+        assert leader is not None, f"no node says who leads the {stream} stream"
+        print(f"  {leader} leads the {stream} stream", flush=True)
+        self.kill(leader)
+        await asyncio.sleep(outage_s)
+        await asyncio.to_thread(self.restart, leader)
+        return leader
+
     # --- stopping -----------------------------------------------------------------------------
 
     def stop(self) -> dict[str, int | None]:
@@ -311,8 +409,22 @@ class Harness:
         return codes
 
 
-async def read_stream(nc, stream: str) -> list[tuple[int, str, str | None, dict]]:
-    """Every message of a stream, oldest first: (stream sequence, subject, Nats-Msg-Id, JSON body)."""
+async def read_stream(nc, stream: str, tries: int = 5) -> list[tuple[int, str, str | None, dict]]:
+    """Every message of a stream, oldest first: (stream sequence, subject, Nats-Msg-Id, JSON body).
+
+    Read again from the start when the cluster answers "unavailable" or not at all (a node that just
+    came back may still be catching up, and an ephemeral consumer can be refused meanwhile)."""
+    for n in range(1, tries + 1):
+        try:
+            return await _read_stream(nc, stream)
+        except (APIError, NatsTimeoutError, TimeoutError):
+            if n == tries:
+                raise
+            await asyncio.sleep(1.0)
+    raise AssertionError("unreachable")
+
+
+async def _read_stream(nc, stream: str) -> list[tuple[int, str, str | None, dict]]:
     js = nc.jetstream()
     info = await js.stream_info(stream)
     last = info.state.last_seq
@@ -327,3 +439,75 @@ async def read_stream(nc, stream: str) -> list[tuple[int, str, str | None, dict]
     finally:
         await sub.unsubscribe()
     return found
+
+
+async def publish_retrying(nc, subject: str, body: dict, msg_id: str, within_s: float = 30.0) -> None:
+    """A publisher that retries with the same msg id until JetStream acknowledges (the broker may be away)."""
+    data = json.dumps(body, ensure_ascii=False).encode()
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": msg_id})
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def unfinished_work(js, streams: list[str], skip: tuple[str, ...] = ()) -> dict[str, int]:
+    """Per durable consumer of these streams (but those named in `skip`): messages not yet delivered or
+    not yet acknowledged, where there are any."""
+    found: dict[str, int] = {}
+    for stream in streams:
+        for consumer in await js.consumers_info(stream):
+            name = consumer.name
+            if name in skip or not consumer.config.durable_name:
+                continue
+            left = (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+            if left:
+                found[name] = left
+    return found
+
+
+async def follow_assignments(nc, durable: str, on_new: Callable[[str, str, int], None]) -> None:
+    """The officers' side of `alerts.assigned`, through a durable consumer of our own (it keeps our place
+    through broker outages; from the stream's start, so nothing told before it is made is missed):
+    `on_new(alert_id, unit_id, attempt)` once per attempt, until cancelled."""
+    config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=10)
+    sub = await nc.jetstream().pull_subscribe(ALERTS_ASSIGNED, durable=durable, stream="ALERTS", config=config)
+    seen: set[tuple[str, int]] = set()
+    while True:
+        try:
+            msgs = await sub.fetch(50, timeout=1)
+        except (TimeoutError, NatsTimeoutError):
+            continue
+        except Exception:  # the broker is away: the durable consumer keeps our place
+            await asyncio.sleep(0.3)
+            continue
+        for msg in msgs:
+            body = json.loads(msg.data)
+            key = (body["alert_id"], body["attempt"])
+            if key not in seen:
+                seen.add(key)
+                on_new(body["alert_id"], body["unit_id"], body["attempt"])
+            with contextlib.suppress(Exception):  # not acked: told again, and `seen` drops it
+                await msg.ack()
+
+
+class CapacityWatch(Protocol):
+    snapshots: int
+    over_capacity: list[str]
+
+
+async def capacity_snapshots(db, capacity: dict[str, int], watch: CapacityWatch, every_s: float = 0.5) -> None:
+    """Every `every_s`, from dispatch's store: how many alerts each unit holds, against its capacity."""
+    while True:
+        try:
+            held = Counter([d["unit_id"] async for d in db.alerts.find(
+                {"state": {"$in": ["assigned", "acknowledged"]}}, {"unit_id": 1})])
+            watch.snapshots += 1
+            watch.over_capacity += [f"{u} held {n} > {capacity[u]}" for u, n in held.items() if n > capacity[u]]
+        except Exception:  # the store is down: no snapshot this time
+            pass
+        await asyncio.sleep(every_s)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 from collections import Counter, defaultdict
@@ -27,12 +26,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from motor.motor_asyncio import AsyncIOMotorClient
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from common import bus
 from common.contracts.subjects import ALERTS_ASSIGNED, ALERTS_RECEIVED
-from tests.faults.harness import AUTH, Harness, read_stream
+from tests.faults.harness import AUTH, Harness, capacity_snapshots, follow_assignments, read_stream
 from tests.support import STEP, alert_body, centre, publish, row_grid
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
@@ -41,6 +38,7 @@ ALERTS = 1000
 RATE_PER_S = 70.0
 RESENT_SHARE = 0.10  # re-sent by the publisher under a new msg id
 CAPACITIES = (25, 25, 25, 25)  # ~70 alerts held at a time at this rate: a few wait at the duty desk
+CAPACITY = {f"G{i + 1}": c for i, c in enumerate(CAPACITIES)}
 ACK_TIMEOUT_S = 5.0
 WORKERS = 150  # alerts the unit has in hand at once: ~70 are on their way at this rate
 IGNORED_SHARE = 0.03  # first assignments the unit lets time out
@@ -84,12 +82,7 @@ async def test_no_fact_is_lost_or_doubled_when_the_stream_leader_dies(tmp_path) 
 
     async def inject(h: Harness) -> None:
         await _kill_a_replica_then_the_store(h)
-        leader = h.stream_leader("ALERTS")
-        assert leader is not None, "no node says who leads the ALERTS stream"
-        print(f"  {leader} leads the ALERTS stream", flush=True)
-        h.kill(leader)
-        await asyncio.sleep(NATS_OUTAGE_S)
-        await asyncio.to_thread(h.restart, leader)
+        await h.kill_stream_leader("ALERTS", NATS_OUTAGE_S)
 
     await _run(tmp_path, nats_nodes=3, inject=inject)
 
@@ -134,12 +127,12 @@ async def _run(tmp_path, *, nats_nodes: int, inject: Callable[[Harness], Awaitab
                 put = await http.put(f"{urls[0]}/v1/grid", json=row_grid(CAPACITIES))
                 assert put.status_code == 200, put.text
                 unit = SimulatedUnit(http, urls, nc, tally, rng)
-                await unit.start()
                 load_done = asyncio.Event()
                 background = [
                     asyncio.create_task(unit.run()),
                     asyncio.create_task(unit.duty_changes(load_done)),
-                    asyncio.create_task(_snapshots(mongo[DB], tally, load_done)),
+                    asyncio.create_task(capacity_snapshots(mongo[DB], CAPACITY, tally)),
+                    asyncio.create_task(h.watch_replicas()),
                 ]
                 faults = asyncio.create_task(inject(h))
                 ids = await _load(nc, tally, rng)
@@ -159,7 +152,7 @@ async def _run(tmp_path, *, nats_nodes: int, inject: Callable[[Harness], Awaitab
             codes = h.stop()
         deferred = sum(r.log_lines("outbox.deferred") for r in replicas)
         tracebacks = sum(r.log_lines("Exception in ASGI application") for r in replicas)
-        report.problems += [f"{name} exited {code} on SIGTERM" for name, code in codes.items() if code != 0]
+        report.problems += h.process_problems(codes)
         if quiet is not None:
             report.problems.insert(0, quiet)
         print(report.summary(tally, deferred, time.monotonic() - started), flush=True)
@@ -227,12 +220,6 @@ class SimulatedUnit:
         self._work: asyncio.Queue = asyncio.Queue()
         self._busy = 0
         self._tasks: list[asyncio.Task] = []
-        self._sub = None
-
-    async def start(self) -> None:
-        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.NEW, ack_wait=10)
-        self._sub = await self._nc.jetstream().pull_subscribe(
-            ALERTS_ASSIGNED, durable="simulated-unit", stream="ALERTS", config=config)
 
     @property
     def idle(self) -> bool:
@@ -240,23 +227,8 @@ class SimulatedUnit:
 
     async def run(self) -> None:
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(WORKERS)]
-        seen: set[tuple[str, int]] = set()
-        while True:
-            try:
-                msgs = await self._sub.fetch(50, timeout=1)
-            except (TimeoutError, NatsTimeoutError):
-                continue
-            except Exception:  # the broker is away: the durable consumer keeps our place
-                await asyncio.sleep(0.3)
-                continue
-            for msg in msgs:
-                body = json.loads(msg.data)
-                key = (body["alert_id"], body["attempt"])
-                if key not in seen:
-                    seen.add(key)
-                    self._work.put_nowait((body["alert_id"], body["unit_id"], body["attempt"]))
-                with contextlib.suppress(Exception):  # not acked: told again, and `seen` drops it
-                    await msg.ack()
+        await follow_assignments(self._nc, "simulated-unit",
+                                 lambda alert_id, unit_id, attempt: self._work.put_nowait((alert_id, unit_id, attempt)))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -336,20 +308,6 @@ class SimulatedUnit:
 
 
 # --- watching and checking -------------------------------------------------------------------------
-
-
-async def _snapshots(db, tally: Tally, load_done: asyncio.Event) -> None:
-    """Every half second, from the store: how many alerts each unit holds, against its capacity."""
-    capacity = {f"G{i + 1}": c for i, c in enumerate(CAPACITIES)}
-    while True:
-        try:
-            held = Counter([d["unit_id"] async for d in db.alerts.find(
-                {"state": {"$in": ["assigned", "acknowledged"]}}, {"unit_id": 1})])
-            tally.snapshots += 1
-            tally.over_capacity += [f"{u} held {n} > {capacity[u]}" for u, n in held.items() if n > capacity[u]]
-        except Exception:  # the store is down: no snapshot this time
-            pass
-        await asyncio.sleep(0.5)
 
 
 async def _quiescence(db, nc, unit: SimulatedUnit, expected: int, within_s: float) -> str | None:
