@@ -1,5 +1,6 @@
-"""Rating through `fengqiao up`: a closed alert surveys its caller, the reply (published as notify's
-gateway would) is a rating, and the weekly report counts it."""
+"""Notify and rating through `fengqiao up`: a closed alert surveys its caller through notify's embedded
+gateway, the reply posted to notify's inbound is a rating the weekly report counts; an accepted case's
+callback SMS is in the gateway's outbox."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from tests.e2e.up import FENGQIAO, Up, until
 
 pytestmark = pytest.mark.e2e
 
-#: surveys may go out at any hour here, so the test does not depend on when it runs
-ALL_DAY = {"FQ_RATING_SEND_FROM": "00:00", "FQ_RATING_SEND_UNTIL": "23:59:59"}
+#: surveys and callbacks may go out at any hour here, so the test does not depend on when it runs
+ALL_DAY = {"FQ_RATING_SEND_FROM": "00:00", "FQ_RATING_SEND_UNTIL": "23:59:59",
+           "FQ_NOTIFY_SMS_ALLOWED_FROM": "00:00:00", "FQ_NOTIFY_SMS_ALLOWED_UNTIL": "23:59:59.999999"}
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +63,39 @@ def test_a_closed_alert_surveys_the_caller_and_the_reply_is_counted(platform: Up
     publish(platform, tmp_path, "alerts.closed", closed)
     the_id = survey_id("alert", "110-E2E-R1", "13700137000")
     survey = until(lambda: _found(platform, f"/v1/surveys/{the_id}", state="sent"))
-    reply = {"inbound_id": "mo-e2e-1", "phone": "13700137000", "text": f"1 谢谢 {survey['code']}",
-             "received_at": datetime.now(UTC).isoformat()}
-    publish(platform, tmp_path, "sms.inbound", reply)
+    [sent] = until(lambda: _outbox(platform, "13700137000"))  # notify's embedded gateway sent it
+    assert survey["code"] in sent["text"] and "1满意" in sent["text"]
+    status, _ = platform.call("POST", "notify", "/v1/sms/inbound",
+                              {"from": "13700137000", "text": f"1 谢谢 {survey['code']}"})
+    assert status == 202
     [rating] = until(lambda: _listed(platform, "/v1/ratings?subject_id=110-E2E-R1"))
     assert (rating["level"], rating["channel"], rating["phone"]) == ("satisfied", "sms", "137****7000")
     week = iso_week(datetime.fromisoformat(rating["at"]), datetime.fromisoformat(rating["at"]).tzinfo)  # type: ignore[arg-type]
+    # the report's roll-up takes the rating just after the rating is stored (its own write)
+    total = until(lambda: _counted(platform, week))
+    assert (total["satisfied"], total["surveyed"], total["answered"]) == (1, 1, 1)
+
+
+def test_an_accepted_case_sends_each_party_its_callback_sms(platform: Up, tmp_path: Path) -> None:
+    case = {"case_id": "A2026-E2E-1", "kind": "administrative", "accepted_at": datetime.now(UTC).isoformat(),
+            "officer_id": "P1001", "unit_id": "G1",
+            "parties": [{"party_id": "p1", "name": "王某", "phone": "13600136001", "role": "victim"}]}
+    publish(platform, tmp_path, "cases.accepted", case)
+    [sms] = until(lambda: _outbox(platform, "13600136001"))
+    assert "A2026-E2E-1" in sms["text"]
+    [callback] = until(lambda: _listed(platform, "/v1/callbacks?case_id=A2026-E2E-1", service="notify"))
+    assert (callback["rule"], callback["party_id"]) == ("unsolved_7d", "p1")
+
+
+def _counted(platform: Up, week: str) -> dict | None:
     status, report = platform.call("GET", "rating", f"/v1/reports/weekly?week={week}&by=station")
-    total = next(r for r in report["rows"] if r["channel"] == "all")  # type: ignore[index]
-    assert status == 200 and (total["satisfied"], total["surveyed"], total["answered"]) == (1, 1, 1)
+    total = next(r for r in report["rows"] if r["channel"] == "all") if status == 200 else None  # type: ignore[index]
+    return total if total and total["satisfied"] == 1 else None
+
+
+def _outbox(platform: Up, phone: str) -> list | None:
+    status, body = platform.call("GET", "notify", f"/v1/sms/outbox?phone={phone}")
+    return body if status == 200 and body else None  # type: ignore[return-value]
 
 
 def _found(platform: Up, path: str, **expected: str) -> dict | None:
@@ -79,6 +105,6 @@ def _found(platform: Up, path: str, **expected: str) -> dict | None:
     return body  # type: ignore[return-value]
 
 
-def _listed(platform: Up, path: str) -> list | None:
-    status, body = platform.call("GET", "rating", path)
+def _listed(platform: Up, path: str, service: str = "rating") -> list | None:
+    status, body = platform.call("GET", service, path)
     return body if status == 200 and body else None  # type: ignore[return-value]
