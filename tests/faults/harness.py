@@ -34,8 +34,8 @@ from typing import Protocol
 
 import nats
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.errors import APIError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError
 
 from common.contracts.subjects import ALERTS_ASSIGNED
 from common.settings import DEVELOPMENT_TOKEN
