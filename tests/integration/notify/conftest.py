@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.mediation.conftest import published  # noqa: F401  (the fixture)
 from tests.support import publish
 
 
