@@ -45,6 +45,7 @@ A follow-up done exactly at `due_at` is in time; `outcome` is in_time / overdue 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -91,7 +92,7 @@ class SurveyReply:
     message_id: str | None = None  # the inbound SMS id, for tracing
 
 
-class Record:
+class Record(ABC):
     """History, refusals and plain-data round trips shared by the records below."""
 
     state: str
@@ -111,8 +112,9 @@ class Record:
         self.history.append(HistoryEntry(now, actor, action, from_state, self.state, note))
 
     @property
+    @abstractmethod
     def _id(self) -> str:
-        raise NotImplementedError
+        """The record's own id, for refusals that name it."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the store (datetimes stay datetimes); `events` are not persisted."""
