@@ -68,7 +68,9 @@ async def test_two_replicas_send_each_message_once_and_keep_the_daily_limit_toge
             await publish(nc, "sms.send", command(f"L-{n}"), f"L-{n}")  # one phone: 3 a day
         # both replicas sweep the same store and both consume: each message is tried by one of them
         await asyncio.gather(_sweep(one), _sweep(two))
-        await eventually(lambda: len(facts(recorder, "delivered")) == 15, timeout=20)
+        # the refusals over the limit are told in their own time: wait for every fact, not only the receipts
+        await eventually(lambda: len(facts(recorder, "delivered")) == 15 and len(facts(recorder, "failed")) >= 3,
+                         timeout=20)
         await asyncio.sleep(0.5)
         assert await one.runtime.db["sms_embedded_outbox"].count_documents({}) == 15
         assert len(facts(recorder, "sent")) == 15
