@@ -1,6 +1,6 @@
 """One use case on one aggregate: load it, act, save it whole with its events, publish them.
 
-    uow = UnitOfWork(repository, publisher, public_events, kind="dispute", refusal=DisputeRefused)
+    uow = UnitOfWork(repository, publisher, public_events, kind="dispute")
     dispute = await uow.act(dispute_id, lambda d: d.contact(now=now, actor=actor))
 
 - `load` publishes what an earlier save left staged (a crash, a broker outage) before anything
@@ -9,7 +9,7 @@
   version-checked and carries the events (`public_events(aggregate)`, public contracts with
   deterministic msg ids) in the same single-document write. On a version conflict it loads again
   and decides again; after `attempts` it gives up with `Conflict`.
-- A command's domain refusal (`refusal`) becomes `Refused` with its reason; a missing aggregate
+- A command's domain refusal (a `common.domain.Refusal`, or `refusal`) becomes `Refused` with its reason; a missing aggregate
   `NotFound`. Entrypoints translate those once (HTTP status, dead letter).
 - Publishing after the save is impatient: with the broker away the command still succeeds and
   the events wait in the outbox for the next load or the relay (`relay`, run periodically).
@@ -25,6 +25,7 @@ from typing import Any, Generic
 
 import structlog
 
+from common.domain import Refusal
 from common.errors import Conflict, NotFound, Refused
 from common.outbox import Events, RawPublisher, publish_in_order, staged
 from common.repository import RELAY_GRACE, A, Repository, Stored, VersionConflict, own_fields
@@ -52,7 +53,7 @@ class UnitOfWork(Generic[A]):
         public_events: PublicEvents[A],
         *,
         kind: str,
-        refusal: type[Exception] | tuple[type[Exception], ...] = (),
+        refusal: type[Exception] | tuple[type[Exception], ...] = Refusal,
         attempts: int = 3,
     ) -> None:
         self.repository = repository
