@@ -9,8 +9,8 @@
   version-checked and carries the events (`public_events(aggregate)`, public contracts with
   deterministic msg ids) in the same single-document write. On a version conflict it loads again
   and decides again; after `attempts` it gives up with `Conflict`.
-- A command's domain refusal (a `common.domain.Refusal`, or `refusal`) becomes `Refused` with its reason; a missing aggregate
-  `NotFound`. Entrypoints translate those once (HTTP status, dead letter).
+- A command's domain refusal (a `common.domain.Refusal`, or `refusal`) becomes `Refused` with its
+  reason; a missing aggregate `NotFound`. Entrypoints translate those once (HTTP status, dead letter).
 - Publishing after the save is impatient: with the broker away the command still succeeds and
   the events wait in the outbox for the next load or the relay (`relay`, run periodically).
 
