@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
+from common.clock import Clock
 from common.mongo import ensure_indexes
+from common.outbox import RawPublisher
 from common.runtime import Periodic, Runtime, ServiceParts
 from mediation import handlers
-from mediation.adapters.store import INDEXES, MongoDisputes, MongoRequestIds
-from mediation.domain import load_risk_rules
+from mediation.adapters.store import (
+    INDEXES,
+    Disputes,
+    InMemoryDisputes,
+    InMemoryRequestIds,
+    MongoDisputes,
+    MongoRequestIds,
+)
+from mediation.domain import RiskRules, load_risk_rules
 from mediation.entrypoints.api import build_app
 from mediation.entrypoints.consumers import consumers
 from mediation.handlers import Mediation
 from mediation.settings import MediationSettings
 
 
+def _risk_rules(settings: MediationSettings) -> RiskRules | None:
+    return load_risk_rules(settings.risk_rules_path) if settings.risk_rules_path else None
+
+
 def wire(runtime: Runtime) -> Mediation:
     settings = runtime.settings
     assert isinstance(settings, MediationSettings)
-    rules = load_risk_rules(settings.risk_rules_path) if settings.risk_rules_path else None
     return Mediation(
         settings, runtime.clock, runtime.publisher, MongoDisputes(runtime.db), MongoRequestIds(runtime.db),
-        risk_rules=rules,
+        risk_rules=_risk_rules(settings),
     )
+
+
+def wire_in_memory(
+    settings: MediationSettings, clock: Clock, publisher: RawPublisher, *, disputes: Disputes | None = None
+) -> Mediation:
+    """The same use cases on in-memory stores (`disputes`: a test's own, e.g. one that goes away)."""
+    return Mediation(settings, clock, publisher, disputes or InMemoryDisputes(), InMemoryRequestIds(),
+                     risk_rules=_risk_rules(settings))
 
 
 async def build(runtime: Runtime) -> ServiceParts:

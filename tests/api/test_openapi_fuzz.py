@@ -31,9 +31,8 @@ from dispatch import handlers as dispatch_handlers
 from dispatch.bootstrap import wire_in_memory
 from dispatch.entrypoints.api import router as dispatch_router
 from dispatch.settings import DispatchSettings
-from mediation.adapters.store import InMemoryDisputes, InMemoryRequestIds
+from mediation.bootstrap import wire_in_memory as wire_mediation
 from mediation.entrypoints.api import router as mediation_router
-from mediation.handlers import Mediation
 from mediation.settings import MediationSettings
 from notify.adapters.store import InMemoryCallbacks, memory_cases
 from notify.entrypoints.api import router as notify_router
@@ -55,8 +54,7 @@ FUZZ = settings(
 
 
 def _mediation_app():
-    m = Mediation(MediationSettings(environment="test"), FakeClock(), FakePublisher(), InMemoryDisputes(),
-                  InMemoryRequestIds())
+    m = wire_mediation(MediationSettings(environment="test"), FakeClock(), FakePublisher())
     return create_app("mediation", m.settings, {}, context=m, routers=(mediation_router,))
 
 

@@ -16,9 +16,9 @@ from dispatch.entrypoints.api import router as dispatch_router
 from dispatch.settings import DispatchSettings
 from mediation import domain
 from mediation import handlers as mediation_handlers
-from mediation.adapters.store import InMemoryDisputes, InMemoryRequestIds
+from mediation.bootstrap import wire_in_memory as wire_mediation
 from mediation.entrypoints.api import router as mediation_router
-from mediation.handlers import Mediation, Report
+from mediation.handlers import Report
 from mediation.settings import MediationSettings
 from tests.support import alert_body, centre, row_grid
 
@@ -45,8 +45,7 @@ async def dispatch_app():
 
 @pytest.fixture
 async def mediation_app():
-    m = Mediation(MediationSettings(environment="test", tokens=TOKENS), FakeClock(), FakePublisher(),
-                  InMemoryDisputes(), InMemoryRequestIds())
+    m = wire_mediation(MediationSettings(environment="test", tokens=TOKENS), FakeClock(), FakePublisher())
     parties = (domain.Party("p1", "王某", phone=WHOLE, id_number="350322199001011234"),)
     report = Report(source="desk", reported_by="P1", category="neighbour", summary="吵架", parties=parties)
     dispute, _ = await mediation_handlers.report_dispute(m, report)

@@ -11,9 +11,9 @@ from common.fakes import FakePublisher
 from common.http import create_app
 from common.settings import DEVELOPMENT_TOKEN
 from mediation import handlers
-from mediation.adapters.store import InMemoryDisputes, InMemoryRequestIds
+from mediation.adapters.store import InMemoryDisputes
+from mediation.bootstrap import wire_in_memory
 from mediation.entrypoints.api import router
-from mediation.handlers import Mediation
 from mediation.settings import MediationSettings
 from tests.unit.mediation.test_use_cases import report
 
@@ -29,7 +29,7 @@ class AwayDisputes(InMemoryDisputes):
 
 async def test_a_command_while_the_store_is_away_is_503_and_says_it_was_not_done() -> None:
     disputes = AwayDisputes()
-    m = Mediation(MediationSettings(environment="test"), FakeClock(), FakePublisher(), disputes, InMemoryRequestIds())
+    m = wire_in_memory(MediationSettings(environment="test"), FakeClock(), FakePublisher(), disputes=disputes)
     dispute, _ = await handlers.report_dispute(m, report())
     app = create_app("mediation", m.settings, {}, context=m, routers=(router,))
     disputes.away = True

@@ -12,7 +12,7 @@ from common.errors import Invalid, NotFound, Refused
 from common.fakes import FakePublisher
 from common.repository import RELAY_GRACE
 from mediation import domain, handlers
-from mediation.adapters.store import InMemoryDisputes, InMemoryRequestIds
+from mediation.bootstrap import wire_in_memory
 from mediation.handlers import Mediation, Report
 from mediation.settings import MediationSettings
 
@@ -21,7 +21,7 @@ START = datetime(2026, 11, 23, 0, 15, tzinfo=UTC)  # 08:15 at the station
 
 @pytest.fixture
 def m() -> Mediation:
-    return Mediation(MediationSettings(), FakeClock(START), FakePublisher(), InMemoryDisputes(), InMemoryRequestIds())
+    return wire_in_memory(MediationSettings(), FakeClock(START), FakePublisher())
 
 
 def report(**overrides) -> Report:
