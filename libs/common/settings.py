@@ -59,7 +59,7 @@ class ServiceSettings(BaseSettings):
     )
     sweep_interval_s: float = Field(
         default=1.0, gt=0,
-        description="How often deadlines (acknowledgement timeouts, 24-h contact, follow-ups) are looked for.",
+        description="How often deadlines (acknowledgement timeouts, first contact, follow-ups) are looked for.",
     )
     shutdown_grace_s: float = Field(
         default=10.0, gt=0, description="Time to finish the messages in hand on SIGTERM."
