@@ -41,7 +41,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from common import bus, gauges, heap, mongo
+from common import bus, gauges, heap, mongo, tracing
 from common.clock import Clock, SystemClock
 from common.consume import ConsumeLoop, Consumer
 from common.contracts.subjects import stream_for
@@ -274,6 +274,7 @@ def _starting_app(name: str, settings: ServiceSettings, missing: dict[str, str])
 async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     """The process entry point of one service (a container runs exactly this); see the module's text."""
     configure_logging(settings.log_level, settings.log_json, service=name)
+    tracing.configure(name)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -309,6 +310,7 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     server.should_exit = True
     await asyncio.wait([http], timeout=HTTP_SHUTDOWN_S + 1)
     stopper.cancel()
+    tracing.shutdown()
     if task.done() and not task.cancelled() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]
     if http.done() and not http.cancelled() and http.exception() is not None:
