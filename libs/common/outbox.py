@@ -25,7 +25,7 @@ from typing import Protocol
 
 import structlog
 
-from common import metrics
+from common import metrics, tracing
 from common.contracts.base import Event
 from common.errors import dependency_down
 
@@ -65,9 +65,15 @@ class Entry:
     msg_id: str
     subject: str
     data: str
+    #: the trace context of the use case that staged it (W3C `traceparent`), empty if none
+    traceparent: str = ""
 
     def document(self) -> dict[str, str]:
-        return {"msg_id": self.msg_id, "subject": self.subject, "data": self.data}
+        doc = {"msg_id": self.msg_id, "subject": self.subject, "data": self.data}
+        return {**doc, "traceparent": self.traceparent} if self.traceparent else doc
+
+    def headers(self) -> dict[str, str] | None:
+        return {"traceparent": self.traceparent} if self.traceparent else None
 
 
 def entry_key(version: int, index: int) -> str:
@@ -77,15 +83,22 @@ def entry_key(version: int, index: int) -> str:
 
 def new_entries(events: Events, version: int) -> dict[str, dict[str, str]]:
     """The outbox entries of the events caused by the save that makes `version`."""
+    traceparent = tracing.current_headers().get("traceparent")
     return {
-        entry_key(version, i): {"msg_id": msg_id, "subject": event.subject, "data": event.model_dump_json()}
+        entry_key(version, i): {
+            "msg_id": msg_id, "subject": event.subject, "data": event.model_dump_json(),
+            **({"traceparent": traceparent} if traceparent else {}),
+        }
         for i, (event, msg_id) in enumerate(events)
     }
 
 
 def staged(outbox: Mapping[str, Mapping[str, str]] | None) -> list[Entry]:
     """The entries of a stored outbox, oldest first."""
-    return [Entry(key, v["msg_id"], v["subject"], v["data"]) for key, v in sorted((outbox or {}).items())]
+    return [
+        Entry(key, v["msg_id"], v["subject"], v["data"], v.get("traceparent", ""))
+        for key, v in sorted((outbox or {}).items())
+    ]
 
 
 class RawPublisher(Protocol):
@@ -124,7 +137,9 @@ async def publish_in_order(
     done: list[str] = []
     for entry in entries:
         try:
-            await publisher.publish_raw(entry.subject, entry.data.encode(), entry.msg_id, patient=patient)
+            await publisher.publish_raw(
+                entry.subject, entry.data.encode(), entry.msg_id, headers=entry.headers(), patient=patient
+            )
         except Exception as exc:
             if not dependency_down(exc):
                 raise

@@ -27,6 +27,7 @@ from typing import Any, Generic
 
 import structlog
 
+from common import tracing
 from common.domain import Refusal
 from common.errors import Conflict, NotFound, Refused
 from common.outbox import EffectHandler, Events, RawPublisher, WithEffects, publish_in_order, staged
@@ -96,7 +97,8 @@ class UnitOfWork(Generic[A]):
     async def commit(self, stored: Stored[A], extra: Sequence[tuple[Any, str]] = ()) -> Stored[A]:
         """Save a loaded aggregate with its events (and `extra` ones), then publish; VersionConflict to the caller."""
         events = [*self._public_events(stored.aggregate), *extra]
-        saved = await self.repository.save(stored, events)
+        with tracing.span(f"{self._kind} save", **{"db.collection.name": self.repository.name}):
+            saved = await self.repository.save(stored, events)
         _clear_events(stored.aggregate)
         await self.publish(self.repository.codec.ident(stored.aggregate), saved)
         return saved
@@ -106,6 +108,10 @@ class UnitOfWork(Generic[A]):
 
     async def act(self, ident: str, command: Command[A]) -> A:
         """Apply `command` to the stored aggregate and save it; decide again if someone saved it meanwhile."""
+        with tracing.span(f"{self._kind} use case", **{"fengqiao.id": ident}):
+            return await self._act(ident, command)
+
+    async def _act(self, ident: str, command: Command[A]) -> A:
         for _ in range(self._attempts):
             stored = await self.load(ident)
             try:

@@ -27,6 +27,7 @@ from mediation.domain import (
     Dispute,
     DisputeRefused,
     DisputeStats,
+    FirstContactRule,
     Party,
     RiskRules,
     dispute_stats,
@@ -77,11 +78,12 @@ class Report:
     officer_id: str | None = None
 
     def open(
-        self, dispute_id: str, reported_at: datetime, recurrence_of: str | None, rules: RiskRules | None
+        self, dispute_id: str, reported_at: datetime, recurrence_of: str | None, rules: RiskRules | None,
+        contact_rule: FirstContactRule | None = None,
     ) -> Dispute:
         told = {f.name: getattr(self, f.name) for f in fields(self)}
         return Dispute.open(dispute_id=dispute_id, reported_at=reported_at, recurrence_of=recurrence_of,
-                            risk_rules=rules, **told)
+                            risk_rules=rules, contact_rule=contact_rule, **told)
 
 
 # --- ids ---------------------------------------------------------------------------------------
@@ -183,7 +185,7 @@ async def _open(m: Mediation, dispute_id: str, report: Report, reported_at: date
         earlier = await m.disputes.recurrence_candidates(reported_at - RECURRENCE_WINDOW)
         recurrence_of = find_recurrence(recurrence_keys(report), earlier, now=reported_at)
         try:
-            dispute = report.open(dispute_id, reported_at, recurrence_of, m.risk_rules)
+            dispute = report.open(dispute_id, reported_at, recurrence_of, m.risk_rules, m.settings.contact_rule)
         except DisputeRefused as exc:  # at opening only the parties can be refused
             raise Invalid("parties", exc.reason) from exc
         if await m.uow.add(dispute):
@@ -258,7 +260,7 @@ async def record_followup(m: Mediation, dispute_id: str, *, actor: str, note: st
 
 
 async def sweep_deadlines(m: Mediation) -> int:
-    """Flag each first contact past 24 h and each follow-up visit due, once; the flags live in the store."""
+    """Flag each first contact past its deadline and each follow-up visit due, once; the flags live in the store."""
     due = await m.disputes.due(m.clock.now())
     for dispute_id in due:
         try:

@@ -35,11 +35,13 @@ system escalates it at once to at least `community`: a dispute from an alert (sc
 community in state escalated; one that opens at community stays reported there, flagged — the
 gate that takes a threat of violence is the community officer, as in the reports.
 
-Deadlines (事不过夜): first contact is due 24 h after the report; a resolved dispute's follow-up
+Deadlines (事不过夜): first contact is due before the end of the reporting day, local time, or by
+noon the next day for a report made in the evening (`deadlines.FirstContactRule`, both hours
+settings); a resolved dispute's follow-up
 visit 7 days after resolution. `check_deadlines(now)` flags each once (`DisputeOverdue`,
 `DisputeFollowupDue`). A first contact made late, before any sweep saw it, sets `overdue` too
 (without the event: the contact has been made), so the statistics count it. Reopening clears the
-follow-up; resolving again sets a new one. The 24-h rule is about the first report only.
+follow-up; resolving again sets a new one. The first-contact rule is about the first report only.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from typing import Any, ClassVar, Literal, get_args
 
 from common.domain import Aggregate, HistoryEntry, Refusal, as_utc, require_aware
 from mediation.domain import events as ev
+from mediation.domain.deadlines import FirstContactRule
 from mediation.domain.risk import RiskRules, assess_risk
 
 Source = Literal["alert", "informant", "visit", "desk"]  # 110 alert, 信息员, 走访, 窗口/来访
@@ -63,7 +66,6 @@ OPEN_STATES: frozenset[State] = frozenset({"reported", "mediating", "escalated",
 REFERRAL_BODIES = ("court", "petition", "other")  # 法院, 信访, another body
 MEDIATOR, WITNESS = "mediator", "witness"  # signer keys of an agreement besides the party ids
 SYSTEM_ACTOR = "system"
-FIRST_CONTACT_WITHIN = timedelta(hours=24)
 FOLLOWUP_AFTER = timedelta(days=7)
 HIGH_RISK_LEVEL: Level = "community"
 
@@ -144,6 +146,7 @@ class Dispute(Aggregate):
         officer_id: str | None = None,
         recurrence_of: str | None = None,
         risk_rules: RiskRules | None = None,
+        contact_rule: FirstContactRule | None = None,
     ) -> Dispute:
         """A new dispute, screened for risk. `recurrence_of` comes from `find_recurrence`."""
         require_aware(reported_at)
@@ -170,7 +173,7 @@ class Dispute(Aggregate):
             parties=parties,
             state="reported",
             level="scene" if source == "alert" else "community",
-            first_contact_due_at=reported_at + FIRST_CONTACT_WITHIN,
+            first_contact_due_at=(contact_rule or FirstContactRule()).due(reported_at),
             high_risk=risk.high_risk,
             risk_matches=risk.rule_ids,
             recurrence_of=recurrence_of,
@@ -215,7 +218,7 @@ class Dispute(Aggregate):
         return dispute
 
     def contact(self, *, now: datetime, actor: str, note: str = "") -> None:
-        """A contact with the parties; the first one is what the 24-h rule asks for."""
+        """A contact with the parties; the first one is what 事不过夜 asks for."""
         self._allow("contact", now, OPEN_STATES)
         first = self.first_contact_at is None
         if first:
@@ -320,7 +323,8 @@ class Dispute(Aggregate):
         if self._awaits_first_contact and now >= self.first_contact_due_at:
             self.overdue, self.overdue_flagged_at = True, now
             self._record(
-                now=now, actor=SYSTEM_ACTOR, action="overdue", from_state=self.state, note="no contact within 24 h"
+                now=now, actor=SYSTEM_ACTOR, action="overdue", from_state=self.state,
+                note="no first contact by the deadline (事不过夜)",
             )
             due.append(
                 ev.DisputeOverdue(
