@@ -34,7 +34,8 @@ from common.bus import Publisher
 from common.contracts.base import Event
 from common.contracts.deadletter import DeadLetter
 from common.contracts.subjects import deadletter_subject, stream_for
-from common.errors import Conflict, Invalid, NotFound, Refused, dependency_down
+from common.errors import Conflict, Invalid, NotFound, Refused
+from common.failures import dependency_down
 
 log = structlog.get_logger(__name__)
 
@@ -59,12 +60,10 @@ class Consumer(Generic[E]):
     model: type[E]
     handler: Callable[[E, Delivery], Awaitable[None]]
     ack_wait_s: float = 30.0
-    #: only where a bench or test feeds the model from another subject
-    subject_override: str | None = None
 
     @property
     def subject(self) -> str:
-        return self.subject_override or self.model.subject
+        return self.model.subject
 
 
 def _backoff(num_delivered: int) -> float:

@@ -1,18 +1,12 @@
-"""What a use case can answer besides success, and which failures mean "a dependency is down".
+"""What a use case can answer besides success.
 
-Handlers raise these; each entrypoint translates them once: the HTTP layer to 404 / 409 / 422 / 503
+Handlers raise these; each entrypoint translates them once: the HTTP layer to 404 / 409 / 422
 (`common.http`), the consume loop to dead-letter or a delayed redelivery (`common.consume`).
-No handler imports either entrypoint.
+No handler imports either entrypoint, and this module imports no driver: which driver failures
+mean "a dependency is down" is `common.failures`.
 """
 
 from __future__ import annotations
-
-import asyncio
-
-from nats.errors import ConnectionClosedError, NoRespondersError, NoServersError
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, ServerSelectionTimeoutError, WriteConcernError
 
 
 class UseCaseError(Exception):
@@ -47,36 +41,3 @@ class Invalid(UseCaseError):
 
 class Conflict(UseCaseError):
     """Others kept changing the same thing while we tried (HTTP 409 "try again"; an event is redelivered)."""
-
-
-class Unavailable(UseCaseError):
-    """A dependency (the store, the broker, a gateway) is away: nothing was done; try again later."""
-
-
-#: exceptions that mean "a dependency is away or busy: try again later", whoever raised them
-DEPENDENCY_DOWN: tuple[type[BaseException], ...] = (
-    Unavailable,
-    ConnectionFailure,  # includes AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
-    ServerSelectionTimeoutError,
-    ExecutionTimeout,
-    WriteConcernError,
-    NatsTimeoutError,
-    NoServersError,
-    NoRespondersError,
-    NoStreamResponseError,  # a JetStream stream without a leader (an election in a cluster)
-    ServiceUnavailableError,
-    ConnectionClosedError,
-    asyncio.TimeoutError,
-    ConnectionError,  # includes common.bus.BrokerUnavailable
-)
-
-
-#: JetStream's "duplicate message id is in process" (JSStreamDuplicateMessageConflict, while a leader
-#: changes): the same msg id is being stored; try again
-_MSG_ID_IN_PROCESS = 10158
-
-
-def dependency_down(exc: BaseException) -> bool:
-    if isinstance(exc, APIError) and (exc.code == 503 or exc.err_code == _MSG_ID_IN_PROCESS):
-        return True
-    return isinstance(exc, DEPENDENCY_DOWN)

@@ -27,7 +27,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import metrics, tracing
-from common.errors import Conflict, Invalid, NotFound, Refused, dependency_down
+from common.errors import Conflict, Invalid, NotFound, Refused
+from common.failures import dependency_down
 from common.logs import mask_phones
 from common.settings import ServiceSettings
 from common.timefmt import week_bounds

@@ -27,7 +27,7 @@ import structlog
 
 from common import metrics, tracing
 from common.contracts.base import Event
-from common.errors import dependency_down
+from common.failures import dependency_down
 
 log = structlog.get_logger(__name__)
 

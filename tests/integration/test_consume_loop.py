@@ -7,12 +7,13 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from common.bus import Publisher
 from common.consume import ConsumeLoop, Consumer, Delivery
 from common.contracts.alerts import AlertReceived
 from common.contracts.subjects import ALERTS_RECEIVED, deadletter_subject
-from common.errors import Conflict, Invalid, NotFound, Refused, Unavailable
+from common.errors import Conflict, Invalid, NotFound, Refused
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +81,7 @@ async def test_transient_failure_is_retried_then_succeeds(nc) -> None:
     async def flaky(event: AlertReceived, delivery: Delivery) -> None:
         attempts.append(delivery.num_delivered)
         if len(attempts) == 1:
-            raise Unavailable("store down")
+            raise AutoReconnect("store down")
         if len(attempts) == 2:
             raise Conflict("changed by others meanwhile")
 

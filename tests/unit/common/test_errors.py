@@ -9,11 +9,12 @@ from nats.js.errors import APIError, BadRequestError, NoStreamResponseError, Not
 from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure, ServerSelectionTimeoutError
 
 from common.bus import BrokerUnavailable
-from common.errors import Conflict, NotFound, Refused, Unavailable, dependency_down
+from common.errors import Conflict, NotFound, Refused
+from common.failures import dependency_down
 
 
 @pytest.mark.parametrize("exc", [
-    Unavailable("store"), ServerSelectionTimeoutError("x"), AutoReconnect("x"), NatsTimeoutError(),
+    ServerSelectionTimeoutError("x"), AutoReconnect("x"), NatsTimeoutError(),
     NoRespondersError(), NoStreamResponseError(), ServiceUnavailableError(code=503), APIError(code=503),
     BadRequestError(code=409, err_code=10158, description="duplicate message id is in process"),
     BrokerUnavailable("away"), TimeoutError(),
