@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 
@@ -63,6 +64,12 @@ def _alert(alert_id: str, lon: float, lat: float, priority: int = 2,
     }).encode()
 
 
+class BaselineAlert(AlertReceived):
+    """The same alert, fed to the baseline on its own subject."""
+
+    subject: ClassVar[str] = BASELINE_IN
+
+
 async def baseline_worker(nats_url: str, mongo_url: str) -> None:
     """The bare baseline: read, write one document, publish."""
     from common import mongo
@@ -81,7 +88,7 @@ async def baseline_worker(nats_url: str, mongo_url: str) -> None:
     import signal
 
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    baseline = Consumer("bench-baseline", AlertReceived, handle, subject_override=BASELINE_IN)
+    baseline = Consumer("bench-baseline", BaselineAlert, handle)
     await ConsumeLoop(js, publisher, baseline).run(stop)
     await nc.drain()
 

@@ -30,6 +30,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 
@@ -66,6 +67,12 @@ def _case(case_id: str) -> bytes:
     }).encode()
 
 
+class BaselineCase(CaseAccepted):
+    """The same case, fed to the baseline on its own subject."""
+
+    subject: ClassVar[str] = BASELINE_SUBJECT
+
+
 async def baseline_worker(nats_url: str, mongo_url: str) -> None:
     """The bare baseline: consume, insert one document, ack."""
     nc = await bus.connect(nats_url, "bench-baseline")
@@ -77,7 +84,7 @@ async def baseline_worker(nats_url: str, mongo_url: str) -> None:
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    consumer = Consumer(BASELINE_DURABLE, CaseAccepted, handle, subject_override=BASELINE_SUBJECT)
+    consumer = Consumer(BASELINE_DURABLE, BaselineCase, handle)
     await ConsumeLoop(js, bus.Publisher(js), consumer).run(stop)
     await nc.drain()
 

@@ -317,13 +317,3 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     if http.done() and not http.cancelled() and http.exception() is not None:
         raise http.exception()  # type: ignore[misc]
 
-
-def health_only(name: str) -> Build:
-    """The build of a service whose issue has not landed yet: health, readiness and metrics only."""
-    from common.http import create_app
-
-    async def build(runtime: Runtime) -> ServiceParts:
-        title = f"Fengqiao {name} (placeholder: health only)"
-        return ServiceParts(app=create_app(title, runtime.settings, runtime.readiness()))
-
-    return build

@@ -58,7 +58,7 @@ from notify.domain.model import (
     callback_id_for,
 )
 from notify.domain.optout import OPT_OUT_WORDS, is_opt_out, normalise_reply
-from notify.domain.rate_limit import DEFAULT_DAILY_LIMIT, day_key, local_day, may_send, sent_on_day
+from notify.domain.rate_limit import DEFAULT_DAILY_LIMIT, day_key, local_day
 from notify.domain.schedule import DEFAULT_RETRY_DELAYS, SendPolicy
 from notify.domain.sms_text import MAX_PARTS, StationContact, callback_text, sms_parts
 
@@ -120,12 +120,10 @@ __all__ = [
     "is_opt_out",
     "last_day",
     "local_day",
-    "may_send",
     "normalise_reply",
     "on_case_accepted",
     "on_case_solved",
     "parse_station_calendar",
-    "sent_on_day",
     "shown_due_at",
     "sms_id_for",
     "sms_parts",

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notify.domain import DEFAULT_DAILY_LIMIT, day_key, is_opt_out, local_day, may_send, normalise_reply, sent_on_day
+from notify.domain import DEFAULT_DAILY_LIMIT, day_key, is_opt_out, local_day, normalise_reply
 from tests.unit.notify.station_time import SH
 
 
@@ -63,11 +63,6 @@ def test_normalise_reply():
 
 def test_daily_limit():
     assert DEFAULT_DAILY_LIMIT == 3
-    assert may_send(0) and may_send(2)
-    assert not may_send(3) and not may_send(4)
-    assert may_send(4, daily_limit=5) and not may_send(0, daily_limit=0)
-    with pytest.raises(ValueError):
-        may_send(0, daily_limit=-1)
 
 
 def test_the_day_is_the_station_local_day():
@@ -77,15 +72,3 @@ def test_the_day_is_the_station_local_day():
     with pytest.raises(ValueError):
         local_day(datetime(2026, 11, 20, 16, 0), SH)
 
-
-def test_sent_on_day_counts_the_local_day_only():
-    sent = [
-        datetime(2026, 11, 20, 15, 59, 59, tzinfo=UTC),  # 23:59:59 on the 20th local
-        datetime(2026, 11, 20, 16, 0, tzinfo=UTC),  # 00:00 on the 21st
-        datetime(2026, 11, 21, 12, 0, tzinfo=SH),
-        datetime(2026, 11, 21, 23, 59, 59, tzinfo=SH),
-        datetime(2026, 11, 22, 0, 0, tzinfo=SH),
-    ]
-    assert sent_on_day(sent, datetime(2026, 11, 21, 9, 0, tzinfo=SH), SH) == 3
-    assert sent_on_day(sent, datetime(2026, 11, 20, 9, 0, tzinfo=SH), SH) == 1
-    assert sent_on_day([], datetime(2026, 11, 20, 9, 0, tzinfo=SH), SH) == 0
