@@ -34,13 +34,13 @@ from common.contracts.sms import SmsDelivery, SmsInbound, SmsSendRequested
 from common.errors import Conflict, NotFound
 from common.outbox import RawPublisher
 from common.repository import Repository
-from common.sms import DeliveryReceipt, OutboundSms, SendResult, SmsGateway
 from common.unit_of_work import UnitOfWork
-from notify.domain.optout import is_opt_out
-from notify.domain.rate_limit import day_key
-from notify.sms.domain import InboundSms, OutboundMessage, RetryPolicy, station_phone
+from notify.sms.adapters.port import DeliveryReceipt, OutboundSms, SendResult, SmsGateway
+from notify.sms.adapters.store import COUNTER_KEPT, DailyCounters, Messages, OptOuts, Strays
+from notify.sms.domain.messages import InboundSms, OutboundMessage, RetryPolicy, station_phone
+from notify.sms.domain.optout import is_opt_out
+from notify.sms.domain.rate_limit import day_key
 from notify.sms.settings import SmsGatewaySettings
-from notify.sms.store import COUNTER_KEPT, DailyCounters, Messages, OptOuts, Strays
 
 log = structlog.get_logger(__name__)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notify.domain.rate_limit import day_key
 from notify.sms import handlers
+from notify.sms.domain.rate_limit import day_key
 from tests.integration.notify_sms.facts import facts, told
 from tests.support import Recorder, eventually, publish
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notify.sms.domain import InboundSms, OutboundMessage, RetryPolicy, station_phone
+from notify.sms.domain.messages import InboundSms, OutboundMessage, RetryPolicy, station_phone
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 POLICY = RetryPolicy()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from common.fakes import FakePublisher
-from common.sms import DeliveryReceipt, OutboundSms, SendResult
 from notify.sms import handlers
-from notify.sms.gateways.embedded import EmbeddedGateway, InMemoryRecords
+from notify.sms.adapters.embedded import EmbeddedGateway, InMemoryRecords
+from notify.sms.adapters.port import DeliveryReceipt, OutboundSms, SendResult
 from tests.unit.notify_sms.sms_support import PHONE, START, deliveries, send_command
 
 

@@ -6,7 +6,7 @@ or as the password of Basic auth (role integration). Whatever the gateway sends 
 ids, no sender, bytes in any encoding, fields in the query, a form, JSON or Kannel's post-url
 body — is kept and answered 202: a gateway must never be told to retry what can only fail again.
 
-The routes reach the wired use cases through `request.app.state.sms` (set by notify's bootstrap).
+The routes reach the gateway's use cases through notify's one route context (`n.sms`).
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
 from common.contracts.base import ID_PATTERN
-from common.http import ERROR_RESPONSES, Principal, masked, require
-from common.sms import DeliveryReceipt
+from common.http import ERROR_RESPONSES, Principal, context, masked, require
 from common.timefmt import local
+from notify.handlers import Notify
 from notify.sms import handlers
-from notify.sms.domain import station_phone
-from notify.sms.gateways.embedded import EmbeddedGateway
-from notify.sms.gateways.kannel import kannel_receipt
+from notify.sms.adapters.embedded import EmbeddedGateway
+from notify.sms.adapters.kannel import kannel_receipt
+from notify.sms.adapters.mo_text import decode_text
+from notify.sms.adapters.port import DeliveryReceipt
+from notify.sms.domain.messages import station_phone
 from notify.sms.handlers import Sms
-from notify.sms.inbound import decode_text
 
 #: the fields read from one request (Kannel sends a handful)
 MAX_FIELDS = 50
@@ -43,9 +44,9 @@ _ID = re.compile(ID_PATTERN)
 router = APIRouter(tags=["sms"], responses=ERROR_RESPONSES)
 
 
-def sms_context(request: Request) -> Sms:
-    """The wired SMS use cases (a dependency)."""
-    return request.app.state.sms
+def sms_context(n: Annotated[Notify, Depends(context)]) -> Sms:
+    """The gateway's use cases in notify's wired context (a dependency)."""
+    return n.sms
 
 
 async def gateway_caller(request: Request) -> Principal:

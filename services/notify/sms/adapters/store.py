@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
 from common.timefmt import epoch_ms
-from notify.sms.domain import InboundSms, OutboundMessage
+from notify.sms.domain.messages import InboundSms, OutboundMessage
 
 #: receipts and replies that named nothing known are kept this long (for an operator to look into)
 STRAYS_KEPT = timedelta(days=90)
