@@ -19,7 +19,7 @@ kept), white space collapsed to single spaces. Then, in this order, the first ru
 | 2    | tokens shaped like a short code (A7K2, a7k2, AB2)        | in `codes`, removed before rule 3 |
 | 3    | leading 1 / 2 / 3, maybe after 回复 / 选 / 评价 ...      | that level, whatever follows     |
 | 3a   | ... followed by another lone digit ("1 3", "1,3", "1.5") | unreadable: two choices          |
-| 3d   | ... followed by words of another level ("1 不满意", "3 满意"), or a double negation | unreadable: contradiction |
+| 3d   | ... then words of another level ("1 不满意", "3 满意") | unreadable: contradiction        |
 | 3b   | leading number other than 1 / 2 / 3 ("13", "5", "0")     | unreadable: not a choice         |
 | 3c   | leading number followed by a unit (个 天 小时 ...)       | not a choice: "2个小时才到" is read on by rule 5 |
 | 4    | the whole reply 一 / 二 / 三, or pinyin manyi / jibenmanyi / bumanyi | that level           |
