@@ -63,7 +63,7 @@ def wire(runtime: Runtime, gateway: SmsGateway | None = None) -> Notify:
     db = runtime.db
     sms = Sms(settings, runtime.clock, runtime.publisher, sms_store.MongoMessages(db), sms_store.MongoInbound(db),
               sms_store.MongoDailyCounters(db), sms_store.MongoOptOuts(db), sms_store.MongoStrays(db),
-              gateway or gateway_for(runtime))
+              gateway or gateway_for(runtime), sms_store.MongoQuestions(db))
     return Notify(settings, runtime.clock, runtime.publisher, MongoCallbacks(db), mongo_cases(db),
                   rules=handlers.callback_rules(settings, calendars(settings)), sms=sms)
 
@@ -74,7 +74,7 @@ def wire_in_memory(settings: NotifySettings, clock: Clock, publisher: FakePublis
     publisher = publisher or FakePublisher()
     sms = Sms(settings, clock, publisher, sms_store.InMemoryMessages(), sms_store.InMemoryInbound(),
               sms_store.InMemoryDailyCounters(), sms_store.InMemoryOptOuts(), sms_store.InMemoryStrays(),
-              gateway or InMemorySmsGateway())
+              gateway or InMemorySmsGateway(), sms_store.InMemoryQuestions())
     return Notify(settings, clock, publisher, InMemoryCallbacks(), memory_cases(), sms=sms)
 
 

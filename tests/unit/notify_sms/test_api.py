@@ -141,14 +141,14 @@ async def test_kannel_delivery_reports_move_the_message(http, sms):
     assert done.status_code == 202 and done.json()["applied"] is True
     again = await http.get("/v1/sms/dlr?sms_id=S-1&status=1")
     assert again.json()["applied"] is False
-    assert [d["status"] for d in sms.publisher.on("sms.delivery")] == ["sent", "delivered"]
+    assert [d["status"] for d in sms.publisher.on("sms.delivery.notify")] == ["sent", "delivered"]
 
 
 async def test_a_json_receipt_of_failure(http, sms):
     await handlers.request_sms(sms, send_command())
     response = await http.post("/v1/sms/dlr", json={"sms_id": "S-1", "status": "failed"})
     assert response.json()["applied"] is True
-    assert sms.publisher.on("sms.delivery")[-1]["detail"] == "undeliverable"
+    assert sms.publisher.on("sms.delivery.notify")[-1]["detail"] == "undeliverable"
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,7 @@ async def test_a_report_naming_nothing_known_is_kept_and_answered_202(http, sms,
     response = await http.get(f"/v1/sms/dlr?{query}")
     assert response.status_code == 202 and response.json()["applied"] is False
     assert sms.strays.kept[-1][0] == "receipt"
-    assert [d["status"] for d in sms.publisher.on("sms.delivery")] == ["sent"]
+    assert [d["status"] for d in sms.publisher.on("sms.delivery.notify")] == ["sent"]
 
 
 async def test_the_outbox_shows_numbers_whole_to_the_desk_and_masked_to_a_viewer(http, sms, clock):
