@@ -1,7 +1,7 @@
 """No party gets more than `daily_limit` SMS a local day from the station (default 3).
 
 The service keeps one counter document per (phone, local day): `day_key` names it, a single
-atomic increment-if-below-limit claims a slot (one more while fewer than the limit went out), and a
+atomic increment-if-below-limit claims a slot, and a
 refused send is postponed to `SendPolicy.start_of_next_day`. Days are the station's local days,
 so the counter resets at local midnight, not at UTC midnight (08:00 in Shanghai).
 """
@@ -26,4 +26,3 @@ def local_day(moment: datetime, zone: ZoneInfo = DEFAULT_ZONE) -> str:
 def day_key(phone: str, moment: datetime, zone: ZoneInfo = DEFAULT_ZONE) -> str:
     """The counter key of a phone's local day: '13800138001:2026-11-21'."""
     return f"{phone}:{local_day(moment, zone)}"
-

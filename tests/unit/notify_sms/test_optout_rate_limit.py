@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from notify.domain import DEFAULT_DAILY_LIMIT, day_key, is_opt_out, local_day, normalise_reply
+from notify.sms.domain.optout import is_opt_out, normalise_reply
+from notify.sms.domain.rate_limit import DEFAULT_DAILY_LIMIT, day_key, local_day
 from tests.unit.notify.station_time import SH
 
 
@@ -72,3 +74,11 @@ def test_the_day_is_the_station_local_day():
     with pytest.raises(ValueError):
         local_day(datetime(2026, 11, 20, 16, 0), SH)
 
+
+def test_rate_limit_words_and_zone():
+    with pytest.raises(ValueError) as error:
+        day_key("1", datetime(2026, 11, 20, 10, 0))
+    assert str(error.value) == "rate limits need timezone-aware datetimes"
+    evening_utc = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)  # 04:00 on the 21st in Shanghai
+    assert day_key("1", evening_utc) == "1:2026-11-21"
+    assert day_key("1", evening_utc, ZoneInfo("UTC")) == "1:2026-11-20"
