@@ -159,10 +159,17 @@ class MongoRepository(Generic[A]):
         doc = _document(self, aggregate, expected + 1, outbox, datetime.now(UTC))
         try:
             await self._writes.replace(doc, expected)
-        except DuplicateKeyError as exc:  # on the id: saved by someone else since it was loaded
-            raise self._refused(aggregate, exc) from exc
+        except DuplicateKeyError as exc:
+            if not refused_by_id(exc) and await self._still_at(doc["_id"], expected):
+                raise self._refused(aggregate, exc) from exc  # another unique key of the new state is taken
+            # saved by someone else since it was loaded: the upsert's insert was refused (on the id, or on
+            # another unique key the store checked first)
+            raise VersionConflict(doc["_id"]) from exc
         aggregate.version = expected + 1
         return _stored(self, doc)
+
+    async def _still_at(self, ident: str, version: int) -> bool:
+        return await self.collection.find_one({"_id": ident, "version": version}, {"_id": 1}) is not None
 
     async def unstage(self, ident: str, keys: Iterable[str], version: int, *, all_of_them: bool) -> None:
         removed = {f"outbox.{k}": "" for k in keys}

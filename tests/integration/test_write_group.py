@@ -74,3 +74,30 @@ async def test_a_write_the_driver_refuses_fails_alone(store_server, db_name) -> 
         assert await coll.count_documents({}) == 11
     finally:
         client.close()
+
+
+class Taken(Exception):
+    pass
+
+
+async def test_a_stale_save_is_a_conflict_even_where_its_new_state_takes_a_unique_key(store_server, db_name) -> None:
+    client = mongo.client(store_server.url)
+    try:
+        coll = mongo.database(client, db_name)["slots"]
+        await coll.create_index("value", unique=True)
+        repo = MongoRepository(coll, CounterCodec(), refusal=lambda c, exc: Taken(c.ident))
+        await repo.add(Counter("a", 1), [])
+        await repo.add(Counter("b", 2), [])
+        stale = await repo.get("a")
+        fresh = await repo.get("a")
+        fresh.aggregate.value = 3
+        await repo.save(fresh, [])
+        stale.aggregate.value = 2  # b's: the upsert's insert meets b's value as well as a's id
+        with pytest.raises(VersionConflict):
+            await repo.save(stale, [])
+        again = await repo.get("a")
+        again.aggregate.value = 2
+        with pytest.raises(Taken):  # at its version: the value is really taken
+            await repo.save(again, [])
+    finally:
+        client.close()
