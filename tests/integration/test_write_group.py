@@ -11,7 +11,8 @@ from bson.int64 import Int64
 from pymongo.errors import DuplicateKeyError
 
 from common import mongo
-from common.repository import MongoRepository, VersionConflict, WriteGroup
+from common.repository import MongoRepository, VersionConflict
+from common.store_tuning import WriteGroup
 
 pytestmark = pytest.mark.integration
 
