@@ -123,7 +123,6 @@ class MongoRepository(Generic[A]):
         collection: AsyncIOMotorCollection,
         codec: Codec[A],
         *,
-        insert: Callable[[dict], Any] | None = None,
         refusal: Callable[[A, DuplicateKeyError], Exception] | None = None,
     ) -> None:
         self.collection = collection
@@ -131,8 +130,6 @@ class MongoRepository(Generic[A]):
         self.name = collection.name
         #: the writes of concurrent handlers (a fetched batch's) go to the store together
         self._writes = WriteGroup(collection)
-        #: how a new document is inserted (e.g. a group commit of concurrent inserts)
-        self._insert = insert or self._writes.insert
         #: what a refused write means when another unique index than the id's refused it
         self._refusal = refusal
 
@@ -152,7 +149,7 @@ class MongoRepository(Generic[A]):
     async def add(self, aggregate: A, events: Events) -> Stored[A]:
         doc = _document(self, aggregate, 1, new_entries(events, 1), datetime.now(UTC))
         try:
-            await self._insert(doc)
+            await self._writes.insert(doc)
         except DuplicateKeyError as exc:
             raise self._refused(aggregate, exc) from exc
         aggregate.version = 1
