@@ -28,3 +28,14 @@ def test_the_readme_commands_are_the_ci_commands() -> None:
     ci = (Path(__file__).resolve().parents[3] / ".ci" / "run").read_text(encoding="utf-8")
     test_command = ci.strip().splitlines()[-1]
     assert test_command in README
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_layout_names_every_kernel_module_and_every_folder_of_the_tests() -> None:
+    layout = README[README.index("## Layout"):README.index("## Benchmarks")]
+    modules = [p.name for p in (ROOT / "libs" / "common").glob("*.py") if p.name != "__init__.py"]
+    folders = [f"{p.name}/" for p in (ROOT / "tests").rglob("*") if p.is_dir() and p.name != "__pycache__"]
+    missing = [name for name in [*modules, "contracts/", *folders] if f"`{name}`" not in layout]
+    assert missing == [], f"README's layout does not name {missing}"
