@@ -224,7 +224,8 @@ class AlertStore(MongoRepository[Alert]):
     """The alerts, saved whole (see `slot`), and the questions the use cases ask of them."""
 
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        super().__init__(db["alerts"], AlertCodec(), refusal=_refusal)  # inserts grouped by the repository
+        collection = db["alerts"]
+        super().__init__(collection, AlertCodec(), refusal=_refusal)
 
     async def insert_new(self, alert: Alert) -> None:
         """Store a just-received alert, in its place if it has one (its events are told from its state).

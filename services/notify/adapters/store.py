@@ -143,18 +143,19 @@ class Callbacks(Repository[Callback], Protocol):
 
 
 class MongoCallbacks(MongoRepository[Callback]):
-    """Inserts and outbox clean-ups are grouped across concurrent handlers by the repository; the sweep's
-    query reads the due documents whole (`ReadAhead`), so firing one does not read it again."""
+    """The sweep's query reads the due documents whole, so firing one does not read it again (writes of
+    concurrent handlers, a case's parties and concurrent cases, go together as every repository's do)."""
 
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         super().__init__(db["callbacks"], CallbackCodec())
-        self._ahead = ReadAhead()
+        #: documents the last sweep query read, each handed once to the `get` that fires it
+        self._read_ahead = ReadAhead()
 
     async def due(self, now: datetime, limit: int) -> list[str]:
-        return await self._ahead.read(self.collection.find({"next_due_ms": {"$lte": epoch_ms(now)}}).limit(limit))
+        return await self._read_ahead.read(self.collection.find({"next_due_ms": {"$lte": epoch_ms(now)}}).limit(limit))
 
     async def get(self, ident: str) -> Stored[Callback] | None:
-        doc = self._ahead.take(ident)
+        doc = self._read_ahead.take(ident)
         return self.stored(doc) if doc is not None else await super().get(ident)
 
     async def _read(self, query: dict[str, Any], limit: int, offset: int = 0, sort: bool = False) -> list[Callback]:
