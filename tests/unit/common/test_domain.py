@@ -86,3 +86,22 @@ def test_the_base_fields_are_keyword_only_and_leave_the_subclass_order_alone() -
     assert (gate.lamp_id, gate.state, gate.level, gate.version) == ("G1", "on", "mid", 4)
     with pytest.raises(TypeError):
         Gate("G1", "on", "mid", [], 4)  # type: ignore[misc]
+
+
+def test_a_refusal_lists_every_allowed_state_in_the_aggregates_order_and_says_its_reason() -> None:
+    lamp = Lamp("L1", state="on")
+    with pytest.raises(LampRefused) as refused:
+        lamp._allow("repair", NOW, {"broken", "off"})
+    assert str(refused.value) == refused.value.reason == "cannot repair lamp L1: it is on (allowed when off, broken)"
+
+
+def test_a_history_entry_without_a_note_has_an_empty_one() -> None:
+    lamp = Lamp("L1")
+    lamp._record(now=NOW, actor="P1", action="check", from_state="off")
+    assert lamp.history == [HistoryEntry(NOW, "P1", "check", "off", "off", "")]
+
+
+def test_a_naive_time_is_refused_in_the_rules_words() -> None:
+    with pytest.raises(ValueError) as naive:
+        Lamp("L1").light(now=NOW.replace(tzinfo=None), actor="P1")
+    assert str(naive.value) == "the rules need timezone-aware datetimes"

@@ -10,7 +10,7 @@ import pytest
 
 from common.contracts.base import Event
 from common.domain import Aggregate, DomainEvent
-from common.event_table import INSIDE, EventTable, Row, by_key, once, public_events
+from common.event_table import INSIDE, EventTable, Row, by_key, once, per_command, public_events
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 
@@ -95,8 +95,28 @@ def test_an_event_without_a_row_is_a_mistake_said_at_once() -> None:
 
 def test_a_row_that_builds_another_contract_is_refused() -> None:
     wrong: EventTable[str] = {BellRung: Row(Heard, lambda _c, b, e: Rung(bell_id=b.bell_id, times=e.times))}
-    with pytest.raises(TypeError, match="built a Rung, not a Heard"):
+    with pytest.raises(TypeError) as refused:
         public_events(wrong, "P1", bell_with(BellRung("B1", 1)))
+    assert str(refused.value) == "the row of BellRung built a Rung, not a Heard"
+
+
+def test_a_msg_id_may_be_made_of_the_event() -> None:
+    table: EventTable[None] = {BellRung: Row(Rung, msg_id=lambda b, e, p: f"{b.ident}/rung/{e.times}")}
+    assert public_events(table, None, bell_with(BellRung("B1", 7)))[0][1] == "B1/rung/7"
+
+
+def test_a_subject_of_one_word_is_its_own_kind_in_a_msg_id() -> None:
+    class Chimed(Event):
+        subject: ClassVar[str] = "chimed"
+        bell_id: str
+
+    assert per_command(bell_with(), None, Chimed(bell_id="B1")) == "B1/chimed/2"
+
+
+def test_a_contract_without_a_key_cannot_give_its_msg_id() -> None:
+    with pytest.raises(ValueError) as refused:
+        by_key(bell_with(), None, Rung(bell_id="B1", times=1))
+    assert str(refused.value) == "Rung has no key to use as its msg id"
 
 
 def test_nothing_recorded_nothing_staged() -> None:
