@@ -42,4 +42,3 @@ def refused_by_id(exc: DuplicateKeyError) -> bool:
         return list(pattern) == ["_id"]
     message = str(details.get("errmsg") or exc)
     return bool(re.search(r"index: _id_ |^UNIQUE constraint failed: [^ ']+\._id$", message))
-
