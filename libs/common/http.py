@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,6 +28,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import metrics
+from common.audit import AuditTrail, MemoryAuditStore
+from common.audit import router as audit_router
 from common.auth import Principal, require
 from common.errors import Conflict, Invalid, NotFound, Refused, dependency_down
 from common.personal import PERSONAL_DATA_ROLES, masked, personal
@@ -180,9 +183,12 @@ def create_app(
     routers: tuple[APIRouter, ...] = (),
     **kwargs: Any,
 ) -> FastAPI:
-    app = FastAPI(title=title, **kwargs)
+    # the OpenAPI pages' scripts, style and icon are served by the service itself: a station's network has
+    # no internet (fastapi-offline ships Swagger UI's and ReDoc's files; ReDoc without Google fonts)
+    app = FastAPIOffline(title=title, static_url="/docs-assets", **kwargs)
     app.state.settings = settings
     app.state.context = context
+    app.state.audit = AuditTrail(MemoryAuditStore(), service=title)  # `serve` points it at the service's store
     app.add_middleware(BodyLimit)
 
     @app.exception_handler(StarletteHTTPException)
@@ -228,6 +234,9 @@ def create_app(
             else:
                 log.exception("http.failed", method=request.method, path=request.url.path)
                 response = _error(500, "internal", "the request failed; it is logged")
+        principal = getattr(request.state, "principal", None)
+        if principal is not None:
+            request.app.state.audit.note(request, principal, response.status_code)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         metrics.HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
@@ -256,7 +265,7 @@ def create_app(
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in routers:
+    for router in (*routers, audit_router):
         app.include_router(router)
     return app
 

@@ -123,6 +123,7 @@ async def init(names: list[str], nats_url: str | None, mongo_url: str | None, re
 
 
 async def _init_service(name: str, nats_url: str | None, mongo_url: str | None, replicas: int | None) -> dict:
+    from common.audit import MongoAuditStore
     from common.consume import ConsumeLoop
     from common.runtime import connected
 
@@ -140,6 +141,7 @@ async def _init_service(name: str, nats_url: str | None, mongo_url: str | None, 
         parts = await spec.build()(runtime)
         for hook in parts.on_start:
             await hook()
+        await MongoAuditStore(runtime.db, settings.audit_retention_days).ensure_indexes()
         durables = []
         for consumer in parts.consumers:
             loop = ConsumeLoop(runtime.js, runtime.publisher, consumer, batch=settings.consumer_batch,
