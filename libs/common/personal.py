@@ -59,10 +59,13 @@ def ids_of(data: Any) -> list[str]:
     return []
 
 
-def personal(data: Any, principal: Principal, *, listing: bool = False) -> Any:
-    """What `principal` may see of `data`: whole for the roles that act on it, one by one; masked otherwise.
+def personal(data: Any, principal: Principal, *, listing: bool = False,
+             whole_for: frozenset[str] | None = None) -> Any:
+    """What `principal` may see of `data`: whole for the roles that act on it (`whole_for` when a route
+    names its own, e.g. leadership calling back the dissatisfied), one by one; masked otherwise.
     Shown whole, its ids are noted for the audit trail."""
-    if principal.sees_personal_data and not listing:
+    sees = bool(principal.roles & whole_for) if whole_for is not None else principal.sees_personal_data
+    if sees and not listing:
         if has_personal_data(data):
             principal.shown_whole.extend(ids_of(data) or ["(no id)"])
         return data

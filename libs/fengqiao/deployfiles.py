@@ -33,6 +33,7 @@ from pydantic_core import PydanticUndefined
 
 from common.contracts import internal, subjects
 from common.contracts.registry import CONTRACTS, schema_filename
+from common.runtime import ServiceParts
 from common.settings import ServiceSettings, reveal
 from fengqiao.services import SERVICES
 
@@ -74,31 +75,36 @@ class ServiceTopology:
 # ---------------------------------------------------------------- reading the services
 
 
-def _consumers(name: str) -> list[ConsumerInfo]:
-    """The durable consumers the service builds, from a build that touches no server."""
+@functools.cache
+def offline_parts(name: str) -> ServiceParts:
+    """The service as its build wires it (consumers, app with its routes), from a build that touches no server."""
     from motor.motor_asyncio import AsyncIOMotorClient
     from nats.aio.client import Client
 
     from common import bus
     from common.clock import SystemClock
-    from common.contracts.subjects import stream_for
     from common.runtime import Runtime
 
     spec = SERVICES[name]
 
-    async def build() -> list[Any]:
+    async def build() -> ServiceParts:
         nc = Client()  # never connected: building a service only wires objects
         js = nc.jetstream()
         mongo = AsyncIOMotorClient("mongodb://127.0.0.1:1", connect=False)
         try:
             settings = spec.settings_class()(environment="test")
             runtime = Runtime(name, settings, nc, js, bus.Publisher(js), mongo.get_database("offline"), SystemClock())
-            parts = await spec.build()(runtime)
-            return list(parts.consumers)
+            return await spec.build()(runtime)
         finally:
             mongo.close()
 
-    return [ConsumerInfo(c.durable, c.subject, stream_for(c.subject)) for c in asyncio.run(build())]
+    return asyncio.run(build())
+
+
+def _consumers(name: str) -> list[ConsumerInfo]:
+    from common.contracts.subjects import stream_for
+
+    return [ConsumerInfo(c.durable, c.subject, stream_for(c.subject)) for c in offline_parts(name).consumers]
 
 
 def _source_files(package: str) -> list[Path]:
@@ -647,6 +653,7 @@ def _yaml_documents(documents: list[Any], header: str) -> str:
 FILES: dict[str, Callable[[], str]] = {
     "docs/configuration.md": configuration_markdown,
     "contracts/asyncapi.yaml": asyncapi_yaml,
+    "docs/roles.md": lambda: __import__("fengqiao.roles", fromlist=["roles_markdown"]).roles_markdown(),
     "deploy/nats/auth.conf": nats_auth_conf,
     "deploy/k8s/fengqiao.yaml": kubernetes_yaml,
     "deploy/k8s/mongodb.yaml": mongodb_yaml,

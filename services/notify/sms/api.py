@@ -69,6 +69,9 @@ async def gateway_caller(request: Request) -> Principal:
     return Principal(token_hint=token[:4] + "…", roles=roles)
 
 
+gateway_caller.roles = GATEWAY_ROLES  # type: ignore[attr-defined]  # for docs/roles.md, as require() does
+
+
 SmsDep = Annotated[Sms, Depends(sms_context)]
 Gateway = Annotated[Principal, Depends(gateway_caller)]
 Reader = Annotated[Principal, Depends(
