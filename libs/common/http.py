@@ -102,6 +102,12 @@ def context(request: Request) -> Any:
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
+#: the OpenAPI pages load only from the service itself (ReDoc would fetch its logo from its CDN): a browser on
+#: the station's network never reaches out, whatever a page's script asks for
+DOCS_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; font-src 'self' data:; connect-src 'self'")
+_DOC_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+
 _ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed",
                 409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid_request",
                 503: "unavailable"}
@@ -237,6 +243,8 @@ def create_app(
         principal = getattr(request.state, "principal", None)
         if principal is not None:
             request.app.state.audit.note(request, principal, response.status_code)
+        if request.url.path in _DOC_PAGES:
+            response.headers["Content-Security-Policy"] = DOCS_CSP
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         metrics.HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
