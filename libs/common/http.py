@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from common import metrics
+from common import metrics, tracing
 from common.audit import AuditTrail, MemoryAuditStore
 from common.audit import router as audit_router
 from common.auth import Principal, require
@@ -192,6 +192,7 @@ def create_app(
     # the OpenAPI pages' scripts, style and icon are served by the service itself: a station's network has
     # no internet (fastapi-offline ships Swagger UI's and ReDoc's files; ReDoc without Google fonts)
     app = FastAPIOffline(title=title, static_url="/docs-assets", **kwargs)
+    tracing.instrument_app(app)
     app.state.settings = settings
     app.state.context = context
     app.state.audit = AuditTrail(MemoryAuditStore(), service=title)  # `serve` points it at the service's store

@@ -107,15 +107,25 @@ class ServiceSettings(BaseSettings):
     consumer_concurrency: int = Field(
         default=32, ge=1, le=1000, description="Messages in hand at once per consumer."
     )
+    ack_wait_s: dict[str, float] = Field(
+        default_factory=dict,
+        description="JSON: consumer (durable name) -> seconds JetStream waits for a message's acknowledgement "
+        "before handing it to another replica; a consumer not named keeps its own (a few seconds for alerts, "
+        "30 s for the others). In-progress signals keep a message that takes longer.",
+    )
     max_deliver: int = Field(
         default=8, ge=2, description="Deliveries before a failing message goes to its dead-letter subject."
     )
     sweep_interval_s: float = Field(
         default=1.0, gt=0,
-        description="How often deadlines (acknowledgement timeouts, 24-h contact, follow-ups) are looked for.",
+        description="How often deadlines (acknowledgement timeouts, first contact, follow-ups) are looked for.",
     )
     shutdown_grace_s: float = Field(
         default=10.0, gt=0, description="Time to finish the messages in hand on SIGTERM."
+    )
+    gauges_interval_s: float = Field(
+        default=15.0, gt=0,
+        description="How often the gauges on /metrics (waiting alerts, overdue work, consumer lag) are read.",
     )
 
     @field_validator("station_timezone")
