@@ -189,6 +189,24 @@ async def _letters(js: Any, subject: str | None, after: int, limit: int) -> list
     return found
 
 
+async def _one_letter(js: Any, seq: int) -> dict[str, Any] | None:
+    """The letter at `seq`, or None."""
+    from nats.js.errors import NotFoundError
+
+    try:
+        return _letter(await js.get_msg(DEADLETTER_STREAM, seq=seq))
+    except NotFoundError:
+        return None
+
+
+def _none_at(seqs: list[int]) -> int:
+    """One line for the sequences that hold no letter; exit status 1."""
+    named = ", ".join(map(str, seqs))
+    print(f"no dead letter with sequence {named} (replayed, expired or never there): "
+          "`fengqiao deadletters list` shows those that are", file=sys.stderr)
+    return 1
+
+
 async def deadletters(args: argparse.Namespace) -> int:
     from common import bus
     from fengqiao.publish import _nats_url  # --nats-url, else a running `fengqiao up`'s endpoints.json
@@ -202,7 +220,9 @@ async def deadletters(args: argparse.Namespace) -> int:
                 print(json.dumps(letter, ensure_ascii=False))
             return 0
         if args.action == "show":
-            letter = _letter(await js.get_msg(DEADLETTER_STREAM, seq=args.seq))
+            letter = await _one_letter(js, args.seq)
+            if letter is None:
+                return _none_at([args.seq])
             letter["body"] = _original_body(letter).decode("utf-8", "replace")
             print(json.dumps(letter, ensure_ascii=False, indent=2))
             return 0
@@ -223,7 +243,11 @@ async def _replay(js: Any, args: argparse.Namespace) -> int:
     if args.subject:
         letters = await _letters(js, args.subject, 0, 10_000)
     else:
-        letters = [_letter(await js.get_msg(DEADLETTER_STREAM, seq=s)) for s in args.seq]
+        found = {s: await _one_letter(js, s) for s in args.seq}
+        missing = [s for s, letter in found.items() if letter is None]
+        if missing:  # nothing replayed: an operator who typed a wrong number checks the list first
+            return _none_at(missing)
+        letters = [letter for letter in found.values() if letter is not None]
     if args.body and len(letters) != 1:
         print("--body replaces the body of one letter only", file=sys.stderr)
         return 2
