@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 import structlog
+from fastapi import Request
 
 from common.http import create_app
 from common.logs import MAX_LINE_BYTES, configure_logging, register_secrets
@@ -177,7 +178,6 @@ def test_no_secret_in_any_log_or_response(name: str, tmp_path: Path) -> None:
 async def test_a_500_logs_no_local_and_no_secret(capsys: pytest.CaptureFixture[str]) -> None:
     """Every service's settings class; one logging set-up (its loggers keep the stream they were made on)."""
     import httpx
-    from fastapi import Request
 
     configure_logging("INFO", json=True, service="any")
     try:
