@@ -78,6 +78,36 @@ def test_every_password_the_compose_file_needs_is_in_the_example_env() -> None:
     assert "FQ_TOKENS=" in example
 
 
+def test_notify_sends_real_sms_through_kannel_and_kannel_authenticates_back() -> None:
+    services = _compose()["services"]
+    env = services["notify"]["environment"]
+    assert env["FQ_NOTIFY_SMS_GATEWAY"] == "kannel"
+    assert env["FQ_NOTIFY_SMS_KANNEL_URL"] == "http://kannel-smsbox:13013"
+    assert env["FQ_NOTIFY_SMS_KANNEL_PASSWORD"].startswith("${KANNEL_SENDSMS_PASSWORD:?")
+    assert env["FQ_NOTIFY_SMS_CALLBACK_TOKEN"].startswith("${KANNEL_NOTIFY_TOKEN:?")
+    for box in ("kannel-bearerbox", "kannel-smsbox"):
+        assert set(services[box]["environment"]) == {"KANNEL_ADMIN_PASSWORD", "KANNEL_SENDSMS_PASSWORD",
+                                                     "KANNEL_NOTIFY_TOKEN"}
+    conf = (ROOT / "deploy" / "kannel" / "kannel.conf.in").read_text(encoding="utf-8")
+    assert 'get-url = "http://kannel:@KANNEL_NOTIFY_TOKEN@@notify:8103/v1/sms/inbound?' in conf
+    assert "password = @KANNEL_SENDSMS_PASSWORD@" in conf and "staging-" not in conf  # no secret in the image
+    example = (ROOT / "deploy" / ".env.example").read_text(encoding="utf-8")
+    assert all(f"{k}=" in example for k in ("KANNEL_ADMIN_PASSWORD", "KANNEL_SENDSMS_PASSWORD", "KANNEL_NOTIFY_TOKEN"))
+
+
+def test_kubernetes_wires_kannel_with_notify_s_secrets() -> None:
+    from fengqiao.deployfiles import kubernetes_objects
+
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in kubernetes_objects()}
+    assert objects[("ConfigMap", "fengqiao")]["data"]["FQ_NOTIFY_SMS_GATEWAY"] == "kannel"
+    secret = objects[("Secret", "fengqiao")]["stringData"]
+    assert {"FQ_NOTIFY_SMS_KANNEL_PASSWORD", "FQ_NOTIFY_SMS_CALLBACK_TOKEN", "KANNEL_ADMIN_PASSWORD"} <= set(secret)
+    boxes = objects[("Deployment", "kannel")]["spec"]["template"]["spec"]["containers"]
+    keys = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in boxes[0]["env"]}
+    assert keys["KANNEL_NOTIFY_TOKEN"] == "FQ_NOTIFY_SMS_CALLBACK_TOKEN"  # one token, given once
+    assert ("Service", "kannel-smsbox") in objects and ("Service", "kannel-bearerbox") in objects
+
+
 @pytest.mark.parametrize("dockerfile", ["deploy/Dockerfile", "deploy/kannel/Dockerfile"])
 def test_the_dockerfiles_are_hadolint_clean(dockerfile: str) -> None:
     linted = subprocess.run([str(BIN / "hadolint"), str(ROOT / dockerfile)], capture_output=True, text=True,
