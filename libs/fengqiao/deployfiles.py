@@ -1,6 +1,7 @@
 """Deployment files generated from the code, so that they cannot drift from it.
 
 - `docs/configuration.md`: every environment variable, from the settings classes.
+- `docs/roles.md`: which role may call which route, from the services' routes (fengqiao.roles).
 - `contracts/asyncapi.yaml`: the event contracts as an AsyncAPI 3.0 document.
 - `deploy/nats/auth.conf`: one NATS user per service and one for external publishers, each
   allowed exactly the subjects it needs.

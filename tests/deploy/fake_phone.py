@@ -24,7 +24,9 @@ def _text(kind: str, data: str) -> tuple[str, bool]:
         header, _, rest = data.partition(" ")
         head = unquote_to_bytes(header)
         body = unquote_to_bytes(rest.removeprefix("data ").removeprefix("text ").replace("+", " "))
-        return body.decode("utf-16-be", "replace"), head[5] == head[4]
+        # concatenation IE: 00 (8-bit reference: total, number at 4, 5) or 08 (16-bit: at 5, 6)
+        total, number = (head[5], head[6]) if head[1] == 8 else (head[4], head[5])
+        return body.decode("utf-16-be", "replace"), number == total
     return unquote_to_bytes(data.replace("+", " ")).decode("utf-16-be", "replace"), True
 
 

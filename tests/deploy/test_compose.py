@@ -225,7 +225,9 @@ def test_compose_up_with_podman_compose(tmp_path: Path) -> None:
         callbacks = seen["callbacks"]
         assert callbacks and [c["state"] for c in callbacks] == ["done"], (callbacks, phone_log[-2000:])
         received = [m for m in phone_said if m.get("to") == CASE["parties"][0]["phone"]]
-        assert received and "回访" in received[0]["text"] and received[0]["from"] == "10690", phone_log[-2000:]
+        text = "".join(m["text"] for m in received)
+        assert received and received[0]["from"] == "10690", phone_log[-2000:]
+        assert text.startswith("【枫亭派出所】王某") and CASE["case_id"] in text and "回复TD退订" in text, text
         assert {"replied": "1", "from": CASE["parties"][0]["phone"]} in phone_said
         sms_s = time.monotonic() - sms_started
         for secret in passwords.values():  # and no secret in any container's log
