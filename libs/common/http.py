@@ -274,8 +274,9 @@ def create_app(
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in (*routers, audit_router):
+    for router in routers:
         app.include_router(router)
+    app.include_router(audit_router, responses=ERROR_RESPONSES)  # every service's, documented like its own
     return app
 
 
