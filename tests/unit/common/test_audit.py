@@ -127,3 +127,21 @@ async def test_a_store_away_keeps_the_records_for_the_next_try() -> None:
         await client.post("/v1/other/x2", headers=as_("officer-token-0001"))
         await app.state.audit.idle()
     assert [r.ids for r in store.records] == [["thing_id=x1"], ["thing_id=x2"]]
+
+
+async def test_leadership_may_not_post_a_rating() -> None:
+    """The least-privilege review (docs/roles.md): a rating is taken by who called or visited."""
+    from common.clock import SystemClock
+    from rating.bootstrap import wire_in_memory
+    from rating.entrypoints.api import router as rating_router
+    from rating.settings import RatingSettings
+
+    settings = RatingSettings(tokens={"leader-token-0001": ["leadership"], "officer-token-0001": ["officer"]})
+    m = wire_in_memory(settings, SystemClock(), FakePublisher())
+    app = create_app("rating", settings, {}, context=m, routers=(rating_router,))
+    body = {"request_id": "r-1", "subject_type": "service", "subject_id": "W-1", "channel": "onsite",
+            "level": "satisfied", "officer_id": "P1001"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        refused = await client.post("/v1/ratings", json=body, headers=as_("leader-token-0001"))
+        assert refused.status_code == 403
+        assert await _records(app) == []  # refused before the route: nothing changed, nothing recorded
