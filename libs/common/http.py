@@ -1,8 +1,10 @@
-"""The FastAPI pieces every service shares: auth with roles, errors as JSON, health, metrics.
+"""The FastAPI pieces every service shares: errors as JSON, the body limit, health, metrics, the OpenAPI pages.
 
-Use-case errors (`common.errors`) are translated here, once: NotFound 404, Refused and Conflict
-409, Invalid 422 naming the field, a dependency down 503 with Retry-After. Routes live in
-module-level `APIRouter`s; they reach the service's wired use-case context through `context`
+Who may call (`common.auth`) and what of personal data they see (`common.personal`) live in their
+own modules; their names are re-exported here for the routes that import them from here.
+Use-case errors (`common.errors`) are translated here, once: NotFound 404, Refused and
+Conflict 409, Invalid 422 naming the field, a dependency down 503 with Retry-After. Routes live
+in module-level `APIRouter`s; they reach the service's wired use-case context through `context`
 (`Annotated[Mediation, Depends(context)]`) and the caller's roles through `require`.
 """
 
@@ -10,16 +12,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,9 +28,12 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import metrics, tracing
+from common.audit import AuditTrail, MemoryAuditStore
+from common.audit import router as audit_router
+from common.auth import Principal, require
 from common.errors import Conflict, Invalid, NotFound, Refused
 from common.failures import dependency_down
-from common.logs import mask_phones
+from common.personal import PERSONAL_DATA_ROLES, masked, personal
 from common.settings import ServiceSettings
 from common.timefmt import week_bounds
 
@@ -39,8 +43,6 @@ log = structlog.get_logger(__name__)
 RETRY_AFTER_S = 5
 #: the largest request body a service reads (a grid of a few hundred units fits many times over)
 MAX_BODY_BYTES = 2 * 1024 * 1024
-#: roles that act on a case, and so see phone and ID numbers whole (SPEC §4); others see them masked
-PERSONAL_DATA_ROLES = frozenset({"admin", "duty_desk", "officer", "mediator"})
 
 
 class Readiness(BaseModel):
@@ -98,71 +100,14 @@ def context(request: Request) -> Any:
     return request.app.state.context
 
 
-@dataclass(frozen=True)
-class Principal:
-    token_hint: str
-    roles: frozenset[str]
-
-    @property
-    def sees_personal_data(self) -> bool:
-        """Whether phone and ID numbers are shown whole to this caller (a role that acts on the case)."""
-        return bool(self.roles & PERSONAL_DATA_ROLES)
-
-
-_PERSONAL_KEYS = frozenset({"phone", "caller_phone", "id_number"})
-
-
-def _mask_value(key: str, value: Any) -> Any:
-    if not isinstance(value, str) or not value:
-        return value
-    if key == "id_number":
-        return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "*" * len(value)
-    return mask_phones(value) if mask_phones(value) != value else value[:3] + "****" + value[-4:]
-
-
-def masked(data: Any) -> Any:
-    """`data` with every phone and ID number masked (138****8000, 3503**********1234), at any depth,
-    in free text too."""
-    if isinstance(data, dict):
-        return {k: _mask_value(k, v) if k in _PERSONAL_KEYS else masked(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [masked(v) for v in data]
-    if isinstance(data, str):
-        return mask_phones(data)  # a phone written into a note or a summary
-    return data
-
-
-def personal(data: Any, principal: Principal, *, listing: bool = False) -> Any:
-    """What `principal` may see of `data`: whole for the roles that act on it, one by one; masked otherwise."""
-    return data if principal.sees_personal_data and not listing else masked(data)
-
-
-_bearer = HTTPBearer(auto_error=False)
-
-
-def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the caller's bearer token must carry one of `roles` (admin passes everywhere)."""
-
-    async def dependency(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-    ) -> Principal:
-        settings: ServiceSettings = request.app.state.settings
-        if credentials is None or credentials.credentials not in settings.tokens:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                detail="a valid bearer token is required",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        granted = frozenset(settings.tokens[credentials.credentials])
-        if "admin" not in granted and roles and not granted.intersection(roles):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs one of the roles {sorted(roles)}")
-        return Principal(token_hint=credentials.credentials[:4] + "…", roles=granted)
-
-    return dependency
-
-
 ReadinessCheck = Callable[[], Awaitable[None]]
 
+
+#: the OpenAPI pages load only from the service itself (ReDoc would fetch its logo from its CDN): a browser on
+#: the station's network never reaches out, whatever a page's script asks for
+DOCS_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; font-src 'self' data:; connect-src 'self'")
+_DOC_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 
 _ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed",
                 409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid_request",
@@ -245,10 +190,13 @@ def create_app(
     routers: tuple[APIRouter, ...] = (),
     **kwargs: Any,
 ) -> FastAPI:
-    app = FastAPI(title=title, **kwargs)
+    # the OpenAPI pages' scripts, style and icon are served by the service itself: a station's network has
+    # no internet (fastapi-offline ships Swagger UI's and ReDoc's files; ReDoc without Google fonts)
+    app = FastAPIOffline(title=title, static_url="/docs-assets", **kwargs)
     tracing.instrument_app(app)
     app.state.settings = settings
     app.state.context = context
+    app.state.audit = AuditTrail(MemoryAuditStore(), service=title)  # `serve` points it at the service's store
     app.add_middleware(BodyLimit)
 
     @app.exception_handler(StarletteHTTPException)
@@ -294,6 +242,11 @@ def create_app(
             else:
                 log.exception("http.failed", method=request.method, path=request.url.path)
                 response = _error(500, "internal", "the request failed; it is logged")
+        principal = getattr(request.state, "principal", None)
+        if principal is not None:
+            request.app.state.audit.note(request, principal, response.status_code)
+        if request.url.path in _DOC_PAGES:
+            response.headers["Content-Security-Policy"] = DOCS_CSP
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         metrics.HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
@@ -324,4 +277,9 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
+    app.include_router(audit_router, responses=ERROR_RESPONSES)  # every service's, documented like its own
     return app
+
+
+__all__ = ["ERROR_RESPONSES", "PERSONAL_DATA_ROLES", "IsoWeek", "Principal", "context", "create_app", "masked",
+           "personal", "require"]

@@ -21,3 +21,7 @@ DEADLETTERS = Counter(
 HTTP_REQUESTS = Counter("fengqiao_http_requests_total", "HTTP requests.", ["method", "route", "status"])
 HTTP_SECONDS = Histogram("fengqiao_http_request_seconds", "HTTP request time.", ["method", "route"])
 OUTBOX_PUBLISHED = Counter("fengqiao_outbox_published_total", "Events published from an outbox.", ["collection"])
+AUDIT_RECORDS = Counter("fengqiao_audit_records_total", "Audit records written (personal data shown whole, commands).")
+AUDIT_DROPPED = Counter(
+    "fengqiao_audit_dropped_total", "Audit records dropped because the store stayed away past the pending bound."
+)

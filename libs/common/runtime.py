@@ -41,7 +41,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from common import bus, gauges, heap, mongo, tracing
+from common import audit, bus, gauges, heap, mongo, tracing
 from common.clock import Clock, SystemClock
 from common.consume import ConsumeLoop, Consumer
 from common.contracts.subjects import stream_for
@@ -293,11 +293,15 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     async def service() -> None:
         async with connected(name, settings, patient=True, waiting=missing) as runtime:
             parts = await build(runtime)
-            for hook in parts.on_start:
+            trail = audit.attach(parts.app, runtime.db, settings.audit_retention_days, name)
+            for hook in (*parts.on_start, trail.store.ensure_indexes):
                 await hook()
             gate.open(parts.app)
             running.set()
-            await run_parts(runtime, parts, stop)
+            try:
+                await run_parts(runtime, parts, stop)
+            finally:
+                await trail.idle()  # what the last requests noted
 
     task = asyncio.create_task(service(), name="service")
     stopper = asyncio.create_task(stop.wait())

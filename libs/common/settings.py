@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEVELOPMENT_TOKEN = "dev-token"  # noqa: S105 - a known placeholder, rejected in production
 
 ROLES = frozenset({"admin", "duty_desk", "officer", "mediator", "leadership", "integration", "viewer"})
+#: signature algorithms a provider's JWT may use: asymmetric only (a provider signs, we verify)
+ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 
 
 class Tokens(dict[str, list[str]]):
@@ -61,6 +63,34 @@ class ServiceSettings(BaseSettings):
         description="JSON: bearer token -> roles (admin, duty_desk, officer, mediator, leadership, integration, "
         "viewer).",
     )
+    oidc_issuer: str = Field(
+        default="", max_length=500,
+        description="The station's OpenID Connect provider (its `iss`); set: its bearer JWTs are accepted beside "
+        "the static tokens. Empty: static tokens only.")
+    oidc_audience: str = Field(default="", max_length=500, description="The `aud` a JWT must carry for this "
+                               "platform (the client id registered at the provider).")
+    oidc_jwks_url: str = Field(default="", max_length=1000,
+                               description="Where the provider publishes its signing keys (JWKS).")
+    oidc_roles_claim: str = Field(
+        default="roles", min_length=1, max_length=200,
+        description="The claim holding the caller's roles, dotted for a nested one (`realm_access.roles`).")
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON: the provider\'s role -> ours, e.g. `{"fq-desk": "duty_desk"}`; empty: the same names. '
+        "Roles that map to none of ours are ignored.")
+    oidc_algorithms: list[str] = Field(
+        default=["RS256", "ES256"], min_length=1, max_length=10,
+        description="Signature algorithms accepted (asymmetric only; `none` and HS* never).")
+    oidc_leeway_s: int = Field(default=30, ge=0, le=300,
+                               description="Clock skew allowed on `exp` and `nbf`.")
+    oidc_jwks_min_refresh_s: float = Field(
+        default=30.0, ge=0, le=3600,
+        description="A token naming an unknown key fetches the JWKS again, at most this often.")
+    oidc_jwks_max_age_s: float = Field(
+        default=3600.0, gt=0, description="The kept JWKS is fetched again after this long (withdrawn keys stop).")
+    audit_retention_days: int = Field(
+        default=180, ge=1, le=3650,
+        description="How long the audit trail keeps a record (a TTL index expires it).")
     station_timezone: str = Field(
         default="Asia/Shanghai", description="Where days and weeks are counted and times shown; stored in UTC."
     )
@@ -117,6 +147,31 @@ class ServiceSettings(BaseSettings):
             if not token.strip():
                 raise ValueError("an empty token is not allowed")
         return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric(cls, value: list[str]) -> list[str]:
+        refused = [a for a in value if a not in ASYMMETRIC]
+        if refused:
+            raise ValueError(f"only asymmetric algorithms are accepted, not {refused}; known: {sorted(ASYMMETRIC)}")
+        return value
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _mapped_to_known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value.values()) - ROLES
+        if unknown:
+            raise ValueError(f"maps to unknown roles {sorted(unknown)}; known: {sorted(ROLES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_whole(self) -> ServiceSettings:
+        given = [bool(self.oidc_issuer), bool(self.oidc_audience), bool(self.oidc_jwks_url)]
+        if any(given) and not all(given):
+            raise ValueError("oidc_issuer, oidc_audience and oidc_jwks_url are set together")
+        if self.environment == "production" and self.oidc_jwks_url.startswith("http://"):
+            raise ValueError("production fetches the provider's keys over https only")
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_in_production(self) -> ServiceSettings:

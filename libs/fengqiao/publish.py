@@ -28,6 +28,43 @@ def _nats_url(args: argparse.Namespace) -> str:
     return json.loads(path.read_text(encoding="utf-8"))["nats_url"]
 
 
+#: the ids by which one event leads to the next (a survey's SMS names the survey, its reply the SMS);
+#: not officer_id, unit_id, subject_id or party_id, which many unrelated events share
+FOLLOWING_IDS = ("alert_id", "case_id", "request_id", "dispute_id", "survey_id", "callback_id", "sms_id", "ref",
+                 "rating_id", "followup_id", "check_id")
+
+
+class Follower:
+    """What followed a published event: each message naming an id of the event or of a message that
+    followed it, once per message id (a message published again by a retry or an outbox relay is seen
+    twice on core NATS, and stored once by JetStream)."""
+
+    def __init__(self, subject: str, msg_id: str) -> None:
+        self.subject = subject
+        self.known = {msg_id}
+        self.lines: list[str] = []
+        self._seen: set[tuple[str, str]] = set()
+
+    def offer(self, subject: str, nats_msg_id: str | None, data: bytes) -> bool:
+        if subject.startswith(("$", "_INBOX")) or subject == self.subject:
+            return False
+        text = data.decode("utf-8", "replace")
+        if not any(f'"{known}"' in text for known in self.known):
+            return False
+        key = (subject, nats_msg_id or text)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            self.known |= {str(body[k]) for k in FOLLOWING_IDS if isinstance(body.get(k), str | int) and body[k]}
+        self.lines.append(f"{subject}: {text}")
+        return True
+
+
 async def publish_file(args: argparse.Namespace) -> int:
     raw = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
     contract = BY_SUBJECT.get(args.subject)
@@ -60,11 +97,10 @@ async def publish_file(args: argparse.Namespace) -> int:
         print(f"fengqiao publish: {exc} (is `fengqiao up` running? --nats-url to choose)", file=sys.stderr)
         return 1
     try:
-        seen: list[str] = []
+        follower = Follower(args.subject, msg_id)
 
         async def on_message(msg) -> None:
-            if msg_id in msg.data.decode("utf-8", "replace") and msg.subject != args.subject:
-                seen.append(f"{msg.subject}: {msg.data.decode('utf-8', 'replace')}")
+            follower.offer(msg.subject, (msg.headers or {}).get("Nats-Msg-Id"), msg.data)
 
         watch = await nc.subscribe(">", cb=on_message)
         publisher = bus.Publisher(nc.jetstream(), timeout=ACK_TIMEOUT_S)
@@ -78,9 +114,9 @@ async def publish_file(args: argparse.Namespace) -> int:
                           "duplicate": bool(ack.duplicate)}, ensure_ascii=False))
         await asyncio.sleep(args.wait)
         await watch.unsubscribe()
-        for line in seen:
+        for line in follower.lines:
             print(line)
-        if not seen:
+        if not follower.lines:
             print(f"(nothing followed within {args.wait}s)")
         return 0
     finally:

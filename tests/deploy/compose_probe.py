@@ -1,7 +1,9 @@
 """Run inside the compose network by tests/deploy/test_compose.py: what an operator would check.
 
 Prints one JSON object: the streams' replicas and cluster and the services answering; with
-`publish`, also Kannel's fake SMSC online and an alert published as the external user assigned.
+`publish`, also Kannel's fake SMSC online and an alert published as the external user assigned;
+with `callback`, a case published as the external user and its callback as notify shows it once
+the SMS went out through Kannel and the phone's reply came back.
 """
 
 from __future__ import annotations
@@ -33,6 +35,23 @@ def http(method: str, url: str, body: object | None = None) -> tuple[int, object
         return exc.code, None
 
 
+async def callback() -> dict:
+    """A case accepted by the case system; its callback SMS goes out through Kannel, the reply completes it."""
+    case = json.loads(os.environ["CASE"])
+    external = await nats.connect(nats_url("publisher"))
+    await external.jetstream().publish("cases.accepted", json.dumps(case, ensure_ascii=False).encode(),
+                                       headers={"Nats-Msg-Id": case["case_id"]})
+    await external.close()
+    deadline = time.monotonic() + 90
+    found: object = None
+    while time.monotonic() < deadline:
+        _, found = http("GET", f"http://notify:8103/v1/callbacks?case_id={case['case_id']}")
+        if isinstance(found, list) and found and all(c["state"] == "done" for c in found):
+            break
+        await asyncio.sleep(1)
+    return {"callbacks": found}
+
+
 async def main(publish: bool) -> dict:
     result: dict = {}
     ops = await nats.connect(nats_url("ops"))
@@ -47,7 +66,7 @@ async def main(publish: bool) -> dict:
     if not publish:
         await ops.close()
         return result
-    kannel = "http://kannel-bearerbox:13000/status.txt?password=staging-status"
+    kannel = f"http://kannel-bearerbox:13000/status.txt?password={os.environ['KANNEL_ADMIN_PASSWORD']}"
     with urllib.request.urlopen(kannel, timeout=5) as status:
         result["kannel_fake_smsc_online"] = "online" in status.read().decode().split("SMSC connections:")[-1]
     grid = json.loads(Path("/probe/sample_grid.geojson").read_text(encoding="utf-8"))
@@ -73,4 +92,7 @@ async def main(publish: bool) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(publish=sys.argv[1:] == ["publish"]))))
+    if sys.argv[1:] == ["callback"]:
+        print(json.dumps(asyncio.run(callback()), ensure_ascii=False))
+    else:
+        print(json.dumps(asyncio.run(main(publish=sys.argv[1:] == ["publish"]))))

@@ -25,6 +25,11 @@ from fengqiao.services import SERVICES
 from tests.deploy import engine
 from tests.deploy.support import ALERT, ROOT, TOKEN, nats_server_binary
 
+#: a case the case system accepts; its party's callback SMS goes out through Kannel to the fake phone
+CASE = {"case_id": "A2026-0900", "kind": "criminal", "accepted_at": "2026-12-01T10:00:00+08:00",
+        "officer_id": "P1001", "unit_id": "G1",
+        "parties": [{"party_id": "p1", "name": "王某", "phone": "13800138001"}]}
+
 COMPOSE = ROOT / "deploy" / "compose.yaml"
 STANDIN = ROOT / "tests" / "deploy" / "compose.standin.yaml"
 BIN = Path(sys.executable).parent
@@ -78,6 +83,36 @@ def test_every_password_the_compose_file_needs_is_in_the_example_env() -> None:
     assert "FQ_TOKENS=" in example
 
 
+def test_notify_sends_real_sms_through_kannel_and_kannel_authenticates_back() -> None:
+    services = _compose()["services"]
+    env = services["notify"]["environment"]
+    assert env["FQ_NOTIFY_SMS_GATEWAY"] == "kannel"
+    assert env["FQ_NOTIFY_SMS_KANNEL_URL"] == "http://kannel-smsbox:13013"
+    assert env["FQ_NOTIFY_SMS_KANNEL_PASSWORD"].startswith("${KANNEL_SENDSMS_PASSWORD:?")
+    assert env["FQ_NOTIFY_SMS_CALLBACK_TOKEN"].startswith("${KANNEL_NOTIFY_TOKEN:?")
+    for box in ("kannel-bearerbox", "kannel-smsbox"):
+        assert set(services[box]["environment"]) == {"KANNEL_ADMIN_PASSWORD", "KANNEL_SENDSMS_PASSWORD",
+                                                     "KANNEL_NOTIFY_TOKEN"}
+    conf = (ROOT / "deploy" / "kannel" / "kannel.conf.in").read_text(encoding="utf-8")
+    assert 'get-url = "http://kannel:@KANNEL_NOTIFY_TOKEN@@notify:8103/v1/sms/inbound?' in conf
+    assert "password = @KANNEL_SENDSMS_PASSWORD@" in conf and "staging-" not in conf  # no secret in the image
+    example = (ROOT / "deploy" / ".env.example").read_text(encoding="utf-8")
+    assert all(f"{k}=" in example for k in ("KANNEL_ADMIN_PASSWORD", "KANNEL_SENDSMS_PASSWORD", "KANNEL_NOTIFY_TOKEN"))
+
+
+def test_kubernetes_wires_kannel_with_notify_s_secrets() -> None:
+    from fengqiao.deployfiles import kubernetes_objects
+
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in kubernetes_objects()}
+    assert objects[("ConfigMap", "fengqiao")]["data"]["FQ_NOTIFY_SMS_GATEWAY"] == "kannel"
+    secret = objects[("Secret", "fengqiao")]["stringData"]
+    assert {"FQ_NOTIFY_SMS_KANNEL_PASSWORD", "FQ_NOTIFY_SMS_CALLBACK_TOKEN", "KANNEL_ADMIN_PASSWORD"} <= set(secret)
+    boxes = objects[("Deployment", "kannel")]["spec"]["template"]["spec"]["containers"]
+    keys = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in boxes[0]["env"]}
+    assert keys["KANNEL_NOTIFY_TOKEN"] == "FQ_NOTIFY_SMS_CALLBACK_TOKEN"  # one token, given once
+    assert ("Service", "kannel-smsbox") in objects and ("Service", "kannel-bearerbox") in objects
+
+
 @pytest.mark.parametrize("dockerfile", ["deploy/Dockerfile", "deploy/kannel/Dockerfile"])
 def test_the_dockerfiles_are_hadolint_clean(dockerfile: str) -> None:
     linted = subprocess.run([str(BIN / "hadolint"), str(ROOT / dockerfile)], capture_output=True, text=True,
@@ -125,16 +160,19 @@ def test_compose_up_with_podman_compose(tmp_path: Path) -> None:
     project = f"fqc{uuid.uuid4().hex[:6]}"
     passwords = {f"NATS_PASSWORD_{u.upper()}": f"{u}-{uuid.uuid4().hex[:12]}"
                  for u in (*SERVICES, "publisher", "ops")}
+    passwords |= {f"KANNEL_{k}": f"kannel-{uuid.uuid4().hex[:16]}" for k in ("ADMIN_PASSWORD", "SENDSMS_PASSWORD",
+                                                                              "NOTIFY_TOKEN")}
+    probe_dir = tmp_path / "probe"
+    probe_dir.mkdir()
     env = {**os.environ, **images, **passwords, "FQ_TOKENS": json.dumps({TOKEN: ["admin"]}),
-           "MONGO_URL": "mongodb://mongo-1:27017/?directConnection=true"}
+           "MONGO_URL": "mongodb://mongo-1:27017/?directConnection=true", "FAKE_PHONE_DIR": str(probe_dir)}
     compose = [str(BIN / "podman-compose"), "-p", project, "-f", str(COMPOSE), "-f", str(STANDIN)]
 
     def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return subprocess.run([*compose, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
-    probe_dir = tmp_path / "probe"
-    probe_dir.mkdir()
     shutil.copy(ROOT / "tests" / "deploy" / "compose_probe.py", probe_dir / "probe.py")
+    shutil.copy(ROOT / "tests" / "deploy" / "fake_phone.py", probe_dir / "fake_phone.py")
     (probe_dir / "sample_grid.geojson").write_text(
         resources.files("dispatch").joinpath("sample_grid.geojson").read_text(encoding="utf-8"), encoding="utf-8")
     try:
@@ -151,7 +189,8 @@ def test_compose_up_with_podman_compose(tmp_path: Path) -> None:
 
         replicas = [f"{project}_{name}_{i}" for name in SERVICES for i in (1, 2)]
         deadline = time.monotonic() + 120
-        probe_env = [arg for k, v in {**passwords, "TOKEN": TOKEN, "ALERT": json.dumps(ALERT)}.items()
+        probe_env = [arg for k, v in {**passwords, "TOKEN": TOKEN, "ALERT": json.dumps(ALERT),
+                                      "CASE": json.dumps(CASE, ensure_ascii=False)}.items()
                      for arg in ("-e", f"{k}={v}")]
 
         def probe(*args: str) -> tuple[dict | None, str]:
@@ -177,6 +216,25 @@ def test_compose_up_with_podman_compose(tmp_path: Path) -> None:
             state = engine.podman("inspect", "--format", "{{.State.Status}}", container).stdout.strip()
             assert state == "running", container
 
+        # an SMS out and back through Kannel: the callback SMS reaches the phone, its reply completes it
+        sms_started = time.monotonic()
+        seen, output = probe("callback")
+        assert seen, output[-3000:]
+        phone_log = engine.podman("logs", f"{project}_fake-smsc_1").stdout
+        phone_said = [json.loads(line) for line in phone_log.splitlines() if line.startswith("{")]
+        callbacks = seen["callbacks"]
+        assert callbacks and [c["state"] for c in callbacks] == ["done"], (callbacks, phone_log[-2000:])
+        received = [m for m in phone_said if m.get("to") == CASE["parties"][0]["phone"]]
+        text = "".join(m["text"] for m in received)
+        assert received and received[0]["from"] == "10690", phone_log[-2000:]
+        assert text.startswith("【枫亭派出所】王某") and CASE["case_id"] in text and "回复TD退订" in text, text
+        assert {"replied": "1", "from": CASE["parties"][0]["phone"]} in phone_said
+        sms_s = time.monotonic() - sms_started
+        for secret in passwords.values():  # and no secret in any container's log
+            for container in [*replicas, f"{project}_kannel-bearerbox_1", f"{project}_kannel-smsbox_1"]:
+                logs = engine.podman("logs", container, check=False)
+                assert secret not in logs.stdout + logs.stderr, container
+
         stopping = time.monotonic()
         engine.podman("stop", "--time", "30", *replicas, timeout=180)
         stop_s = time.monotonic() - stopping
@@ -184,7 +242,8 @@ def test_compose_up_with_podman_compose(tmp_path: Path) -> None:
         assert set(codes.values()) == {"0"}, codes
         print(f"\n[compose] images ready in {prepared_s:.1f} s; up (3 NATS, stand-in store, Kannel + fake SMSC, "
               f"init, 8 service replicas) in {up_s:.1f} s, all ready in {ready_s:.1f} s; alert assigned through "
-              f"the cluster; 8 replicas stopped with exit 0 in {stop_s:.1f} s; "
+              f"the cluster; a callback SMS out through Kannel and its reply back in {sms_s:.1f} s; "
+              f"8 replicas stopped with exit 0 in {stop_s:.1f} s; "
               f"whole test {time.monotonic() - started:.1f} s")
     finally:
         run("down", "--volumes", "--timeout", "5", timeout=300)

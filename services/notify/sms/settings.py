@@ -58,7 +58,8 @@ class SmsGatewaySettings(ServiceSettings):
         description="notify's address as Kannel reaches it: delivery reports go to <this>/v1/sms/dlr.")
     sms_callback_token: SecretStr = Field(
         default=SecretStr(""),
-        description="A token of notify (role integration) Kannel sends back with delivery reports (Basic auth).")
+        description="The token Kannel authenticates with when it hands notify a reply (get-url) or a delivery "
+                    "report (dlr-url): the url's password, sent as Basic auth; an integration token of notify.")
 
     @model_validator(mode="after")
     def _sane_retries(self) -> SmsGatewaySettings:
@@ -69,8 +70,11 @@ class SmsGatewaySettings(ServiceSettings):
             raise ValueError("sms_kannel_password and sms_callback_token are at most 256 characters")
         if self.sms_gateway == "kannel" and self.environment == "production" and not password:
             raise ValueError("the kannel gateway needs sms_kannel_password in production")
-        if token and token not in self.tokens:
-            raise ValueError("sms_callback_token must be one of the tokens (role integration)")
+        if token and token not in self.tokens:  # Kannel's token, given once: it is an integration token
+            self.tokens[token] = ["integration"]
+        if self.sms_gateway == "kannel" and self.environment == "production" and not token:
+            raise ValueError("the kannel gateway needs sms_callback_token in production (Kannel's replies and "
+                             "delivery reports authenticate with it)")
         return self
 
     def refuses_to_start(self) -> str | None:

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.contracts.base import Identifier, Phone
 from common.contracts.ratings import Level, StaffRef, SubjectType
-from common.http import ERROR_RESPONSES, IsoWeek, Principal, context, create_app, masked, personal, require
+from common.http import ERROR_RESPONSES, IsoWeek, Principal, context, create_app, personal, require
 from common.runtime import Runtime
 from common.timefmt import iso_week, local, week_bounds
 from rating import handlers
@@ -23,7 +23,7 @@ from rating.handlers import Evaluation, RatingEntry
 
 Reader = Annotated[Principal, Depends(require("viewer", "duty_desk", "officer", "mediator", "leadership"))]
 #: who takes a rating on the phone or at the window
-Staff = Annotated[Principal, Depends(require("duty_desk", "officer", "leadership"))]
+Staff = Annotated[Principal, Depends(require("duty_desk", "officer"))]  # not leadership: docs/roles.md
 #: who calls a sampled citizen back
 Checker = Annotated[Principal, Depends(require("duty_desk", "leadership"))]
 Leadership = Annotated[Principal, Depends(require("leadership"))]
@@ -186,7 +186,7 @@ def _followup_view(m: Evaluation, followup: Followup, rating: Rating | None, who
     if rating is not None:
         data["rating"] = {"level": rating.level, "comment": rating.comment, "subject_type": rating.subject_type,
                           "subject_id": rating.subject_id, "phone": rating.phone}
-    return data if who.roles & FOLLOWUP_ROLES else masked(data)
+    return personal(data, who, whole_for=FOLLOWUP_ROLES)  # shown whole: in the audit trail
 
 
 @router.get("/followups/{followup_id}", tags=["follow-ups"])

@@ -88,6 +88,8 @@ async def inbound_caller(request: Request) -> Principal:
 
 
 READER_ROLES = frozenset({"viewer", "duty_desk", "officer", "leadership", "mediator", "integration"})
+gateway_caller.roles = GATEWAY_ROLES  # type: ignore[attr-defined]  # for docs/roles.md, as require() does
+inbound_caller.roles = GATEWAY_ROLES | READER_ROLES  # type: ignore[attr-defined]  # the gateway, or readers
 SmsDep = Annotated[Sms, Depends(sms_context)]
 Gateway = Annotated[Principal, Depends(gateway_caller)]
 InboundCaller = Annotated[Principal, Depends(inbound_caller)]
