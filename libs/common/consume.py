@@ -35,7 +35,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from common import metrics
+from common import metrics, tracing
 from common.bus import Publisher
 from common.contracts.base import Event
 from common.contracts.deadletter import DeadLetter
@@ -222,8 +222,9 @@ class ConsumeLoop:
             with structlog.contextvars.bound_contextvars(
                 subject=delivery.subject, stream_seq=delivery.stream_seq, msg_id=delivery.msg_id,
                 consumer=self._c.durable,
-            ):
+            ), tracing.consuming(msg.headers, delivery.subject, self._c.durable, delivery.msg_id) as span:
                 outcome = await self._process(msg, delivery)
+                span.set_attribute("fengqiao.outcome", outcome)
         finally:
             keep.cancel()
         metrics.MESSAGES.labels(self._c.durable, outcome).inc()
