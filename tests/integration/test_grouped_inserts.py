@@ -8,7 +8,7 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from common import mongo
-from common.mongo import GroupedInserts
+from common.repository import WriteGroup
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,7 @@ async def test_inserts_batched_and_each_duplicate_reported_to_its_writer(store_s
     try:
         coll = mongo.database(client, db_name)["docs"]
         await coll.insert_one({"_id": "taken"})
-        writes = GroupedInserts(coll)
+        writes = WriteGroup(coll)
         ids = [f"d{i}" for i in range(40)] + ["taken", "d3"]
         results = await asyncio.gather(*(writes.insert({"_id": i}) for i in ids), return_exceptions=True)
         failed = [ids[k] for k, r in enumerate(results) if isinstance(r, DuplicateKeyError)]

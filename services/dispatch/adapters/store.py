@@ -11,7 +11,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from common.mongo import GroupedInserts, refused_by_id
+from common.mongo import refused_by_id
 from common.repository import OUTBOX_INDEX, MongoRepository, VersionConflict
 from common.timefmt import epoch_ms
 from dispatch.domain.alerts import Alert, desk_order
@@ -225,8 +225,7 @@ class AlertStore(MongoRepository[Alert]):
 
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         collection = db["alerts"]
-        self._inserts = GroupedInserts(collection)
-        super().__init__(collection, AlertCodec(), insert=self._inserts.insert, refusal=_refusal)
+        super().__init__(collection, AlertCodec(), refusal=_refusal)
 
     async def insert_new(self, alert: Alert) -> None:
         """Store a just-received alert, in its place if it has one (its events are told from its state).

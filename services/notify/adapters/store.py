@@ -9,16 +9,14 @@ also stored as epoch ms): `next_due_ms` for the sweep, `open_officer` for an off
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING, IndexModel
 
-from common.mongo import GroupedInserts
 from common.repository import BOOKKEEPING, OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository, Stored
 from common.timefmt import epoch_ms
 from notify.domain import UNASSIGNED, Callback, Case
@@ -143,43 +141,12 @@ class Callbacks(Repository[Callback], Protocol):
         """Callbacks whose SMS went to `phone` and is not answered yet."""
 
 
-class _BulkUnstage:
-    """The outbox clean-ups of concurrent handlers, sent as one bulk write while the previous one is written."""
-
-    def __init__(self, collection: AsyncIOMotorCollection) -> None:
-        self._collection = collection
-        self._queued: list[tuple[UpdateOne, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def update(self, op: UpdateOne) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queued.append((op, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._flush())
-        await done
-
-    async def _flush(self) -> None:
-        while self._queued:
-            await asyncio.sleep(0)  # let the handlers running now join this write
-            batch, self._queued = self._queued, []
-            try:
-                await self._collection.bulk_write([op for op, _ in batch], ordered=True)
-            except Exception as exc:
-                for _, done in batch:
-                    done.set_exception(exc)
-                continue
-            for _, done in batch:
-                done.set_result(None)
-
-
 class MongoCallbacks(MongoRepository[Callback]):
-    """Inserts and outbox clean-ups are grouped across concurrent handlers (the store bounds a write per
-    message); the sweep's query reads the due documents whole, so firing one does not read it again."""
+    """The sweep's query reads the due documents whole, so firing one does not read it again (writes of
+    concurrent handlers, a case's parties and concurrent cases, go together as every repository's do)."""
 
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        inserts = GroupedInserts(db["callbacks"])  # a case's parties, and concurrent cases, in one write
-        super().__init__(db["callbacks"], CallbackCodec(), insert=inserts.insert)
-        self._unstages = _BulkUnstage(db["callbacks"])
+        super().__init__(db["callbacks"], CallbackCodec())
         #: documents the last sweep query read, each handed once to the `get` that fires it
         self._read_ahead: dict[str, dict[str, Any]] = {}
 
@@ -197,14 +164,6 @@ class MongoCallbacks(MongoRepository[Callback]):
         callback = self.codec.from_document({**own, "version": doc["version"]})
         callback.version = doc["version"]
         return Stored(callback, dict(doc.get("outbox") or {}), own)
-
-    async def unstage(self, ident: str, keys: Iterable[str], version: int, *, all_of_them: bool) -> None:
-        if all_of_them:
-            # saved again meanwhile: that save carried these entries over, and its publish removes them
-            await self._unstages.update(UpdateOne(
-                {"_id": ident, "version": version}, {"$set": {"outbox": {}}, "$unset": {"outbox_ms": ""}}))
-        elif removed := {f"outbox.{k}": "" for k in keys}:
-            await self._unstages.update(UpdateOne({"_id": ident}, {"$unset": removed}))
 
     async def _read(self, query: dict[str, Any], limit: int, offset: int = 0, sort: bool = False) -> list[Callback]:
         cursor = self.collection.find(query)
@@ -269,7 +228,7 @@ class Cases(Repository[CaseRecord], Protocol):
 
 
 def mongo_cases(db: AsyncIOMotorDatabase) -> MongoRepository[CaseRecord]:
-    return MongoRepository(db["cases"], CaseCodec(), insert=GroupedInserts(db["cases"]).insert)
+    return MongoRepository(db["cases"], CaseCodec())
 
 
 def memory_cases() -> InMemoryRepository[CaseRecord]:
