@@ -105,10 +105,12 @@ class _InProgress:
         self._every_s = every_s
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = self._loop.call_later(every_s, self._signal)
-        self._sending: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
 
     def _signal(self) -> None:
-        self._sending = self._loop.create_task(self._send())
+        task = self._loop.create_task(self._send())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
         self._timer = self._loop.call_later(self._every_s, self._signal)
 
     async def _send(self) -> None:
@@ -144,6 +146,8 @@ class ConsumeLoop:
         self._concurrency = concurrency
         self._max_deliver = max_deliver
         self._ack_wait_s = ack_wait_s or consumer.ack_wait_s
+        #: fetch again once this many messages are done (all in hand may be; a quiet consumer fetches at once)
+        self._refill = max(1, min(batch, concurrency) // 2)
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(
@@ -163,7 +167,8 @@ class ConsumeLoop:
         return await self._js.pull_subscribe(self._c.subject, durable=self._c.durable, stream=stream, config=config)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Fetch while there is room: up to `concurrency` messages in hand, each handled on its own."""
+        """Fetch while there is room: up to `concurrency` messages in hand, each handled on its own, their
+        writes grouped (`common.repository.WriteGroup`); once busy, fetch again when half of them are done."""
         sub = await self._subscribed(stop)
         if sub is None:
             return  # stopped before the consumer could be reached
@@ -171,7 +176,7 @@ class ConsumeLoop:
         in_hand: set[asyncio.Task[None]] = set()
         while not stop.is_set():
             room = self._concurrency - len(in_hand)
-            if room <= 0:
+            if room < self._refill and in_hand:  # a fetch is a round trip: fetch a batch, not a message at a time
                 await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
