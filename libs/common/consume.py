@@ -146,8 +146,6 @@ class ConsumeLoop:
         self._concurrency = concurrency
         self._max_deliver = max_deliver
         self._ack_wait_s = ack_wait_s or consumer.ack_wait_s
-        #: fetch again once this many messages are done (all in hand may be; a quiet consumer fetches at once)
-        self._refill = max(1, min(batch, concurrency) // 2)
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(
@@ -168,7 +166,7 @@ class ConsumeLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch while there is room: up to `concurrency` messages in hand, each handled on its own, their
-        writes grouped (`common.repository.WriteGroup`); once busy, fetch again when half of them are done."""
+        writes grouped (`common.repository.WriteGroup`)."""
         sub = await self._subscribed(stop)
         if sub is None:
             return  # stopped before the consumer could be reached
@@ -176,7 +174,7 @@ class ConsumeLoop:
         in_hand: set[asyncio.Task[None]] = set()
         while not stop.is_set():
             room = self._concurrency - len(in_hand)
-            if room < self._refill and in_hand:  # a fetch is a round trip: fetch a batch, not a message at a time
+            if room <= 0:
                 await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
