@@ -154,6 +154,15 @@ class BenchPath:
     windows: list[list[float]] = field(default_factory=list)  # latencies (s) of each fixed-rate window
     rates: list[float] = field(default_factory=list)  # msg/s of each burst
     probe: _Probe | None = None
+    pid: int = 0  # the process that handles this path's alerts
+    cpu_ms: list[float] = field(default_factory=list)  # its CPU per alert in each burst, then the store's
+    store_cpu_ms: list[float] = field(default_factory=list)
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far: per alert, steadier than rates on a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _p(values: list[float], q: float) -> float:
@@ -248,7 +257,10 @@ async def _measure(nc, http, base: str, paths: list[BenchPath], desk_path: Bench
         await _windows([paths[0], desk_path], args, "q")
     for k in range(args.repeats):
         for path in paths:
+            own, store = _cpu_s(path.pid), _cpu_s(args.store_pid)
             path.rates.append(args.burst / await path.probe.run(f"b{k}-", args.burst, None, 300))
+            path.cpu_ms.append((_cpu_s(path.pid) - own) * 1000 / args.burst)
+            path.store_cpu_ms.append((_cpu_s(args.store_pid) - store) * 1000 / args.burst)
     if args.desk:
         await _free_places(nc, http, base, args, figures, queue)
     for sub in subs:
@@ -317,6 +329,9 @@ async def main(args: argparse.Namespace) -> None:
                "FQ_DISPATCH_MONGO_DB": "bench_dispatch", "FQ_DISPATCH_LOG_JSON": "true"}
         disp = _spawn([sys.executable, "-m", "fengqiao", "serve", "dispatch"], env, tmp / "dispatch.log")
         procs.append(disp)
+        for path, proc in zip(paths, procs, strict=True):
+            path.pid = proc.pid
+        args.store_pid = store.process.pid
         wait_for_port(port, 30, disp, "dispatch")
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}, timeout=30) as http:
@@ -358,6 +373,8 @@ def _report(paths: list[BenchPath], desk_path: BenchPath, figures: DeskFigures, 
               f"{_p(pooled, 0.99) * 1000:>9.2f}{max(pooled) * 1000:>8.1f}{rate}")
     print("targets: dispatch p99 <= 20 ms at 100/s; throughput >= 50 % of the bare batched loop")
     print("rates of each burst: " + "; ".join(f"{p.prefix} {[round(r) for r in p.rates]}" for p in paths))
+    print("CPU ms per alert flat out (median of the bursts; the path's process, then the store): " + "; ".join(
+        f"{p.prefix} {statistics.median(p.cpu_ms):.2f} + {statistics.median(p.store_cpu_ms):.2f}" for p in paths))
     if desk_path.windows:
         empty = statistics.median(_p(w, 0.99) for w in paths[-1].windows)
         full = statistics.median(_p(w, 0.99) for w in desk_path.windows)

@@ -174,7 +174,8 @@ async def main(args: argparse.Namespace) -> None:
         port = free_port()
         env = {**os.environ, **ANY_HOUR, "FQ_NOTIFY_NATS_URL": nats.url, "FQ_NOTIFY_MONGO_URL": store.url,
                "FQ_NOTIFY_MONGO_DB": SERVICE_DB, "FQ_NOTIFY_HTTP_PORT": str(port), "FQ_NOTIFY_LOG_LEVEL": "WARNING",
-               "FQ_NOTIFY_LOG_JSON": "true", "FQ_NOTIFY_SMS_DELAY_S": str(3 * 86400),  # scheduling only
+               "FQ_NOTIFY_LOG_JSON": "true", "FQ_NOTIFY_SMS_GATEWAY": "embedded",
+               "FQ_NOTIFY_SMS_DELAY_S": str(3 * 86400),  # scheduling only
                **{k: v for k, v in os.environ.items() if k.startswith("FQ_NOTIFY_")}}
         service = subprocess.Popen([sys.executable, "-m", "notify"], env=env, stdout=logs[0], stderr=subprocess.STDOUT)
         procs.append(service)

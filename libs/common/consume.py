@@ -104,10 +104,12 @@ class _InProgress:
         self._every_s = every_s
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = self._loop.call_later(every_s, self._signal)
-        self._sending: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
 
     def _signal(self) -> None:
-        self._sending = self._loop.create_task(self._send())
+        task = self._loop.create_task(self._send())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
         self._timer = self._loop.call_later(self._every_s, self._signal)
 
     async def _send(self) -> None:
@@ -162,7 +164,8 @@ class ConsumeLoop:
         return await self._js.pull_subscribe(self._c.subject, durable=self._c.durable, stream=stream, config=config)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Fetch while there is room: up to `concurrency` messages in hand, each handled on its own."""
+        """Fetch while there is room: up to `concurrency` messages in hand, each handled on its own, their
+        writes grouped (`common.repository.WriteGroup`)."""
         sub = await self._subscribed(stop)
         if sub is None:
             return  # stopped before the consumer could be reached

@@ -175,14 +175,15 @@ class MongoRepository(Generic[A]):
 
     async def unstage(self, ident: str, keys: Iterable[str], version: int, *, all_of_them: bool) -> None:
         removed = {f"outbox.{k}": "" for k in keys}
-        ops = []
+        writes = []
         if all_of_them:
             # nothing is staged without a new version: at `version` the outbox held only what was published
-            ops.append(Write("update", {"_id": ident, "version": version},
-                             {"$set": {"outbox": {}}, "$unset": {"outbox_ms": ""}}))
-        if removed:  # saved again meanwhile, or some are still waiting: remove just these (a no-op if cleared)
-            ops.append(Write("update", {"_id": ident}, {"$unset": removed}))
-        await asyncio.gather(*(self._writes.write(op) for op in ops))
+            writes.append(Write("update", {"_id": ident, "version": version},
+                                {"$set": {"outbox": {}}, "$unset": {"outbox_ms": ""}}))
+        if removed:  # saved again meanwhile, or some are still waiting: remove just these
+            query = {"_id": ident, "version": {"$ne": version}} if all_of_them else {"_id": ident}
+            writes.append(Write("update", query, {"$unset": removed}))
+        await asyncio.gather(*(self._writes.write(w) for w in writes))
 
     async def leftovers(self, older_than: datetime, limit: int) -> list[Leftover]:
         cursor = self.collection.find(
