@@ -242,6 +242,11 @@ class Alert:
         self.beyond_reach = not within
         return True
 
+    def copy(self) -> Alert:
+        """The alert as it is now, apart from this one: a move on the copy leaves it as it was."""
+        return replace(self, parties=[dict(p) for p in self.parties], assignments=list(self.assignments),
+                       events=list(self.events))
+
     def excluded_units(self) -> frozenset[str]:
         """Units that let this alert's acknowledgement time out: reassignment goes to the next best."""
         return frozenset(a.unit_id for a in self.assignments if a.end == "ack_timeout" and a.unit_id)
