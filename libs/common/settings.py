@@ -59,10 +59,14 @@ class ServiceSettings(BaseSettings):
     )
     sweep_interval_s: float = Field(
         default=1.0, gt=0,
-        description="How often deadlines (acknowledgement timeouts, 24-h contact, follow-ups) are looked for.",
+        description="How often deadlines (acknowledgement timeouts, first contact, follow-ups) are looked for.",
     )
     shutdown_grace_s: float = Field(
         default=10.0, gt=0, description="Time to finish the messages in hand on SIGTERM."
+    )
+    gauges_interval_s: float = Field(
+        default=15.0, gt=0,
+        description="How often the gauges on /metrics (waiting alerts, overdue work, consumer lag) are read.",
     )
 
     @field_validator("station_timezone")
