@@ -17,7 +17,7 @@ from common.outbox import Events
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Stored, VersionConflict
 from common.timefmt import epoch_ms
 from dispatch.domain.alerts import Alert, desk_order
-from dispatch.domain.units import GridRecord, Unit, UnitState
+from dispatch.domain.units import GRID_ID, GridRecord, Unit, UnitState
 
 INDEXES = {
     "alerts": [
@@ -128,8 +128,6 @@ class GridCodec:
         return GridRecord.from_dict(doc)
 
 
-#: the one grid document's id
-GRID_ID = "current"
 
 
 class GridStore(MongoRepository[GridRecord]):

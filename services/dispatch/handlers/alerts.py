@@ -1,14 +1,16 @@
-"""Use cases of an alert: received and placed, read, acknowledged, closed; the acknowledgement timer."""
+"""Use cases of an alert: received and placed, ordered to a unit, joined on the scene, read, acknowledged,
+closed; the acknowledgement timer."""
 
 from __future__ import annotations
 
 import structlog
 
 from common.contracts import alerts as contract
+from common.errors import Conflict, Invalid, Refused
 from common.repository import VersionConflict
 from dispatch.domain.alerts import Alert, desk_order
 from dispatch.handlers.context import Dispatch
-from dispatch.placement.placing import place, release_and_place, to_duty_desk
+from dispatch.placement.placing import place, place_ordered, release_and_place, to_duty_desk
 
 log = structlog.get_logger(__name__)
 
@@ -74,14 +76,40 @@ async def acknowledge(d: Dispatch, alert_id: str, unit_id: str) -> Alert:
     return await d.uow.act(alert_id, lambda alert: alert.acknowledge(unit_id, d.clock.now()))
 
 
+async def assign(d: Dispatch, alert_id: str, *, unit_id: str, reason: str, by: str, force: bool = False) -> Alert:
+    """The dispatcher's word: the duty desk gives the alert to a named unit (or takes it from one for another).
+
+    Capacity holds; `force` (with the reason) may give the unit one alert beyond it, recorded on the
+    assignment and counted. Invalid if the grid has no such unit; Refused if it is off duty or full.
+    """
+    unit_in_grid = d.view.grid.get(unit_id) if d.view.grid else None
+    if unit_in_grid is None:
+        raise Invalid("unit_id", f"the grid has no unit {unit_id!r}")
+    if d.view.statuses.get(unit_id) == "off_duty":
+        raise Refused(f"unit {unit_id} is off duty")
+    for _ in range(3):
+        stored = await d.uow.load(alert_id)
+        try:
+            return await place_ordered(d.placement, stored, unit_in_grid, by=by, reason=reason, force=force)
+        except VersionConflict:
+            continue  # moved meanwhile: decide again on what it is now
+    raise Conflict(f"alert {alert_id} is being changed by someone else: try again")
+
+
+async def assist(d: Dispatch, alert_id: str, *, role: str, officer_id: str | None, name: str | None, by: str) -> Alert:
+    """Someone joined the unit on the scene: recorded on the alert, its closing record and the statistics."""
+    return await d.uow.act(alert_id, lambda alert: alert.assist(
+        role=role, officer_id=officer_id, name=name, by=by, now=d.clock.now()))
+
+
 async def close(d: Dispatch, alert_id: str, *, unit_id: str, officer_id: str, disposition: str, note: str,
-                signatures: dict[str, str], parties: list[dict]) -> Alert:
+                signatures: dict[str, str], parties: list[dict], refused_to_sign: list[str] | None = None) -> Alert:
     held: list[tuple[str | None, int | None]] = []
 
     def command(alert: Alert) -> None:
         held[:] = [(alert.unit_id, alert.place)]
         alert.close(unit_id=unit_id, officer_id=officer_id, disposition=disposition, note=note,
-                    signatures=signatures, now=d.clock.now(), parties=parties)
+                    signatures=signatures, now=d.clock.now(), parties=parties, refused_to_sign=refused_to_sign or ())
 
     alert = await d.uow.act(alert_id, command)
     holder, place_held = held[0]

@@ -15,11 +15,14 @@ import structlog
 from prometheus_client import Counter
 
 from common.clock import Clock
+from common.errors import Refused
 from common.repository import Stored, VersionConflict
 from common.unit_of_work import UnitOfWork
 from dispatch.adapters.store import AlertStore, PlaceTaken
-from dispatch.domain.alerts import Alert
+from dispatch.domain.alerts import Alert, AlertRefused
 from dispatch.domain.assignment import rank_candidates, within_reach
+from dispatch.domain.geo import haversine_m
+from dispatch.domain.grid import GridUnit
 from dispatch.placement.view import ReplicaView
 from dispatch.settings import DispatchSettings
 
@@ -31,6 +34,11 @@ TRIES_PER_UNIT = 2
 PLACES_TAKEN = Counter(
     "fengqiao_dispatch_places_found_taken_total",
     "Writes of an alert into a unit's place that another alert (another replica) had taken first.",
+)
+
+FORCED_ORDERS = Counter(
+    "fengqiao_dispatch_forced_orders_total",
+    "Alerts the duty desk ordered to a unit beyond its capacity (force, with a reason).",
 )
 
 Write = Callable[[Alert], Awaitable[None]]
@@ -150,3 +158,49 @@ async def hand_on(p: Placement, unit_ids: list[str], limit: int | None = None) -
     for alert_id in stranded:
         await release_and_place(p, alert_id, "unit_unavailable")
     return len(stranded)
+
+
+async def place_ordered(p: Placement, stored: Stored[Alert], unit: GridUnit, *, by: str, reason: str,
+                        force: bool) -> Alert:
+    """The dispatcher's word: the alert goes to `unit`, into a free place of its capacity; with `force`,
+    into the one place beyond it if none is free. The unique place holds across replicas as for any
+    placement: two orders cannot both take the unit's last place, nor its one place beyond.
+
+    Refused if the unit has no place left (a forced order only when its one place beyond is taken too);
+    VersionConflict if the alert changed meanwhile. The place the alert held is given back.
+    """
+    alert, now = stored.aggregate, p.clock.now()
+    held_before = (alert.unit_id, alert.place) if alert.state in ("assigned", "acknowledged") else (None, None)
+    capacity = unit.capacity + 1 if force else unit.capacity
+    distance_m = haversine_m(alert.lon, alert.lat, *unit.post)
+    for _ in range(TRIES_PER_UNIT):
+        held = p.view.places.reserve(unit.unit_id, capacity)
+        if held is None:
+            break
+        ordered = alert.copy()
+        try:
+            ordered.order(unit.unit_id, by=by, reason=reason, distance_m=distance_m, place=held,
+                          forced=held >= unit.capacity, now=now, ack_timeout=p.ack_timeout)
+        except AlertRefused as exc:
+            await p.view.settle(unit.unit_id, held, "unwritten")
+            raise Refused(exc.reason) from exc
+        try:
+            await p.uow.commit(replace(stored, aggregate=ordered))
+        except PlaceTaken:
+            PLACES_TAKEN.inc()
+            await p.view.settle(unit.unit_id, held, "taken")
+            continue
+        except BaseException:
+            await p.view.settle(unit.unit_id, held, "unwritten")
+            raise
+        await p.view.settle(unit.unit_id, held, "written")
+        holder, place_held = held_before
+        if holder is not None and place_held is not None:
+            await p.view.give_back(holder, place_held)
+        if ordered.assignments[-1].forced:
+            FORCED_ORDERS.inc()
+        log.info("alert.ordered", alert_id=alert.alert_id, unit_id=unit.unit_id, forced=ordered.assignments[-1].forced)
+        return ordered
+    if force:
+        raise Refused(f"unit {unit.unit_id} holds its {unit.capacity} alerts and one beyond already")
+    raise Refused(f"unit {unit.unit_id} holds its {unit.capacity} alerts: force, with the reason, to give it one more")
