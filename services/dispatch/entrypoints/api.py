@@ -211,7 +211,9 @@ async def stats(
     d: DispatchDep,
     week: Annotated[IsoWeek | None, Query(description="ISO week, e.g. 2026-W48; default this week")] = None,
 ) -> dict[str, Any]:
-    """Per unit and week: count and median seconds to assign, acknowledge and close; and where alerts cluster."""
+    """Per unit and week: count and median seconds to assign, acknowledge and close; `scene`: the duty desk's
+    orders (and those beyond capacity) and who joined the scene, for the station (how often the community
+    officer joined, as a count and a share) and per unit; and where alerts cluster."""
     return await handlers.weekly_stats(d, week)
 
 
