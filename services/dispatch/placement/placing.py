@@ -173,17 +173,22 @@ async def place_ordered(p: Placement, stored: Stored[Alert], unit: GridUnit, *, 
     held_before = (alert.unit_id, alert.place) if alert.state in ("assigned", "acknowledged") else (None, None)
     capacity = unit.capacity + 1 if force else unit.capacity
     distance_m = haversine_m(alert.lon, alert.lat, *unit.post)
+
+    def order(place: int) -> Alert:
+        ordered = alert.copy()
+        ordered.order(unit.unit_id, by=by, reason=reason, distance_m=distance_m, place=place,
+                      forced=place >= unit.capacity, now=now, ack_timeout=p.ack_timeout)
+        return ordered
+
+    try:
+        order(0)  # the rules first: a closed alert is refused as closed, not as one for a full unit
+    except AlertRefused as exc:
+        raise Refused(exc.reason) from exc
     for _ in range(TRIES_PER_UNIT):
         held = p.view.places.reserve(unit.unit_id, capacity)
         if held is None:
             break
-        ordered = alert.copy()
-        try:
-            ordered.order(unit.unit_id, by=by, reason=reason, distance_m=distance_m, place=held,
-                          forced=held >= unit.capacity, now=now, ack_timeout=p.ack_timeout)
-        except AlertRefused as exc:
-            await p.view.settle(unit.unit_id, held, "unwritten")
-            raise Refused(exc.reason) from exc
+        ordered = order(held)
         try:
             await p.uow.commit(replace(stored, aggregate=ordered))
         except PlaceTaken:

@@ -80,3 +80,14 @@ async def test_who_joined_is_told_once_each_and_rides_on_the_closing_record():
         ("community_officer", "P9", None, "P100"), ("village_cadre", None, "林主任", "P100")]
     stats = await handlers.weekly_stats(d, "2026-W48")
     assert (stats["scene"]["community_officer_joined"], stats["scene"]["community_officer_share"]) == (1, 1.0)
+
+
+async def test_an_order_of_a_closed_alert_is_refused_as_closed_even_when_the_unit_is_full():
+    d, _, _ = await _dispatch()
+    await _receive(d, "held", unit=1)
+    await _receive(d, "done", unit=0)
+    await handlers.close(d, "done", unit_id="G1", **CLOSE)
+    await _receive(d, "full", unit=0)
+    with pytest.raises(Refused, match="closed"):
+        await handlers.assign(d, "done", unit_id="G2", **ORDER)
+    assert (await handlers.unit(d, "G2")).load == 1  # nothing reserved was left behind
