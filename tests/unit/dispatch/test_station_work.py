@@ -168,3 +168,55 @@ def test_an_automatic_assignment_is_not_an_order():
     alert = new_alert()
     alert.assign(Candidate("G1", "zone", 10.0), at(1), ACK)
     assert alert.placement().ordered_by is None and not alert.assignments[-1].forced
+
+
+def test_an_order_records_the_assignment_and_the_history_entry_whole():
+    alert = new_alert()  # received, never given to anyone
+    alert.beyond_reach = True
+    alert.order("G2", **ORDER, now=at(7))
+    (only,) = alert.assignments
+    assert (only.unit_id, only.reason, only.at, only.end) == ("G2", "ordered", at(7), None)
+    assert not alert.beyond_reach
+    entry = alert.history[-1]
+    assert (entry.at, entry.actor, entry.action, entry.from_state, entry.to_state, entry.note) == (
+        at(7), "D001", "ordered to G2", "received", "assigned", "熟悉当事人")
+    with pytest.raises(AlertRefused, match="holds this alert already"):
+        acknowledged().order("G1", **ORDER, now=at(60))
+
+
+def test_a_record_of_who_joined_is_whole_and_its_refusals_say_why():
+    alert = at_duty_desk()
+    alert.assist(role="village_cadre", officer_id=None, name="林主任", by="D001", now=at(5))
+    entry, person = alert.history[-1], alert.assistants[-1]
+    assert (entry.at, entry.actor, entry.action, entry.from_state) == (at(5), "D001", "joined by village_cadre 林主任",
+                                                                       "unassigned")
+    assert (person.by, person.at) == ("D001", at(5))
+    assert alert.events[-1] == AlertAssisted(alert.alert_id, None, "village_cadre", None, "林主任", "D001", at(5))
+    with pytest.raises(AlertRefused, match="^cannot record who joined the scene of alert "):
+        closed().assist(role="village_cadre", officer_id=None, name="林主任", by="D001", now=at(2000))
+    with pytest.raises(AlertRefused, match="^the record names who made it \\(by\\)$"):
+        assigned().assist(role="village_cadre", officer_id=None, name="林主任", by=" ", now=at(5))
+    with pytest.raises(AlertRefused, match="^a village cadre is named by name or officer_id$"):
+        assigned().assist(role="village_cadre", officer_id=None, name=None, by="D001", now=at(5))
+    with pytest.raises(AlertRefused, match="^role must be one of community_officer, assisting_officer, village_cadre"):
+        assigned().assist(role="cadre", officer_id=None, name="x", by="D001", now=at(5))
+
+
+def test_the_forms_problems_are_said_exactly():
+    assert on_scene_form_problem("statement_refused", {"officer": "x"}, ["party"]) == (
+        "statement_refused needs the signatures of witness (处警现场处结备案单)")
+    assert on_scene_form_problem("resolved_on_scene", {"officer": "x", "witness": "y"}, []) == (
+        "resolved_on_scene needs the signatures of party (or the party's refusal to sign, recorded)"
+        " (处警现场处结备案单)")
+    assert on_scene_form_problem("help_given_on_scene", SIGNED, ["party", "officer", "witness"]) == (
+        "only the party may refuse to sign, not officer, party, witness")
+    assert on_scene_form_problem("help_given_on_scene", SIGNED, ["party"]) == "party both signed and refused to sign"
+
+
+def test_scene_figures_tell_the_roles_apart_and_round_the_share_to_four_places():
+    cadre_only, plain, other = assigned(), assigned("G2", "nearest"), assigned("G3", "nearest")
+    cadre_only.assist(role="village_cadre", officer_id=None, name="林主任", by="P100", now=at(10))
+    other.assist(role="community_officer", officer_id="P9", name=None, by="P100", now=at(10))
+    figures = scene_stats([cadre_only, plain, other])
+    assert (figures["community_officer_joined"], figures["village_cadre_joined"], figures["assisted"]) == (1, 1, 2)
+    assert figures["community_officer_share"] == 0.3333
