@@ -220,3 +220,24 @@ def test_scene_figures_tell_the_roles_apart_and_round_the_share_to_four_places()
     figures = scene_stats([cadre_only, plain, other])
     assert (figures["community_officer_joined"], figures["village_cadre_joined"], figures["assisted"]) == (1, 1, 2)
     assert figures["community_officer_share"] == 0.3333
+    assert [(u["unit_id"], u["community_officer_joined"], u["village_cadre_joined"]) for u in figures["units"]] == [
+        ("G1", 0, 1), ("G2", 0, 0), ("G3", 1, 0)]
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"by": ""}, "an order names who gave it (by)"),
+    ({"reason": " "}, "an order gives its reason"),
+])
+def test_an_orders_refusals_say_exactly_why(change, reason):
+    with pytest.raises(AlertRefused) as refused:
+        at_duty_desk().order("G2", **{**ORDER, **change}, now=at(5))
+    assert refused.value.reason == reason
+    with pytest.raises(AlertRefused) as refused:
+        closed().order("G2", **ORDER, now=at(1000))
+    assert refused.value.reason.startswith("cannot assign alert 110-20261123-000123: it is closed")
+
+
+def test_a_forced_order_says_so_in_the_history():
+    alert = at_duty_desk()
+    alert.order("G2", **{**ORDER, "forced": True, "place": 1}, now=at(5))
+    assert alert.history[-1].action == "ordered to G2 beyond its capacity"
