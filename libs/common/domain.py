@@ -74,7 +74,7 @@ class Aggregate(ABC):
 
     history: list[HistoryEntry] = field(default_factory=list, kw_only=True)
     version: int = field(default=0, kw_only=True)
-    events: list[DomainEvent] = field(default_factory=list, repr=False, kw_only=True)
+    events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False, kw_only=True)
 
     @property
     @abstractmethod

@@ -17,6 +17,11 @@
   the events wait in the outbox for the next load or the relay (`relay`, run periodically).
 
 A UnitOfWork holds no state between calls: one instance serves every concurrent message.
+
+The one named exception to the outbox is `insert` + `tell`: a new aggregate that a consumed
+message creates, stored without its events staged and told at once. The message is acknowledged
+only after the telling, so its redelivery is that aggregate's outbox (dispatch's received alert:
+one write on the hottest path instead of a save and an unstage).
 """
 
 from __future__ import annotations
@@ -93,6 +98,21 @@ class UnitOfWork(Generic[A]):
         _clear_events(aggregate)
         await self.publish(self.repository.codec.ident(aggregate), stored)
         return True
+
+    async def insert(self, aggregate: A) -> None:
+        """Store a new aggregate WITHOUT staging its events (the named exception, see the module's doc).
+
+        The caller `tell`s them once stored; a crash in between redelivers the message that created
+        it, and the caller tells the stored state again with the same msg ids. VersionConflict if
+        one with its id is stored already; any refusal of the store's own to the caller.
+        """
+        await self.repository.add(aggregate, [])
+
+    async def tell(self, aggregate: A) -> None:
+        """Publish what the aggregate recorded, now and unstaged (after `insert`); a failure to the caller."""
+        for event, msg_id in self._public_events(aggregate):
+            await self._publisher.publish_raw(event.subject, event.model_dump_json().encode(), msg_id)
+        _clear_events(aggregate)
 
     async def commit(self, stored: Stored[A], extra: Sequence[tuple[Any, str]] = ()) -> Stored[A]:
         """Save a loaded aggregate with its events (and `extra` ones), then publish; VersionConflict to the caller."""

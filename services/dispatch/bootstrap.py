@@ -1,4 +1,4 @@
-"""Wires dispatch: stores, the grid view, consumers, timers and the API."""
+"""Wires dispatch: stores, placement and the replicas' view, consumers, timers and the API."""
 
 from __future__ import annotations
 
@@ -7,13 +7,22 @@ from common.mongo import ensure_indexes
 from common.outbox import RawPublisher
 from common.runtime import Periodic, Runtime, ServiceParts
 from dispatch import handlers
-from dispatch.adapters.memory import InMemoryAlerts, InMemoryGrid, InMemoryUnits
-from dispatch.adapters.store import INDEXES, AlertStore, GridStore, UnitStore
+from dispatch.adapters.store import (
+    INDEXES,
+    AlertStore,
+    GridStore,
+    InMemoryAlerts,
+    InMemoryGrid,
+    InMemoryUnits,
+    UnitStore,
+)
 from dispatch.entrypoints.api import build_app
 from dispatch.entrypoints.consumers import consumers
-from dispatch.entrypoints.view_updates import ViewUpdates
 from dispatch.handlers import Dispatch
-from dispatch.replica import ReplicaView
+from dispatch.placement.duty_desk import DutyDesk
+from dispatch.placement.sweep import UnitSweep
+from dispatch.placement.updates import ViewUpdates
+from dispatch.placement.view import ReplicaView
 from dispatch.settings import DispatchSettings
 
 #: how often a slice of the units is re-read (UnitSweep)
@@ -39,7 +48,7 @@ async def build(runtime: Runtime) -> ServiceParts:
     d = wire(runtime, updates)
     interval = d.settings.sweep_interval_s
 
-    desk = handlers.DutyDesk(d)
+    desk = DutyDesk(d.placement)
 
     async def start() -> None:
         await d.alerts.give_places()  # alerts stored by a version before places: before the unique index
@@ -55,7 +64,7 @@ async def build(runtime: Runtime) -> ServiceParts:
         app=build_app(runtime, d),
         consumers=consumers(d),
         periodic=[
-            Periodic("units", UNIT_SWEEP_TICK_S, handlers.UnitSweep(d, UNIT_SWEEP_TICK_S).tick),
+            Periodic("units", UNIT_SWEEP_TICK_S, UnitSweep(d.placement, UNIT_SWEEP_TICK_S).tick),
             Periodic("ack-timeouts", interval, lambda: handlers.sweep_ack_timeouts(d)),
             Periodic("duty-desk", interval * 2, desk.sweep),
             Periodic("outbox-relay", 5.0, d.relay),

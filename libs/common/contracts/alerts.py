@@ -11,8 +11,13 @@ from common.contracts import subjects
 from common.contracts.base import Event, Identifier, Phone
 
 Category = Literal["dispute", "theft", "fraud", "violence", "traffic", "assistance", "noise", "other"]
-Reason = Literal["zone", "nearest", "overflow"]
-Disposition = Literal["resolved_on_scene", "referred_to_mediation", "converted_to_case", "no_action"]
+Reason = Literal["zone", "nearest", "overflow", "ordered"]
+Disposition = Literal[
+    "resolved_on_scene", "help_given_on_scene", "statement_refused", "referred_to_mediation", "converted_to_case",
+    "no_action",
+]
+#: who joins a unit on the scene: the community officer (社区民警), another officer, a village cadre (村干部)
+AssistRole = Literal["community_officer", "assisting_officer", "village_cadre"]
 
 
 class Location(BaseModel):
@@ -63,7 +68,8 @@ class AlertAssigned(_AlertFact):
     subject: ClassVar[str] = subjects.ALERTS_ASSIGNED
 
     unit_id: str
-    reason: Literal["zone", "nearest"]
+    reason: Literal["zone", "nearest", "ordered"] = Field(
+        description="ordered: the duty desk named the unit (the dispatcher's word, 根据派警员的指令)")
     distance_m: float
     attempt: int = Field(ge=1, description="1 for the first assignment, 2 after one reassignment, …")
     ack_due_at: datetime
@@ -71,6 +77,34 @@ class AlertAssigned(_AlertFact):
     category: Category
     priority: int
     location: Location
+    ordered_by: str | None = Field(default=None, description="With reason ordered: who ordered it.")
+    order_reason: str | None = Field(default=None, description="With reason ordered: why.")
+    forced: bool = Field(default=False, description="The order gave the unit one alert beyond its capacity.")
+    previous_unit_id: str | None = Field(default=None, description="With reason ordered: the unit it was taken from.")
+
+
+class Assistant(BaseModel):
+    """Someone who joined the holding unit on the scene."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    role: AssistRole
+    officer_id: str | None = None
+    name: str | None = Field(default=None, max_length=60)
+    by: str = Field(description="Who recorded it.")
+    at: AwareDatetime
+
+
+class AlertAssisted(_AlertFact):
+    """Someone joined the unit on the scene (社区民警、村干部介入处警现场)."""
+
+    subject: ClassVar[str] = subjects.ALERTS_ASSISTED
+
+    unit_id: str | None = Field(description="The holding unit then; None while the duty desk holds it.")
+    role: AssistRole
+    officer_id: str | None = None
+    name: str | None = Field(default=None, max_length=60)
+    by: str
 
 
 class AlertUnassigned(_AlertFact):
@@ -118,6 +152,9 @@ class AlertClosed(_AlertFact):
     caller_phone: Phone | None = None
     parties: list[Party] = Field(default_factory=list)
     received_at: AwareDatetime
+    refused_to_sign: list[str] = Field(
+        default_factory=list, description="On the on-scene form: who refused to sign, the refusal witnessed.")
+    assistants: list[Assistant] = Field(default_factory=list, description="Who joined the unit on the scene.")
 
 
 class GridReplaced(Event):

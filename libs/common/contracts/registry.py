@@ -19,6 +19,7 @@ CONTRACTS: tuple[type[Event], ...] = (
     alerts.AlertReleased,
     alerts.AlertAcknowledged,
     alerts.AlertClosed,
+    alerts.AlertAssisted,
     alerts.GridReplaced,
     alerts.UnitStatusChanged,
     disputes.DisputeOpened,

@@ -14,6 +14,7 @@ ALERTS_UNASSIGNED = "alerts.unassigned"
 ALERTS_RELEASED = "alerts.released"
 ALERTS_ACKNOWLEDGED = "alerts.acknowledged"
 ALERTS_CLOSED = "alerts.closed"
+ALERTS_ASSISTED = "alerts.assisted"
 GRID_REPLACED = "grid.replaced"
 UNITS_STATUS_CHANGED = "units.status_changed"
 #: core NATS only (no stream): replicas of dispatch telling each other the units' places they take and give back

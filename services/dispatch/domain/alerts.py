@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from common.domain import Refusal, as_utc
+from common.domain import Aggregate, HistoryEntry, Refusal, as_utc
 from dispatch.domain.assignment import Candidate
 from dispatch.domain.events import (
     AlertAcknowledged,
     AlertAssigned,
+    AlertAssisted,
     AlertClosed,
-    AlertEvent,
     AlertReleased,
     AlertUnassigned,
     AssignmentEnd,
+    AssistRole,
     Disposition,
     Reason,
 )
@@ -24,9 +25,20 @@ from dispatch.domain.grid import DUTY_DESK
 
 AlertState = Literal["received", "assigned", "acknowledged", "closed", "unassigned"]
 
-DISPOSITIONS: tuple[Disposition, ...] = ("resolved_on_scene", "referred_to_mediation", "converted_to_case", "no_action")
+DISPOSITIONS: tuple[Disposition, ...] = (
+    "resolved_on_scene", "help_given_on_scene", "statement_refused", "referred_to_mediation", "converted_to_case",
+    "no_action",
+)
+#: closes finished on the scene, each filed with the on-scene form (处警现场处结备案单, 004): a dispute settled
+#: there, emergency help finished there, a caller who refuses to give a statement
+ON_SCENE: tuple[Disposition, ...] = ("resolved_on_scene", "help_given_on_scene", "statement_refused")
+#: who on the form may refuse to sign, the refusal then recorded and witnessed (the officer always signs)
+MAY_REFUSE_TO_SIGN = ("party",)
+ASSIST_ROLES: tuple[AssistRole, ...] = ("community_officer", "assisting_officer", "village_cadre")
+#: those an alert may name as joining the scene
+MAX_ASSISTANTS = 20
 RELEASE_ENDS: tuple[AssignmentEnd, ...] = ("ack_timeout", "unit_unavailable")
-# 处警现场处结备案单: a settlement on the scene is signed by the party, the responding officer and a witness.
+# 处警现场处结备案单: signed by the party, the responding officer and a witness.
 ON_SCENE_SIGNATURES = ("party", "officer", "witness")
 
 
@@ -48,6 +60,10 @@ class Assignment:
     at: datetime
     ended_at: datetime | None = None
     end: AssignmentEnd | None = None
+    #: the dispatcher's word: who ordered this unit, why, and whether it took a place beyond its capacity
+    ordered_by: str | None = None
+    order_reason: str | None = None
+    forced: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,12 +73,29 @@ class Closure:
     unit_id: str
     note: str
     signatures: dict[str, str]
+    refused_to_sign: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Assistant:
+    """Someone who joined the holding unit on the scene: an officer by id, a village cadre by name (or id)."""
+
+    role: AssistRole
+    officer_id: str | None
+    name: str | None
+    by: str  # who recorded it
+    at: datetime
+
+    def same_person(self, other: Assistant) -> bool:
+        if self.officer_id and other.officer_id:
+            return self.officer_id == other.officer_id
+        return self.role == other.role and self.name == other.name and self.officer_id == other.officer_id
 
 
 
 
 @dataclass
-class Alert:
+class Alert(Aggregate):
     """One alert and who holds it; never two units at once.
 
     received ─assign→ assigned ─acknowledge→ acknowledged ─close→ closed
@@ -70,6 +103,9 @@ class Alert:
     assigned ─close→ closed
     received ─send_to_duty_desk→ unassigned (flagged) ─assign→ assigned, or ─close by the duty desk→ closed
     """
+
+    refusal: ClassVar[type[Refusal]] = AlertRefused
+    all_states: ClassVar[tuple[str, ...]] = ("received", "assigned", "acknowledged", "unassigned", "closed")
 
     alert_id: str
     received_at: datetime
@@ -97,9 +133,12 @@ class Alert:
     #: place is not offered to it; a new grid may bring it within reach
     beyond_reach: bool = False
     assignments: list[Assignment] = field(default_factory=list)
+    assistants: list[Assistant] = field(default_factory=list)
     closure: Closure | None = None
-    version: int = 0  # owned by the repository (optimistic concurrency); rules never touch it
-    events: list[AlertEvent] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def ident(self) -> str:
+        return self.alert_id
 
     @classmethod
     def receive(
@@ -155,14 +194,63 @@ class Alert:
         record, and what a redelivered alert tells again (the same fact, the same attempt)."""
         attempt = len(self.assignments)
         if self.state == "assigned" and self.unit_id is not None:
-            assert self.reason in ("zone", "nearest") and self.assigned_at and self.ack_due_at
+            assert self.reason in ("zone", "nearest", "ordered") and self.assigned_at and self.ack_due_at
+            last = self.assignments[-1]
+            before = self.assignments[-2].unit_id if last.ordered_by and len(self.assignments) > 1 else None
             return AlertAssigned(self.alert_id, self.unit_id, self.reason, self.distance_m or 0.0, attempt,
                                  self.assigned_at, self.ack_due_at, self.category, self.priority, self.lon,
-                                 self.lat, self.address)
+                                 self.lat, self.address, last.ordered_by, last.order_reason, last.forced, before)
         if self.state == "unassigned":
             return AlertUnassigned(self.alert_id, attempt, self.assignments[-1].at, self.category, self.priority,
                                    self.lon, self.lat, self.address)
         raise AlertRefused(f"no placement to tell: {self._holding()}")
+
+    def order(self, unit_id: str, *, by: str, reason: str, distance_m: float, place: int, forced: bool,
+              now: datetime, ack_timeout: timedelta) -> None:
+        """The dispatcher's word (根据派警员的指令): the alert goes to a named unit, from the queue or from
+        another unit (acknowledged or not), into `place`; `forced` when that place is beyond the unit's
+        capacity. The named unit acknowledges as after any assignment."""
+        self._allow("assign", now, ("received", "unassigned", "assigned", "acknowledged"))
+        if not by.strip():
+            raise AlertRefused("an order names who gave it (by)")
+        if not reason.strip():
+            raise AlertRefused("an order gives its reason")
+        if self.state in ("assigned", "acknowledged") and self.unit_id == unit_id:
+            raise AlertRefused(f"unit {unit_id} holds this alert already")
+        if place < 0:
+            raise AlertRefused(f"a unit's places are numbered from 0, not {place}")
+        from_state = self.state
+        if self.assignments and self.assignments[-1].end is None:
+            self._end_attempt(now, "reassigned")
+        self.assignments.append(Assignment(unit_id, "ordered", distance_m, now, ordered_by=by, order_reason=reason,
+                                           forced=forced))
+        self.state, self.unit_id, self.place, self.reason, self.distance_m = "assigned", unit_id, place, "ordered", \
+            distance_m
+        self.assigned_at, self.ack_due_at, self.acknowledged_at, self.beyond_reach = now, now + ack_timeout, None, False
+        self._record(now=now, actor=by, action=f"ordered to {unit_id}" + (" beyond its capacity" if forced else ""),
+                     from_state=from_state, note=reason)
+        self.events.append(self.placement())
+
+    def assist(self, *, role: AssistRole, officer_id: str | None, name: str | None, by: str, now: datetime) -> None:
+        """Someone joined the unit on the scene (社区民警、村干部介入处警现场): recorded once, shown at the closing."""
+        self._allow("record who joined the scene of", now, ("assigned", "acknowledged", "unassigned"))
+        if role not in ASSIST_ROLES:
+            raise AlertRefused(f"role must be one of {', '.join(ASSIST_ROLES)}, not {role!r}")
+        officer_id, name = (officer_id or "").strip() or None, (name or "").strip() or None
+        if role != "village_cadre" and officer_id is None:
+            raise AlertRefused(f"a {role} is named by officer_id")
+        if officer_id is None and name is None:
+            raise AlertRefused("a village cadre is named by name or officer_id")
+        if not by.strip():
+            raise AlertRefused("the record names who made it (by)")
+        person = Assistant(role, officer_id, name, by, now)
+        if any(person.same_person(a) for a in self.assistants):
+            return  # recorded already
+        if len(self.assistants) >= MAX_ASSISTANTS:
+            raise AlertRefused(f"an alert names at most {MAX_ASSISTANTS} who joined the scene")
+        self.assistants.append(person)
+        self._record(now=now, actor=by, action=f"joined by {role} {officer_id or name}", from_state=self.state)
+        self.events.append(AlertAssisted(self.alert_id, self.unit_id, role, officer_id, name, by, now))
 
     def acknowledge(self, unit_id: str, now: datetime) -> None:
         if self.state == "acknowledged" and unit_id == self.unit_id:
@@ -202,8 +290,10 @@ class Alert:
         signatures: Mapping[str, str],
         now: datetime,
         parties: Iterable[Mapping[str, Any]] = (),
+        refused_to_sign: Iterable[str] = (),
     ) -> None:
-        """Close with a disposition; `parties` named at the closing join those the caller named."""
+        """Close with a disposition; `parties` named at the closing join those the caller named. A close
+        on the scene is filed with the on-scene form (`on_scene_form_problem`)."""
         if disposition not in DISPOSITIONS:
             raise AlertRefused(f"disposition must be one of {', '.join(DISPOSITIONS)}, not {disposition!r}")
         if self.state == "closed":
@@ -217,22 +307,23 @@ class Alert:
             raise AlertRefused(f"unit {unit_id} cannot close: {self._holding()}")
         if not isinstance(officer_id, str) or not officer_id.strip():
             raise AlertRefused("officer_id is required to close an alert")
-        if disposition == "resolved_on_scene":
-            missing = [role for role in ON_SCENE_SIGNATURES
-                       if not isinstance(signatures.get(role), str) or not signatures[role].strip()]
-            if missing:
-                raise AlertRefused(
-                    f"resolved_on_scene needs the signatures of {', '.join(missing)} (处警现场处结备案单)")
+        refused = sorted(set(refused_to_sign))
+        problem = on_scene_form_problem(disposition, signatures, refused)
+        if problem:
+            raise AlertRefused(problem)
         if self.assignments and self.assignments[-1].end is None:
             self._end_attempt(now, "closed")
         known = {p["party_id"] for p in self.parties}
         self.parties = [*self.parties, *(dict(p) for p in parties if p["party_id"] not in known)]
-        self.closure = Closure(disposition, officer_id, unit_id, note, dict(signatures))
+        self.closure = Closure(disposition, officer_id, unit_id, note, dict(signatures), refused)
+        from_state = self.state
         self.state, self.closed_at, self.ack_due_at, self.place = "closed", now, None, None
         self.events.append(AlertClosed(
             self.alert_id, unit_id, officer_id, disposition, note, dict(signatures),
             self.category, self.priority, self.lon, self.lat, self.address, self.summary, self.caller_phone,
-            [dict(p) for p in self.parties], self.received_at, now))
+            [dict(p) for p in self.parties], self.received_at, now, list(refused),
+            [asdict(a) for a in self.assistants]))
+        self._record(now=now, actor=officer_id, action=f"closed as {disposition}", from_state=from_state, note=note)
 
     def note_reach(self, within: bool) -> bool:
         """Whether a unit of the grid can reach the alert waiting at the duty desk (the grid changed, or it
@@ -241,6 +332,11 @@ class Alert:
             return False
         self.beyond_reach = not within
         return True
+
+    def copy(self) -> Alert:
+        """The alert as it is now, apart from this one: a move on the copy leaves it as it was."""
+        return replace(self, parties=[dict(p) for p in self.parties], assignments=list(self.assignments),
+                       assistants=list(self.assistants), events=list(self.events), history=list(self.history))
 
     def excluded_units(self) -> frozenset[str]:
         """Units that let this alert's acknowledgement time out: reassignment goes to the next best."""
@@ -252,20 +348,25 @@ class Alert:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}
         data["parties"] = [dict(p) for p in self.parties]
         data["assignments"] = [asdict(a) for a in self.assignments]
+        data["assistants"] = [asdict(a) for a in self.assistants]
         data["closure"] = asdict(self.closure) if self.closure else None
+        data["history"] = [asdict(entry) for entry in self.history]
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Alert:
         """The inverse of to_dict; ignores keys the store adds (_id, outbox…)."""
-        names = {f.name for f in fields(cls)} - {"events", "assignments", "closure"}
+        names = {f.name for f in fields(cls)} - {"events", "assignments", "closure", "history", "assistants"}
         values = {k: _aware(v) for k, v in data.items() if k in names}
         values["parties"] = [dict(p) for p in data.get("parties", [])]
         closure = data.get("closure")
         return cls(
             **values,
             assignments=[Assignment(**{k: _aware(v) for k, v in a.items()}) for a in data.get("assignments", [])],
-            closure=Closure(**{**closure, "signatures": dict(closure["signatures"])}) if closure else None,
+            assistants=[Assistant(**{**a, "at": as_utc(a["at"])}) for a in data.get("assistants", [])],
+            closure=Closure(**{**closure, "signatures": dict(closure["signatures"]),
+                               "refused_to_sign": list(closure.get("refused_to_sign", []))}) if closure else None,
+            history=[HistoryEntry(**{**h, "at": as_utc(h["at"])}) for h in data.get("history", [])],
         )
 
     # --- helpers ---
@@ -282,6 +383,34 @@ class Alert:
         if self.state in ("assigned", "acknowledged"):
             return f"alert is {self.state}, held by unit {self.unit_id}; it must be released first"
         return f"alert is {self.state}"
+
+
+def on_scene_form_problem(
+    disposition: str, signatures: Mapping[str, str], refused_to_sign: Iterable[str]
+) -> str | None:
+    """What the on-scene form (处警现场处结备案单) lacks for this close, or None.
+
+    Every close finished on the scene (`ON_SCENE`) is signed by the responding officer and a witness,
+    and by the party, or the party's refusal to sign is recorded (and witnessed). A refusal is for
+    the on-scene form only, and only the party may refuse.
+    """
+    refused = set(refused_to_sign)
+    if disposition not in ON_SCENE:
+        return f"a refusal to sign is recorded on the on-scene form only, not for {disposition}" if refused else None
+    if refused - set(MAY_REFUSE_TO_SIGN):
+        return f"only the {', '.join(MAY_REFUSE_TO_SIGN)} may refuse to sign, not {', '.join(sorted(refused))}"
+
+    def signed(role: str) -> bool:
+        return isinstance(signatures.get(role), str) and bool(signatures[role].strip())
+
+    both = [role for role in refused if signed(role)]
+    if both:
+        return f"{', '.join(both)} both signed and refused to sign"
+    missing = [role for role in ON_SCENE_SIGNATURES if role not in refused and not signed(role)]
+    if missing:
+        alternative = " (or the party's refusal to sign, recorded)" if "party" in missing else ""
+        return f"{disposition} needs the signatures of {', '.join(missing)}{alternative} (处警现场处结备案单)"
+    return None
 
 
 def desk_order(alert: Alert) -> str:

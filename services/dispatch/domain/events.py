@@ -1,20 +1,27 @@
 """What dispatch's aggregates record as it happens; the service layer maps each to its public contract
-(`handlers.PUBLIC`), in one place. Plain dataclasses: no contract, no subject, no msg id here."""
+(`handlers.public.EVENTS`, read by `common.event_table`). No contract, no subject, no msg id here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Reason = Literal["zone", "nearest", "overflow"]
+from common.domain import DomainEvent
+
+Reason = Literal["zone", "nearest", "overflow", "ordered"]
 AssignmentEnd = Literal["acknowledged", "ack_timeout", "unit_unavailable", "closed", "reassigned"]
-Disposition = Literal["resolved_on_scene", "referred_to_mediation", "converted_to_case", "no_action"]
+Disposition = Literal[
+    "resolved_on_scene", "help_given_on_scene", "statement_refused", "referred_to_mediation", "converted_to_case",
+    "no_action",
+]
+#: who joins a unit on the scene: the community officer (社区民警), another officer, a village cadre (村干部)
+AssistRole = Literal["community_officer", "assisting_officer", "village_cadre"]
 UnitStatus = Literal["available", "busy", "off_duty"]
 
 
 @dataclass(frozen=True)
-class AlertAssigned:
+class AlertAssigned(DomainEvent):
     alert_id: str
     unit_id: str
     reason: Reason
@@ -27,10 +34,26 @@ class AlertAssigned:
     lon: float
     lat: float
     address: str | None
+    #: the dispatcher's word (reason "ordered"): who ordered it and why, and whether it exceeded the capacity
+    ordered_by: str | None = None
+    order_reason: str | None = None
+    forced: bool = False
+    previous_unit_id: str | None = None  # the unit it was taken from, if another held it
 
 
 @dataclass(frozen=True)
-class AlertUnassigned:
+class AlertAssisted(DomainEvent):
+    alert_id: str
+    unit_id: str | None
+    role: AssistRole
+    officer_id: str | None
+    name: str | None
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AlertUnassigned(DomainEvent):
     alert_id: str
     attempt: int
     at: datetime
@@ -43,7 +66,7 @@ class AlertUnassigned:
 
 
 @dataclass(frozen=True)
-class AlertAcknowledged:
+class AlertAcknowledged(DomainEvent):
     alert_id: str
     unit_id: str
     attempt: int
@@ -52,7 +75,7 @@ class AlertAcknowledged:
 
 
 @dataclass(frozen=True)
-class AlertReleased:
+class AlertReleased(DomainEvent):
     alert_id: str
     unit_id: str
     end: AssignmentEnd
@@ -61,7 +84,7 @@ class AlertReleased:
 
 
 @dataclass(frozen=True)
-class AlertClosed:
+class AlertClosed(DomainEvent):
     alert_id: str
     unit_id: str
     officer_id: str
@@ -78,19 +101,21 @@ class AlertClosed:
     parties: list[dict[str, Any]]
     received_at: datetime
     at: datetime
+    refused_to_sign: list[str] = field(default_factory=list)
+    assistants: list[dict[str, Any]] = field(default_factory=list)
 
 
-AlertEvent = AlertAssigned | AlertUnassigned | AlertAcknowledged | AlertReleased | AlertClosed
+AlertEvent = AlertAssigned | AlertUnassigned | AlertAcknowledged | AlertReleased | AlertClosed | AlertAssisted
 
 
 @dataclass(frozen=True)
-class UnitStatusChanged:
+class UnitStatusChanged(DomainEvent):
     unit_id: str
     status: UnitStatus
     at: datetime
 
 
 @dataclass(frozen=True)
-class GridReplaced:
+class GridReplaced(DomainEvent):
     units: int
     at: datetime

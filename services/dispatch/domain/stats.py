@@ -54,6 +54,37 @@ def weekly_unit_stats(alerts: Iterable[Alert], tz: ZoneInfo) -> list[dict[str, A
     return rows
 
 
+def _joined(alerts: list[Alert]) -> dict[str, int]:
+    """How many of the alerts the duty desk ordered (and beyond capacity), and who joined on the scene."""
+    return {
+        "ordered": sum(any(a.ordered_by for a in alert.assignments) for alert in alerts),
+        "forced": sum(any(a.forced for a in alert.assignments) for alert in alerts),
+        "assisted": sum(bool(alert.assistants) for alert in alerts),
+        "community_officer_joined": sum(_joined_by(alert, "community_officer") for alert in alerts),
+        "village_cadre_joined": sum(_joined_by(alert, "village_cadre") for alert in alerts),
+    }
+
+
+def _joined_by(alert: Alert, role: str) -> bool:
+    return any(person.role == role for person in alert.assistants)
+
+
+def scene_stats(alerts: Iterable[Alert]) -> dict[str, Any]:
+    """Orders of the duty desk and who joined the scene: for the station, with how often the community
+    officer joined (社区民警提前介入处警现场, 001) as a count and a share of the alerts, and per unit (the
+    unit an alert counts for, as in `weekly_unit_stats`)."""
+    group = list(alerts)
+    joined = _joined(group)
+    share = round(joined["community_officer_joined"] / len(group), 4) if group else None
+    per_unit: defaultdict[str, list[Alert]] = defaultdict(list)
+    for alert in group:
+        holder = last_holder(alert)
+        if holder is not None:
+            per_unit[holder].append(alert)
+    units = [{"unit_id": unit_id, "alerts": len(held), **_joined(held)} for unit_id, held in sorted(per_unit.items())]
+    return {"alerts": len(group), **joined, "community_officer_share": share, "units": units}
+
+
 def alert_clusters(points: Iterable[tuple[float, float]], cell_m: float = 500, top: int = 10) -> list[dict[str, Any]]:
     """The densest square cells of about cell_m metres: where a police room would serve most alerts
     (哪里警情集中就把警务室建在哪里). Points are (lon, lat)."""

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from common.domain import Refusal, as_utc
+from common.domain import Aggregate, HistoryEntry, Refusal, as_utc
 from dispatch.domain.events import GridReplaced, UnitStatus, UnitStatusChanged
 
 STATUSES: tuple[UnitStatus, ...] = ("available", "busy", "off_duty")
+#: the one grid record's id
+GRID_ID = "current"
 
 
 class UnitRefused(Refusal):
@@ -18,8 +20,10 @@ class UnitRefused(Refusal):
 
 
 @dataclass
-class Unit:
+class Unit(Aggregate):
     """One grid unit as the duty desk runs it. Its places are held in the alerts (see the `slot` index)."""
+
+    refusal: ClassVar[type[Refusal]] = UnitRefused
 
     unit_id: str
     name: str
@@ -28,8 +32,10 @@ class Unit:
     status: UnitStatus
     retired: bool = False  # gone from the grid: off duty, never ranked
     grid_version: int = 0
-    version: int = 0  # owned by the repository
-    events: list[UnitStatusChanged] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def ident(self) -> str:
+        return self.unit_id
 
     def set_status(self, status: UnitStatus, now: datetime) -> None:
         """The duty desk says the unit is available, busy or off duty; the same status again changes nothing."""
@@ -52,25 +58,30 @@ class Unit:
         self.retired, self.status, self.grid_version = True, "off_duty", grid_version
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}
+        data["history"] = [asdict(entry) for entry in self.history]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Unit:
-        names = {f.name for f in fields(cls)} - {"events"}
+        names = {f.name for f in fields(cls)} - {"events", "history"}
         values = {k: v for k, v in data.items() if k in names}
         values["officers"] = list(values.get("officers", ()))
-        return cls(**values)
+        return cls(**values, history=_history(data))
 
 
 @dataclass
-class GridRecord:
-    """The grid as last uploaded (GeoJSON, kept as text) and its warnings; its version is the grid's."""
+class GridRecord(Aggregate):
+    """The grid as last uploaded (GeoJSON, kept as text) and its warnings; its version (owned by the
+    repository: 1 for the first grid, +1 for each replacement) is the grid's."""
 
     geojson: str
     warnings: list[dict[str, str]]
     uploaded_at: datetime
-    version: int = 0  # owned by the repository: 1 for the first grid, +1 for each replacement
-    events: list[GridReplaced] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def ident(self) -> str:
+        return GRID_ID
 
     @classmethod
     def upload(cls, geojson: str, warnings: list[dict[str, str]], units: int, now: datetime) -> GridRecord:
@@ -90,7 +101,12 @@ class GridRecord:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GridRecord:
         uploaded = as_utc(data["uploaded_at"])
-        return cls(data["geojson"], [dict(w) for w in data.get("warnings", [])], uploaded, data.get("version", 0))
+        return cls(data["geojson"], [dict(w) for w in data.get("warnings", [])], uploaded,
+                   version=data.get("version", 0), history=_history(data))
+
+
+def _history(data: Mapping[str, Any]) -> list[HistoryEntry]:
+    return [HistoryEntry(**{**entry, "at": as_utc(entry["at"])}) for entry in data.get("history", [])]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from common.contracts.alerts import Disposition, Party
 from common.contracts.base import Identifier
+from common.errors import Invalid
 from common.http import ERROR_RESPONSES, IsoWeek, Principal, context, create_app, personal, require
 from common.runtime import Runtime
 from common.timefmt import local
@@ -20,6 +21,10 @@ from dispatch.handlers import Dispatch
 
 Reader = Annotated[Principal, Depends(require("viewer", "duty_desk", "officer", "leadership"))]
 DutyDesk = Annotated[Principal, Depends(require("duty_desk", "officer"))]
+#: who may order an alert to a named unit (the dispatcher's word)
+Dispatcher = Annotated[Principal, Depends(require("duty_desk", "admin"))]
+#: who may record those who joined the scene: the desk, the officers on it
+OnScene = Annotated[Principal, Depends(require("duty_desk", "officer", "admin"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 
 
@@ -44,10 +49,33 @@ class CloseRequest(_Body):
     note: str = Field(default="", max_length=4000)
     signatures: dict[Annotated[str, Field(max_length=30)], Annotated[str, Field(max_length=60)]] = Field(
         default_factory=dict, max_length=10,
-        description="resolved_on_scene needs party, officer and witness (处警现场处结备案单).",
+        description="A close on the scene (resolved_on_scene, help_given_on_scene, statement_refused) needs "
+        "party, officer and witness, or the party's refusal to sign (处警现场处结备案单).",
     )
     parties: list[Party] = Field(default_factory=list, max_length=MAX_PARTIES,
                                  description="People involved, for mediation and rating.")
+    refused_to_sign: list[Literal["party", "officer", "witness"]] = Field(
+        default_factory=list, max_length=3,
+        description="On the on-scene form: who refused to sign (only the party may; the witness signs).",
+    )
+
+
+#: who gave an order or made a record: an officer's or an operator's id
+Actor = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
+
+
+class AssignRequest(_Body):
+    unit_id: UnitId = Field(description="The unit the duty desk names.")
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S", description="Why this unit (kept in the history).")
+    by: Actor = Field(description="Who ordered it.")
+    force: bool = Field(default=False, description="Give the unit one alert beyond its capacity (recorded, counted).")
+
+
+class AssistRequest(_Body):
+    role: Literal["community_officer", "assisting_officer", "village_cadre"]
+    officer_id: Actor | None = Field(default=None, description="An officer's id; required but for a village cadre.")
+    name: str | None = Field(default=None, min_length=1, max_length=60, description="A village cadre's name.")
+    by: Actor = Field(description="Who records it.")
 
 
 class StatusRequest(_Body):
@@ -60,6 +88,7 @@ def _alert_view(alert: Alert, d: Dispatch, principal: Principal, *, listing: boo
     data.pop("version", None)
     data.pop("events", None)
     data["location"] = {"lon": data.pop("lon"), "lat": data.pop("lat"), "address": data.pop("address")}
+    data["actions"] = data.pop("history")  # who did what and why: orders, assists, the closing
     data["history"] = data.pop("assignments")
     data["officers"] = handlers.officers(d, alert.unit_id)
     return personal(local(data, d.settings.zone), principal, listing=listing)
@@ -141,11 +170,37 @@ async def ack(alert_id: Identifier, body: AckRequest, who: DutyDesk, d: Dispatch
     return _alert_view(await handlers.acknowledge(d, alert_id, body.unit_id), d, who)
 
 
+@router.post("/alerts/{alert_id}/assign", tags=["alerts"])
+async def assign(alert_id: Identifier, body: AssignRequest, who: Dispatcher, d: DispatchDep) -> dict[str, Any]:
+    """The dispatcher's word (根据派警员的指令): give the alert to a named unit, or take it from one for another.
+
+    Capacity holds (409 if the unit is full); `force` with the reason gives it one alert beyond, recorded
+    and counted. The named unit acknowledges as after any assignment; the history says who ordered it and why.
+    """
+    alert = await handlers.assign(d, alert_id, unit_id=body.unit_id, reason=body.reason, by=body.by,
+                                  force=body.force)
+    return _alert_view(alert, d, who)
+
+
+@router.post("/alerts/{alert_id}/assist", tags=["alerts"])
+async def assist(alert_id: Identifier, body: AssistRequest, who: OnScene, d: DispatchDep) -> dict[str, Any]:
+    """Someone joined the unit on the scene (社区民警、村干部介入处警现场): an officer by id, a village cadre by
+    name. Shown on the closing record and counted in the statistics."""
+    if body.role != "village_cadre" and body.officer_id is None:
+        raise Invalid("officer_id", f"a {body.role} is named by officer_id")
+    if body.officer_id is None and body.name is None:
+        raise Invalid("name", "a village cadre is named by name or officer_id")
+    alert = await handlers.assist(d, alert_id, role=body.role, officer_id=body.officer_id, name=body.name,
+                                  by=body.by)
+    return _alert_view(alert, d, who)
+
+
 @router.post("/alerts/{alert_id}/close", tags=["alerts"])
 async def close(alert_id: Identifier, body: CloseRequest, who: DutyDesk, d: DispatchDep) -> dict[str, Any]:
     alert = await handlers.close(
         d, alert_id, unit_id=body.unit_id, officer_id=body.officer_id, disposition=body.disposition,
         note=body.note, signatures=body.signatures, parties=[p.model_dump() for p in body.parties],
+        refused_to_sign=list(body.refused_to_sign),
     )
     return _alert_view(alert, d, who)
 
@@ -156,7 +211,9 @@ async def stats(
     d: DispatchDep,
     week: Annotated[IsoWeek | None, Query(description="ISO week, e.g. 2026-W48; default this week")] = None,
 ) -> dict[str, Any]:
-    """Per unit and week: count and median seconds to assign, acknowledge and close; and where alerts cluster."""
+    """Per unit and week: count and median seconds to assign, acknowledge and close; `scene`: the duty desk's
+    orders (and those beyond capacity) and who joined the scene, for the station (how often the community
+    officer joined, as a count and a share) and per unit; and where alerts cluster."""
     return await handlers.weekly_stats(d, week)
 
 

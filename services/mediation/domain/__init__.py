@@ -5,6 +5,7 @@ the threat-of-violence screening (rules in `risk_rules.toml`), `recurrence` the 
 between disputes, `stats` the figures the station reports.
 """
 
+from mediation.domain.deadlines import FirstContactRule
 from mediation.domain.events import (
     DisputeClosedUnresolved,
     DisputeContacted,
@@ -17,7 +18,6 @@ from mediation.domain.events import (
     DisputeReopened,
     DisputeResolved,
 )
-from mediation.domain.deadlines import FirstContactRule
 from mediation.domain.model import (
     FOLLOWUP_AFTER,
     LEVELS,

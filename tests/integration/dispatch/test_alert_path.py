@@ -13,7 +13,9 @@ from common.contracts.subjects import ALERTS_RECEIVED, deadletter_subject
 from dispatch import handlers
 from dispatch.domain.alerts import Alert
 from dispatch.domain.assignment import Candidate
-from dispatch.domain.places import PlaceChange
+from dispatch.handlers.units import _sync_units
+from dispatch.placement.places import PlaceChange
+from dispatch.placement.sweep import HANDOVERS_PER_TICK, UnitSweep
 from tests.support import Recorder, alert_body, centre, eventually, handled, metric, publish, row_grid
 
 pytestmark = pytest.mark.integration
@@ -173,18 +175,18 @@ async def test_duplicates_are_placed_once(run_service, nc) -> None:
 
 def _crash_once(d, *, stored: bool) -> list[str]:
     """The first insert of an alert fails as if the process died, after its write landed or before."""
-    real_insert = d.alerts.insert_new
+    real_add = d.alerts.add
     crashes: list[str] = []
 
-    async def insert(alert) -> None:
+    async def add(alert, events):
         if crashes:
-            return await real_insert(alert)
+            return await real_add(alert, events)
         crashes.append(alert.alert_id)
         if stored:
-            await real_insert(alert)  # stored, and its place taken: the one write landed
+            await real_add(alert, events)  # stored, and its place taken: the one write landed
         raise ConnectionResetError("the process died before publishing the placement")
 
-    d.alerts.insert_new = insert
+    d.alerts.add = add
     return crashes
 
 
@@ -296,7 +298,7 @@ async def test_the_unit_sweep_heals_the_view_a_slice_at_a_time(run_service, nc) 
     async with run_service("dispatch", clock, view_refresh_s=2, places_refresh_s=2) as svc:
         d = svc.parts.context
         await svc.http.put("/v1/grid", json=row_grid((2, 2, 2, 2)))
-        sweep = handlers.UnitSweep(d, tick_s=1.0)  # 4 units in 2 s: two per tick
+        sweep = UnitSweep(d.placement, tick_s=1.0)  # 4 units in 2 s: two per tick
         # what this replica missed: places another replica took while we were disconnected
         await d.alerts.insert_new(_held("from-elsewhere-1", "G1", 1))
         await d.alerts.insert_new(_held("from-elsewhere-4", "G4", 0))
@@ -320,14 +322,14 @@ async def _sweeping(run_service, capacities: tuple[int, ...]):
     clock = FakeClock(NOW)
     async with run_service("dispatch", clock, view_refresh_s=1, places_refresh_s=1) as svc:
         await svc.http.put("/v1/grid", json=row_grid(capacities))
-        yield svc, clock, handlers.UnitSweep(svc.parts.context, tick_s=1.0)
+        yield svc, clock, UnitSweep(svc.parts.context.placement, tick_s=1.0)
 
 
 async def test_the_unit_sweep_hands_on_alerts_placed_with_a_unit_gone_off_duty(run_service, nc) -> None:
     events = await Recorder().start(nc, "alerts.>")
     async with _sweeping(run_service, (12, 12, 2, 2)) as (svc, clock, sweep):
         d = svc.parts.context
-        stranded = handlers.HANDOVERS_PER_TICK + 3
+        stranded = HANDOVERS_PER_TICK + 3
         # G1 went off duty while another replica, its view not yet told, placed alerts there
         await d.unit_work.act("G1", lambda unit: unit.set_status("off_duty", NOW))  # stored, no view told
         for k in range(stranded):
@@ -335,7 +337,7 @@ async def test_the_unit_sweep_hands_on_alerts_placed_with_a_unit_gone_off_duty(r
         acked = _held("acked", "G1", stranded)
         acked.acknowledge("G1", NOW)
         await d.alerts.insert_new(acked)
-        assert await sweep.tick() == handlers.HANDOVERS_PER_TICK
+        assert await sweep.tick() == HANDOVERS_PER_TICK
         assert await sweep.tick() == 3  # the rest when the unit comes round again
         assert await sweep.tick() == 0
         for k in range(stranded):
@@ -355,14 +357,14 @@ async def test_the_unit_sweep_picks_up_a_grid_replaced_by_another_replica(run_se
     async with run_service("dispatch", clock, view_refresh_s=1) as svc:
         d = svc.parts.context
         await svc.http.put("/v1/grid", json=row_grid((1, 1, 1, 1)))
-        sweep = handlers.UnitSweep(d, tick_s=1.0)
+        sweep = UnitSweep(d.placement, tick_s=1.0)
         await sweep.tick()  # a whole round in one tick
         bigger = row_grid((3, 3, 3, 3))
         # stored as another replica would, its announcement not heard here
         stored = await d.grids.get("current")
         stored.aggregate.replace(json.dumps(bigger), [], 4, clock.now())
         version = (await d.grids.save(stored, [])).aggregate.version
-        await handlers._sync_units(d, parse_grid(bigger).units, version)
+        await _sync_units(d, parse_grid(bigger).units, version)
         assert d.view.grid.get("G1").capacity == 1
         await sweep.tick()
         assert (d.view.version, d.view.grid.get("G1").capacity, d.view.states["G1"].capacity) == (version, 3, 3)

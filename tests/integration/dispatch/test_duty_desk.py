@@ -11,9 +11,9 @@ from common import mongo
 from common.clock import FakeClock
 from common.contracts.subjects import ALERTS_RECEIVED
 from common.mongo import ensure_indexes
-from dispatch import handlers
 from dispatch.adapters.store import INDEXES, AlertStore
 from dispatch.domain.alerts import Alert
+from dispatch.placement.duty_desk import DutyDesk, offer_waiting
 from tests.support import alert_body, centre, eventually, publish, row_grid
 
 pytestmark = pytest.mark.integration
@@ -128,18 +128,18 @@ async def test_nothing_is_read_while_no_unit_has_room_and_no_more_than_it_has(ru
         counting = _Counting(d.alerts.collection)
         d.alerts.collection = counting
         assert d.view.room() == 0
-        assert await handlers.offer_waiting(d) == (0, "")
-        assert await handlers.DutyDesk(d).sweep() == 0
+        assert await offer_waiting(d.placement) == (0, "")
+        assert await DutyDesk(d.placement).sweep() == 0
         assert counting.reads == 0
 
         d.alerts.collection = counting._collection
         assert (await svc.http.post("/v1/alerts/held-2/close", json={**CLOSE, "unit_id": "G2"})).status_code == 200
         assert d.view.room() == 1
-        placed, last = await handlers.offer_waiting(d)  # one place: one alert read (see the unit tests)
+        placed, last = await offer_waiting(d.placement)  # one place: one alert read (see the unit tests)
         assert placed == 1 and last.endswith(":p1-old")
         assert await _state(svc.http, "p1-old") == ("assigned", "G2")
         d.alerts.collection = counting
-        assert await handlers.offer_waiting(d) == (0, "") and counting.reads == 0
+        assert await offer_waiting(d.placement) == (0, "") and counting.reads == 0
 
 
 async def test_the_queue_is_listed_a_page_at_a_time(run_service, nc) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from common.bus import BrokerUnavailable
 from common.contracts.base import Event
 from common.errors import Conflict, NotFound, Refused
 from common.fakes import FakePublisher
@@ -159,3 +160,23 @@ async def test_a_version_conflict_is_decided_again_and_gives_up_after_three_trie
     repo.save = always
     with pytest.raises(Conflict, match="being changed by someone else"):
         await uow.act("t1", Ticker.tick)
+
+
+async def test_insert_stages_nothing_and_tell_publishes_what_was_recorded_once(parts) -> None:
+    # the named exception: a new aggregate told from its state, its message's redelivery being its outbox
+    repo, publisher, uow = parts
+    ticker = Ticker("t9")
+    ticker.tick()
+    await uow.insert(ticker)
+    assert repo.staged_now("t9") == {} and publisher.msg_ids == []
+    await uow.tell(ticker)
+    assert publisher.msg_ids == ["t9/ticked/1"] and ticker.events == []
+    await uow.tell(ticker)  # told: nothing recorded is left to tell
+    assert publisher.msg_ids == ["t9/ticked/1"]
+    with pytest.raises(VersionConflict):
+        await uow.insert(Ticker("t9"))  # a duplicate, or the redelivery: the stored one stands
+    publisher.away = True
+    ticker.tick()
+    with pytest.raises(BrokerUnavailable):  # to the caller: its message is redelivered
+        await uow.tell(ticker)
+    assert ticker.events == [2]  # still recorded: a later tell sends it

@@ -15,6 +15,7 @@ from common.errors import NotFound, Refused
 from common.fakes import FakePublisher
 from dispatch import handlers
 from dispatch.bootstrap import wire_in_memory
+from dispatch.placement.duty_desk import DutyDesk, offer_waiting
 from dispatch.settings import DispatchSettings
 from tests.support import alert_body, centre, row_grid
 
@@ -56,9 +57,9 @@ async def test_a_full_grid_sends_alerts_to_the_duty_desk_and_a_freed_place_goes_
     page, following = await handlers.duty_desk_queue(d, after="", limit=2)
     assert [a.alert_id for a in page] == ["p1-old", "p1-new"] and following is not None
     assert [a.alert_id for a in (await handlers.duty_desk_queue(d, after=following, limit=2))[0]] == ["p2"]
-    assert await handlers.offer_waiting(d) == (0, "")  # no unit has room
+    assert await offer_waiting(d.placement) == (0, "")  # no unit has room
     await handlers.close(d, "held-0", unit_id="G1", **CLOSE)
-    placed, _ = await handlers.offer_waiting(d)
+    placed, _ = await offer_waiting(d.placement)
     assert placed == 1 and (await handlers.load(d, "p1-old")).unit_id == "G1"
     assert publisher.msg_ids[-1] == "p1-old/assigned/2"  # the duty desk's turn was attempt 1
     assert (await handlers.load(d, "p1-new")).state == "unassigned"
@@ -139,7 +140,7 @@ async def test_nothing_is_read_from_the_queue_while_no_unit_has_room():
         return page
 
     d.alerts.waiting = waiting
-    assert await handlers.offer_waiting(d) == (0, "") and await handlers.DutyDesk(d).sweep() == 0
+    assert await offer_waiting(d.placement) == (0, "") and await DutyDesk(d.placement).sweep() == 0
     assert reads == []
     await handlers.close(d, "held", unit_id="G1", **CLOSE)
-    assert (await handlers.offer_waiting(d))[0] == 1 and reads == ["w0"]  # one place, one alert read
+    assert (await offer_waiting(d.placement))[0] == 1 and reads == ["w0"]  # one place, one alert read

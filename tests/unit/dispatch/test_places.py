@@ -5,9 +5,9 @@ from __future__ import annotations
 from shapely.geometry import box
 
 from dispatch.domain.grid import Grid, GridUnit
-from dispatch.domain.places import PlaceChange, UnitPlaces
 from dispatch.domain.units import UnitState
-from dispatch.replica import ReplicaView
+from dispatch.placement.places import PlaceChange, UnitPlaces
+from dispatch.placement.view import ReplicaView
 
 
 def test_a_reserved_place_is_kept_from_the_replicas_other_alerts_until_settled():

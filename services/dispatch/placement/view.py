@@ -1,10 +1,10 @@
-"""This replica's picture of the grid and of its units: state, places, load (the service layer's, read to rank).
+"""This replica's picture of the grid and of its units: state, places, load (read to rank).
 
-It only orders the candidates and proposes a free place (`domain.places.UnitPlaces`); the
+It only orders the candidates and proposes a free place (`placement.places.UnitPlaces`); the
 unique place in the store decides who gets it, so a stale picture costs a refused write, never
 a double assignment. Replicas tell each other the places they take and give back (a
 `PlaceChange`, over core NATS: cheap, at most once); a rolling re-read from the store heals
-anything missed (see `handlers.UnitSweep`).
+anything missed (see `placement.sweep.UnitSweep`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Protocol
 
 from common import heap
 from dispatch.domain.grid import Grid, parse_grid
-from dispatch.domain.places import Outcome, PlaceChange, UnitPlaces
 from dispatch.domain.units import UnitState
+from dispatch.placement.places import Outcome, PlaceChange, UnitPlaces
 
 
 class GridReads(Protocol):
@@ -120,6 +120,10 @@ class ReplicaView:
         heap.settle()  # the new grid lives until the next one; the old one is gone
         self.on_freed()
         return True
+
+    async def refresh_states(self, unit_ids: Iterable[str]) -> None:
+        """Re-read the units' state (status, capacity, officers) from the store."""
+        self.note_states(await self._units.states(unit_ids))
 
     async def refresh_unit(self, unit_id: str) -> None:
         state = await self._units.state(unit_id)

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from common.contracts.alerts import GridReplaced, UnitStatusChanged
 from common.contracts.internal import UnitPlaceChanged
-from dispatch.domain.places import PlaceChange
-from dispatch.replica import Announce, ReplicaView
+from dispatch.placement.places import PlaceChange
+from dispatch.placement.view import Announce, ReplicaView
 
 log = structlog.get_logger(__name__)
 
