@@ -38,6 +38,8 @@ from dispatch.domain.events import GridReplaced, UnitStatusChanged
 from dispatch.domain.grid import GridParse, GridUnit, parse_grid
 from dispatch.domain.stats import alert_clusters, weekly_unit_stats
 from dispatch.domain.units import GridRecord, Unit, UnitRefused
+from dispatch.adapters.figures import Figures
+from dispatch.figures import count_alert
 from dispatch.replica import ReplicaView
 from dispatch.settings import DispatchSettings
 
@@ -57,6 +59,7 @@ class Dispatch:
     units: UnitStore
     alerts: AlertStore
     view: ReplicaView
+    figures: Figures
 
     def __post_init__(self) -> None:
         def events(aggregate: Alert | Unit | GridRecord) -> Staged:
@@ -230,10 +233,12 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
         # a duplicate, or a redelivery after a crash: the stored alert stands. Tell its placement
         # again (the same msg id) unless it has moved on, when later facts have told it all
         stored = await load(d, event.alert_id)
+        await count_alert(d, stored)  # the figures took it once, however often it comes
         if stored.state in ("assigned", "unassigned"):
             stored.events.append(stored.placement())
             await _tell(d, stored)
         return
+    await count_alert(d, alert)
     await _tell(d, alert)
     log.info("alert.placed", alert_id=alert.alert_id, unit_id=alert.unit_id, reason=alert.reason,
              distance_m=alert.distance_m)

@@ -33,6 +33,7 @@ CONTRACTS: tuple[type[Event], ...] = (
     ratings.RatingReceived,
     ratings.RatingDissatisfied,
     ratings.RatingFollowupOverdue,
+    ratings.WeeklySatisfaction,
     callbacks.CallbackScheduled,
     callbacks.CallbackSent,
     callbacks.CallbackDelivered,

@@ -34,6 +34,7 @@ RATINGS_SURVEY_SENT = "ratings.survey_sent"
 RATINGS_RECEIVED = "ratings.received"
 RATINGS_DISSATISFIED = "ratings.dissatisfied"
 RATINGS_FOLLOWUP_OVERDUE = "ratings.followup_overdue"
+RATINGS_WEEKLY_SATISFACTION = "ratings.weekly_satisfaction"
 
 # Facts published by notify about callbacks (案件回访).
 CALLBACKS_SCHEDULED = "callbacks.scheduled"

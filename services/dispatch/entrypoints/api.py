@@ -16,6 +16,7 @@ from common.runtime import Runtime
 from common.timefmt import local
 from dispatch import handlers
 from dispatch.domain.alerts import Alert
+from dispatch.entrypoints import figures_api
 from dispatch.handlers import Dispatch
 
 Reader = Annotated[Principal, Depends(require("viewer", "duty_desk", "officer", "leadership"))]
@@ -162,6 +163,6 @@ async def stats(
 
 def build_app(runtime: Runtime, d: Dispatch) -> FastAPI:
     return create_app(
-        "Fengqiao dispatch — 就近处警", runtime.settings, runtime.readiness(), context=d, routers=(router,),
+        "Fengqiao dispatch — 就近处警", runtime.settings, runtime.readiness(), context=d, routers=(router, figures_api.router),
         description="Grid units, alert assignment to the nearest unit, acknowledgement and closing.",
     )

@@ -6,7 +6,8 @@ from typing import Any
 
 from common.consume import Consumer, Delivery
 from common.contracts.alerts import AlertReceived
-from dispatch import handlers
+from common.contracts.ratings import WeeklySatisfaction
+from dispatch import figures, handlers
 from dispatch.handlers import Dispatch
 
 
@@ -14,4 +15,8 @@ def consumers(d: Dispatch) -> list[Consumer[Any]]:
     async def on_alert_received(event: AlertReceived, delivery: Delivery) -> None:
         await handlers.receive_alert(d, event)
 
-    return [Consumer("dispatch-alerts-received", AlertReceived, on_alert_received)]
+    async def on_weekly_satisfaction(event: WeeklySatisfaction, delivery: Delivery) -> None:
+        await figures.keep_satisfaction(d, event)
+
+    return [Consumer("dispatch-alerts-received", AlertReceived, on_alert_received),
+            Consumer("dispatch-weekly-satisfaction", WeeklySatisfaction, on_weekly_satisfaction)]

@@ -1,0 +1,217 @@
+"""Where dispatch keeps its headline figures: roll-ups written with each alert, and rating's weekly
+satisfaction as rating published it.
+
+A roll-up document remembers, in `marks`, each alert it took (for `marks_kept_s`), so a redelivered
+`alerts.received` adds nothing twice: the update matches only a document without the alert's mark
+(one document, one atomic write; an upsert that finds the document marked fails on `_id` and is
+skipped). `forget_marks` drops old marks through the `marked_ms` index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from copy import deepcopy
+from typing import Any, Protocol
+
+from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
+from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from common.mongo import forget_marks_update
+from dispatch.domain.trends import Increment, field_key
+
+TRENDS, HOTSPOTS, SATISFACTION = "trend_rollups", "hotspot_rollups", "weekly_satisfaction"
+
+INDEXES = {
+    TRENDS: [IndexModel([("marked_ms", ASCENDING)])],
+    HOTSPOTS: [IndexModel([("week_cell", ASCENDING)]), IndexModel([("marked_ms", ASCENDING)])],
+    SATISFACTION: [],
+}
+
+
+def _week_cell(week: str, cell_m: float) -> str:
+    return f"{week}|{cell_m:g}"
+
+
+class Figures(Protocol):
+    async def add(self, mark: str, increments: Sequence[Increment], at_ms: int) -> None: ...
+
+    async def add_hotspot(
+        self, mark: str, doc_id: str, fixed: Mapping[str, Any], delta: Mapping[str, int], names: Mapping[str, str],
+        at_ms: int,
+    ) -> None: ...
+
+    async def periods(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+    async def hotspot_cells(self, weeks: Sequence[str], cell_m: float) -> list[dict[str, Any]]: ...
+
+    async def keep_satisfaction(self, week: str, figures: Mapping[str, Any], as_of_ms: int) -> bool:
+        """Keep rating's figure of a week unless a later one is kept; whether it was kept."""
+        ...
+
+    async def satisfaction(self, weeks: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int: ...
+
+    async def replace_all(self, trends: Iterable[Mapping[str, Any]]) -> None:
+        """The trend roll-ups, rebuilt (a repair, or a benchmark's fill)."""
+        ...
+
+
+class MongoFigures:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self.trends: AsyncIOMotorCollection = db[TRENDS]
+        self.hotspots: AsyncIOMotorCollection = db[HOTSPOTS]
+        self.weekly: AsyncIOMotorCollection = db[SATISFACTION]
+
+    async def add(self, mark: str, increments: Sequence[Increment], at_ms: int) -> None:
+        for doc_id, delta in increments:
+            await _add_once(self.trends, doc_id, mark, delta, at_ms)
+
+    async def add_hotspot(
+        self, mark: str, doc_id: str, fixed: Mapping[str, Any], delta: Mapping[str, int], names: Mapping[str, str],
+        at_ms: int,
+    ) -> None:
+        on_insert = {**fixed, "week_cell": _week_cell(fixed["week"], fixed["cell_m"])}
+        await _add_once(self.hotspots, doc_id, mark, delta, at_ms, on_insert=on_insert, names=names)
+
+    async def periods(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found = {}
+        for doc_id in doc_ids:  # one indexed read each: a handful
+            doc = await self.trends.find_one({"_id": doc_id}, {"marks": 0})
+            if doc is not None:
+                found[doc_id] = doc
+        return found
+
+    async def hotspot_cells(self, weeks: Sequence[str], cell_m: float) -> list[dict[str, Any]]:
+        cells = []
+        for week in weeks:
+            cells += await self.hotspots.find({"week_cell": _week_cell(week, cell_m)}, {"marks": 0}).to_list(None)
+        return cells
+
+    async def keep_satisfaction(self, week: str, figures: Mapping[str, Any], as_of_ms: int) -> bool:
+        try:
+            result = await self.weekly.update_one(
+                {"_id": week, "as_of_ms": {"$lt": as_of_ms}}, {"$set": {**figures, "as_of_ms": as_of_ms}}, upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # a later (or the same) figure of the week is kept
+        return bool(result.modified_count or result.upserted_id is not None)
+
+    async def satisfaction(self, weeks: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found = {}
+        for week in weeks:  # at most 53
+            doc = await self.weekly.find_one({"_id": week})
+            if doc is not None:
+                found[week] = doc
+        return found
+
+    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
+        cleaned = 0
+        for collection in (self.trends, self.hotspots):
+            marked = collection.find({"marked_ms": {"$lte": older_than_ms}}, {"marks": 1, "rev": 1}).limit(limit)
+            async for doc in marked:
+                update = forget_marks_update(doc.get("marks") or {}, older_than_ms)
+                # a document that took an alert meanwhile (rev moved) is cleaned next time
+                result = await collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)
+                cleaned += result.modified_count
+        return cleaned
+
+    async def replace_all(self, trends: Iterable[Mapping[str, Any]]) -> None:
+        await self.trends.delete_many({})
+        docs = [{**doc, "rev": 0} for doc in trends]
+        for start in range(0, len(docs), 1000):
+            await self.trends.insert_many(docs[start : start + 1000], ordered=False)
+
+
+async def _add_once(
+    collection: AsyncIOMotorCollection, doc_id: str, mark: str, delta: Mapping[str, int], at_ms: int, *,
+    on_insert: Mapping[str, Any] | None = None, names: Mapping[str, str] | None = None,
+) -> None:
+    key = f"marks.{field_key(mark)}"
+    update: dict[str, Any] = {
+        "$inc": {**delta, "rev": 1}, "$set": {key: at_ms, **(names or {})}, "$min": {"marked_ms": at_ms},
+    }
+    for _ in range(2):
+        if (await collection.update_one({"_id": doc_id, key: {"$exists": False}}, update)).matched_count:
+            return
+        # no document, or one that took this alert already. Not an upsert: the embedded store would
+        # insert "c.theft" as one key rather than c: {theft: …}
+        first: dict[str, Any] = {"_id": doc_id, **(on_insert or {}), "rev": 1, "marked_ms": at_ms}
+        for path, value in {**delta, **(names or {}), key: at_ms}.items():
+            _set_path(first, path, lambda _, value=value: value)
+        try:
+            await collection.insert_one(first)
+            return
+        except DuplicateKeyError:
+            continue  # there is one: marked (the next update matches nothing), or just inserted by another
+
+
+class InMemoryFigures:
+    """The same figures in dictionaries, for use-case tests."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, dict[str, Any]]] = {TRENDS: {}, HOTSPOTS: {}, SATISFACTION: {}}
+
+    def _add(self, name: str, doc_id: str, mark: str, delta: Mapping[str, int], at_ms: int,
+             on_insert: Mapping[str, Any] | None = None, names: Mapping[str, str] | None = None) -> None:
+        doc = self.docs[name].setdefault(doc_id, {"_id": doc_id, **(on_insert or {}), "marks": {}, "rev": 0})
+        if mark in doc["marks"]:
+            return
+        doc["marks"][mark] = at_ms
+        doc["rev"] += 1
+        for path, n in delta.items():
+            _set_path(doc, path, lambda old, n=n: (old or 0) + n)
+        for path, value in (names or {}).items():
+            _set_path(doc, path, lambda _, value=value: value)
+
+    async def add(self, mark: str, increments: Sequence[Increment], at_ms: int) -> None:
+        for doc_id, delta in increments:
+            self._add(TRENDS, doc_id, mark, delta, at_ms)
+
+    async def add_hotspot(
+        self, mark: str, doc_id: str, fixed: Mapping[str, Any], delta: Mapping[str, int], names: Mapping[str, str],
+        at_ms: int,
+    ) -> None:
+        self._add(HOTSPOTS, doc_id, mark, delta, at_ms, {**fixed, "week_cell": _week_cell(fixed["week"],
+                                                                                          fixed["cell_m"])}, names)
+
+    async def periods(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {i: _unmarked(self.docs[TRENDS][i]) for i in doc_ids if i in self.docs[TRENDS]}
+
+    async def hotspot_cells(self, weeks: Sequence[str], cell_m: float) -> list[dict[str, Any]]:
+        wanted = {_week_cell(w, cell_m) for w in weeks}
+        return [_unmarked(d) for d in self.docs[HOTSPOTS].values() if d["week_cell"] in wanted]
+
+    async def keep_satisfaction(self, week: str, figures: Mapping[str, Any], as_of_ms: int) -> bool:
+        kept = self.docs[SATISFACTION].get(week)
+        if kept is not None and kept["as_of_ms"] >= as_of_ms:
+            return False
+        self.docs[SATISFACTION][week] = {"_id": week, **(kept or {}), **figures, "as_of_ms": as_of_ms}
+        return True
+
+    async def satisfaction(self, weeks: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {w: dict(self.docs[SATISFACTION][w]) for w in weeks if w in self.docs[SATISFACTION]}
+
+    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
+        cleaned = 0
+        for name in (TRENDS, HOTSPOTS):
+            for doc in list(self.docs[name].values()):
+                if cleaned < limit and any(at <= older_than_ms for at in doc["marks"].values()):
+                    doc["marks"] = {m: at for m, at in doc["marks"].items() if at > older_than_ms}
+                    cleaned += 1
+        return cleaned
+
+    async def replace_all(self, trends: Iterable[Mapping[str, Any]]) -> None:
+        self.docs[TRENDS] = {d["_id"]: {**deepcopy(dict(d)), "marks": {}, "rev": 0} for d in trends}
+
+
+def _set_path(doc: dict[str, Any], path: str, change: Any) -> None:
+    *parents, last = path.split(".")
+    for step in parents:
+        doc = doc.setdefault(step, {})
+    doc[last] = change(doc.get(last))
+
+
+def _unmarked(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: deepcopy(v) for k, v in doc.items() if k != "marks"}
