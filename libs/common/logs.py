@@ -20,6 +20,8 @@ from typing import Any
 
 import structlog
 
+from common import tracing
+
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 
 
@@ -49,6 +51,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None, service: st
     )
     stamped: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        tracing.log_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -41,9 +41,10 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from common import bus, heap, mongo
+from common import bus, gauges, heap, mongo, tracing
 from common.clock import Clock, SystemClock
 from common.consume import ConsumeLoop, Consumer
+from common.contracts.subjects import stream_for
 from common.logs import configure_logging
 from common.settings import ServiceSettings
 
@@ -101,6 +102,8 @@ class ServiceParts:
     on_start: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     #: the service's wired use-case context (tests and tools drive it directly)
     context: Any = None
+    #: the service's own gauges (waiting alerts, overdue callbacks …), refreshed with the platform's
+    gauges: list[gauges.Reading] = field(default_factory=list)
 
 
 Build = Callable[[Runtime], Awaitable[ServiceParts]]
@@ -209,7 +212,13 @@ async def run_parts(runtime: Runtime, parts: ServiceParts, stop: asyncio.Event) 
         )
         for c in parts.consumers
     ]
-    tasks += [asyncio.create_task(_every(p, stop), name=f"periodic:{p.name}") for p in parts.periodic]
+    readings = [
+        *gauges.readiness_readings(runtime.readiness()),
+        *gauges.consumer_readings(runtime.js, [(stream_for(c.subject), c.durable) for c in parts.consumers]),
+        *parts.gauges,
+    ]
+    refresh = Periodic("gauges", settings.gauges_interval_s, gauges.refresher(readings, runtime.name))
+    tasks += [asyncio.create_task(_every(p, stop), name=f"periodic:{p.name}") for p in [*parts.periodic, refresh]]
     log.info("service.started", service=runtime.name)
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -265,6 +274,7 @@ def _starting_app(name: str, settings: ServiceSettings, missing: dict[str, str])
 async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     """The process entry point of one service (a container runs exactly this); see the module's text."""
     configure_logging(settings.log_level, settings.log_json, service=name)
+    tracing.configure(name)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -300,6 +310,7 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     server.should_exit = True
     await asyncio.wait([http], timeout=HTTP_SHUTDOWN_S + 1)
     stopper.cancel()
+    tracing.shutdown()
     if task.done() and not task.cancelled() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]
     if http.done() and not http.cancelled() and http.exception() is not None:

@@ -64,6 +64,10 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = Field(
         default=10.0, gt=0, description="Time to finish the messages in hand on SIGTERM."
     )
+    gauges_interval_s: float = Field(
+        default=15.0, gt=0,
+        description="How often the gauges on /metrics (waiting alerts, overdue work, consumer lag) are read.",
+    )
 
     @field_validator("station_timezone")
     @classmethod
