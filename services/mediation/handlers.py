@@ -147,6 +147,7 @@ EVENTS: EventTable[Station] = {
     ev.DisputeOpened: Row(contract.DisputeOpened, _opened),
     ev.DisputeHighRisk: Row(alert_contract.AlertReceived, _raised_alert, by_key),
     ev.DisputeContacted: Row(contract.DisputeContacted),
+    ev.DisputeMediatorJoined: Row(contract.DisputeMediatorJoined),
     ev.DisputeEscalated: Row(contract.DisputeEscalated),
     ev.DisputeResolved: Row(contract.DisputeResolved),
     ev.DisputeClosedUnresolved: Row(contract.DisputeClosed),
@@ -237,9 +238,19 @@ async def escalate(m: Mediation, dispute_id: str, *, actor: str, to_level: str |
     return await _act(m, dispute_id, lambda d, now: d.escalate(now=now, actor=actor, to_level=to_level, reason=reason))
 
 
-async def resolve(m: Mediation, dispute_id: str, *, actor: str, terms: str, signatures: dict[str, str]) -> Dispute:
+async def join(m: Mediation, dispute_id: str, *, actor: str, mediator_id: str, name: str, kind: str) -> Dispute:
+    return await _act(
+        m, dispute_id, lambda d, now: d.join(now=now, actor=actor, mediator_id=mediator_id, name=name, kind=kind)
+    )
+
+
+async def resolve(
+    m: Mediation, dispute_id: str, *, actor: str, terms: str, signatures: dict[str, str], settled_by: str | None = None
+) -> Dispute:
     agreement = Agreement(terms, signatures)
-    return await _act(m, dispute_id, lambda d, now: d.resolve(now=now, actor=actor, agreement=agreement))
+    return await _act(
+        m, dispute_id, lambda d, now: d.resolve(now=now, actor=actor, agreement=agreement, settled_by=settled_by)
+    )
 
 
 async def close_unresolved(m: Mediation, dispute_id: str, *, actor: str, reason: str, referred_to: str) -> Dispute:

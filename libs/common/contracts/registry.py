@@ -23,6 +23,7 @@ CONTRACTS: tuple[type[Event], ...] = (
     alerts.UnitStatusChanged,
     disputes.DisputeOpened,
     disputes.DisputeContacted,
+    disputes.DisputeMediatorJoined,
     disputes.DisputeEscalated,
     disputes.DisputeResolved,
     disputes.DisputeClosed,

@@ -22,6 +22,7 @@ DISPATCH_UNIT_LOAD = "dispatch.internal.unit_load"
 # Facts published by mediation.
 DISPUTES_OPENED = "disputes.opened"
 DISPUTES_CONTACTED = "disputes.contacted"
+DISPUTES_MEDIATOR_JOINED = "disputes.mediator_joined"
 DISPUTES_ESCALATED = "disputes.escalated"
 DISPUTES_RESOLVED = "disputes.resolved"
 DISPUTES_CLOSED = "disputes.closed"

@@ -161,8 +161,12 @@ async def stats(
     return await handlers.weekly_stats(d, week)
 
 
+#: every route of dispatch
+ROUTERS = (router, figures_api.router)
+
+
 def build_app(runtime: Runtime, d: Dispatch) -> FastAPI:
     return create_app(
-        "Fengqiao dispatch — 就近处警", runtime.settings, runtime.readiness(), context=d, routers=(router, figures_api.router),
+        "Fengqiao dispatch — 就近处警", runtime.settings, runtime.readiness(), context=d, routers=ROUTERS,
         description="Grid units, alert assignment to the nearest unit, acknowledgement and closing.",
     )

@@ -21,7 +21,7 @@ from pydantic import (
 
 from common.contracts.alerts import Party
 from common.contracts.base import Identifier
-from common.contracts.disputes import Level, Referral, State
+from common.contracts.disputes import Level, MediatorKind, Referral, State
 from common.errors import Invalid
 from common.http import ERROR_RESPONSES, Principal, context, create_app, personal, require
 from common.runtime import Runtime
@@ -96,9 +96,22 @@ class AgreementBody(_Body):
         max_length=MAX_PARTIES + 2, description="Every party_id, 'mediator' and 'witness' -> the name as signed.")
 
 
+class Join(_Action):
+    """Name a mediation team (纠纷调解队), pavilion (调解亭), police–enterprise team (警企调解队), village cadre…
+    as a participant of the dispute."""
+
+    action: Literal["join"]
+    mediator_id: Identifier = Field(description="The station's id of the team or person, the same on every dispute.")
+    name: str = Field(min_length=1, pattern=r"\S", max_length=60)
+    kind: MediatorKind
+
+
 class Resolve(_Action):
     action: Literal["resolve"]
     agreement: AgreementBody
+    settled_by: Identifier | None = Field(
+        default=None, description="The mediator_id of the named participant who settled it; default: the only one "
+                                  "named, if one is.")
 
 
 class Close(_Action):
@@ -122,7 +135,7 @@ class Followup(_Action):
 
 
 class _Named(BaseModel):
-    action: Literal["contact", "escalate", "resolve", "close", "reopen", "followup"]
+    action: Literal["contact", "join", "escalate", "resolve", "close", "reopen", "followup"]
 
 
 def _known_action(body: Any) -> Any:
@@ -130,7 +143,7 @@ def _known_action(body: Any) -> Any:
     return body
 
 
-_Actions = Contact | Escalate | Resolve | Close | Reopen | Followup
+_Actions = Contact | Join | Escalate | Resolve | Close | Reopen | Followup
 
 
 class ActionRequest(RootModel[Annotated[_Actions, Field(discriminator="action"), BeforeValidator(_known_action)]]):
@@ -213,16 +226,20 @@ async def list_disputes(
 
 @router.post("/disputes/{dispute_id}/actions", tags=["disputes"])
 async def act(dispute_id: Identifier, request: ActionRequest, principal: Mediator, m: MediationDep) -> dict[str, Any]:
-    """contact, escalate, resolve, close (unresolved), reopen or followup; a move the dispute refuses is 409."""
+    """contact, join (name a mediation team, pavilion or cadre), escalate, resolve, close (unresolved), reopen or
+    followup; a move the dispute refuses is 409."""
     match body := request.root:
         case Contact():
             dispute = await handlers.contact(m, dispute_id, actor=body.actor, note=body.note)
+        case Join():
+            dispute = await handlers.join(m, dispute_id, actor=body.actor, mediator_id=body.mediator_id,
+                                          name=body.name, kind=body.kind)
         case Escalate():
             dispute = await handlers.escalate(m, dispute_id, actor=body.actor, to_level=body.to_level,
                                               reason=body.reason)
         case Resolve():
             dispute = await handlers.resolve(m, dispute_id, actor=body.actor, terms=body.agreement.terms,
-                                             signatures=body.agreement.signatures)
+                                             signatures=body.agreement.signatures, settled_by=body.settled_by)
         case Close():
             dispute = await handlers.close_unresolved(m, dispute_id, actor=body.actor, reason=body.reason,
                                                       referred_to=body.referred_to)
