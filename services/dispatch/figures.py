@@ -3,6 +3,7 @@ satisfaction, and answering `/v1/trends` and `/v1/hotspots` from what is kept (n
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,12 +41,12 @@ async def count_alert(d: Dispatch, alert: Alert) -> None:
     zone, at_ms = d.settings.zone, _wall_ms()
     increments = tr.alert_increments(received_at=alert.received_at, category=alert.category,
                                      unit_id=first_unit(alert), zone=zone)
-    await d.figures.add(alert.alert_id, increments, at_ms)
     doc_id, fixed, delta, names = spots.alert_increment(
         received_at=alert.received_at, lon=alert.lon, lat=alert.lat, address=alert.address, zone=zone,
         cell_m=d.settings.hotspot_cell_m,
     )
-    await d.figures.add_hotspot(alert.alert_id, doc_id, fixed, delta, names, at_ms)
+    await asyncio.gather(d.figures.add(alert.alert_id, increments, at_ms),
+                         d.figures.add_hotspot(alert.alert_id, doc_id, fixed, delta, names, at_ms))
 
 
 async def keep_satisfaction(d: Dispatch, event: WeeklySatisfaction) -> bool:

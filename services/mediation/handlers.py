@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -197,13 +197,25 @@ async def _open(m: Mediation, dispute_id: str, report: Report, reported_at: date
     return await load(m, dispute_id), False
 
 
-async def report_dispute(m: Mediation, report: Report, request_id: str | None = None) -> tuple[Dispute, bool]:
-    """An informant's report, a household visit or the desk; a retry with the same request_id opens nothing new."""
+#: how far back a report may be dated (an informant's app that was offline), and the clocks' skew allowed ahead
+REPORTED_BEFORE_AT_MOST, CLOCK_SKEW = timedelta(days=7), timedelta(minutes=5)
+
+
+async def report_dispute(
+    m: Mediation, report: Report, request_id: str | None = None, reported_at: datetime | None = None
+) -> tuple[Dispute, bool]:
+    """An informant's report, a household visit or the desk; a retry with the same request_id opens nothing new.
+
+    `reported_at`: when the report was made, if earlier than now (事不过夜 counts from then); default now.
+    """
     now = m.clock.now()
-    dispute_id = _new_dispute_id(m, now)
+    if reported_at is not None and not now - REPORTED_BEFORE_AT_MOST <= reported_at <= now + CLOCK_SKEW:
+        raise Invalid("reported_at", f"a report is dated within the last {REPORTED_BEFORE_AT_MOST.days} days, "
+                                     "not in the future")
+    dispute_id = _new_dispute_id(m, reported_at or now)
     if request_id:
         dispute_id = await m.requests.dispute_for(request_id, dispute_id)
-    return await _open(m, dispute_id, report, now)
+    return await _open(m, dispute_id, report, min(reported_at or now, now))
 
 
 def report_of_alert(event: alert_contract.AlertClosed) -> Report:

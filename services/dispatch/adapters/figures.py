@@ -9,6 +9,7 @@ skipped). `forget_marks` drops old marks through the `marked_ms` index.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from copy import deepcopy
 from typing import Any, Protocol
@@ -33,6 +34,10 @@ def _week_cell(week: str, cell_m: float) -> str:
     return f"{week}|{cell_m:g}"
 
 
+def _with_week_cell(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {**doc, "week_cell": _week_cell(doc["week"], doc["cell_m"]), "rev": 0}
+
+
 class Figures(Protocol):
     async def add(self, mark: str, increments: Sequence[Increment], at_ms: int) -> None: ...
 
@@ -53,8 +58,8 @@ class Figures(Protocol):
 
     async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int: ...
 
-    async def replace_all(self, trends: Iterable[Mapping[str, Any]]) -> None:
-        """The trend roll-ups, rebuilt (a repair, or a benchmark's fill)."""
+    async def replace_all(self, trends: Iterable[Mapping[str, Any]], hotspots: Iterable[Mapping[str, Any]]) -> None:
+        """The roll-ups, rebuilt (`trends.rebuild`, `hotspots.rebuild`: a repair, or a benchmark's fill)."""
         ...
 
 
@@ -65,8 +70,8 @@ class MongoFigures:
         self.weekly: AsyncIOMotorCollection = db[SATISFACTION]
 
     async def add(self, mark: str, increments: Sequence[Increment], at_ms: int) -> None:
-        for doc_id, delta in increments:
-            await _add_once(self.trends, doc_id, mark, delta, at_ms)
+        # one document each, in any order: together, not one round trip after the other
+        await asyncio.gather(*(_add_once(self.trends, doc_id, mark, delta, at_ms) for doc_id, delta in increments))
 
     async def add_hotspot(
         self, mark: str, doc_id: str, fixed: Mapping[str, Any], delta: Mapping[str, int], names: Mapping[str, str],
@@ -99,12 +104,8 @@ class MongoFigures:
         return bool(result.modified_count or result.upserted_id is not None)
 
     async def satisfaction(self, weeks: Sequence[str]) -> dict[str, dict[str, Any]]:
-        found = {}
-        for week in weeks:  # at most 53
-            doc = await self.weekly.find_one({"_id": week})
-            if doc is not None:
-                found[week] = doc
-        return found
+        # one read: a week's document each, a few hundred in all after years
+        return {doc["_id"]: doc async for doc in self.weekly.find({"_id": {"$in": list(weeks)}})}
 
     async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
         cleaned = 0
@@ -117,11 +118,12 @@ class MongoFigures:
                 cleaned += result.modified_count
         return cleaned
 
-    async def replace_all(self, trends: Iterable[Mapping[str, Any]]) -> None:
-        await self.trends.delete_many({})
-        docs = [{**doc, "rev": 0} for doc in trends]
-        for start in range(0, len(docs), 1000):
-            await self.trends.insert_many(docs[start : start + 1000], ordered=False)
+    async def replace_all(self, trends: Iterable[Mapping[str, Any]], hotspots: Iterable[Mapping[str, Any]]) -> None:
+        for collection, docs in ((self.trends, [{**d, "rev": 0} for d in trends]),
+                                 (self.hotspots, [_with_week_cell(d) for d in hotspots])):
+            await collection.delete_many({})
+            for start in range(0, len(docs), 1000):
+                await collection.insert_many(docs[start : start + 1000], ordered=False)
 
 
 async def _add_once(
@@ -173,8 +175,7 @@ class InMemoryFigures:
         self, mark: str, doc_id: str, fixed: Mapping[str, Any], delta: Mapping[str, int], names: Mapping[str, str],
         at_ms: int,
     ) -> None:
-        self._add(HOTSPOTS, doc_id, mark, delta, at_ms, {**fixed, "week_cell": _week_cell(fixed["week"],
-                                                                                          fixed["cell_m"])}, names)
+        self._add(HOTSPOTS, doc_id, mark, delta, at_ms, _with_week_cell(fixed), names)
 
     async def periods(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return {i: _unmarked(self.docs[TRENDS][i]) for i in doc_ids if i in self.docs[TRENDS]}
@@ -202,8 +203,9 @@ class InMemoryFigures:
                     cleaned += 1
         return cleaned
 
-    async def replace_all(self, trends: Iterable[Mapping[str, Any]]) -> None:
+    async def replace_all(self, trends: Iterable[Mapping[str, Any]], hotspots: Iterable[Mapping[str, Any]]) -> None:
         self.docs[TRENDS] = {d["_id"]: {**deepcopy(dict(d)), "marks": {}, "rev": 0} for d in trends}
+        self.docs[HOTSPOTS] = {d["_id"]: {**deepcopy(_with_week_cell(d)), "marks": {}} for d in hotspots}
 
 
 def _set_path(doc: dict[str, Any], path: str, change: Any) -> None:

@@ -108,3 +108,22 @@ def hotspots(cells: Iterable[Mapping[str, Any]], *, cell_m: float, top: int, hou
             "busy_hours": [{"hour_of_week": h, "label": hour_label(h), "count": c} for h, c in busiest],
         })
     return found
+
+
+def rebuild(alerts: Iterable[tuple[datetime, float, float, str | None]], *, zone: tzinfo,
+            cell_m: float) -> dict[str, dict[str, Any]]:
+    """The hotspot roll-up documents from (received_at, lon, lat, address) of every alert."""
+    docs: dict[str, dict[str, Any]] = {}
+    for received_at, lon, lat, address in alerts:
+        doc_id, fixed, delta, names = alert_increment(received_at=received_at, lon=lon, lat=lat, address=address,
+                                                      zone=zone, cell_m=cell_m)
+        doc = docs.setdefault(doc_id, {"_id": doc_id, **fixed, "n": 0, "h": {}, "a": {}, "names": {}})
+        for path, n in delta.items():
+            if path == "n":
+                doc["n"] += n
+            else:
+                part, key = path.split(".")
+                doc[part][key] = doc[part].get(key, 0) + n
+        for path, name in names.items():
+            doc["names"][path.split(".")[1]] = name
+    return docs

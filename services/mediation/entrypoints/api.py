@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Response
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -64,13 +65,16 @@ class DisputeCreate(_Body):
     officer_id: str | None = Field(default=None, max_length=64)
     source_ref: str | None = Field(default=None, max_length=64, description="The reporting system's own id, if any.")
     request_id: Identifier | None = Field(default=None, description="Retries with the same id open one dispute.")
+    reported_at: AwareDatetime | None = Field(
+        default=None, description="When the report was made, if earlier (an informant's app offline): within the "
+                                  "last 7 days; 事不过夜 counts from it. Default now.")
 
     model_config = ConfigDict(json_schema_extra={"dependentRequired": {"lon": ["lat"], "lat": ["lon"]}})
 
     def report(self) -> Report:
         if (self.lat is None) != (self.lon is None):
             raise Invalid("lat" if self.lat is None else "lon", "lon and lat are given together, or neither")
-        told = self.model_dump(exclude={"parties", "request_id"})
+        told = self.model_dump(exclude={"parties", "request_id", "reported_at"})
         return Report(**told, parties=tuple(domain.Party(**p.model_dump()) for p in self.parties))
 
 
@@ -195,7 +199,7 @@ async def report_dispute(
     body: DisputeCreate, principal: Reporter, m: MediationDep, response: Response
 ) -> dict[str, Any]:
     """Open a dispute (201); the same request_id again returns the dispute it opened (200)."""
-    dispute, opened = await handlers.report_dispute(m, body.report(), body.request_id)
+    dispute, opened = await handlers.report_dispute(m, body.report(), body.request_id, body.reported_at)
     if not opened:
         response.status_code = 200
     return _view(m, dispute, principal)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from math import cos, radians
 from zoneinfo import ZoneInfo
 
@@ -104,3 +104,17 @@ def test_the_busiest_places_with_their_busiest_hours_over_several_weeks() -> Non
 def test_equal_hours_go_earliest_first_and_top_one_is_one() -> None:
     (only,) = hotspots([_doc(1, 1, 4, {"9": 2, "3": 2})], cell_m=500, top=1, hours=1)
     assert only["busy_hours"] == [{"hour_of_week": 3, "label": "周一 03:00–04:00", "count": 2}]
+
+
+def test_rebuild_is_what_the_increments_add_up_to() -> None:
+    from dispatch.domain.hotspots import rebuild
+
+    at = datetime(2026, 11, 23, 0, 15, tzinfo=UTC)
+    docs = rebuild([(at, 118.9651, 25.2284, "某村"), (at + timedelta(hours=1), 118.9651, 25.2284, None)],
+                   zone=ZONE, cell_m=500)
+    (doc,) = docs.values()
+    column, row = cell_of(118.9651, 25.2284, 500)
+    assert doc == {"_id": f"2026-W48|500|{column}|{row}", "week": "2026-W48", "cell_m": 500, "column": column,
+                   "row": row, "n": 2, "h": {"8": 1, "9": 1}, "a": {address_key("某村"): 1},
+                   "names": {address_key("某村"): "某村"}}
+    assert hotspots(docs.values(), cell_m=500, top=1, hours=1)[0]["place"] == "某村"
