@@ -18,5 +18,6 @@ def consumers(d: Dispatch) -> list[Consumer[Any]]:
     async def on_weekly_satisfaction(event: WeeklySatisfaction, delivery: Delivery) -> None:
         await figures.keep_satisfaction(d, event)
 
-    return [Consumer("dispatch-alerts-received", AlertReceived, on_alert_received),
+    # a few seconds: an alert held by a replica that died is placed by another at once (再快一秒)
+    return [Consumer("dispatch-alerts-received", AlertReceived, on_alert_received, ack_wait_s=5.0),
             Consumer("dispatch-weekly-satisfaction", WeeklySatisfaction, on_weekly_satisfaction)]
