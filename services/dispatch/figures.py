@@ -45,6 +45,8 @@ async def count_alert(d: Dispatch, alert: Alert) -> None:
         received_at=alert.received_at, lon=alert.lon, lat=alert.lat, address=alert.address, zone=zone,
         cell_m=d.settings.hotspot_cell_m,
     )
+    increments.append(spots.summary_increment(received_at=alert.received_at, lon=alert.lon, lat=alert.lat, zone=zone,
+                                              cell_m=d.settings.hotspot_cell_m))
     await asyncio.gather(d.figures.add(alert.alert_id, increments, at_ms),
                          d.figures.add_hotspot(alert.alert_id, doc_id, fixed, delta, names, at_ms))
 
@@ -87,6 +89,9 @@ async def hotspots(d: Dispatch, *, weeks: int, top: int, hours: int) -> dict[str
     """The `top` cells of the last `weeks` ISO weeks (this one included), each with its busiest hours."""
     labels = spots.weeks_back(d.clock.now(), d.settings.zone, weeks)
     cell_m = d.settings.hotspot_cell_m
-    cells = await d.figures.hotspot_cells(labels, cell_m)
+    summaries = await d.figures.periods([spots.summary_id(week, cell_m) for week in labels])
+    busiest = spots.busiest_cells(summaries.values(), top)
+    cells = await d.figures.hotspot_cells(
+        [spots.cell_doc_id(week, cell_m, column, row) for week in labels for column, row in busiest])
     return {"weeks": list(reversed(labels)), "cell_m": cell_m,
             "hotspots": spots.hotspots(cells, cell_m=cell_m, top=top, hours=hours)}

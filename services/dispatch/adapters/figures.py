@@ -25,17 +25,11 @@ TRENDS, HOTSPOTS, SATISFACTION = "trend_rollups", "hotspot_rollups", "weekly_sat
 
 INDEXES = {
     TRENDS: [IndexModel([("marked_ms", ASCENDING)])],
-    HOTSPOTS: [IndexModel([("week_cell", ASCENDING)]), IndexModel([("marked_ms", ASCENDING)])],
+    HOTSPOTS: [IndexModel([("marked_ms", ASCENDING)])],
     SATISFACTION: [],
 }
 
 
-def _week_cell(week: str, cell_m: float) -> str:
-    return f"{week}|{cell_m:g}"
-
-
-def _with_week_cell(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {**doc, "week_cell": _week_cell(doc["week"], doc["cell_m"]), "rev": 0}
 
 
 class Figures(Protocol):
@@ -48,7 +42,9 @@ class Figures(Protocol):
 
     async def periods(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
 
-    async def hotspot_cells(self, weeks: Sequence[str], cell_m: float) -> list[dict[str, Any]]: ...
+    async def hotspot_cells(self, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The hotspot cell-weeks of these ids that have any alert."""
+        ...
 
     async def keep_satisfaction(self, week: str, figures: Mapping[str, Any], as_of_ms: int) -> bool:
         """Keep rating's figure of a week unless a later one is kept; whether it was kept."""
@@ -77,22 +73,14 @@ class MongoFigures:
         self, mark: str, doc_id: str, fixed: Mapping[str, Any], delta: Mapping[str, int], names: Mapping[str, str],
         at_ms: int,
     ) -> None:
-        on_insert = {**fixed, "week_cell": _week_cell(fixed["week"], fixed["cell_m"])}
-        await _add_once(self.hotspots, doc_id, mark, delta, at_ms, on_insert=on_insert, names=names)
+        await _add_once(self.hotspots, doc_id, mark, delta, at_ms, on_insert=fixed, names=names)
 
     async def periods(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        found = {}
-        for doc_id in doc_ids:  # one indexed read each: a handful
-            doc = await self.trends.find_one({"_id": doc_id}, {"marks": 0})
-            if doc is not None:
-                found[doc_id] = doc
-        return found
+        """The trend roll-ups (and hotspot week summaries) of these ids that have any alert."""
+        return {d["_id"]: d async for d in self.trends.find({"_id": {"$in": list(doc_ids)}}, {"marks": 0})}
 
-    async def hotspot_cells(self, weeks: Sequence[str], cell_m: float) -> list[dict[str, Any]]:
-        cells = []
-        for week in weeks:
-            cells += await self.hotspots.find({"week_cell": _week_cell(week, cell_m)}, {"marks": 0}).to_list(None)
-        return cells
+    async def hotspot_cells(self, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
+        return await self.hotspots.find({"_id": {"$in": list(doc_ids)}}, {"marks": 0}).to_list(None)
 
     async def keep_satisfaction(self, week: str, figures: Mapping[str, Any], as_of_ms: int) -> bool:
         try:
@@ -120,7 +108,7 @@ class MongoFigures:
 
     async def replace_all(self, trends: Iterable[Mapping[str, Any]], hotspots: Iterable[Mapping[str, Any]]) -> None:
         for collection, docs in ((self.trends, [{**d, "rev": 0} for d in trends]),
-                                 (self.hotspots, [_with_week_cell(d) for d in hotspots])):
+                                 (self.hotspots, [{**d, "rev": 0} for d in hotspots])):
             await collection.delete_many({})
             for start in range(0, len(docs), 1000):
                 await collection.insert_many(docs[start : start + 1000], ordered=False)
@@ -175,14 +163,13 @@ class InMemoryFigures:
         self, mark: str, doc_id: str, fixed: Mapping[str, Any], delta: Mapping[str, int], names: Mapping[str, str],
         at_ms: int,
     ) -> None:
-        self._add(HOTSPOTS, doc_id, mark, delta, at_ms, _with_week_cell(fixed), names)
+        self._add(HOTSPOTS, doc_id, mark, delta, at_ms, fixed, names)
 
     async def periods(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return {i: _unmarked(self.docs[TRENDS][i]) for i in doc_ids if i in self.docs[TRENDS]}
 
-    async def hotspot_cells(self, weeks: Sequence[str], cell_m: float) -> list[dict[str, Any]]:
-        wanted = {_week_cell(w, cell_m) for w in weeks}
-        return [_unmarked(d) for d in self.docs[HOTSPOTS].values() if d["week_cell"] in wanted]
+    async def hotspot_cells(self, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
+        return [_unmarked(self.docs[HOTSPOTS][i]) for i in doc_ids if i in self.docs[HOTSPOTS]]
 
     async def keep_satisfaction(self, week: str, figures: Mapping[str, Any], as_of_ms: int) -> bool:
         kept = self.docs[SATISFACTION].get(week)
@@ -205,7 +192,7 @@ class InMemoryFigures:
 
     async def replace_all(self, trends: Iterable[Mapping[str, Any]], hotspots: Iterable[Mapping[str, Any]]) -> None:
         self.docs[TRENDS] = {d["_id"]: {**deepcopy(dict(d)), "marks": {}, "rev": 0} for d in trends}
-        self.docs[HOTSPOTS] = {d["_id"]: {**deepcopy(_with_week_cell(d)), "marks": {}} for d in hotspots}
+        self.docs[HOTSPOTS] = {d["_id"]: {**deepcopy(dict(d)), "marks": {}, "rev": 0} for d in hotspots}
 
 
 def _set_path(doc: dict[str, Any], path: str, change: Any) -> None:

@@ -5,7 +5,9 @@ column `floor(lon / dx)` with dx taken at the row's middle latitude, so a point'
 on the other points (unlike `stats.alert_clusters`, which scales by the mean latitude of a set) and
 a cell can be counted as each alert comes. Each alert adds, in the roll-up of its ISO week (station
 zone) and cell: one to the count, one to its hour of the week (0 = Monday 00:00–01:00, 167 = Sunday
-23:00–24:00) and one to its address, so a cell is named by the address most alerts gave.
+23:00–24:00) and one to its address, so a cell is named by the address most alerts gave; and one to
+its cell's count in the week's summary (`n.<column>_<row>`), so a question reads the summaries of
+its weeks, then only the busiest cells' documents.
 """
 
 from __future__ import annotations
@@ -78,6 +80,28 @@ def alert_increment(
     return cell_doc_id(week, cell_m, column, row), fixed, delta, names
 
 
+def summary_id(week: str, cell_m: float) -> str:
+    return f"cells:{week}|{cell_m:g}"
+
+
+def summary_increment(*, received_at: datetime, lon: float, lat: float, zone: tzinfo,
+                      cell_m: float) -> tuple[str, dict[str, int]]:
+    """(the week's summary document id, +1 to the alert's cell)."""
+    week = Period.of("week", received_at.astimezone(zone).date()).label
+    column, row = cell_of(lon, lat, cell_m)
+    return summary_id(week, cell_m), {f"n.{column}_{row}": 1}
+
+
+def busiest_cells(summaries: Iterable[Mapping[str, Any]], top: int) -> list[tuple[int, int]]:
+    """The `top` cells by alerts over the weeks' summaries; ties go to the cell further south-west."""
+    counts: Counter[tuple[int, int]] = Counter()
+    for doc in summaries:
+        for key, n in (doc.get("n") or {}).items():
+            column, row = key.split("_")
+            counts[(int(column), int(row))] += int(n)
+    return [cell for cell, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][1], kv[0][0]))[:top]]
+
+
 def weeks_back(now: datetime, zone: tzinfo, weeks: int) -> list[str]:
     """The ISO week of `now` and the `weeks - 1` before it, newest first."""
     day = now.astimezone(zone).date()
@@ -126,4 +150,14 @@ def rebuild(alerts: Iterable[tuple[datetime, float, float, str | None]], *, zone
                 doc[part][key] = doc[part].get(key, 0) + n
         for path, name in names.items():
             doc["names"][path.split(".")[1]] = name
+    return docs
+
+
+def summaries(cells: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The weeks' summary documents of the cell documents (`rebuild`'s)."""
+    docs: dict[str, dict[str, Any]] = {}
+    for cell in cells:
+        doc_id = summary_id(cell["week"], cell["cell_m"])
+        doc = docs.setdefault(doc_id, {"_id": doc_id, "n": {}})
+        doc["n"][f"{cell['column']}_{cell['row']}"] = cell["n"]
     return docs

@@ -90,7 +90,7 @@ async def test_the_roll_up_store_counts_a_mark_once_and_forgets_old_marks(store_
                                   "row": 2}, {"n": 1, "h.8": 1, "a.k": 1}, {"names.k": "某村"}, at_ms=1000)
         await figures.add_hotspot("a.1", "2026-W48|500|1|2", {"week": "2026-W48", "cell_m": 500.0, "column": 1,
                                   "row": 2}, {"n": 1, "h.8": 1, "a.k": 1}, {"names.k": "某村"}, at_ms=1000)
-        (cell,) = await figures.hotspot_cells(["2026-W48"], 500.0)
+        (cell,) = await figures.hotspot_cells(["2026-W48|500|1|2", "2026-W47|500|1|2"])
         assert (cell["n"], cell["h"], cell["names"]) == (1, {"8": 1}, {"k": "某村"})
         assert await figures.forget_marks(older_than_ms=1500) == 2  # the week's a.1 and the cell's a.1
         await figures.add("a2", increments, at_ms=4000)  # still remembered

@@ -92,4 +92,4 @@ async def test_marks_are_forgotten_after_they_are_kept():
     await _receive(d, "a1")
     assert await figures.forget_marks(d) == 0  # kept for FIGURE_MARKS_KEPT_S
     d.settings = d.settings.model_copy(update={"figure_marks_kept_s": -1.0})
-    assert await figures.forget_marks(d) == 4  # three trend periods and one hotspot cell
+    assert await figures.forget_marks(d) == 5  # three trend periods, the week's cells and one hotspot cell

@@ -118,3 +118,18 @@ def test_rebuild_is_what_the_increments_add_up_to() -> None:
                    "row": row, "n": 2, "h": {"8": 1, "9": 1}, "a": {address_key("某村"): 1},
                    "names": {address_key("某村"): "某村"}}
     assert hotspots(docs.values(), cell_m=500, top=1, hours=1)[0]["place"] == "某村"
+
+
+def test_the_week_summary_names_the_busiest_cells() -> None:
+    from dispatch.domain.hotspots import busiest_cells, rebuild, summaries, summary_increment
+
+    at = datetime(2026, 11, 23, 0, 15, tzinfo=UTC)
+    assert summary_increment(received_at=at, lon=118.9651, lat=25.2284, zone=ZONE, cell_m=500) == (
+        "cells:2026-W48|500", {"n.%d_%d" % cell_of(118.9651, 25.2284, 500): 1})
+    weeks = [{"n": {"1_2": 3, "-4_5": 1}}, {"n": {"-4_5": 2, "7_1": 3}}, {}]
+    assert busiest_cells(weeks, 2) == [(7, 1), (1, 2)]  # 3 each: the southern first
+    assert busiest_cells(weeks, 1) == [(7, 1)] and busiest_cells([], 3) == []
+    cells = rebuild([(at, 118.9651, 25.2284, None), (at, 118.9651, 25.2284, None), (at, 118.0, 25.0, None)],
+                    zone=ZONE, cell_m=500)
+    (summary,) = summaries(cells.values()).values()
+    assert summary["_id"] == "cells:2026-W48|500" and sorted(summary["n"].values()) == [1, 2]
