@@ -133,3 +133,21 @@ def test_the_week_summary_names_the_busiest_cells() -> None:
                     zone=ZONE, cell_m=500)
     (summary,) = summaries(cells.values()).values()
     assert summary["_id"] == "cells:2026-W48|500" and sorted(summary["n"].values()) == [1, 2]
+
+
+def test_a_cell_counts_over_all_its_weeks_and_the_most_alerts_come_first() -> None:
+    from dispatch.domain.hotspots import busiest_cells
+
+    weeks = [{"n": {"1_1": 2, "2_2": 3, "0_0": 1}}, {"n": {"1_1": 2}}]
+    assert busiest_cells(weeks, 3) == [(1, 1), (2, 2), (0, 0)]
+
+
+def test_ties_go_west_in_a_row_addresses_by_name_and_three_are_listed() -> None:
+    cells = [_doc(5, 3, 2, {"1": 1}), _doc(4, 3, 2, {"1": 1}),
+             _doc(9, 9, 4, {"1": 4}, {"乙村": 1, "甲村": 1, "丙村": 1, "丁村": 1}),
+             {"column": 0, "row": 0, "h": {}}]  # a document without a count counts nothing
+    found = hotspots(cells, cell_m=500, top=4, hours=1)
+    assert [cell_of(f["lon"], f["lat"], 500) for f in found] == [(9, 9), (4, 3), (5, 3), (0, 0)]
+    assert found[3]["count"] == 0 and found[0]["cell_m"] == 500
+    assert [a["address"] for a in found[0]["addresses"]] == sorted(["乙村", "甲村", "丙村", "丁村"])[:3]
+    assert found[0]["place"] == sorted(["乙村", "甲村", "丙村", "丁村"])[0]

@@ -56,9 +56,10 @@ def test_a_participant_survives_a_round_trip_and_an_old_document_has_none(contac
 
 
 @pytest.mark.parametrize(("mediator_id", "name", "kind", "why"), [
-    ("T-1", "调解队", "police_station", "unknown kind"),
-    ("T-1", "  ", "pavilion", "needs an id and a name"),
-    (" ", "调解亭", "pavilion", "needs an id and a name"),
+    ("T-1", "调解队", "police_station", "unknown kind 'police_station'; expected one of mediation_team, pavilion, "
+                                         "police_enterprise_team, village_cadre, officer, other"),
+    ("T-1", "  ", "pavilion", "^a mediator needs an id and a name$"),
+    (" ", "调解亭", "pavilion", "^a mediator needs an id and a name$"),
     ("T-0", "again", "pavilion", "named on this dispute already"),
 ])
 def test_a_participant_the_dispute_cannot_take_is_refused(contacted: Dispute, mediator_id, name, kind, why) -> None:
