@@ -29,6 +29,18 @@ async def ensure_indexes(db: AsyncIOMotorDatabase, indexes: Mapping[str, Sequenc
             await db[collection].create_indexes(list(models))
 
 
+def forget_marks_update(marks: Mapping[str, int], older_than_ms: int) -> dict:
+    """The update that drops a roll-up document's marks older than `older_than_ms` (epoch ms) and keeps
+    `marked_ms` (the index the forgetting sweep reads) at the oldest mark left, or drops it."""
+    kept = [at for at in marks.values() if at > older_than_ms]
+    update: dict = {"$unset": {f"marks.{name}": "" for name, at in marks.items() if at <= older_than_ms}}
+    if kept:
+        update["$set"] = {"marked_ms": min(kept)}
+    else:
+        update["$unset"]["marked_ms"] = ""
+    return update
+
+
 def refused_by_id(exc: DuplicateKeyError) -> bool:
     """Whether the document's `_id` was taken, rather than another unique index's key.
 

@@ -7,6 +7,8 @@ from common.mongo import ensure_indexes
 from common.outbox import RawPublisher
 from common.runtime import Periodic, Runtime, ServiceParts
 from dispatch import handlers
+from dispatch.adapters.figures import INDEXES as FIGURE_INDEXES
+from dispatch.adapters.figures import InMemoryFigures, MongoFigures
 from dispatch.adapters.store import (
     INDEXES,
     AlertStore,
@@ -18,7 +20,7 @@ from dispatch.adapters.store import (
 )
 from dispatch.entrypoints.api import build_app
 from dispatch.entrypoints.consumers import consumers
-from dispatch.handlers import Dispatch
+from dispatch.handlers import Dispatch, figures
 from dispatch.placement.duty_desk import DutyDesk
 from dispatch.placement.sweep import UnitSweep
 from dispatch.placement.updates import ViewUpdates
@@ -34,13 +36,14 @@ def wire(runtime: Runtime, updates: ViewUpdates) -> Dispatch:
     assert isinstance(settings, DispatchSettings)
     grids, units, alerts = GridStore(runtime.db), UnitStore(runtime.db), AlertStore(runtime.db)
     view = ReplicaView(grids, units, alerts, updates.announcer())
-    return Dispatch(settings, runtime.clock, runtime.publisher, grids, units, alerts, view)
+    return Dispatch(settings, runtime.clock, runtime.publisher, grids, units, alerts, view, MongoFigures(runtime.db))
 
 
 def wire_in_memory(settings: DispatchSettings, clock: Clock, publisher: RawPublisher) -> Dispatch:
     """Dispatch on in-memory stores, one replica (nobody to tell its places): for use-case tests."""
     grids, units, alerts = InMemoryGrid(), InMemoryUnits(), InMemoryAlerts()
-    return Dispatch(settings, clock, publisher, grids, units, alerts, ReplicaView(grids, units, alerts))
+    return Dispatch(settings, clock, publisher, grids, units, alerts, ReplicaView(grids, units, alerts),
+                    InMemoryFigures())
 
 
 async def build(runtime: Runtime) -> ServiceParts:
@@ -54,7 +57,7 @@ async def build(runtime: Runtime) -> ServiceParts:
         await d.alerts.give_places()  # alerts stored by a version before places: before the unique index
         await d.alerts.key_waiting()  # and before the queue's index
         await d.units.give_versions()  # units stored before they were saved whole: before their outbox index
-        await ensure_indexes(runtime.db, INDEXES)
+        await ensure_indexes(runtime.db, INDEXES | FIGURE_INDEXES)
         await d.view.refresh(places=True)
         d.view.on_freed = desk.ring
         await updates.listen(d.view)
@@ -68,6 +71,7 @@ async def build(runtime: Runtime) -> ServiceParts:
             Periodic("ack-timeouts", interval, lambda: handlers.sweep_ack_timeouts(d)),
             Periodic("duty-desk", interval * 2, desk.sweep),
             Periodic("outbox-relay", 5.0, d.relay),
+            Periodic("figure-marks", 60.0, lambda: figures.forget_marks(d)),
         ],
         on_start=[start],
         context=d,

@@ -4,9 +4,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import ServiceSettings
+from dispatch.figures_settings import FigureSettings
 
 
-class DispatchSettings(ServiceSettings):
+class DispatchSettings(FigureSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FQ_DISPATCH_", extra="ignore")
 
     http_port: int = Field(default=8101, description="Listen port.")

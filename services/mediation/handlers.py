@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -147,6 +147,7 @@ EVENTS: EventTable[Station] = {
     ev.DisputeOpened: Row(contract.DisputeOpened, _opened),
     ev.DisputeHighRisk: Row(alert_contract.AlertReceived, _raised_alert, by_key),
     ev.DisputeContacted: Row(contract.DisputeContacted),
+    ev.DisputeMediatorJoined: Row(contract.DisputeMediatorJoined),
     ev.DisputeEscalated: Row(contract.DisputeEscalated),
     ev.DisputeResolved: Row(contract.DisputeResolved),
     ev.DisputeClosedUnresolved: Row(contract.DisputeClosed),
@@ -196,13 +197,25 @@ async def _open(m: Mediation, dispute_id: str, report: Report, reported_at: date
     return await load(m, dispute_id), False
 
 
-async def report_dispute(m: Mediation, report: Report, request_id: str | None = None) -> tuple[Dispute, bool]:
-    """An informant's report, a household visit or the desk; a retry with the same request_id opens nothing new."""
+#: how far back a report may be dated (an informant's app that was offline), and the clocks' skew allowed ahead
+REPORTED_BEFORE_AT_MOST, CLOCK_SKEW = timedelta(days=7), timedelta(minutes=5)
+
+
+async def report_dispute(
+    m: Mediation, report: Report, request_id: str | None = None, reported_at: datetime | None = None
+) -> tuple[Dispute, bool]:
+    """An informant's report, a household visit or the desk; a retry with the same request_id opens nothing new.
+
+    `reported_at`: when the report was made, if earlier than now (事不过夜 counts from then); default now.
+    """
     now = m.clock.now()
-    dispute_id = _new_dispute_id(m, now)
+    if reported_at is not None and not now - REPORTED_BEFORE_AT_MOST <= reported_at <= now + CLOCK_SKEW:
+        raise Invalid("reported_at", f"a report is dated within the last {REPORTED_BEFORE_AT_MOST.days} days, "
+                                     "not in the future")
+    dispute_id = _new_dispute_id(m, reported_at or now)
     if request_id:
         dispute_id = await m.requests.dispute_for(request_id, dispute_id)
-    return await _open(m, dispute_id, report, now)
+    return await _open(m, dispute_id, report, min(reported_at or now, now))
 
 
 def report_of_alert(event: alert_contract.AlertClosed) -> Report:
@@ -237,9 +250,19 @@ async def escalate(m: Mediation, dispute_id: str, *, actor: str, to_level: str |
     return await _act(m, dispute_id, lambda d, now: d.escalate(now=now, actor=actor, to_level=to_level, reason=reason))
 
 
-async def resolve(m: Mediation, dispute_id: str, *, actor: str, terms: str, signatures: dict[str, str]) -> Dispute:
+async def join(m: Mediation, dispute_id: str, *, actor: str, mediator_id: str, name: str, kind: str) -> Dispute:
+    return await _act(
+        m, dispute_id, lambda d, now: d.join(now=now, actor=actor, mediator_id=mediator_id, name=name, kind=kind)
+    )
+
+
+async def resolve(
+    m: Mediation, dispute_id: str, *, actor: str, terms: str, signatures: dict[str, str], settled_by: str | None = None
+) -> Dispute:
     agreement = Agreement(terms, signatures)
-    return await _act(m, dispute_id, lambda d, now: d.resolve(now=now, actor=actor, agreement=agreement))
+    return await _act(
+        m, dispute_id, lambda d, now: d.resolve(now=now, actor=actor, agreement=agreement, settled_by=settled_by)
+    )
 
 
 async def close_unresolved(m: Mediation, dispute_id: str, *, actor: str, reason: str, referred_to: str) -> Dispute:

@@ -28,6 +28,7 @@ from rating.adapters.store import (
 from rating.entrypoints.api import build_app
 from rating.entrypoints.consumers import consumers
 from rating.handlers import Evaluation
+from rating.satisfaction import SatisfactionTeller
 from rating.settings import RatingSettings
 
 
@@ -58,6 +59,7 @@ async def build(runtime: Runtime) -> ServiceParts:
             Periodic("followups", settings.sweep_interval_s, lambda: handlers.sweep_followups(m)),
             Periodic("spot-check-draw", 60.0, lambda: handlers.draw_last_week(m)),
             Periodic("relay", 5.0, lambda: handlers.relay(m)),
+            Periodic("weekly-satisfaction", settings.satisfaction_tell_s, SatisfactionTeller(m).tick),
         ],
         on_start=[lambda: ensure_indexes(runtime.db, INDEXES)],
         context=m,

@@ -38,6 +38,10 @@ class RatingSettings(ServiceSettings):
     rollup_marks_kept_s: float = Field(
         default=3600, ge=60,
         description="How long a report cell remembers an update it took (redeliveries within it change nothing).")
+    satisfaction_tell_s: float = Field(
+        default=60.0, gt=0,
+        description="How often the station's weekly satisfaction is checked and, when it changed, told "
+        "(ratings.weekly_satisfaction) for dispatch's 两降一升 panel.")
 
     @model_validator(mode="after")
     def _valid_policy(self) -> RatingSettings:

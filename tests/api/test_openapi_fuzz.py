@@ -29,7 +29,7 @@ from common.http import create_app
 from common.settings import DEVELOPMENT_TOKEN
 from dispatch import handlers as dispatch_handlers
 from dispatch.bootstrap import wire_in_memory
-from dispatch.entrypoints.api import router as dispatch_router
+from dispatch.entrypoints.api import ROUTERS as DISPATCH_ROUTERS
 from dispatch.settings import DispatchSettings
 from mediation.bootstrap import wire_in_memory as wire_mediation
 from mediation.entrypoints.api import router as mediation_router
@@ -81,7 +81,7 @@ def test_rating_answers_every_request_within_its_documented_contract(case) -> No
 def _dispatch_app():
     d = wire_in_memory(DispatchSettings(environment="test"), FakeClock(), FakePublisher())
     asyncio.run(dispatch_handlers.replace_grid(d, row_grid()))  # a grid to place alerts on and list units of
-    return create_app("dispatch", d.settings, {}, context=d, routers=(dispatch_router,))
+    return create_app("dispatch", d.settings, {}, context=d, routers=DISPATCH_ROUTERS)
 
 
 dispatch = schemathesis.openapi.from_asgi("/openapi.json", _dispatch_app())

@@ -15,6 +15,8 @@ Level = Literal["scene", "community", "village", "town", "escalated_out"]
 State = Literal["reported", "mediating", "resolved", "escalated", "closed_unresolved", "reopened"]
 Source = Literal["alert", "informant", "visit", "desk"]
 Referral = Literal["court", "petition", "other"]  # 法院, 信访, another body
+#: 纠纷调解队, 调解亭, 警企调解队, 村居干部, 民警, another body
+MediatorKind = Literal["mediation_team", "pavilion", "police_enterprise_team", "village_cadre", "officer", "other"]
 
 
 class _DisputeFact(Event):
@@ -69,6 +71,19 @@ class DisputeEscalated(_DisputeFact):
     reason: str = ""
 
 
+class DisputeMediatorJoined(_DisputeFact):
+    """A mediation team, pavilion, police–enterprise team, village cadre… is named as a participant (谁调解的)."""
+
+    subject: ClassVar[str] = subjects.DISPUTES_MEDIATOR_JOINED
+
+    actor: str
+    mediator_id: Identifier = Field(description="The station's id of the team, pavilion or person, the same on "
+                                                "every dispute it joins.")
+    name: str = Field(max_length=60)
+    kind: MediatorKind
+    level: Level = Field(description="The gate the dispute was at when it joined.")
+
+
 class DisputeResolved(_DisputeFact):
     """Settled by an agreement signed by every party, the mediator and a witness."""
 
@@ -77,6 +92,9 @@ class DisputeResolved(_DisputeFact):
     actor: str
     level: Level
     followup_due_at: datetime = Field(description="The follow-up visit is due 7 days after resolution.")
+    settled_by: str | None = Field(default=None, description="The mediator_id of the participant who settled it.")
+    settled_by_name: str | None = Field(default=None, max_length=60)
+    settled_by_kind: MediatorKind | None = None
 
 
 class DisputeClosed(_DisputeFact):

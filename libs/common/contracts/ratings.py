@@ -97,3 +97,23 @@ class RatingFollowupOverdue(_Attributed):
     channel: Channel
     week: str = Field(pattern=WEEK_PATTERN, description="ISO week of the rating, where the report counts it.")
     due_at: Moment
+
+
+class WeeklySatisfaction(Event):
+    """The station's satisfaction of an ISO week as rating's weekly report counts it (all channels, spot-checked
+    false ratings left out), told again whenever it changes; dispatch keeps the latest per week for its
+    两降一升 panel. The figure with the later `as_of` stands."""
+
+    subject: ClassVar[str] = subjects.RATINGS_WEEKLY_SATISFACTION
+    key: ClassVar[str] = "week"
+
+    week: str = Field(pattern=WEEK_PATTERN, description="ISO week, Monday to Sunday in the station zone.")
+    station_id: StaffRef
+    satisfied: int = Field(ge=0)
+    basically: int = Field(ge=0)
+    dissatisfied: int = Field(ge=0)
+    rated: int = Field(ge=0, description="satisfied + basically + dissatisfied.")
+    excluded: int = Field(default=0, ge=0, description="Ratings a spot check found false, counted against nobody.")
+    satisfaction_rate: float | None = Field(ge=0, le=1, description="(satisfied + basically) / rated; null if none.")
+    strict_rate: float | None = Field(ge=0, le=1, description="satisfied / rated; null if none.")
+    as_of: Moment = Field(description="When rating read the figure.")

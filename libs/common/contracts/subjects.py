@@ -23,6 +23,7 @@ DISPATCH_UNIT_LOAD = "dispatch.internal.unit_load"
 # Facts published by mediation.
 DISPUTES_OPENED = "disputes.opened"
 DISPUTES_CONTACTED = "disputes.contacted"
+DISPUTES_MEDIATOR_JOINED = "disputes.mediator_joined"
 DISPUTES_ESCALATED = "disputes.escalated"
 DISPUTES_RESOLVED = "disputes.resolved"
 DISPUTES_CLOSED = "disputes.closed"
@@ -35,6 +36,7 @@ RATINGS_SURVEY_SENT = "ratings.survey_sent"
 RATINGS_RECEIVED = "ratings.received"
 RATINGS_DISSATISFIED = "ratings.dissatisfied"
 RATINGS_FOLLOWUP_OVERDUE = "ratings.followup_overdue"
+RATINGS_WEEKLY_SATISFACTION = "ratings.weekly_satisfaction"
 
 # Facts published by notify about callbacks (案件回访).
 CALLBACKS_SCHEDULED = "callbacks.scheduled"

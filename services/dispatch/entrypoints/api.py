@@ -17,6 +17,7 @@ from common.runtime import Runtime
 from common.timefmt import local
 from dispatch import handlers
 from dispatch.domain.alerts import Alert
+from dispatch.entrypoints import figures_api
 from dispatch.handlers import Dispatch
 
 Reader = Annotated[Principal, Depends(require("viewer", "duty_desk", "officer", "leadership"))]
@@ -217,8 +218,12 @@ async def stats(
     return await handlers.weekly_stats(d, week)
 
 
+#: every route of dispatch
+ROUTERS = (router, figures_api.router)
+
+
 def build_app(runtime: Runtime, d: Dispatch) -> FastAPI:
     return create_app(
-        "Fengqiao dispatch — 就近处警", runtime.settings, runtime.readiness(), context=d, routers=(router,),
+        "Fengqiao dispatch — 就近处警", runtime.settings, runtime.readiness(), context=d, routers=ROUTERS,
         description="Grid units, alert assignment to the nearest unit, acknowledgement and closing.",
     )

@@ -6,13 +6,18 @@ from typing import Any
 
 from common.consume import Consumer, Delivery
 from common.contracts.alerts import AlertReceived
+from common.contracts.ratings import WeeklySatisfaction
 from dispatch import handlers
-from dispatch.handlers import Dispatch
+from dispatch.handlers import Dispatch, figures
 
 
 def consumers(d: Dispatch) -> list[Consumer[Any]]:
     async def on_alert_received(event: AlertReceived, delivery: Delivery) -> None:
         await handlers.receive_alert(d, event)
 
+    async def on_weekly_satisfaction(event: WeeklySatisfaction, delivery: Delivery) -> None:
+        await figures.keep_satisfaction(d, event)
+
     # a few seconds: an alert held by a replica that died is placed by another at once (再快一秒)
-    return [Consumer("dispatch-alerts-received", AlertReceived, on_alert_received, ack_wait_s=5.0)]
+    return [Consumer("dispatch-alerts-received", AlertReceived, on_alert_received, ack_wait_s=5.0),
+            Consumer("dispatch-weekly-satisfaction", WeeklySatisfaction, on_weekly_satisfaction)]

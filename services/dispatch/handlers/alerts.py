@@ -10,6 +10,7 @@ from common.errors import Conflict, Invalid, Refused
 from common.repository import VersionConflict
 from dispatch.domain.alerts import Alert, desk_order
 from dispatch.handlers.context import Dispatch
+from dispatch.handlers.figures import count_alert
 from dispatch.placement.placing import place, place_ordered, release_and_place, to_duty_desk
 
 log = structlog.get_logger(__name__)
@@ -40,10 +41,12 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
         # a duplicate, or a redelivery after a crash: the stored alert stands. Tell its placement
         # again (the same msg id) unless it has moved on, when later facts have told it all
         stored = await load(d, event.alert_id)
+        await count_alert(d, stored)  # the figures took it once, however often it comes
         if stored.state in ("assigned", "unassigned"):
             stored.events.append(stored.placement())
             await d.uow.tell(stored)
         return
+    await count_alert(d, alert)
     await d.uow.tell(alert)
     log.info("alert.placed", alert_id=alert.alert_id, unit_id=alert.unit_id, reason=alert.reason,
              distance_m=alert.distance_m)

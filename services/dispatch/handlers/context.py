@@ -9,6 +9,7 @@ from functools import partial
 from common.bus import Publisher
 from common.clock import Clock
 from common.unit_of_work import UnitOfWork
+from dispatch.adapters.figures import Figures
 from dispatch.adapters.store import AlertStore, GridStore, UnitStore
 from dispatch.domain.alerts import AlertRefused
 from dispatch.domain.units import UnitRefused
@@ -29,6 +30,7 @@ class Dispatch:
     units: UnitStore
     alerts: AlertStore
     view: ReplicaView
+    figures: Figures
 
     def __post_init__(self) -> None:
         events = partial(public_events, self.view)

@@ -13,11 +13,13 @@ from mediation.domain.events import (
     DisputeEvent,
     DisputeFollowupDue,
     DisputeHighRisk,
+    DisputeMediatorJoined,
     DisputeOpened,
     DisputeOverdue,
     DisputeReopened,
     DisputeResolved,
 )
+from mediation.domain.mediators import KIND_LABELS, MAX_MEDIATORS, MEDIATOR_KINDS, Mediator
 from mediation.domain.model import (
     FOLLOWUP_AFTER,
     LEVELS,
@@ -48,10 +50,12 @@ from mediation.domain.risk import RiskAssessment, RiskMatch, RiskRule, RiskRules
 from mediation.domain.stats import DisputeStats, dispute_stats
 
 __all__ = [
-    "FirstContactRule",
     "FOLLOWUP_AFTER",
+    "KIND_LABELS",
     "LEVELS",
+    "MAX_MEDIATORS",
     "MEDIATOR",
+    "MEDIATOR_KINDS",
     "RECURRENCE_WINDOW",
     "REFERRAL_BODIES",
     "SOURCES",
@@ -66,14 +70,17 @@ __all__ = [
     "DisputeEvent",
     "DisputeFollowupDue",
     "DisputeHighRisk",
+    "DisputeMediatorJoined",
     "DisputeOpened",
     "DisputeOverdue",
     "DisputeRefused",
     "DisputeReopened",
     "DisputeResolved",
     "DisputeStats",
+    "FirstContactRule",
     "HistoryEntry",
     "Level",
+    "Mediator",
     "Party",
     "RecurrenceCandidate",
     "RiskAssessment",

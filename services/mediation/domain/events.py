@@ -59,10 +59,24 @@ class DisputeEscalated(DisputeEvent):
 
 
 @dataclass(frozen=True)
+class DisputeMediatorJoined(DisputeEvent):
+    """A mediation team, pavilion, village cadre… is named as a participant (谁调解的)."""
+
+    actor: str
+    mediator_id: str
+    name: str
+    kind: str
+    level: str
+
+
+@dataclass(frozen=True)
 class DisputeResolved(DisputeEvent):
     actor: str
     level: str
     followup_due_at: datetime
+    settled_by: str | None = None  # the participant who settled it, when one is named
+    settled_by_name: str | None = None
+    settled_by_kind: str | None = None
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from typing import Any, ClassVar, Literal, get_args
 from common.domain import Aggregate, HistoryEntry, Refusal, as_utc, require_aware
 from mediation.domain import events as ev
 from mediation.domain.deadlines import FirstContactRule
+from mediation.domain.mediators import Mediator, mediator_refusal, settler
 from mediation.domain.risk import RiskRules, assess_risk
 
 Source = Literal["alert", "informant", "visit", "desk"]  # 110 alert, 信息员, 走访, 窗口/来访
@@ -124,6 +125,8 @@ class Dispute(Aggregate):
     followup_done_at: datetime | None = None
     referred_to: str | None = None
     recurrence_of: str | None = None
+    mediators: list[Mediator] = field(default_factory=list)  # named participants: teams, pavilions, cadres
+    settled_by: str | None = None  # the mediator_id of the one who settled the latest resolution
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -231,6 +234,17 @@ class Dispute(Aggregate):
         self._record(now=now, actor=actor, action="contact", from_state=previous, note=note)
         self.events.append(ev.DisputeContacted(dispute_id=self.dispute_id, at=now, actor=actor, first=first))
 
+    def join(self, *, now: datetime, actor: str, mediator_id: str, name: str, kind: str) -> None:
+        """Name a mediation team, pavilion, village cadre… as a participant of the dispute."""
+        self._allow("join", now, OPEN_STATES)
+        why = mediator_refusal(self.mediators, mediator_id, name, kind)
+        if why:
+            raise DisputeRefused(why)
+        self.mediators.append(Mediator(mediator_id, name, kind, now, actor))
+        self._record(now=now, actor=actor, action="join", from_state=self.state, note=f"{kind}: {name} ({mediator_id})")
+        self.events.append(ev.DisputeMediatorJoined(dispute_id=self.dispute_id, at=now, actor=actor,
+                                                    mediator_id=mediator_id, name=name, kind=kind, level=self.level))
+
     def escalate(self, *, now: datetime, actor: str, to_level: str | None = None, reason: str = "") -> None:
         """Up to the next gate, or to `to_level`; skipping a gate needs a reason."""
         self._allow("escalate", now, OPEN_STATES)
@@ -255,9 +269,13 @@ class Dispute(Aggregate):
             )
         )
 
-    def resolve(self, *, now: datetime, actor: str, agreement: Agreement) -> None:
-        """Settled by an agreement signed by every party, the mediator and a witness."""
+    def resolve(self, *, now: datetime, actor: str, agreement: Agreement, settled_by: str | None = None) -> None:
+        """Settled by an agreement signed by every party, the mediator and a witness; `settled_by` names the
+        participant who settled it (by default the only one named)."""
         self._allow("resolve", now, {"mediating", "escalated"})
+        who, why = settler(self.mediators, settled_by)
+        if why:
+            raise DisputeRefused(why)
         if self.first_contact_at is None:
             raise DisputeRefused(f"dispute {self.dispute_id} has no contact with the parties recorded yet")
         if not agreement.terms.strip():
@@ -267,11 +285,14 @@ class Dispute(Aggregate):
             raise DisputeRefused("the agreement lacks the signature of: " + ", ".join(missing))
         previous = self.state
         self.state, self.agreement, self.resolved_at = "resolved", agreement, now
+        self.settled_by = who.mediator_id if who else None
         self.followup_due_at, self.followup_notified, self.followup_done_at = now + FOLLOWUP_AFTER, False, None
         self._record(now=now, actor=actor, action="resolve", from_state=previous, note=agreement.terms)
         self.events.append(
             ev.DisputeResolved(
-                dispute_id=self.dispute_id, at=now, actor=actor, level=self.level, followup_due_at=self.followup_due_at
+                dispute_id=self.dispute_id, at=now, actor=actor, level=self.level, followup_due_at=self.followup_due_at,
+                settled_by=who.mediator_id if who else None, settled_by_name=who.name if who else None,
+                settled_by_kind=who.kind if who else None,
             )
         )
 
@@ -375,6 +396,7 @@ class Dispute(Aggregate):
         if self.agreement is not None:
             doc["agreement"] = {"terms": self.agreement.terms, "signatures": dict(self.agreement.signatures)}
         doc["history"] = [asdict(entry) for entry in self.history]
+        doc["mediators"] = [asdict(m) for m in self.mediators]
         doc["next_due_at"] = self.next_due_at
         return doc
 
@@ -382,7 +404,9 @@ class Dispute(Aggregate):
     def from_dict(cls, doc: Mapping[str, Any]) -> Dispute:
         """The inverse of `to_dict`; other keys (`_id`, `outbox`, `next_due_at`) are ignored and
         naive datetimes, as a Mongo client returns them, are read as UTC."""
-        values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events"}
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name not in ("events", *_ADDED_LATER)}
+        values["settled_by"] = doc.get("settled_by")
+        values["mediators"] = [Mediator(**{**m, "joined_at": as_utc(m["joined_at"])}) for m in doc.get("mediators", [])]
         for name in _DATETIME_FIELDS:
             values[name] = as_utc(values[name])
         values["parties"] = [Party(**party) for party in doc["parties"]]
@@ -410,6 +434,9 @@ class Dispute(Aggregate):
     def _level(self) -> str:
         return self.level
 
+
+#: fields a dispute stored before them does not have
+_ADDED_LATER = ("mediators", "settled_by")
 
 _DATETIME_FIELDS = (
     "reported_at",

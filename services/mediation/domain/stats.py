@@ -1,5 +1,9 @@
 """Mediation statistics over the disputes of a period (the caller picks them, by reported_at).
 
+Who mediated: each named participant (team, pavilion, cadre…) with the disputes of the period it
+joined and those it settled, per level; and the resolutions per kind of participant (`unnamed`:
+resolved with nobody named as settling it).
+
 Shares are of the disputes opened in the period, so they read as "of what came in, how much was
 settled at or below the village / the town" (小纠纷不出村、大矛盾不出镇); None when nothing opened.
 """
@@ -10,7 +14,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import median
 
+from mediation.domain.mediators import KIND_LABELS, MEDIATOR_KINDS
 from mediation.domain.model import LEVELS, Dispute
+
+UNNAMED = "unnamed"
+
+
+@dataclass(frozen=True)
+class MediatorStats:
+    mediator_id: str
+    name: str  # as named on its latest dispute
+    kind: str
+    kind_label: str
+    joined: int
+    resolved: int  # settled by it (settled_by)
+    resolved_by_level: dict[str, int]  # every level, zeros included
 
 
 @dataclass(frozen=True)
@@ -27,6 +45,33 @@ class DisputeStats:
     high_risk: int
     median_seconds_to_first_contact: float | None
     median_seconds_to_resolution: float | None
+    resolved_by_mediator_kind: dict[str, int]  # every kind and `unnamed`, zeros included
+    mediators: list[MediatorStats]  # most resolutions first, then by id
+
+
+def mediator_stats(disputes: Iterable[Dispute]) -> list[MediatorStats]:
+    """Per named participant: the disputes it joined and those it settled (resolved, settled_by it)."""
+    joined: dict[str, int] = {}
+    named: dict[str, tuple[str, str, object]] = {}  # id -> (name, kind, when named) of its latest naming
+    settled: dict[str, dict[str, int]] = {}
+    for dispute in disputes:
+        for mediator in dispute.mediators:
+            joined[mediator.mediator_id] = joined.get(mediator.mediator_id, 0) + 1
+            latest = named.get(mediator.mediator_id)
+            if latest is None or latest[2] <= mediator.joined_at:  # type: ignore[operator]
+                named[mediator.mediator_id] = (mediator.name, mediator.kind, mediator.joined_at)
+        if dispute.state == "resolved" and dispute.settled_by is not None:
+            levels = settled.setdefault(dispute.settled_by, dict.fromkeys(LEVELS, 0))
+            levels[dispute.level] += 1
+    rows = [
+        MediatorStats(
+            mediator_id=ident, name=name, kind=kind, kind_label=KIND_LABELS.get(kind, kind), joined=joined[ident],
+            resolved=sum(settled.get(ident, {}).values()),
+            resolved_by_level=settled.get(ident, dict.fromkeys(LEVELS, 0)),
+        )
+        for ident, (name, kind, _) in named.items()
+    ]
+    return sorted(rows, key=lambda r: (-r.resolved, r.mediator_id))
 
 
 def dispute_stats(disputes: Iterable[Dispute]) -> DisputeStats:
@@ -54,4 +99,14 @@ def dispute_stats(disputes: Iterable[Dispute]) -> DisputeStats:
         high_risk=sum(1 for d in disputes if d.high_risk),
         median_seconds_to_first_contact=median(contact_seconds) if contact_seconds else None,
         median_seconds_to_resolution=median(resolution_seconds) if resolution_seconds else None,
+        resolved_by_mediator_kind=_by_kind(resolved),
+        mediators=mediator_stats(disputes),
     )
+
+
+def _by_kind(resolved: list[Dispute]) -> dict[str, int]:
+    counts = dict.fromkeys((*MEDIATOR_KINDS, UNNAMED), 0)
+    for dispute in resolved:
+        who = next((m for m in dispute.mediators if m.mediator_id == dispute.settled_by), None)
+        counts[who.kind if who else UNNAMED] += 1
+    return counts

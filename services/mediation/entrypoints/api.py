@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Response
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,7 +22,7 @@ from pydantic import (
 
 from common.contracts.alerts import Party
 from common.contracts.base import Identifier
-from common.contracts.disputes import Level, Referral, State
+from common.contracts.disputes import Level, MediatorKind, Referral, State
 from common.errors import Invalid
 from common.http import ERROR_RESPONSES, Principal, context, create_app, personal, require
 from common.runtime import Runtime
@@ -64,13 +65,16 @@ class DisputeCreate(_Body):
     officer_id: str | None = Field(default=None, max_length=64)
     source_ref: str | None = Field(default=None, max_length=64, description="The reporting system's own id, if any.")
     request_id: Identifier | None = Field(default=None, description="Retries with the same id open one dispute.")
+    reported_at: AwareDatetime | None = Field(
+        default=None, description="When the report was made, if earlier (an informant's app offline): within the "
+                                  "last 7 days; 事不过夜 counts from it. Default now.")
 
     model_config = ConfigDict(json_schema_extra={"dependentRequired": {"lon": ["lat"], "lat": ["lon"]}})
 
     def report(self) -> Report:
         if (self.lat is None) != (self.lon is None):
             raise Invalid("lat" if self.lat is None else "lon", "lon and lat are given together, or neither")
-        told = self.model_dump(exclude={"parties", "request_id"})
+        told = self.model_dump(exclude={"parties", "request_id", "reported_at"})
         return Report(**told, parties=tuple(domain.Party(**p.model_dump()) for p in self.parties))
 
 
@@ -96,9 +100,22 @@ class AgreementBody(_Body):
         max_length=MAX_PARTIES + 2, description="Every party_id, 'mediator' and 'witness' -> the name as signed.")
 
 
+class Join(_Action):
+    """Name a mediation team (纠纷调解队), pavilion (调解亭), police–enterprise team (警企调解队), village cadre…
+    as a participant of the dispute."""
+
+    action: Literal["join"]
+    mediator_id: Identifier = Field(description="The station's id of the team or person, the same on every dispute.")
+    name: str = Field(min_length=1, pattern=r"\S", max_length=60)
+    kind: MediatorKind
+
+
 class Resolve(_Action):
     action: Literal["resolve"]
     agreement: AgreementBody
+    settled_by: Identifier | None = Field(
+        default=None, description="The mediator_id of the named participant who settled it; default: the only one "
+                                  "named, if one is.")
 
 
 class Close(_Action):
@@ -122,7 +139,7 @@ class Followup(_Action):
 
 
 class _Named(BaseModel):
-    action: Literal["contact", "escalate", "resolve", "close", "reopen", "followup"]
+    action: Literal["contact", "join", "escalate", "resolve", "close", "reopen", "followup"]
 
 
 def _known_action(body: Any) -> Any:
@@ -130,7 +147,7 @@ def _known_action(body: Any) -> Any:
     return body
 
 
-_Actions = Contact | Escalate | Resolve | Close | Reopen | Followup
+_Actions = Contact | Join | Escalate | Resolve | Close | Reopen | Followup
 
 
 class ActionRequest(RootModel[Annotated[_Actions, Field(discriminator="action"), BeforeValidator(_known_action)]]):
@@ -182,7 +199,7 @@ async def report_dispute(
     body: DisputeCreate, principal: Reporter, m: MediationDep, response: Response
 ) -> dict[str, Any]:
     """Open a dispute (201); the same request_id again returns the dispute it opened (200)."""
-    dispute, opened = await handlers.report_dispute(m, body.report(), body.request_id)
+    dispute, opened = await handlers.report_dispute(m, body.report(), body.request_id, body.reported_at)
     if not opened:
         response.status_code = 200
     return _view(m, dispute, principal)
@@ -213,16 +230,20 @@ async def list_disputes(
 
 @router.post("/disputes/{dispute_id}/actions", tags=["disputes"])
 async def act(dispute_id: Identifier, request: ActionRequest, principal: Mediator, m: MediationDep) -> dict[str, Any]:
-    """contact, escalate, resolve, close (unresolved), reopen or followup; a move the dispute refuses is 409."""
+    """contact, join (name a mediation team, pavilion or cadre), escalate, resolve, close (unresolved), reopen or
+    followup; a move the dispute refuses is 409."""
     match body := request.root:
         case Contact():
             dispute = await handlers.contact(m, dispute_id, actor=body.actor, note=body.note)
+        case Join():
+            dispute = await handlers.join(m, dispute_id, actor=body.actor, mediator_id=body.mediator_id,
+                                          name=body.name, kind=body.kind)
         case Escalate():
             dispute = await handlers.escalate(m, dispute_id, actor=body.actor, to_level=body.to_level,
                                               reason=body.reason)
         case Resolve():
             dispute = await handlers.resolve(m, dispute_id, actor=body.actor, terms=body.agreement.terms,
-                                             signatures=body.agreement.signatures)
+                                             signatures=body.agreement.signatures, settled_by=body.settled_by)
         case Close():
             dispute = await handlers.close_unresolved(m, dispute_id, actor=body.actor, reason=body.reason,
                                                       referred_to=body.referred_to)

@@ -23,6 +23,7 @@ from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from common.mongo import forget_marks_update
 from common.outbox import LOCAL, Effect, EffectHandler
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
 from common.timefmt import epoch_ms
@@ -388,7 +389,7 @@ class MongoRollups:
         cleaned = 0
         marked = self.collection.find({"marked_ms": {"$lte": older_than_ms}}, {"marks": 1, "rev": 1}).limit(limit)
         async for doc in marked:
-            update = _forget(doc.get("marks") or {}, older_than_ms)
+            update = forget_marks_update(doc.get("marks") or {}, older_than_ms)
             # a cell that took an entry meanwhile (rev moved) is cleaned on the next run
             result = await self.collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)
             cleaned += result.modified_count
@@ -399,16 +400,6 @@ class MongoRollups:
         docs = [{**r.to_dict(), "week_scope": _week_scope(r.cell), "rev": 0} for r in rollups]
         for start in range(0, len(docs), 1000):
             await self.collection.insert_many(docs[start : start + 1000], ordered=False)
-
-
-def _forget(marks: Mapping[str, int], older_than_ms: int) -> dict[str, Any]:
-    kept = [at for at in marks.values() if at > older_than_ms]
-    update: dict[str, Any] = {"$unset": {f"marks.{name}": "" for name, at in marks.items() if at <= older_than_ms}}
-    if kept:
-        update["$set"] = {"marked_ms": min(kept)}
-    else:
-        update["$unset"]["marked_ms"] = ""
-    return update
 
 
 class InMemoryRollups:

@@ -56,7 +56,7 @@ async def test_a_dispute_from_report_through_the_gates_to_a_signed_agreement(run
         assert dispute_id.startswith("D-20261123-")
         assert (dispute["state"], dispute["level"], dispute["high_risk"]) == ("reported", "community", False)
         assert dispute["reported_at"] == "2026-11-23T08:15:00+08:00"
-        assert dispute["first_contact_due_at"] == "2026-11-24T08:15:00+08:00"
+        assert dispute["first_contact_due_at"] == "2026-11-24T00:00:00+08:00"  # before the reporting day ends
         assert dispute["parties"][0]["phone"] == "13800138001"
 
         refused = await act(dispute_id, resolve(), 409)

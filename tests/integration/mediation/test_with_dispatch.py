@@ -67,7 +67,7 @@ async def test_an_alert_closed_as_referred_to_mediation_becomes_a_dispute(run_se
         assert [p["party_id"] for p in dispute["parties"]] == ["p1", "p2"]
         assert (dispute["address"], dispute["lon"], dispute["lat"]) == ("枫亭镇街道8号", *STATION)
         assert dispute["reported_at"] == "2026-11-23T08:45:40+08:00"
-        assert dispute["first_contact_due_at"] == "2026-11-24T08:45:40+08:00"
+        assert dispute["first_contact_due_at"] == "2026-11-24T00:00:00+08:00"  # before the reporting day ends
 
     opened = await published("disputes.opened")
     assert [e.msg_id for e in opened] == ["D-110-20261123-000123/opened/1"]

@@ -96,3 +96,27 @@ def test_a_morning_report_contacted_at_23_59_59_is_in_time_at_midnight_late() ->
 def test_a_morning_report_is_not_left_until_the_next_morning() -> None:
     dispute = _reported(at(23, 9))
     assert [type(e).__name__ for e in dispute.check_deadlines(at(24, 8, 59))] == ["DisputeOverdue"]
+
+
+async def test_a_report_dated_earlier_counts_from_then_and_a_date_out_of_bounds_is_invalid() -> None:
+    from common.clock import FakeClock
+    from common.errors import Invalid
+    from common.fakes import FakePublisher
+    from mediation import handlers
+    from mediation.adapters.store import InMemoryDisputes, InMemoryRequestIds
+    from mediation.handlers import Mediation, Report
+
+    now = at(24, 12, 30).astimezone(UTC)
+    m = Mediation(MediationSettings(), FakeClock(now), FakePublisher(), InMemoryDisputes(), InMemoryRequestIds())
+    report = Report(source="informant", reported_by="信息员林某", category="land", summary="宅基地边界争执",
+                    parties=(Party("p1", "林某"),))
+    dispute, _ = await handlers.report_dispute(m, report, reported_at=at(23, 21).astimezone(UTC))
+    assert (dispute.reported_at, dispute.first_contact_due_at) == (at(23, 21), at(24, 12))
+    assert dispute.dispute_id.startswith("D-20261123-")
+    assert await handlers.sweep_deadlines(m) == 1  # 12:30: overdue since noon
+    for wrong in (now + timedelta(minutes=6), now - timedelta(days=7, seconds=1)):
+        with pytest.raises(Invalid) as refused:
+            await handlers.report_dispute(m, report, reported_at=wrong)
+        assert refused.value.field == "reported_at"
+    skewed, _ = await handlers.report_dispute(m, report, reported_at=now + timedelta(minutes=5))
+    assert skewed.reported_at == now  # a clock a little ahead: now
