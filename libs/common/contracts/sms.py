@@ -106,8 +106,6 @@ class SmsAnsweredRating(SmsAnswered):
     subject: ClassVar[str] = subjects.SMS_ANSWERED_RATING
 
 
-ANSWERED: dict[str, type[SmsAnswered]] = {"notify": SmsAnsweredNotify, "rating": SmsAnsweredRating}
-
 
 class SmsDelivery(Event):
     """What became of a message notify sent: handed to the operator, delivered, or failed for good."""
@@ -136,6 +134,3 @@ class SmsDeliveryRating(SmsDelivery):
 
     subject: ClassVar[str] = subjects.SMS_DELIVERY_RATING
 
-
-#: the subject a receipt goes to, by requester: its own, or `sms.delivery` for a requester without one
-DELIVERY: dict[str, type[SmsDelivery]] = {"notify": SmsDeliveryNotify, "rating": SmsDeliveryRating}

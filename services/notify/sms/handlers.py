@@ -35,7 +35,16 @@ from prometheus_client import Counter
 
 from common.clock import Clock
 from common.contracts.base import ID_PATTERN, Event
-from common.contracts.sms import ANSWERED, DELIVERY, SmsDelivery, SmsInbound, SmsSendRequested
+from common.contracts.sms import (
+    SmsAnswered,
+    SmsAnsweredNotify,
+    SmsAnsweredRating,
+    SmsDelivery,
+    SmsDeliveryNotify,
+    SmsDeliveryRating,
+    SmsInbound,
+    SmsSendRequested,
+)
 from common.errors import Conflict, NotFound, Refused
 from common.outbox import RawPublisher
 from common.unit_of_work import UnitOfWork
@@ -57,6 +66,10 @@ STRAYS = Counter(
 OPTED_OUT = Counter("fengqiao_sms_opt_outs_total", "Replies that put a phone on the opt-out list.")
 
 Staged = list[tuple[Event, str]]
+#: whom an answer is told to: the owner of its question, on its own subject
+ANSWERED: dict[str, type[SmsAnswered]] = {"notify": SmsAnsweredNotify, "rating": SmsAnsweredRating}
+#: whom a receipt is told to: the requester, on its own subject (`sms.delivery` for one without)
+DELIVERY: dict[str, type[SmsDelivery]] = {"notify": SmsDeliveryNotify, "rating": SmsDeliveryRating}
 
 
 @dataclass
