@@ -96,7 +96,10 @@ async def test_the_overdue_path_end_to_end(run_service, published, nc) -> None:
         assert (await svc.http.post("/v1/callbacks/cb-nope/complete",
                                     json={"channel": "visit", "reached": True, "by": "P1"})).status_code == 404
         figures = (await svc.http.get("/v1/callbacks/figures", params={"week": "2026-W48", "by": "officer"})).json()
-        assert figures["rows"] == [{"key": "P1001", "done_in_time": 0, "done_late": 1, "overdue": 1}]
+        assert figures["rows"] == [{"key": "P1001", "done_in_time": 0, "done_late": 1, "overdue": 1, "satisfied": 0,
+                                       "basically": 0, "dissatisfied": 0, "objections_opened": 0,
+                                       "objections_explained": 0, "objections_escalated": 0, "rated": 0,
+                                       "satisfaction_rate": None}]
         assert (await svc.http.get("/v1/callbacks/figures", params={"week": "2026-48"})).status_code == 422
 
     [overdue] = await published("callbacks.overdue")
