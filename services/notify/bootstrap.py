@@ -14,6 +14,7 @@ from common.clock import Clock
 from common.fakes import FakePublisher
 from common.mongo import ensure_indexes
 from common.runtime import Periodic, Runtime, ServiceParts
+from common.settings import reveal
 from notify import domain, handlers
 from notify.adapters.store import INDEXES, InMemoryCallbacks, MongoCallbacks, memory_cases, mongo_cases
 from notify.entrypoints.api import build_app
@@ -46,8 +47,8 @@ def gateway_for(runtime: Runtime) -> SmsGateway:
     if settings.sms_gateway == "kannel":
         return KannelGateway(
             url=settings.sms_kannel_url, username=settings.sms_kannel_username,
-            password=settings.sms_kannel_password, sender=settings.sms_kannel_from,
-            callback_url=settings.sms_callback_url, callback_token=settings.sms_callback_token,
+            password=reveal(settings.sms_kannel_password), sender=settings.sms_kannel_from,
+            callback_url=settings.sms_callback_url, callback_token=reveal(settings.sms_callback_token),
             timeout_s=settings.sms_kannel_timeout_s,
         )
     return embedded.EmbeddedGateway(

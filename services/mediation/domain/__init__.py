@@ -5,6 +5,7 @@ the threat-of-violence screening (rules in `risk_rules.toml`), `recurrence` the 
 between disputes, `stats` the figures the station reports.
 """
 
+from mediation.domain.deadlines import FirstContactRule
 from mediation.domain.events import (
     DisputeClosedUnresolved,
     DisputeContacted,
@@ -18,7 +19,6 @@ from mediation.domain.events import (
     DisputeResolved,
 )
 from mediation.domain.model import (
-    FIRST_CONTACT_WITHIN,
     FOLLOWUP_AFTER,
     LEVELS,
     MEDIATOR,
@@ -48,7 +48,7 @@ from mediation.domain.risk import RiskAssessment, RiskMatch, RiskRule, RiskRules
 from mediation.domain.stats import DisputeStats, dispute_stats
 
 __all__ = [
-    "FIRST_CONTACT_WITHIN",
+    "FirstContactRule",
     "FOLLOWUP_AFTER",
     "LEVELS",
     "MEDIATOR",
