@@ -81,8 +81,11 @@ async def test_a_closed_alert_to_a_counted_rating_and_a_followup(run_service, nc
                                    json={"actor": "所长", "findings": "民警解释不耐心", "actions": "已约谈"})
         assert done.status_code == 200 and done.json()["state"] == "done"
 
-    assert [b["level"] for b in ratings.on("ratings.received")] == ["dissatisfied"]
-    assert len(ratings.on("ratings.dissatisfied")) == 1 and len(ratings.on("ratings.survey_sent")) == 1
+    # a core subscriber sees a staged event again when a redelivery publishes it before the first unstaged it;
+    # the stream keeps one (the same msg id)
+    assert {b["rating_id"]: b["level"] for b in ratings.on("ratings.received")} == {rating["rating_id"]: "dissatisfied"}
+    assert len({b["rating_id"] for b in ratings.on("ratings.dissatisfied")}) == 1
+    assert len({b["survey_id"] for b in ratings.on("ratings.survey_sent")}) == 1
 
 
 async def _json(response_coroutine):
@@ -159,8 +162,8 @@ async def test_the_rebuild_command_gives_the_roll_ups_kept_as_things_happened(ru
             await eventually(lambda n=n: len(recorder.on(SMS_SEND)) == n + 1)
             await publish(nc, SMS_ANSWERED_RATING, inbound(10 + n, text, recorder.on(SMS_SEND)[n]["ref"],
                                                           phone=f"1390013900{n}"), f"mo-1{n}")
-        await eventually(lambda: _json(svc.http.get("/v1/ratings", params={"officer_id": "P1001"})))
-        await eventually(lambda: consumed(svc, "rating-sms-answered", "SMS", 3))
+        await eventually(lambda: _count(svc.http.get("/v1/ratings", params={"officer_id": "P1001"}), 3))
+        await eventually(lambda: consumed(svc, "rating-sms-answered", "SMS", 6))  # 3 sms.send, 3 answers
         before = await _reports(svc)
         env = os.environ | {"FQ_RATING_MONGO_URL": store_server.url, "FQ_RATING_MONGO_DB": f"{db_name}_rating",
                             "FQ_RATING_LOG_JSON": "true"}
@@ -171,6 +174,10 @@ async def test_the_rebuild_command_gives_the_roll_ups_kept_as_things_happened(ru
         assert await _reports(svc) == before
         total = next(r for r in before["station"] if r["channel"] == "all")
         assert (total["satisfied"], total["basically"], total["dissatisfied"], total["surveyed"]) == (1, 1, 1, 3)
+
+
+async def _count(response, n: int) -> bool:
+    return len((await response).json()) == n
 
 
 async def _reports(svc) -> dict:
