@@ -143,13 +143,16 @@ def inbound_events(inbound: InboundSms) -> Staged:
 
 
 async def request_sms(s: Sms, command: SmsSendRequested) -> OutboundMessage:
-    """Store the message (once per sms_id) and send it now if it is due."""
+    """Store the question it asks, then the message (once per sms_id), and send it now if it is due. The
+    question first: a message stored is sent by any replica's sweep, and its answer must find its question."""
     phone = station_phone(command.phone) or command.phone
     message = OutboundMessage.request(
         sms_id=command.sms_id, phone=phone, text=command.text, purpose=command.purpose,
         requested_by=command.requested_by, ref=command.ref, requested_at=command.requested_at,
         not_before=command.not_before, now=s.clock.now(),
     )
+    if command.question is not None:
+        await _ask(s, command, phone, asked_at=message.next_try_at or s.clock.now())
     if await s.uow.add(message):
         log.info("sms.queued", sms_id=message.sms_id, purpose=message.purpose, requested_by=message.requested_by,
                  due=message.next_try_at.isoformat() if message.next_try_at else None)
@@ -157,8 +160,6 @@ async def request_sms(s: Sms, command: SmsSendRequested) -> OutboundMessage:
         stored = await s.uow.get(command.sms_id)  # publishes what an earlier delivery left staged
         if (stored.phone, stored.text) != (phone, command.text):
             log.warning("sms.id_reused", sms_id=command.sms_id, detail="kept the first request under this sms_id")
-    if command.question is not None:
-        await _ask(s, command, phone, asked_at=message.next_try_at or s.clock.now())
     await send_if_due(s, command.sms_id)
     return await s.uow.get(command.sms_id)
 
