@@ -45,7 +45,7 @@ from common.contracts.sms import (
     SmsInbound,
     SmsSendRequested,
 )
-from common.errors import Conflict, NotFound, Refused
+from common.errors import Conflict, NotFound, Refused, dependency_down
 from common.outbox import RawPublisher
 from common.unit_of_work import UnitOfWork
 from notify.sms.adapters.port import DeliveryReceipt, OutboundSms, SendResult, SmsGateway
@@ -204,7 +204,7 @@ async def send_if_due(s: Sms, sms_id: str) -> bool:
         return True
     result = await _send(s, message)
     if result.accepted:
-        await _act(s, sms_id, lambda m, now: m.accepted(now, s.gateway_name))
+        await _after_handing_over(s, sms_id, lambda m, now: m.accepted(now, s.gateway_name))
         SENDS.labels(s.gateway_name, "accepted").inc()
         log.info("sms.sent", sms_id=sms_id, attempt=message.attempts, gateway=s.gateway_name)
     else:
@@ -214,6 +214,28 @@ async def send_if_due(s: Sms, sms_id: str) -> bool:
         log.warning("sms.not_taken", sms_id=sms_id, attempt=message.attempts, retryable=result.retryable,
                     detail=result.detail)
     return True
+
+
+#: how long the save after a send keeps trying while the store is away (within the lease: after it, another
+#: replica would hand the message over again)
+SAVE_AFTER_SEND_PATIENCE = 0.75
+
+
+async def _after_handing_over(s: Sms, sms_id: str, command: Callable[[OutboundMessage, datetime], bool]) -> None:
+    """Save that the gateway took the message, trying again while the store is away for most of the lease: a
+    save lost here lets the lease run out, and the next try would hand the same SMS over a second time."""
+    deadline = asyncio.get_running_loop().time() + s.policy.lease.total_seconds() * SAVE_AFTER_SEND_PATIENCE
+    delay = 0.1
+    while True:
+        try:
+            await _act(s, sms_id, command)
+            return
+        except Exception as exc:
+            if not dependency_down(exc) or asyncio.get_running_loop().time() + delay > deadline:
+                raise
+            log.warning("sms.save_after_send_retried", sms_id=sms_id, error=repr(exc)[:200])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 async def _refusal(s: Sms, message: OutboundMessage) -> str | None:
