@@ -9,7 +9,6 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 
@@ -20,6 +19,7 @@ from common.contracts import objections as objection_contract
 from common.contracts.base import Event
 from common.contracts.sms import Question, SmsAnsweredNotify, SmsDeliveryNotify, SmsSendRequested
 from common.errors import Conflict, Invalid, NotFound
+from common.event_table import INSIDE, EventTable, Row, by_key, public_events
 from common.outbox import RawPublisher
 from common.replies import short_code
 from common.repository import Repository, VersionConflict
@@ -68,7 +68,7 @@ class Notify:
     def __post_init__(self) -> None:
         self.rules = self.rules or callback_rules(self.settings)
         self.station = StationContact(self.settings.station_name, self.settings.station_phone)
-        self.uow = UnitOfWork(self.callbacks, self.publisher, lambda c: public_events(c, self.sms_for),
+        self.uow = UnitOfWork(self.callbacks, self.publisher, lambda c: public_events(EVENTS, self, c),
                               kind="callback", refusal=CallbackRefused)
 
     @property
@@ -99,42 +99,32 @@ class Notify:
 
 # --- what notify tells the others --------------------------------------------------------------
 
-#: domain events and their public contracts (the same fields); a send failure stays in the history
-_CONTRACTS: dict[type, type[Event]] = {
-    ev.CallbackScheduled: contract.CallbackScheduled,
-    ev.CallbackSent: contract.CallbackSent,
-    ev.CallbackDelivered: contract.CallbackDelivered,
-    ev.CallbackManual: contract.CallbackManual,
-    ev.CallbackCompleted: contract.CallbackCompleted,
-    ev.CallbackOverdue: contract.CallbackOverdue,
-    ev.CallbackSuperseded: contract.CallbackSuperseded,
-    ev.ObjectionOpened: objection_contract.ObjectionOpened,
-    ev.ObjectionExplained: objection_contract.ObjectionExplained,
-    ev.ObjectionEscalated: objection_contract.ObjectionEscalated,
+
+def _completed(n: Notify, callback: Callback, event: ev.CallbackCompleted) -> Event:
+    """callbacks.completed with the party's phone: rating surveys a party the callback left without a level."""
+    return contract.CallbackCompleted(**{**vars(event), "phone": callback.phone or None})
+
+
+def _sms(n: Notify, callback: Callback, event: ev.CallbackSent | ev.CallbackReprompted) -> Event:
+    return n.sms_for(callback, event)
+
+
+#: every domain event of a callback -> its public contracts (the event's own fields unless built; msg ids
+#: `<callback_id>/<subject tail>/<history length>`, an SMS command's its sms_id); a send failure stays inside
+EVENTS: EventTable[Notify] = {
+    ev.CallbackScheduled: Row(contract.CallbackScheduled),
+    ev.CallbackSent: (Row(contract.CallbackSent), Row(SmsSendRequested, _sms, by_key)),
+    ev.CallbackDelivered: Row(contract.CallbackDelivered),
+    ev.CallbackSendFailed: INSIDE,
+    ev.CallbackManual: Row(contract.CallbackManual),
+    ev.CallbackCompleted: Row(contract.CallbackCompleted, _completed),
+    ev.CallbackReprompted: Row(SmsSendRequested, _sms, by_key),
+    ev.CallbackOverdue: Row(contract.CallbackOverdue),
+    ev.CallbackSuperseded: Row(contract.CallbackSuperseded),
+    ev.ObjectionOpened: Row(objection_contract.ObjectionOpened),
+    ev.ObjectionExplained: Row(objection_contract.ObjectionExplained),
+    ev.ObjectionEscalated: Row(objection_contract.ObjectionEscalated),
 }
-#: domain events that only ask for an SMS (no public fact)
-_SMS_ONLY = (ev.CallbackReprompted,)
-
-
-def public_events(callback: Callback, sms_for: Callable[[Callback, Any], SmsSendRequested]) -> Staged:
-    """The events the callback recorded since it was loaded, as public contracts with deterministic msg ids
-    (`<callback_id>/<kind>/<history length>`), and for a sent one the `sms.send` command (msg id: its sms_id)."""
-    step = len(callback.history)
-    staged: Staged = []
-    for event in callback.events:
-        if isinstance(event, _SMS_ONLY):
-            staged.append((sms_for(callback, event), event.message_id))
-            continue
-        public_type = _CONTRACTS.get(type(event))
-        if public_type is None:
-            continue
-        public = public_type(**vars(event))  # flat events of plain values
-        if isinstance(event, ev.CallbackCompleted) and callback.phone:
-            public = public.model_copy(update={"phone": callback.phone})  # rating surveys the party
-        staged.append((public, f"{callback.callback_id}/{public.subject.removeprefix('callbacks.')}/{step}"))
-        if isinstance(event, ev.CallbackSent):
-            staged.append((sms_for(callback, event), event.message_id))
-    return staged
 
 
 # --- case events -------------------------------------------------------------------------------

@@ -390,6 +390,10 @@ class Callback:
     # --- queries ----------------------------------------------------------------------------
 
     @property
+    def ident(self) -> str:
+        return self.callback_id
+
+    @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
