@@ -147,6 +147,13 @@ async def test_an_invalid_rating_body_is_422_naming_the_field_and_a_retry_stores
         assert {e["field"] for e in bad.json()["detail"]} == {"level", "comment"}
         assert (await svc.http.post("/v1/ratings", json=body)).status_code == 201
         assert (await svc.http.post("/v1/ratings", json=body)).status_code == 200
+        reused = await svc.http.post("/v1/ratings", json=body | {"level": "dissatisfied"})
+        assert reused.status_code == 409 and "request_id tablet-1" in reused.json()["detail"]
+        for at in ("0001-01-01T00:00:00Z", "0003-01-01T00:00:00Z", 0, "2026-11-23T00:06:00Z"):  # now is 00:00Z
+            bad_at = await svc.http.post("/v1/ratings", json=body | {"request_id": "tablet-2", "at": at})
+            assert bad_at.status_code == 422 and bad_at.json()["detail"][0]["field"] == "at", at
+        full_width = await svc.http.get("/v1/reports/weekly", params={"week": "２０２６-W49"})
+        assert full_width.status_code == 422
         assert len((await svc.http.get("/v1/ratings", params={"officer_id": "P1002"})).json()) == 1
         weeks = await svc.http.get("/v1/reports/weekly", params={"week": "2025-W53"})
         assert weeks.status_code == 422 and weeks.json()["detail"][0]["field"] == "query.week"
