@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.domain import DomainEvent
+
 
 @dataclass(frozen=True)
-class CallbackEvent:
+class CallbackEvent(DomainEvent):
     callback_id: str
     case_id: str
     party_id: str
@@ -79,7 +81,7 @@ class CallbackReprompted(CallbackEvent):
 
 
 @dataclass(frozen=True)
-class ObjectionEvent:
+class ObjectionEvent(DomainEvent):
     objection_id: str
     callback_id: str
     case_id: str

@@ -56,12 +56,12 @@ figures count the miss. `next_due_at` is the one time a sweep queries (`<= now`)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
-from common.domain import HistoryEntry, Refusal, as_utc, require_aware
+from common.domain import Aggregate, HistoryEntry, Refusal, as_utc, require_aware
 from notify.domain import events as ev
 from notify.domain.deadlines import RULES, Rule
 from notify.domain.schedule import SendPolicy
@@ -92,7 +92,7 @@ class CallbackRefused(Refusal):
 
 
 @dataclass(eq=False)
-class Callback:
+class Callback(Aggregate):
     callback_id: str
     case_id: str
     party_id: str
@@ -134,9 +134,9 @@ class Callback:
     objection_outcome: str | None = None
     escalated_at: datetime | None = None
     escalation: str | None = None  # still_objects | deadline_missed
-    history: list[HistoryEntry] = field(default_factory=list)
-    version: int = 0  # the stored version, kept by the repository (0: never saved); commands leave it
-    events: list[ev.CallbackEvent] = field(default_factory=list, repr=False)  # not persisted
+
+    refusal: ClassVar[type[Refusal]] = CallbackRefused
+    all_states: ClassVar[tuple[str, ...]] = STATES
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -417,7 +417,7 @@ class Callback:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the store (datetimes stay datetimes); `next_due_at` is derived, for the sweep."""
-        doc = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "events"}
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}
         doc["history"] = [dict(vars(entry)) for entry in self.history]  # flat: no deep copy (asdict's) needed
         doc["next_due_at"] = self.next_due_at
         return doc
@@ -426,7 +426,7 @@ class Callback:
     def from_dict(cls, doc: Mapping[str, Any]) -> Callback:
         """The inverse of `to_dict`; other keys (`_id`, `outbox`, `next_due_at`) are ignored and naive
         datetimes, as a Mongo client returns them, are read as UTC."""
-        values = {name: doc[name] for name in cls.__dataclass_fields__ if name != "events" and name in doc}
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events" and f.name in doc}
         for name in _DATETIME_FIELDS:
             if name in values:  # a field added later is absent from older documents: its default
                 values[name] = as_utc(values[name])
@@ -485,19 +485,6 @@ class Callback:
             ev.CallbackOverdue(
                 **self._ids(now), rule=self.rule, due_at=self.due_at, officer_id=self.officer_id, unit_id=self.unit_id
             )
-        )
-
-    def _allow(self, command: str, now: datetime, states: Iterable[State]) -> None:
-        require_aware(now)
-        allowed = [state for state in STATES if state in states]
-        if self.state not in allowed:
-            raise CallbackRefused(
-                f"cannot {command} callback {self.callback_id}: it is {self.state} (allowed when {', '.join(allowed)})"
-            )
-
-    def _record(self, *, now: datetime, actor: str, action: str, from_state: State | None, note: str = "") -> None:
-        self.history.append(
-            HistoryEntry(at=now, actor=actor, action=action, from_state=from_state, to_state=self.state, note=note)
         )
 
 

@@ -64,3 +64,21 @@ def test_a_bad_words_file_is_refused_with_the_reason(text, message):
     with pytest.raises(ValueError, match=message) as error:
         FollowupWords.parse(text, source="station.toml")
     assert str(error.value).startswith("station.toml: ")
+
+
+def test_the_default_words_are_loaded_from_the_file_and_a_station_file_from_its_path(tmp_path):
+    assert FollowupWords.load() == FollowupWords.parse(DEFAULT_WORDS_FILE.read_text(encoding="utf-8"))
+    assert FollowupWords.load(None) == WORDS
+    own = tmp_path / "station.toml"
+    own.write_text('suggestion = ["多巡逻"]\n', encoding="utf-8")
+    assert FollowupWords.load(own).suggestion == ("多巡逻",)
+    own.write_text("problem = [", encoding="utf-8")
+    with pytest.raises(ValueError) as error:
+        FollowupWords.load(own)
+    assert str(error.value).startswith(f"{own}: not TOML")
+
+
+def test_a_bad_file_without_a_source_is_named_as_the_followup_words():
+    with pytest.raises(ValueError) as error:
+        FollowupWords.parse("problem = [")
+    assert str(error.value).startswith("followup words: not TOML")
