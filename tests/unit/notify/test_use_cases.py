@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -296,3 +296,24 @@ async def test_a_long_failure_detail_still_makes_a_manual_task_event(n: Notify) 
     await handlers.sms_delivery(n, delivery(f"{cb('p1')}.1", "failed", "gateway_down_gave_up " + "x" * 470))
     [task] = n.publisher.on("callbacks.manual")
     assert task["reason"].startswith("SMS not delivered after 1 attempt(s): gateway_down_gave_up")
+
+
+async def test_an_objection_not_explained_in_3_days_goes_to_leadership_once(n: Notify) -> None:
+    await handlers.case_accepted(n, accepted(parties=(P1,)))
+    await handlers.sweep(n)
+    await handlers.complete(n, cb("p1"), channel="phone", reached=True, opinion="还是不满意", completed_by="P1001",
+                            level="basically", objection=True)
+    [opened] = n.publisher.on("callbacks.objection_opened")
+    assert (opened["why"], opened["due_at"]) == ("recorded", "2026-11-23T02:00:00Z")  # 3 days after 10:00 local
+    n.clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC) - timedelta(seconds=1))
+    await handlers.sweep(n)
+    assert n.publisher.on("callbacks.objection_escalated") == []
+    n.clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # the deadline itself: missed
+    await handlers.sweep(n)
+    await handlers.sweep(n)
+    [escalated] = n.publisher.on("callbacks.objection_escalated")
+    assert (escalated["why"], escalated["objection_id"]) == ("deadline_missed", opened["objection_id"])
+    assert [c.callback_id for c in await handlers.objections(n, "escalated", 10)] == [cb("p1")]
+    rows = await handlers.figures(n, "2026-W47", "officer")
+    assert (rows[0].basically, rows[0].objections_opened, rows[0].satisfaction_rate) == (1, 1, 1.0)
+    assert (await handlers.figures(n, "2026-W48", "officer"))[0].objections_escalated == 1
