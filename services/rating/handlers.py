@@ -24,7 +24,7 @@ from common.contracts.base import Event
 from common.contracts.callbacks import CallbackCompleted
 from common.contracts.objections import ObjectionEscalated
 from common.contracts.sms import Question, SmsAnsweredRating, SmsDeliveryRating, SmsSendRequested
-from common.errors import Conflict, Invalid, NotFound, Refused
+from common.errors import Conflict, Invalid, Refused
 from common.event_table import INSIDE, EventTable, Row, by_key, once, public_events
 from common.outbox import Effect, RawPublisher
 from common.timefmt import iso_week, week_bounds
@@ -317,8 +317,8 @@ async def objection_escalated(m: Evaluation, event: ObjectionEscalated) -> None:
     """An objection the officer's explanation did not settle is leadership's: a follow-up on the callback's
     rating (one per rating: a 不满意 that opened one already keeps it)."""
     stored = await m.ratings.get(callback_rating_id(event.callback_id))
-    if stored is None:
-        raise NotFound("rating of callback", event.callback_id)  # the completion is not here yet: redelivered
+    if stored is None:  # callbacks.completed is another consumer's: not handled yet, so try again later
+        raise Conflict(f"the rating of callback {event.callback_id} is not recorded yet")
     await _open_followup(m, stored.aggregate, "objection", event.at)
 
 

@@ -17,7 +17,7 @@ from common.contracts.callbacks import CallbackCompleted
 from common.contracts.objections import ObjectionEscalated
 from common.contracts.ratings import RatingRequested
 from common.contracts.sms import SmsAnsweredRating, SmsDeliveryRating
-from common.errors import Invalid, NotFound, Refused
+from common.errors import Conflict, Invalid, NotFound, Refused
 from common.fakes import FakePublisher
 from rating import handlers
 from rating.adapters.store import ROLLUP, RatingQuery, apply_rollup
@@ -480,7 +480,7 @@ async def test_an_escalated_objection_is_leaderships_follow_up_once(m) -> None:
     escalated = ObjectionEscalated.model_validate({
         "objection_id": "ob-1", "callback_id": "cb-1", "case_id": "A2026-0042", "officer_id": "P1001",
         "at": (START + 4 * H).isoformat(), "why": "still_objects"})
-    with pytest.raises(NotFound):  # the callback's completion is not here yet: redelivered later
+    with pytest.raises(Conflict):  # the callback's completion is not here yet: redelivered later, not dead
         await handlers.objection_escalated(m, escalated)
     await handlers.callback_completed(m, callback_done(level="satisfied", opinion="1", objection=True))
     assert m.followups.documents == {}
