@@ -45,6 +45,7 @@ from common import audit, bus, gauges, heap, mongo, tracing
 from common.clock import Clock, SystemClock
 from common.consume import ConsumeLoop, Consumer
 from common.contracts.subjects import stream_for
+from common.failures import dependency_down
 from common.logs import configure_logging, register_secrets
 from common.settings import ServiceSettings, reveal
 
@@ -272,6 +273,27 @@ def _starting_app(name: str, settings: ServiceSettings, missing: dict[str, str])
     return app
 
 
+#: how long a start-up hook (ensure_indexes…) keeps trying while the store or the broker is away
+START_HOOK_PATIENCE_S = 60.0
+
+
+async def _patiently(hook: Callable[[], Awaitable[Any]]) -> None:
+    """Run a start-up hook, trying again while a dependency is away (the store restarting as the service
+    starts must not stop the service)."""
+    deadline = asyncio.get_running_loop().time() + START_HOOK_PATIENCE_S
+    delay = 0.2
+    while True:
+        try:
+            await hook()
+            return
+        except Exception as exc:
+            if not dependency_down(exc) or asyncio.get_running_loop().time() + delay > deadline:
+                raise
+            log.warning("service.start_hook_retried", error=repr(exc)[:200])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     """The process entry point of one service (a container runs exactly this); see the module's text."""
     register_secrets(*settings.secret_values())  # before the first line: none of them is ever written
@@ -295,7 +317,7 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
             parts = await build(runtime)
             trail = audit.attach(parts.app, runtime.db, settings.audit_retention_days, name)
             for hook in (*parts.on_start, trail.store.ensure_indexes):
-                await hook()
+                await _patiently(hook)
             gate.open(parts.app)
             running.set()
             try:

@@ -39,6 +39,8 @@ def week_bounds(label: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     ValueError for a label that names no week: W00, W54, a W53 of a year with 52 weeks (2025-W53
     would be read as 2026-W01), or a year outside 1000..9998 (so the end and the zone stay in range).
     """
+    if not label.isascii():  # strptime reads full-width digits (２０２６-W49) as digits
+        raise ValueError(f"a week is written in ASCII digits like 2026-W48, not {label!r}")
     try:
         monday = datetime.strptime(label + "-1", "%G-W%V-%u")
     except ValueError as exc:

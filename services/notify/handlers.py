@@ -15,10 +15,13 @@ import structlog
 from common.clock import Clock
 from common.contracts import callbacks as contract
 from common.contracts import cases as case_contract
+from common.contracts import objections as objection_contract
 from common.contracts.base import Event
-from common.contracts.sms import SmsDelivery, SmsInbound, SmsSendRequested
-from common.errors import Conflict, Invalid
+from common.contracts.sms import Question, SmsAnsweredNotify, SmsDeliveryNotify, SmsSendRequested
+from common.errors import Conflict, Invalid, NotFound
+from common.event_table import INSIDE, EventTable, Row, by_key, public_events
 from common.outbox import RawPublisher
+from common.replies import short_code
 from common.repository import Repository, VersionConflict
 from common.timefmt import epoch_ms, week_bounds
 from common.unit_of_work import UnitOfWork
@@ -65,56 +68,63 @@ class Notify:
     def __post_init__(self) -> None:
         self.rules = self.rules or callback_rules(self.settings)
         self.station = StationContact(self.settings.station_name, self.settings.station_phone)
-        self.uow = UnitOfWork(self.callbacks, self.publisher, lambda c: public_events(c, self.sms_for),
+        self.uow = UnitOfWork(self.callbacks, self.publisher, lambda c: public_events(EVENTS, self, c),
                               kind="callback", refusal=CallbackRefused)
 
     @property
     def policy(self) -> SendPolicy:
         return self.rules.policy
 
-    def sms_for(self, callback: Callback, sent: ev.CallbackSent) -> SmsSendRequested:
-        """The `sms.send` command of a callback's SMS: the station's text, not before the send time."""
-        officer = self.settings.officers.get(callback.officer_id or "")
-        text = domain.callback_text(
-            callback.rule, case_id=callback.case_id, station=self.station, party_name=callback.party_name,
-            officer_name=officer.name if officer else "", officer_phone=officer.phone if officer else "",
-        )
+    def sms_for(self, callback: Callback, sent: ev.CallbackSent | ev.CallbackReprompted) -> SmsSendRequested:
+        """The `sms.send` command of a callback's SMS (or its one re-prompt): the station's text with the
+        question's code, not before the send time; the question is the callback's, so the gateway tells notify
+        the answer."""
+        code = short_code(callback.callback_id)
+        if isinstance(sent, ev.CallbackReprompted):
+            text, purpose = domain.reprompt_text(station=self.station, code=code), "reprompt"
+        else:
+            officer = self.settings.officers.get(callback.officer_id or "")
+            text, purpose = domain.callback_text(
+                callback.rule, case_id=callback.case_id, station=self.station, party_name=callback.party_name,
+                officer_name=officer.name if officer else "", officer_phone=officer.phone if officer else "",
+                code=code,
+            ), "callback"
+        question = Question(question_id=callback.callback_id, owner="notify", kind="callback",
+                            subject_id=callback.callback_id, code=code, expires_at=callback.due_at)
         return SmsSendRequested(
-            sms_id=sent.message_id, phone=callback.phone, text=text, purpose="callback", requested_by="notify",
-            ref=callback.callback_id, not_before=sent.at, requested_at=sent.at,
+            sms_id=sent.message_id, phone=callback.phone, text=text, purpose=purpose, requested_by="notify",
+            ref=callback.callback_id, not_before=sent.at, requested_at=sent.at, question=question,
         )
 
 
 # --- what notify tells the others --------------------------------------------------------------
 
-#: domain events and their public contracts (the same fields); a send failure stays in the history
-_CONTRACTS: dict[type[ev.CallbackEvent], type[Event]] = {
-    ev.CallbackScheduled: contract.CallbackScheduled,
-    ev.CallbackSent: contract.CallbackSent,
-    ev.CallbackDelivered: contract.CallbackDelivered,
-    ev.CallbackManual: contract.CallbackManual,
-    ev.CallbackCompleted: contract.CallbackCompleted,
-    ev.CallbackOverdue: contract.CallbackOverdue,
-    ev.CallbackSuperseded: contract.CallbackSuperseded,
+
+def _completed(n: Notify, callback: Callback, event: ev.CallbackCompleted) -> Event:
+    """callbacks.completed with the party's phone: rating surveys a party the callback left without a level."""
+    return contract.CallbackCompleted(**{**vars(event), "phone": callback.phone or None})
+
+
+def _sms(n: Notify, callback: Callback, event: ev.CallbackSent | ev.CallbackReprompted) -> Event:
+    return n.sms_for(callback, event)
+
+
+#: every domain event of a callback -> its public contracts (the event's own fields unless built; msg ids
+#: `<callback_id>/<subject tail>/<history length>`, an SMS command's its sms_id); a send failure stays inside
+EVENTS: EventTable[Notify] = {
+    ev.CallbackScheduled: Row(contract.CallbackScheduled),
+    ev.CallbackSent: (Row(contract.CallbackSent), Row(SmsSendRequested, _sms, by_key)),
+    ev.CallbackDelivered: Row(contract.CallbackDelivered),
+    ev.CallbackSendFailed: INSIDE,
+    ev.CallbackManual: Row(contract.CallbackManual),
+    ev.CallbackCompleted: Row(contract.CallbackCompleted, _completed),
+    ev.CallbackReprompted: Row(SmsSendRequested, _sms, by_key),
+    ev.CallbackOverdue: Row(contract.CallbackOverdue),
+    ev.CallbackSuperseded: Row(contract.CallbackSuperseded),
+    ev.ObjectionOpened: Row(objection_contract.ObjectionOpened),
+    ev.ObjectionExplained: Row(objection_contract.ObjectionExplained),
+    ev.ObjectionEscalated: Row(objection_contract.ObjectionEscalated),
 }
-
-
-def public_events(callback: Callback, sms_for: Callable[[Callback, ev.CallbackSent], SmsSendRequested]) -> Staged:
-    """The events the callback recorded since it was loaded, as public contracts with deterministic msg ids
-    (`<callback_id>/<kind>/<history length>`), and for a sent one the `sms.send` command (msg id: its sms_id)."""
-    step = len(callback.history)
-    staged: Staged = []
-    for event in callback.events:
-        public_type = _CONTRACTS.get(type(event))
-        if public_type is None:
-            continue
-        public = public_type(**vars(event))  # flat events of plain values
-        if isinstance(event, ev.CallbackCompleted) and callback.phone:
-            public = public.model_copy(update={"phone": callback.phone})  # rating surveys the party
-        staged.append((public, f"{callback.callback_id}/{public.subject.removeprefix('callbacks.')}/{step}"))
-        if isinstance(event, ev.CallbackSent):
-            staged.append((sms_for(callback, event), event.message_id))
-    return staged
 
 
 # --- case events -------------------------------------------------------------------------------
@@ -231,22 +241,23 @@ async def sweep(n: Notify, *, batches: int = 20) -> int:
     return fired
 
 
-async def sms_delivery(n: Notify, event: SmsDelivery) -> None:
-    """A delivery report of the gateway; reports of other requesters' messages are not ours."""
-    if event.requested_by != "notify" or event.purpose != "callback":
+async def sms_delivery(n: Notify, event: SmsDeliveryNotify) -> None:
+    """A delivery report of one of notify's SMS (the gateway tells notify its own only); a re-prompt's is not
+    the callback's SMS in flight."""
+    if event.purpose != "callback":
         return
     callback_id = event.ref or event.sms_id.rsplit(".", 1)[0]
     await n.uow.act(callback_id, lambda c: domain.apply_receipt(
         c, now=n.clock.now(), sms_id=event.sms_id, status=event.status, detail=event.detail, policy=n.policy))
 
 
-async def sms_reply(n: Notify, event: SmsInbound) -> None:
-    """A party's SMS: the answer to the callback SMS sent to that phone last, if one awaits it."""
-    waiting = await n.callbacks.awaiting_reply(event.phone)
-    if not waiting:
-        return  # a survey reply, or words to the station: not a callback's
-    latest = max(waiting, key=lambda c: max(h.at for h in c.history if h.action == "sent"))
-    await n.uow.act(latest.callback_id, lambda c: domain.apply_reply(c, now=n.clock.now(), text=event.text))
+async def callback_answered(n: Notify, event: SmsAnsweredNotify) -> None:
+    """The party's answer to a callback SMS, matched to its callback by the gateway (never guessed here)."""
+    if event.kind != "callback":
+        return
+    at = min(event.received_at, n.clock.now())
+    await n.uow.act(event.question_id, lambda c: domain.apply_answer(
+        c, now=at, text=event.text, opt_out=event.opt_out, objection_within=n.settings.objection_within))
 
 
 # --- officers and leadership -------------------------------------------------------------------
@@ -257,11 +268,38 @@ async def load(n: Notify, callback_id: str) -> Callback:
 
 
 async def complete(
-    n: Notify, callback_id: str, *, channel: str, reached: bool, opinion: str, completed_by: str
+    n: Notify, callback_id: str, *, channel: str, reached: bool, opinion: str, completed_by: str,
+    level: str | None = None, objection: bool = False,
 ) -> Callback:
-    """Record the callback made; 409 with the reason for a done or superseded one."""
+    """Record the callback made, with the party's level when the officer asked it (the callback's rating)
+    and an objection; 409 with the reason for a done or superseded one."""
     return await n.uow.act(callback_id, lambda c: c.complete(
-        now=n.clock.now(), channel=channel, reached=reached, opinion=opinion, completed_by=completed_by))
+        now=n.clock.now(), channel=channel, reached=reached, opinion=opinion, completed_by=completed_by,
+        level=level, objection=objection, objection_within=n.settings.objection_within))
+
+
+# --- objections (异议) ---------------------------------------------------------------------------
+
+
+def callback_of_objection(objection_id: str) -> str:
+    if not objection_id.startswith(domain.OBJECTION_ID_PREFIX):
+        raise NotFound("objection", objection_id)
+    return domain.CALLBACK_ID_PREFIX + objection_id.removeprefix(domain.OBJECTION_ID_PREFIX)
+
+
+async def objections(n: Notify, state: str, limit: int) -> list[Callback]:
+    return await n.callbacks.objections(state, limit)
+
+
+async def explain_objection(n: Notify, objection_id: str, *, by: str, how: str, outcome: str,
+                            explained_at: datetime | None) -> Callback:
+    """The officer's explanation (说理式执法); still objecting hands it to leadership."""
+    callback_id = callback_of_objection(objection_id)
+    try:
+        return await n.uow.act(callback_id, lambda c: c.explain_objection(
+            now=n.clock.now(), by=by, how=how, outcome=outcome, explained_at=explained_at))
+    except NotFound as exc:
+        raise NotFound("objection", objection_id) from exc
 
 
 async def find(n: Notify, query: CallbackQuery, *, limit: int, offset: int) -> list[Callback]:

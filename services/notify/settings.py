@@ -44,6 +44,10 @@ class NotifySettings(SmsGatewaySettings):
     calendar_path: Path | None = Field(
         default=None, description="The station's holiday calendar (TOML, see notify/domain/holidays.py); "
                                   "asked before the chinesecalendar package.")
+    objection_within_h: float = Field(
+        default=72.0, gt=0, le=30 * 24,
+        description="An objection (异议) is explained by the responsible officer within this many hours; "
+                    "then it goes to station leadership.")
     sweep_limit: int = Field(default=500, ge=1, le=10_000,
                              description="Callbacks one sweep tick reads (the due ones, through the index).")
     sweep_concurrency: int = Field(default=32, ge=1, le=256,
@@ -61,6 +65,10 @@ class NotifySettings(SmsGatewaySettings):
         if self.sms_allowed_from >= self.sms_allowed_until:
             raise ValueError("sms_allowed_from must come before sms_allowed_until (within one day)")
         return self
+
+    @property
+    def objection_within(self) -> timedelta:
+        return timedelta(hours=self.objection_within_h)
 
     @property
     def retry_delays(self) -> tuple[timedelta, ...]:

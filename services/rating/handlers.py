@@ -1,11 +1,16 @@
-"""Use cases of rating, one function each: a contact, a reply, a rating, a check or a timer in; the store,
-the roll-ups and events out."""
+"""Use cases of rating, one function each: a contact, an answer, a rating, a check or a timer in; the store,
+the roll-ups and events out.
+
+Answers come from notify's gateway, matched there to the survey they answer (`sms.answered.rating`);
+rating never guesses from raw inbound SMS. A callback's own answer (or the level an officer recorded)
+is the rating of that callback (`callbacks.completed` with a `level`): rating records it and asks nothing.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +22,8 @@ from common.contracts import ratings as contract
 from common.contracts.alerts import AlertClosed
 from common.contracts.base import Event
 from common.contracts.callbacks import CallbackCompleted
-from common.contracts.sms import SmsDelivery, SmsInbound, SmsSendRequested
+from common.contracts.objections import ObjectionEscalated
+from common.contracts.sms import Question, SmsAnsweredRating, SmsDeliveryRating, SmsSendRequested
 from common.errors import Conflict, Invalid, Refused
 from common.event_table import INSIDE, EventTable, Row, by_key, once, public_events
 from common.outbox import Effect, RawPublisher
@@ -54,12 +60,13 @@ from rating.domain import (
     rebuild,
     report_rows,
     reprompt_text,
-    route_reply,
     send_time,
     survey_id,
     survey_text,
 )
 from rating.domain import events as ev
+from rating.domain.followups import FollowupWords, followup_reason
+from rating.domain.reply import COMMENT_MAX_CHARS
 from rating.settings import RatingSettings
 
 log = structlog.get_logger(__name__)
@@ -70,6 +77,10 @@ IGNORED_REPLIES = Counter(
 SURVEYS = Counter("fengqiao_rating_surveys_total", "Surveys asked for, by what became of the request", ["outcome"])
 
 Staged = list[tuple[Event | Effect, str]]
+#: a question's expiry when a survey has none yet (never: a sent survey has its own)
+DEFAULT_EXPIRY = timedelta(hours=72)
+#: how a callback's channel is rated: its SMS answer, a phone call, a visit (on site)
+CALLBACK_CHANNELS = {"sms": "sms", "phone": "phone", "visit": "on_site"}
 #: the longest officer or unit id the rating events carry (other systems send them as free text)
 MAX_STAFF_REF = 64
 
@@ -91,6 +102,7 @@ class Evaluation:
     draws: KeySet
 
     def __post_init__(self) -> None:
+        self.words = FollowupWords.load(self.settings.followup_words_path)
         effects = {ROLLUP: apply_rollup(lambda: self.rollups)}
 
         def uow(records: Any, kind: str) -> UnitOfWork[Any]:
@@ -139,19 +151,25 @@ def _survey_sms(settings: RatingSettings, survey: Survey, event: ev.SurveySent) 
     """The command asking notify to send the survey."""
     text = survey_text(station=settings.station_name, code=survey.code, subject_type=survey.subject_type,
                        named=_named(settings, survey.officer_id, survey.unit_id))
-    return _sms(survey, survey_sms_id(survey.survey_id, "survey"), text, "survey", event.at, survey.send_at)
+    return _sms(survey, survey_sms_id(survey.survey_id, "survey"), text, "survey", event.at, survey.send_at,
+                event.expires_at)
 
 
 def _reprompt_sms(settings: RatingSettings, survey: Survey, event: ev.SurveyReprompted) -> Event:
     text = reprompt_text(station=settings.station_name, code=survey.code)
     return _sms(survey, survey_sms_id(survey.survey_id, "reprompt"), text, "reprompt", event.at,
-                send_time(event.at, settings.policy))
+                send_time(event.at, settings.policy), survey.expires_at)
 
 
-def _sms(survey: Survey, sms_id: str, text: str, purpose: str, at: datetime, not_before: datetime) -> Event:
+def _sms(survey: Survey, sms_id: str, text: str, purpose: str, at: datetime, not_before: datetime,
+         expires_at: datetime | None) -> Event:
+    """The `sms.send` of a survey or its re-prompt: the survey is its question, so the gateway tells rating
+    the answer (its code picks it among the phone's open questions)."""
+    question = Question(question_id=survey.survey_id, owner="rating", kind="survey", subject_id=survey.subject_id,
+                        code=survey.code, expires_at=expires_at or at + DEFAULT_EXPIRY)
     return SmsSendRequested(
         sms_id=sms_id, phone=survey.phone, text=text, purpose=purpose, requested_by="rating",  # type: ignore[arg-type]
-        ref=survey.survey_id, not_before=not_before, requested_at=at,
+        ref=survey.survey_id, not_before=not_before, requested_at=at, question=question,
     )
 
 
@@ -259,6 +277,51 @@ async def survey_of_alert(m: Evaluation, event: AlertClosed) -> None:
                                           event.unit_id or None, event.at))
 
 
+def callback_rating_id(callback_id: str) -> str:
+    """The one rating of a callback, whichever way it came: 'rt-' and the callback's id."""
+    return "rt-" + callback_id
+
+
+async def callback_completed(m: Evaluation, event: CallbackCompleted) -> None:
+    """A callback done: its level (the party's SMS answer, or what the officer recorded) is its rating; a party
+    reached by phone or visit without a level is surveyed; an SMS answer without a level asks nothing more."""
+    if event.level is not None:
+        await rate_callback(m, event)
+        return
+    if event.channel == "sms":
+        log.info("survey.not_for_callback", callback_id=event.callback_id, why="answered by SMS")
+        return
+    await survey_of_callback(m, event)
+
+
+async def rate_callback(m: Evaluation, event: CallbackCompleted) -> Rating:
+    """The rating of a callback: subject callback, counted under the case's officer in the week it was given."""
+    assert event.level is not None
+    channel = CALLBACK_CHANNELS[event.channel]
+    rating = Rating.record(
+        rating_id=callback_rating_id(event.callback_id), channel=channel, level=event.level,
+        subject_type="callback", subject_id=event.callback_id, officer_id=event.officer_id, unit_id=event.unit_id,
+        at=event.at, zone=m.settings.zone, comment=event.opinion[:COMMENT_MAX_CHARS], phone=event.phone,
+        entered_by=None if channel == "sms" else event.completed_by,
+    )
+    if await m.rating_uow.add(rating):
+        log.info("rating.recorded", rating_id=rating.rating_id, channel=channel, level=rating.level,
+                 callback_id=event.callback_id)
+    else:
+        rating = await m.rating_uow.get(rating.rating_id)  # a redelivery finishes what the first left
+    await _follow_up(m, rating)
+    return rating
+
+
+async def objection_escalated(m: Evaluation, event: ObjectionEscalated) -> None:
+    """An objection the officer's explanation did not settle is leadership's: a follow-up on the callback's
+    rating (one per rating: a 不满意 that opened one already keeps it)."""
+    stored = await m.ratings.get(callback_rating_id(event.callback_id))
+    if stored is None:  # callbacks.completed is another consumer's: not handled yet, so try again later
+        raise Conflict(f"the rating of callback {event.callback_id} is not recorded yet")
+    await _open_followup(m, stored.aggregate, "objection", event.at)
+
+
 async def survey_of_callback(m: Evaluation, event: CallbackCompleted) -> None:
     """A party reached by a case callback is asked how it went; one not reached, or without a phone, is not."""
     if not event.phone or not event.reached:
@@ -298,21 +361,19 @@ async def sweep_surveys(m: Evaluation) -> int:
 # --- replies and receipts ------------------------------------------------------------------------
 
 
-async def receive_sms(m: Evaluation, event: SmsInbound) -> None:
-    """A citizen's SMS: an opt-out, an answer to one of their surveys, or nothing we asked for."""
-    reply = parse_reply(event.text)
+async def answered(m: Evaluation, event: SmsAnsweredRating) -> None:
+    """A citizen's answer to one of rating's surveys, matched to it by notify's gateway; an opt-out stops the
+    phone's surveys (the gateway keeps its own list and sends nothing more)."""
     phone = normalize_phone(event.phone)
     at = min(event.received_at, m.clock.now())
-    if reply.kind == "opt_out":
+    if event.opt_out:
         await opt_out(m, phone, at)
         return
-    route = route_reply(reply, await m.surveys.of_phone(phone), now=at)
-    if route.action == "ignore" or route.survey is None:
-        IGNORED_REPLIES.labels("no_open_survey").inc()
-        log.info("reply.ignored", phone=phone, reason=route.reason, inbound_id=event.inbound_id)
-        return
+    reply = parse_reply(event.text)
+    if reply.kind == "opt_out":  # a TD inside a longer text: not a rating, and not the gateway's opt-out
+        reply = replace(reply, kind="unreadable", reason="opt-out words in a longer text")
     try:
-        survey = await m.survey_uow.act(route.survey.survey_id, lambda s: _receive(s, reply, at, event.inbound_id))
+        survey = await m.survey_uow.act(event.question_id, lambda s: _receive(s, reply, at, event.inbound_id))
     except Refused as exc:  # expired between the read and the write
         IGNORED_REPLIES.labels("closed").inc()
         log.info("reply.ignored", phone=phone, reason=exc.reason, inbound_id=event.inbound_id)
@@ -345,9 +406,10 @@ def _stop(survey: Survey, at: datetime) -> None:
         survey.opt_out(now=at)
 
 
-async def delivery(m: Evaluation, event: SmsDelivery) -> None:
-    """notify's receipt of a survey SMS: delivered is noted; failed for good, nobody was asked."""
-    if event.requested_by != "rating" or event.purpose != "survey" or not event.ref:
+async def delivery(m: Evaluation, event: SmsDeliveryRating) -> None:
+    """notify's receipt of a survey SMS (the gateway tells rating its own only): delivered is noted; failed for
+    good, nobody was asked."""
+    if event.purpose != "survey" or not event.ref:
         return
 
     def note(survey: Survey) -> None:
@@ -372,11 +434,16 @@ async def _rate_survey(m: Evaluation, survey: Survey) -> Rating:
 
 
 async def _follow_up(m: Evaluation, rating: Rating) -> None:
-    if rating.level != "dissatisfied":
-        return
-    followup = Followup.open(rating, now=rating.at, policy=m.policy)
+    """Leadership follows up a 不满意, and any rating whose comment states a problem or a suggestion."""
+    reason = followup_reason(rating.level, rating.comment, m.words)
+    if reason is not None:
+        await _open_followup(m, rating, reason, rating.at)
+
+
+async def _open_followup(m: Evaluation, rating: Rating, reason: str, now: datetime) -> None:
+    followup = Followup.open(rating, now=now, policy=m.policy, reason=reason)
     if not await m.followup_uow.add(followup):
-        await m.followup_uow.load(followup.followup_id)
+        await m.followup_uow.load(followup.followup_id)  # one per rating: a repeat finishes what the first left
 
 
 @dataclass(frozen=True)
@@ -401,12 +468,17 @@ def _rating_id(m: Evaluation, request_id: str | None) -> str:
     return f"rt-{m.clock.now().astimezone(m.settings.zone):%Y%m%d}-{uuid.uuid4().hex[:12]}"
 
 
+#: how far ahead of the service's clock a rating's time may be (the clocks of tablets and phones drift)
+FUTURE_SLACK = timedelta(minutes=5)
+
+
 async def record_rating(m: Evaluation, entry: RatingEntry, request_id: str | None = None) -> tuple[Rating, bool]:
-    """Store a phone or on-site rating; a retry with the same request_id stores nothing new (False)."""
+    """Store a phone or on-site rating; a retry with the same request_id and body stores nothing new (False);
+    the same request_id with another body is refused naming it."""
     now = m.clock.now()
     at = entry.at or now
-    if at > now + timedelta(minutes=5):
-        raise Invalid("at", "a rating cannot be taken in the future")
+    if at > now + FUTURE_SLACK:
+        raise Invalid("at", "a rating cannot be taken more than 5 minutes in the future")
     try:
         rating = Rating.record(
             rating_id=_rating_id(m, request_id), channel=entry.channel, level=entry.level,
@@ -418,11 +490,21 @@ async def record_rating(m: Evaluation, entry: RatingEntry, request_id: str | Non
         raise Invalid("body", exc.reason) from exc
     stored = await m.rating_uow.add(rating)
     if not stored:
-        rating = await m.rating_uow.get(rating.rating_id)
+        kept = await m.rating_uow.get(rating.rating_id)
+        if request_id and _entry_of(kept) != _entry_of(rating, at=None if entry.at is None else kept.at):
+            raise Refused(f"request_id {request_id} was used for another rating ({kept.rating_id}): "
+                          "a new rating needs a new request_id")
+        rating = kept
     else:
         log.info("rating.recorded", rating_id=rating.rating_id, channel=rating.channel, level=rating.level)
     await _follow_up(m, rating)
     return rating, stored
+
+
+def _entry_of(rating: Rating, at: datetime | None = None) -> tuple[Any, ...]:
+    """What a request said of a rating (its time only when the request gave one)."""
+    return (rating.channel, rating.level, rating.subject_type, rating.subject_id, rating.officer_id, rating.unit_id,
+            rating.entered_by, rating.comment, rating.phone, at or rating.at)
 
 
 async def find_ratings(m: Evaluation, query: RatingQuery) -> list[Rating]:

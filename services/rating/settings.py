@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import time, timedelta
+from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -32,6 +33,10 @@ class RatingSettings(ServiceSettings):
                                     description="A contact older than this is not surveyed: nobody remembers it.")
     followup_within_days: float = Field(default=3, gt=0,
                                         description="Leadership follows a 不满意 up within this time.")
+    followup_words_path: Path | None = Field(
+        default=None, description="The station's words that make a comment a problem or a suggestion (TOML, see "
+                                  "rating/domain/followup_words.toml, the default): such a rating is followed up "
+                                  "by leadership whatever its level.")
     spot_check_share: float = Field(default=0.10, ge=0, le=1,
                                     description="The share of each officer's weekly SMS ratings called back.")
     spot_check_minimum: int = Field(default=1, ge=0, description="At least this many of them.")

@@ -35,6 +35,7 @@ from mediation.bootstrap import wire_in_memory as wire_mediation
 from mediation.entrypoints.api import router as mediation_router
 from mediation.settings import MediationSettings
 from notify.bootstrap import wire_in_memory as notify_in_memory
+from notify.entrypoints.api import objections_router
 from notify.entrypoints.api import router as notify_router
 from notify.settings import NotifySettings
 from notify.sms.adapters.embedded import EmbeddedGateway, InMemoryRecords
@@ -97,7 +98,7 @@ def _notify_app():
     clock, settings = FakeClock(), NotifySettings(environment="test")
     n = notify_in_memory(settings, clock, gateway=EmbeddedGateway(InMemoryRecords(), clock,
                                                                    receipt_delay=timedelta(seconds=2)))
-    return create_app("notify", settings, {}, context=n, routers=(notify_router, sms_router))
+    return create_app("notify", settings, {}, context=n, routers=(notify_router, objections_router, sms_router))
 
 
 notify = schemathesis.openapi.from_asgi("/openapi.json", _notify_app())

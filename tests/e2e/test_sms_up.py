@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,3 +109,66 @@ def _found(platform: Up, path: str, **expected: str) -> dict | None:
 def _listed(platform: Up, path: str, service: str = "rating") -> list | None:
     status, body = platform.call("GET", service, path)
     return body if status == 200 and body else None  # type: ignore[return-value]
+
+
+def test_a_callback_answered_3_is_done_rated_objected_and_followed_up_and_asked_nothing_more(
+        platform: Up, tmp_path: Path) -> None:
+    phone = "13500135001"
+    case = {"case_id": "A2026-E2E-2", "kind": "criminal", "accepted_at": datetime.now(UTC).isoformat(),
+            "officer_id": "P2001", "unit_id": "G2",
+            "parties": [{"party_id": "p1", "name": "李某", "phone": phone, "role": "victim"}]}
+    publish(platform, tmp_path, "cases.accepted", case)
+    [sms] = until(lambda: _outbox(platform, phone))
+    assert "1满意" in sms["text"] and "回访码" in sms["text"]
+    status, _ = platform.call("POST", "notify", "/v1/sms/inbound", {"from": phone, "text": "3 处理太慢"})
+    assert status == 202
+    [callback] = until(lambda: _listed(platform, "/v1/callbacks?case_id=A2026-E2E-2&state=done", service="notify"))
+    assert (callback["channel"], callback["level"], callback["objection"]) == ("sms", "dissatisfied", "open")
+    [rating] = until(lambda: _listed(platform, f"/v1/ratings?subject_id={callback['callback_id']}"))
+    assert (rating["subject_type"], rating["level"], rating["channel"], rating["officer_id"]) == (
+        "callback", "dissatisfied", "sms", "P2001")
+    week = iso_week(datetime.fromisoformat(rating["at"]), datetime.fromisoformat(rating["at"]).tzinfo)  # type: ignore[arg-type]
+    officer = until(lambda: _row(platform, week, "P2001"))
+    assert (officer["dissatisfied"], officer["rated"]) == (1, 1)
+    objections = until(lambda: _listed(platform, "/v1/objections?state=open", service="notify"))
+    assert [o["officer_id"] for o in objections if o["callback_id"] == callback["callback_id"]] == ["P2001"]
+    followups = until(lambda: _listed(platform, "/v1/followups?state=open"))
+    assert [f["reason"] for f in followups if f["rating_id"] == rating["rating_id"]] == ["dissatisfied"]
+    time.sleep(3)  # rating had every chance to survey the party: it must not
+    assert [s["sms_id"] for s in _outbox(platform, phone) or []] == [sms["sms_id"]]
+
+
+def test_with_a_callback_and_a_survey_open_one_reply_changes_one_record_and_a_code_picks(
+        platform: Up, tmp_path: Path) -> None:
+    phone = "13500135002"
+    case = {"case_id": "A2026-E2E-3", "kind": "administrative", "accepted_at": datetime.now(UTC).isoformat(),
+            "officer_id": "P2002", "unit_id": "G2",
+            "parties": [{"party_id": "p1", "name": "赵某", "phone": phone, "role": "victim"}]}
+    publish(platform, tmp_path, "cases.accepted", case)
+    [callback_sms] = until(lambda: _outbox(platform, phone))
+    now = datetime.now(UTC)
+    closed = {"alert_id": "110-E2E-R3", "at": now.isoformat(), "received_at": now.isoformat(), "unit_id": "G2",
+              "officer_id": "P2002", "officers": ["P2002"], "disposition": "resolved_on_scene", "category": "noise",
+              "priority": 3, "location": {"lon": 118.9651, "lat": 25.2284}, "caller_phone": phone}
+    publish(platform, tmp_path, "alerts.closed", closed)
+    until(lambda: (found := _outbox(platform, phone)) and len(found) == 2)
+    the_survey = survey_id("alert", "110-E2E-R3", phone)
+    # no code: the newest open question (the survey) takes it, the callback is untouched
+    platform.call("POST", "notify", "/v1/sms/inbound", {"from": phone, "text": "1"})
+    until(lambda: _found(platform, f"/v1/surveys/{the_survey}", state="answered"))
+    [callback] = until(lambda: _listed(platform, "/v1/callbacks?case_id=A2026-E2E-3", service="notify"))
+    assert callback["state"] in ("sent", "delivered")
+    # the callback's code picks the callback
+    code = callback_sms["text"].split("回访码")[1][:4]
+    platform.call("POST", "notify", "/v1/sms/inbound", {"from": phone, "text": f"{code.lower()} 2 还行"})
+    [done] = until(lambda: _listed(platform, "/v1/callbacks?case_id=A2026-E2E-3&state=done", service="notify"))
+    assert done["level"] == "basically"
+    survey = _found(platform, f"/v1/surveys/{the_survey}")
+    assert survey is not None and survey["level"] == "satisfied" and len(survey["replies"]) == 1
+
+
+def _row(platform: Up, week: str, officer_id: str) -> dict | None:
+    status, report = platform.call("GET", "rating", f"/v1/reports/weekly?week={week}&by=officer")
+    if status != 200:
+        return None
+    return next((r for r in report["rows"] if r["key"] == officer_id and r["channel"] == "all"), None)  # type: ignore[index]

@@ -11,7 +11,9 @@ The load, for LOAD_S seconds:
 - the callers' phones: they read their survey SMS from notify's embedded gateway
   (`GET /v1/sms/outbox`) and reply through notify's `POST /v1/sms/inbound` (Kannel's get-url form,
   with Kannel's message id, so a reply posted again after a lost answer is one reply): "1", "3 态度差",
-  an unreadable text and then "2" after the re-prompt, or nothing.
+  an unreadable text and then "2" after the re-prompt, or nothing;
+- the case parties' phones answer their callback SMS the same way ("1", "3 态度差", "1 不满意" and then
+  "2" after the re-prompt, or nothing): the gateway matches each answer to its callback's question.
 
 The faults, printed with their times: SIGKILL of one replica of each service (restarted), of the
 leader of the ALERTS stream (restarted), and of the store (restarted).
@@ -20,7 +22,9 @@ Then, once everything is quiet (bounded), from the store and the streams: every 
 closed, none held twice, no unit over capacity; every referred alert has exactly one dispute; every
 callback scheduled once per party and rule, none lost; every survey requested once per subject and
 phone; every valid reply that reached notify became exactly one rating of the level replied, none
-doubled; every SMS sent once by the gateway. One summary line gives what was injected and the counts.
+doubled; every callback answered by SMS is done once with the level answered and is exactly one rating
+(subject the callback), none lost, none doubled; every SMS sent once by the gateway. One summary line
+gives what was injected and the counts.
 
 notify's callbacks and SMS gateway are checked when notify serves them (its OpenAPI has
 `/v1/callbacks` and `/v1/sms/inbound`); while it is a placeholder those checks are skipped, saying so.
@@ -86,6 +90,9 @@ REPLIES = ("1", "3 态度差", "好的吧谢谢", None)
 UNREADABLE = "好的吧谢谢"
 AFTER_REPROMPT = "2"
 LEVEL_OF = {"1": "satisfied", "2": "basically", "3 态度差": "dissatisfied"}
+#: what party k of case i answers to its callback SMS, by (i + k) % 4 (None: no answer; a manual task later)
+CALLBACK_REPLIES = ("1", "3 态度差", "1 不满意", None)
+CALLBACK_UNREADABLE = "1 不满意"
 
 
 def caller_phone(i: int) -> str:
@@ -110,6 +117,7 @@ class Tally:
     cases_resent: int = 0
     sms_seen: dict[str, dict] = field(default_factory=dict)  # sms id -> the embedded outbox's record
     replies: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # alert id -> texts taken
+    answers: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # callback id -> texts taken
     failed_answers: Counter = field(default_factory=Counter)
     over_capacity: list[str] = field(default_factory=list)
     snapshots: int = 0
@@ -386,10 +394,19 @@ class Phones:
                     task.add_done_callback(self._busy.discard)
 
     def _reply_to(self, record: dict) -> tuple[str, str, str] | None:
-        """(alert id, phone, text) of the reply this SMS gets, or None."""
+        """(alert id or callback id, phone, text) of the reply this SMS gets, or None."""
+        party = re.fullmatch(r"137(\d)000(\d{4})", record["phone"])
+        if party is not None:  # a case party answers its callback SMS
+            callback_id = record["sms_id"].rsplit(".", 1)[0]
+            text = CALLBACK_REPLIES[(int(party.group(1)) + int(party.group(2))) % len(CALLBACK_REPLIES)]
+            if record["sms_id"].endswith(".r"):
+                text = AFTER_REPROMPT
+            # a party has a 7-day and a 3-day callback open at once when its case is solved: the code says which
+            code = record["text"].split("回访码", 1)[1][:4]
+            return None if text is None else (callback_id, record["phone"], f"{code} {text}")
         found = re.fullmatch(r"1390000(\d{4})", record["phone"])
         if found is None:
-            return None  # a case party: callbacks are not answered by SMS here
+            return None
         i = int(found.group(1))
         text = REPLIES[i % len(REPLIES)]
         if record["sms_id"].endswith(":reprompt"):
@@ -401,7 +418,10 @@ class Phones:
         form = {"from": phone, "to": "10690110", "text": text, "id": f"mo-{sms_id.replace(':', '-')}"[:60]}
         response = await _retrying(self._http, self._tally, "POST", self._urls, "/v1/sms/inbound", data=form)
         assert response.status_code == 202, f"POST /v1/sms/inbound: {response.status_code} {response.text}"
-        self._tally.replies[alert_id].append(text)
+        if alert_id.startswith("cb-"):
+            self._tally.answers[alert_id].append(text.split(" ", 1)[1])  # without the code
+        else:
+            self._tally.replies[alert_id].append(text)
 
 
 # --- watching and checking -------------------------------------------------------------------------
@@ -438,7 +458,7 @@ async def _progress(dbs: dict, tally: Tally, notify: Notify) -> dict[str, str]:
         if len(tally.sms_seen) < sent:
             left["phones"] = f"read {len(tally.sms_seen)} of {sent} SMS sent"
         expected = sum(1 for texts in tally.replies.values() if any(t in LEVEL_OF for t in texts))
-        ratings = await dbs["rating"].ratings.count_documents({"channel": "sms"})
+        ratings = await dbs["rating"].ratings.count_documents({"channel": "sms", "subject_type": "alert"})
         if ratings < expected:
             left["ratings"] = f"{ratings} of {expected}"
     if notify.callbacks:
@@ -446,6 +466,11 @@ async def _progress(dbs: dict, tally: Tally, notify: Notify) -> dict[str, str]:
         callbacks = await dbs["notify"].callbacks.count_documents({})
         if callbacks < expected:
             left["callbacks"] = f"{callbacks} of {expected}"
+        answered = [c for c, texts in tally.answers.items() if any(t in LEVEL_OF for t in texts)]
+        rated = await dbs["rating"].ratings.count_documents({"subject_type": "callback"})
+        done = await dbs["notify"].callbacks.count_documents({"channel": "sms", "level": {"$ne": None}})
+        if rated < done:
+            left["callback ratings"] = f"{rated} of {done} done with a level ({len(answered)} answered)"
     return left
 
 
@@ -544,6 +569,8 @@ async def _check(dbs: dict, nc, tally: Tally, notify: Notify, h: Harness) -> Rep
         report.skipped += ["ratings", "sms (notify serves no SMS gateway)"]
     if notify.callbacks:
         await _check_callbacks(dbs["notify"], streams["CALLBACKS"], tally, report)
+    if notify.callbacks and notify.sms:
+        await _check_answers(dbs["notify"], dbs["rating"], streams["RATINGS"], tally, report)
     else:
         report.skipped.append("callbacks (notify serves no callbacks)")
     report.dead_letters = (await nc.jetstream().stream_info("DEADLETTER")).state.messages
@@ -628,7 +655,7 @@ async def _check_ratings(db, messages: list, tally: Tally, report: Report) -> No
         if valid:
             wanted[alert_id] = LEVEL_OF[valid[0]]
     kind.expected = len(wanted)
-    docs = [d async for d in db.ratings.find({"channel": "sms"})]
+    docs = [d async for d in db.ratings.find({"channel": "sms", "subject_type": "alert"})]
     kind.stored = len(docs)
     per_subject = Counter(d["subject_id"] for d in docs)
     level = {d["subject_id"]: d["level"] for d in docs}
@@ -638,7 +665,8 @@ async def _check_ratings(db, messages: list, tally: Tally, report: Report) -> No
     wrong = [f"{a}: {level[a]}, replied {w}" for a, w in wanted.items() if a in level and level[a] != w]
     if wrong:
         report.problems.append(f"{len(wrong)} ratings of another level than replied: {wrong[:10]}")
-    told = Counter(b["rating_id"] for _, s, _, b in messages if s == RATINGS_RECEIVED and b.get("channel") == "sms")
+    told = Counter(b["rating_id"] for _, s, _, b in messages if s == RATINGS_RECEIVED and b.get("channel") == "sms"
+                   and b.get("subject_type") == "alert")
     kind.told = len(told)
     kind.lost += [f"{d['_id']} never told ratings.received" for d in docs if d["_id"] not in told]
     kind.doubled += [f"{r} ratings.received told {n} times" for r, n in told.items() if n > 1]
@@ -673,7 +701,8 @@ async def _check_sms(db, messages: list, tally: Tally, report: Report, h: Harnes
             if '"event": "sms.sent"' in line and (found := pattern.search(line)):
                 sends[found.group(1)] += 1
     kind.doubled += [f"{m} sent {n} times by the gateway" for m, n in sends.items() if n > 1]
-    told = Counter(b["sms_id"] for _, s, _, b in messages if s == SMS_DELIVERY and b.get("status") == "sent")
+    told = Counter(b["sms_id"] for _, s, _, b in messages
+                   if s.startswith(SMS_DELIVERY) and b.get("status") == "sent")  # sms.delivery.<requester>
     kind.told, kind.told_as = len(records), "sent"
     kind.doubled += [f"{m} told sent {n} times" for m, n in told.items() if n > 1]
     # A later try starts only once the lease of the one before ran out: a gateway record from before
@@ -694,6 +723,45 @@ async def _check_sms(db, messages: list, tally: Tally, report: Report, h: Harnes
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _check_answers(notify_db, rating_db, messages: list, tally: Tally, report: Report) -> None:
+    """Every callback SMS answered with a level: the callback done once by SMS with that level (unless the
+    case was solved first: superseded), and exactly one rating of that callback with that level, told once."""
+    kind = report.kinds["answers"]
+    wanted = {}
+    for callback_id, texts in tally.answers.items():
+        valid = [t for t in texts if t in LEVEL_OF]
+        if valid:
+            wanted[callback_id] = LEVEL_OF[valid[0]]
+    docs = {d["_id"]: d async for d in notify_db.callbacks.find({"_id": {"$in": list(tally.answers)}})}
+    superseded = {c for c, d in docs.items() if d["state"] == "superseded"}
+    wanted = {c: level for c, level in wanted.items() if c not in superseded}
+    kind.expected = len(wanted)
+    ratings = [d async for d in rating_db.ratings.find({"subject_type": "callback"})]
+    per_callback = Counter(d["subject_id"] for d in ratings)
+    level = {d["subject_id"]: d["level"] for d in ratings}
+    kind.stored = sum(1 for c in wanted if c in per_callback)
+    kind.lost += [f"{c} answered, callback {docs.get(c, {}).get('state')}" for c in wanted
+                  if docs.get(c, {}).get("state") != "done" or docs[c].get("channel") != "sms"]
+    kind.lost += [f"{c} answered, no rating" for c in wanted if c not in per_callback]
+    kind.doubled += [f"{c} rated {n} times" for c, n in per_callback.items() if n > 1]
+    kind.doubled += [f"{c} rated without an answer of a level" for c in per_callback if c not in wanted]
+    wrong = [f"{c}: rated {level[c]}, callback {docs[c].get('level')}, answered {w}" for c, w in wanted.items()
+             if c in level and (level[c] != w or docs.get(c, {}).get("level") != w)]
+    if wrong:
+        report.problems.append(f"{len(wrong)} callbacks of another level than answered: {wrong[:10]}")
+    told = Counter(b["rating_id"] for _, s, _, b in messages
+                   if s == RATINGS_RECEIVED and b.get("subject_type") == "callback")
+    kind.told = len(told)
+    kind.lost += [f"{d['_id']} never told ratings.received" for d in ratings if d["_id"] not in told]
+    kind.doubled += [f"{r} ratings.received told {n} times" for r, n in told.items() if n > 1]
+    reprompted = [c for c, texts in tally.answers.items() if texts and texts[0] == CALLBACK_UNREADABLE
+                  and c not in superseded and docs.get(c, {}).get("state") not in ("manual", "done")]
+    unanswered = [c for c in reprompted if AFTER_REPROMPT not in tally.answers[c]]
+    if unanswered:
+        report.problems.append(f"{len(unanswered)} unreadable answers never re-prompted: {sorted(unanswered)[:10]}")
+    report.notes.append(f"{len(tally.answers)} callback SMS answered, {len(superseded)} of them superseded first")
 
 
 def _callbacks_due(tally: Tally) -> set[tuple[str, str, str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from common.contracts import subjects
 from common.contracts.base import MAX_TEXT, Event, Identifier, Moment, Phone
@@ -77,17 +77,17 @@ class CallbackCompleted(_Responsible):
 
     rule: Rule
     channel: Channel
-    reached: bool
+    reached: StrictBool
     opinion: str = Field(default="", max_length=MAX_TEXT)
     completed_by: str = Field(max_length=64)
-    late: bool = Field(description="Done at or after the deadline.")
+    late: StrictBool = Field(description="Done at or after the deadline.")
     phone: Phone | None = Field(default=None, description="The party's phone: rating asks how the callback went "
                                                           "when the callback has no level.")
     level: Level | None = Field(
         default=None, description="The party's view: the answer to the callback SMS (channel sms) or what the "
                                   "officer recorded (phone, visit). It is the rating of this callback: rating records "
                                   "it and asks nothing more.")
-    objection: bool = Field(default=False, description="The party objects (异议): an explanation task is open.")
+    objection: StrictBool = Field(default=False, description="The party objects (异议): an explanation task is open.")
 
 
 class CallbackOverdue(_Responsible):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -24,7 +24,7 @@ class RatingRequested(Event):
 
 
 #: an officer's or unit's id as other systems send it (`RatingRequested.officer_id` is free text)
-StaffRef = Identifier
+StaffRef = Annotated[str, Field(min_length=1, max_length=64)]
 Level = Literal["satisfied", "basically", "dissatisfied"]
 Channel = Literal["sms", "phone", "on_site"]
 SubjectType = Literal["alert", "service", "callback"]
@@ -33,8 +33,8 @@ SubjectType = Literal["alert", "service", "callback"]
 class _Attributed(Event):
     """Who a rating fact counts for, and when it happened."""
 
-    officer_id: StaffRef | None = None
-    unit_id: StaffRef | None = None
+    officer_id: Identifier | None = None
+    unit_id: Identifier | None = None
     at: Moment
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from common.contracts import subjects
 from common.contracts.base import Event, Identifier, Moment, Phone
@@ -90,7 +90,7 @@ class SmsAnswered(Event):
     text: str = Field(default="", max_length=2000, description="As received, cut to 2000 characters.")
     received_at: Moment
     matched_by: Literal["code", "latest"] = Field(description="The code it carried, or the newest open question.")
-    opt_out: bool = Field(default=False, description="The text is an opt-out word: the gateway sends this phone "
+    opt_out: StrictBool = Field(default=False, description="The text is an opt-out word: the gateway sends this phone "
                                                      "nothing more; the owner stops asking.")
 
 
@@ -105,8 +105,6 @@ class SmsAnsweredRating(SmsAnswered):
 
     subject: ClassVar[str] = subjects.SMS_ANSWERED_RATING
 
-
-ANSWERED: dict[str, type[SmsAnswered]] = {"notify": SmsAnsweredNotify, "rating": SmsAnsweredRating}
 
 
 class SmsDelivery(Event):
@@ -136,6 +134,3 @@ class SmsDeliveryRating(SmsDelivery):
 
     subject: ClassVar[str] = subjects.SMS_DELIVERY_RATING
 
-
-#: the subject a receipt goes to, by requester: its own, or `sms.delivery` for a requester without one
-DELIVERY: dict[str, type[SmsDelivery]] = {"notify": SmsDeliveryNotify, "rating": SmsDeliveryRating}

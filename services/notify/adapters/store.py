@@ -3,8 +3,8 @@
 Every query a sweep or a hot route asks goes through one single-field index with an equality or a
 numeric range and a limit (the embedded store answers those from the index; times are therefore
 also stored as epoch ms): `next_due_ms` for the sweep, `open_officer` for an officer's day,
-`case_id` for a case's callbacks, `state` for leadership's overdue list, `completed_ms` and
-`overdue_ms` for the weekly figures.
+`case_id` for a case's callbacks, `state` for leadership's overdue list, `objection` for the
+objections' lists, `completed_ms`, `overdue_ms`, `explained_ms` and `escalated_ms` for the weekly figures.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ INDEXES = {
         IndexModel([("next_due_ms", ASCENDING)]),
         IndexModel([("case_id", ASCENDING)]),
         IndexModel([("open_officer", ASCENDING)]),
-        IndexModel([("reply_phone", ASCENDING)]),
+        IndexModel([("objection", ASCENDING)]),
+        IndexModel([("explained_ms", ASCENDING)]),
+        IndexModel([("escalated_ms", ASCENDING)]),
         IndexModel([("state", ASCENDING)]),
         IndexModel([("officer_id", ASCENDING)]),
         IndexModel([("unit_id", ASCENDING)]),
@@ -39,10 +41,8 @@ INDEXES = {
     "cases": [OUTBOX_INDEX],
 }
 
-#: states in which the party's SMS reply completes the callback
-AWAITING_REPLY = frozenset({"sent", "delivered"})
-#: the most callbacks one phone's reply is matched against
-REPLY_LIMIT = 20
+#: the times the weekly figures count, each an indexed epoch-ms field
+WEEK_FIELDS = ("completed_ms", "overdue_ms", "explained_ms", "escalated_ms")
 #: the most callbacks a week's figures read (a station's week holds hundreds)
 FIGURES_LIMIT = 50_000
 #: the most open callbacks one officer's day lists
@@ -94,8 +94,9 @@ class CallbackCodec:
             "due_ms": epoch_ms(callback.due_at),
             "completed_ms": epoch_ms(callback.completed_at),
             "overdue_ms": epoch_ms(callback.overdue_at),
+            "explained_ms": epoch_ms(callback.explained_at),
+            "escalated_ms": epoch_ms(callback.escalated_at),
             "open_officer": (callback.officer_id or UNASSIGNED) if callback.is_open else None,
-            "reply_phone": callback.phone if callback.state in AWAITING_REPLY else None,
         }
 
     def from_document(self, doc: Mapping[str, Any]) -> Callback:
@@ -136,10 +137,10 @@ class Callbacks(Repository[Callback], Protocol):
         """The officer's open callbacks (UNASSIGNED: those without an officer)."""
 
     async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
-        """Callbacks completed or gone overdue in [start_ms, end_ms)."""
+        """Callbacks completed, gone overdue, or whose objection was explained or escalated in [start_ms, end_ms)."""
 
-    async def awaiting_reply(self, phone: str) -> list[Callback]:
-        """Callbacks whose SMS went to `phone` and is not answered yet."""
+    async def objections(self, state: str, limit: int) -> list[Callback]:
+        """Callbacks whose objection is in `state`, earliest deadline first, up to `limit` (through the index)."""
 
 
 class MongoCallbacks(MongoRepository[Callback]):
@@ -176,12 +177,13 @@ class MongoCallbacks(MongoRepository[Callback]):
     async def open_for(self, officer_id: str) -> list[Callback]:
         return await self._read({"open_officer": officer_id}, limit=OFFICER_OPEN_LIMIT)
 
-    async def awaiting_reply(self, phone: str) -> list[Callback]:
-        return await self._read({"reply_phone": phone}, limit=REPLY_LIMIT)
+    async def objections(self, state: str, limit: int) -> list[Callback]:
+        found = await self._read({"objection": state}, limit=limit)
+        return sorted(found, key=lambda c: (c.objection_due_at or c.due_at, c.callback_id))
 
     async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
         found: dict[str, Callback] = {}
-        for field in ("completed_ms", "overdue_ms"):  # two indexed ranges: an $or would scan
+        for field in WEEK_FIELDS:  # indexed ranges, one at a time: an $or would scan
             for callback in await self._read({field: {"$gte": start_ms, "$lt": end_ms}}, limit=FIGURES_LIMIT):
                 found[callback.callback_id] = callback
         return list(found.values())
@@ -206,14 +208,16 @@ class InMemoryCallbacks(InMemoryRepository[Callback]):
     async def open_for(self, officer_id: str) -> list[Callback]:
         return [c for c in self.aggregates() if c.is_open and (c.officer_id or UNASSIGNED) == officer_id]
 
-    async def awaiting_reply(self, phone: str) -> list[Callback]:
-        return [c for c in self.aggregates() if c.state in AWAITING_REPLY and c.phone == phone][:REPLY_LIMIT]
+    async def objections(self, state: str, limit: int) -> list[Callback]:
+        found = [c for c in self.aggregates() if c.objection == state]
+        return sorted(found, key=lambda c: (c.objection_due_at or c.due_at, c.callback_id))[:limit]
 
     async def in_week(self, start_ms: int, end_ms: int) -> list[Callback]:
         def inside(moment: datetime | None) -> bool:
             return moment is not None and start_ms <= epoch_ms(moment) < end_ms  # type: ignore[operator]
 
-        return [c for c in self.aggregates() if inside(c.completed_at) or inside(c.overdue_at)]
+        return [c for c in self.aggregates()
+                if any(inside(m) for m in (c.completed_at, c.overdue_at, c.explained_at, c.escalated_at))]
 
 
 class Cases(Repository[CaseRecord], Protocol):

@@ -36,7 +36,7 @@ from notify.domain.events import (
     CallbackSuperseded,
 )
 from notify.domain.figures import UNASSIGNED, CallbackFigures, weekly_figures
-from notify.domain.firing import NOT_BY_SMS, SMS_REPLY, apply_receipt, apply_reply, failure_kind, fire, sms_id_for
+from notify.domain.firing import NOT_BY_SMS, SMS_REPLY, apply_answer, apply_receipt, failure_kind, fire, sms_id_for
 from notify.domain.holidays import (
     CalendarFileError,
     ChineseCalendar,
@@ -47,7 +47,10 @@ from notify.domain.holidays import (
     parse_station_calendar,
 )
 from notify.domain.model import (
+    CALLBACK_ID_PREFIX,
     CHANNELS,
+    OBJECTION_ID_PREFIX,
+    OBJECTION_STATES,
     OPEN_STATES,
     STATES,
     Callback,
@@ -58,7 +61,7 @@ from notify.domain.model import (
     callback_id_for,
 )
 from notify.domain.schedule import DEFAULT_RETRY_DELAYS, SendPolicy
-from notify.domain.sms_text import MAX_PARTS, StationContact, callback_text, sms_parts
+from notify.domain.sms_text import MAX_PARTS, StationContact, callback_text, reprompt_text, sms_parts
 
 __all__ = [
     "CHANNELS",
@@ -103,9 +106,13 @@ __all__ = [
     "StationContact",
     "WorkCalendar",
     "apply_receipt",
-    "apply_reply",
+    "apply_answer",
     "callback_id_for",
     "callback_text",
+    "reprompt_text",
+    "OBJECTION_ID_PREFIX",
+    "CALLBACK_ID_PREFIX",
+    "OBJECTION_STATES",
     "deadline",
     "end_of_day",
     "extend_to_working_day",

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.domain import DomainEvent
+
 
 @dataclass(frozen=True)
-class CallbackEvent:
+class CallbackEvent(DomainEvent):
     callback_id: str
     case_id: str
     party_id: str
@@ -67,6 +69,47 @@ class CallbackCompleted(CallbackEvent):
     late: bool  # done at or after due_at
     officer_id: str | None
     unit_id: str | None
+    level: str | None = None  # the party's view: satisfied | basically | dissatisfied (the callback's rating)
+    objection: bool = False
+
+
+@dataclass(frozen=True)
+class CallbackReprompted(CallbackEvent):
+    """The party's answer could not be read: the one re-prompt goes under `message_id`."""
+
+    message_id: str
+
+
+@dataclass(frozen=True)
+class ObjectionEvent(DomainEvent):
+    objection_id: str
+    callback_id: str
+    case_id: str
+    officer_id: str | None
+    unit_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ObjectionOpened(ObjectionEvent):
+    party_id: str
+    why: str  # dissatisfied | recorded
+    comment: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class ObjectionExplained(ObjectionEvent):
+    explained_by: str
+    explained_at: datetime
+    how: str
+    outcome: str  # accepted | still_objects
+
+
+@dataclass(frozen=True)
+class ObjectionEscalated(ObjectionEvent):
+    why: str  # still_objects | deadline_missed
+    comment: str
 
 
 @dataclass(frozen=True)

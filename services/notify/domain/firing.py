@@ -20,19 +20,27 @@ time. Firing again at the same `now` changes nothing.
 A report about an earlier attempt, a repeated report, or one for a callback no longer waiting on
 its SMS changes nothing (returns False).
 
-`apply_reply(...)` is what the party's answer to the callback SMS does (the SMS asks for 1/2/3 or
-any words): the callback is done, by SMS, reached, the reply as the party's opinion; a reply that is
-only an opt-out word (TD, 退订…) opens a manual task instead. Only a callback whose SMS went out and
-is not yet answered takes a reply.
+`apply_answer(...)` is what the party's answer to the callback SMS does (the gateway matched it to
+this callback's question; the SMS asks 1 满意 2 基本满意 3 不满意 and a comment), read with the
+station's one reply parser (`common.replies`):
+
+| answer                                   | callback                                                  |
+|------------------------------------------|-----------------------------------------------------------|
+| an opt-out (the gateway says so)         | manual task, if its SMS is still awaited                  |
+| a level ("3 处理太慢")                   | done by SMS, reached, that level (its rating); 不满意: an objection |
+| unreadable ("1 不满意"), first time      | the one re-prompt (same question), still awaiting         |
+| unreadable again, or after the SMS stage | done by SMS, reached, no level: the text as opinion       |
+
+A callback done or superseded takes no answer (False).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from notify.domain.model import Callback
+from common.replies import parse_reply
+from notify.domain.model import AWAITING_SMS, Callback
 from notify.domain.schedule import SendPolicy
-from notify.sms.domain.optout import is_opt_out
 
 #: failures that another SMS would meet again: the officer calls or visits instead
 NOT_BY_SMS = {
@@ -52,8 +60,10 @@ def sms_id_for(callback: Callback) -> str:
 
 
 def fire(callback: Callback, now: datetime, policy: SendPolicy) -> None:
-    """Whatever is due at `now`: the cutoff, the deadline, or the SMS."""
+    """Whatever is due at `now`: the cutoff, the deadline, an objection's deadline, or the SMS."""
     if not callback.is_open:
+        if callback.objection == "open":
+            callback.check_deadlines(now)
         return
     callback.check_deadlines(now)
     if callback.state == "scheduled" and callback.ready_to_send(now, policy):
@@ -85,13 +95,19 @@ def apply_receipt(
     return True
 
 
-def apply_reply(callback: Callback, *, now: datetime, text: str) -> bool:
-    """The party answered the callback SMS; True when it changed the callback."""
-    if callback.state not in ("sent", "delivered"):
+def apply_answer(callback: Callback, *, now: datetime, text: str, opt_out: bool, objection_within: timedelta) -> bool:
+    """The party answered the callback SMS (see the table above); True when it changed the callback."""
+    if not callback.is_open:
         return False
-    if is_opt_out(text):
+    if opt_out:
+        if callback.state not in AWAITING_SMS:
+            return False
         callback.open_manual(now=now, reason=NOT_BY_SMS["opted_out"])
-    else:
-        callback.complete(now=now, channel="sms", reached=True, opinion=text.strip()[:MAX_OPINION],
-                          completed_by=SMS_REPLY)
+        return True
+    reply = parse_reply(text)
+    if not reply.readable and callback.reprompted_at is None and callback.state in ("sent", "delivered"):
+        callback.reprompt(now=now)
+        return True
+    callback.complete(now=now, channel="sms", reached=True, opinion=text.strip()[:MAX_OPINION],
+                      completed_by=SMS_REPLY, level=reply.level, objection_within=objection_within)
     return True

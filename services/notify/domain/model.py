@@ -27,6 +27,18 @@ gateway, not requests: a duplicate, late or foreign receipt changes nothing and 
 (1) no phone, opted out, or no send time left before the cutoff; (2) now >= due_at: a case
 that came in too late; (3) a sweep outside the allowed hours moves `send_at` into them.
 
+The party's view and objections (异议): `complete` may carry the party's `level` (the answer to the
+callback SMS, or what the officer recorded) and `objection`; a level `dissatisfied` or an objection
+opens one, due `objection_within` later, on the callback itself:
+
+| command            | objection in | new objection                                             |
+|--------------------|--------------|-----------------------------------------------------------|
+| complete           | —            | open (level dissatisfied, or objection recorded), due_at  |
+| explain_objection  | open         | explained (outcome accepted) or escalated (still_objects) |
+| check_deadlines    | open, at due | escalated (deadline_missed): leadership takes it          |
+
+`reprompt` (sent, delivered; once): the party's answer could not be read, the one re-prompt goes.
+
 Refused besides any command outside its states: completing a done or superseded callback (the
 reason says when it was done / which callback replaced it), an unknown channel, a completion
 without who did it, superseding a solved_3d callback, mark_sent without a message id.
@@ -44,12 +56,12 @@ figures count the miss. `next_due_at` is the one time a sweep queries (`<= now`)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal, get_args
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal, get_args
 
-from common.domain import HistoryEntry, Refusal, as_utc, require_aware
+from common.domain import Aggregate, HistoryEntry, Refusal, as_utc, require_aware
 from notify.domain import events as ev
 from notify.domain.deadlines import RULES, Rule
 from notify.domain.schedule import SendPolicy
@@ -62,6 +74,11 @@ OPEN_STATES: frozenset[State] = frozenset({"scheduled", "sent", "delivered", "ma
 AWAITING_SMS: frozenset[State] = frozenset({"scheduled", "sent", "delivered"})  # the cutoff still applies
 SYSTEM_ACTOR = "system"
 CALLBACK_ID_PREFIX = "cb-"
+OBJECTION_ID_PREFIX = "ob-"
+LEVELS = ("satisfied", "basically", "dissatisfied")
+OUTCOMES = ("accepted", "still_objects")
+ObjectionState = Literal["open", "explained", "escalated"]
+OBJECTION_STATES: tuple[ObjectionState, ...] = get_args(ObjectionState)
 
 
 def callback_id_for(case_id: str, party_id: str, rule: str) -> str:
@@ -75,7 +92,7 @@ class CallbackRefused(Refusal):
 
 
 @dataclass(eq=False)
-class Callback:
+class Callback(Aggregate):
     callback_id: str
     case_id: str
     party_id: str
@@ -105,9 +122,21 @@ class Callback:
     late: bool = False
     superseded_at: datetime | None = None
     superseded_by: str | None = None
-    history: list[HistoryEntry] = field(default_factory=list)
-    version: int = 0  # the stored version, kept by the repository (0: never saved); commands leave it
-    events: list[ev.CallbackEvent] = field(default_factory=list, repr=False)  # not persisted
+    level: str | None = None  # the party's view, when given (the callback's rating)
+    reprompted_at: datetime | None = None
+    objection: ObjectionState | None = None
+    objection_why: str | None = None  # dissatisfied | recorded
+    objection_at: datetime | None = None
+    objection_due_at: datetime | None = None
+    explained_at: datetime | None = None
+    explained_by: str | None = None
+    explanation: str = ""
+    objection_outcome: str | None = None
+    escalated_at: datetime | None = None
+    escalation: str | None = None  # still_objects | deadline_missed
+
+    refusal: ClassVar[type[Refusal]] = CallbackRefused
+    all_states: ClassVar[tuple[str, ...]] = STATES
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -249,10 +278,19 @@ class Callback:
         self.officer_id, self.unit_id = officer_id, unit_id
         self._record(now=now, actor=SYSTEM_ACTOR, action="assign", from_state=self.state, note=officer_id)
 
-    def complete(self, *, now: datetime, channel: str, reached: bool, opinion: str = "", completed_by: str) -> None:
+    def complete(self, *, now: datetime, channel: str, reached: bool, opinion: str = "", completed_by: str,
+                 level: str | None = None, objection: bool = False, objection_within: timedelta | None = None) -> None:
         """The callback was made (回访): by phone, visit or SMS reply; `reached` whether the party
-        was reached; `opinion` the party's words. Late (still recorded) when now >= due_at."""
+        was reached; `opinion` the party's words; `level` the party's view when given. Late (still
+        recorded) when now >= due_at. A dissatisfied level or an objection opens an objection due
+        `objection_within` later."""
         require_aware(now)
+        if level is not None and level not in LEVELS:
+            raise CallbackRefused(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
+        if level is not None and not reached:
+            raise CallbackRefused("a party not reached gave no level")
+        if (objection or level == "dissatisfied") and objection_within is None:
+            raise CallbackRefused("an objection needs its time to explain (objection_within)")
         if self.state == "done":
             raise CallbackRefused(
                 f"callback {self.callback_id} was already done at {self.completed_at} by {self.completed_by}"
@@ -269,8 +307,9 @@ class Callback:
         previous = self.state
         self.state, self.completed_at, self.completed_by = "done", now, completed_by
         self.channel, self.reached, self.opinion = channel, reached, opinion  # type: ignore[assignment]
-        self.late, self.send_at = now >= self.due_at, None
+        self.late, self.send_at, self.level = now >= self.due_at, None, level
         self._record(now=now, actor=completed_by, action="complete", from_state=previous, note=opinion)
+        objects = objection or level == "dissatisfied"
         self.events.append(
             ev.CallbackCompleted(
                 **self._ids(now),
@@ -282,8 +321,48 @@ class Callback:
                 late=self.late,
                 officer_id=self.officer_id,
                 unit_id=self.unit_id,
+                level=level,
+                objection=objects,
             )
         )
+        if objects:
+            assert objection_within is not None
+            self._open_objection(now, "dissatisfied" if level == "dissatisfied" else "recorded", opinion,
+                                 now + objection_within)
+
+    def reprompt(self, *, now: datetime) -> None:
+        """The party's answer could not be read: the one re-prompt asks again (same question)."""
+        self._allow("reprompt", now, {"sent", "delivered"})
+        if self.reprompted_at is not None:
+            raise CallbackRefused(f"callback {self.callback_id} was re-prompted at {self.reprompted_at} already")
+        self.reprompted_at = now
+        message_id = f"{self.callback_id}.r"
+        self._record(now=now, actor=SYSTEM_ACTOR, action="reprompt", from_state=self.state, note=message_id)
+        self.events.append(ev.CallbackReprompted(**self._ids(now), message_id=message_id))
+
+    def explain_objection(self, *, now: datetime, by: str, how: str, outcome: str,
+                          explained_at: datetime | None = None) -> None:
+        """The officer explained (说理): `how`, and whether the party accepted it; still objecting hands it
+        to leadership."""
+        require_aware(now)
+        if self.objection != "open":
+            raise CallbackRefused(f"objection {self.objection_id} is {self.objection or 'not opened'}: "
+                                  "only an open one is explained")
+        if outcome not in OUTCOMES:
+            raise CallbackRefused(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
+        if not by.strip() or not how.strip():
+            raise CallbackRefused("an explanation needs who gave it and how")
+        when = explained_at or now
+        require_aware(when)
+        if when > now:
+            raise CallbackRefused("an explanation cannot be given in the future")
+        self.objection, self.explained_at, self.explained_by = "explained", when, by
+        self.explanation, self.objection_outcome = how, outcome
+        self._record(now=now, actor=by, action="explain", from_state=self.state, note=outcome)
+        self.events.append(ev.ObjectionExplained(**self._objection_ids(now), explained_by=by, explained_at=when,
+                                                 how=how, outcome=outcome))
+        if outcome == "still_objects":
+            self._escalate(now, "still_objects")
 
     def supersede(self, *, now: datetime, superseded_by: str) -> None:
         """The case was solved: this open 7-day callback gives way to the party's 3-day one."""
@@ -304,13 +383,23 @@ class Callback:
             self._go_manual(now, self._cutoff_reason())
         if self.state in AWAITING_SMS | {"manual"} and now >= self.due_at:
             self._go_overdue(now)
+        if self.objection == "open" and self.objection_due_at is not None and now >= self.objection_due_at:
+            self._escalate(now, "deadline_missed")
         return self.events[before:]
 
     # --- queries ----------------------------------------------------------------------------
 
     @property
+    def ident(self) -> str:
+        return self.callback_id
+
+    @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def objection_id(self) -> str:
+        return OBJECTION_ID_PREFIX + self.callback_id.removeprefix(CALLBACK_ID_PREFIX)
 
     @property
     def next_due_at(self) -> datetime | None:
@@ -322,11 +411,13 @@ class Callback:
             return self.manual_cutoff_at
         if self.state == "manual":
             return self.due_at
+        if self.objection == "open":
+            return self.objection_due_at
         return None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the store (datetimes stay datetimes); `next_due_at` is derived, for the sweep."""
-        doc = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "events"}
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}
         doc["history"] = [dict(vars(entry)) for entry in self.history]  # flat: no deep copy (asdict's) needed
         doc["next_due_at"] = self.next_due_at
         return doc
@@ -335,9 +426,10 @@ class Callback:
     def from_dict(cls, doc: Mapping[str, Any]) -> Callback:
         """The inverse of `to_dict`; other keys (`_id`, `outbox`, `next_due_at`) are ignored and naive
         datetimes, as a Mongo client returns them, are read as UTC."""
-        values = {name: doc[name] for name in cls.__dataclass_fields__ if name != "events"}
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events" and f.name in doc}
         for name in _DATETIME_FIELDS:
-            values[name] = as_utc(values[name])
+            if name in values:  # a field added later is absent from older documents: its default
+                values[name] = as_utc(values[name])
         values["history"] = [HistoryEntry(**{**entry, "at": as_utc(entry["at"])}) for entry in doc["history"]]
         return cls(**values)
 
@@ -360,6 +452,21 @@ class Callback:
         self.send_at = send_at
         self._record(now=now, actor=SYSTEM_ACTOR, action="postpone", from_state=self.state, note=reason)
 
+    def _objection_ids(self, now: datetime) -> dict[str, Any]:
+        return {"objection_id": self.objection_id, "callback_id": self.callback_id, "case_id": self.case_id,
+                "officer_id": self.officer_id, "unit_id": self.unit_id, "at": now}
+
+    def _open_objection(self, now: datetime, why: str, comment: str, due_at: datetime) -> None:
+        self.objection, self.objection_why, self.objection_at, self.objection_due_at = "open", why, now, due_at
+        self._record(now=now, actor=SYSTEM_ACTOR, action="objection", from_state=self.state, note=why)
+        self.events.append(ev.ObjectionOpened(**self._objection_ids(now), party_id=self.party_id, why=why,
+                                              comment=comment, due_at=due_at))
+
+    def _escalate(self, now: datetime, why: str) -> None:
+        self.objection, self.escalated_at, self.escalation = "escalated", now, why
+        self._record(now=now, actor=SYSTEM_ACTOR, action="escalate", from_state=self.state, note=why)
+        self.events.append(ev.ObjectionEscalated(**self._objection_ids(now), why=why, comment=self.opinion))
+
     def _go_manual(self, now: datetime, reason: str) -> None:
         previous = self.state
         self.state, self.send_at, self.manual_at, self.manual_reason = "manual", None, now, reason
@@ -380,19 +487,6 @@ class Callback:
             )
         )
 
-    def _allow(self, command: str, now: datetime, states: Iterable[State]) -> None:
-        require_aware(now)
-        allowed = [state for state in STATES if state in states]
-        if self.state not in allowed:
-            raise CallbackRefused(
-                f"cannot {command} callback {self.callback_id}: it is {self.state} (allowed when {', '.join(allowed)})"
-            )
-
-    def _record(self, *, now: datetime, actor: str, action: str, from_state: State | None, note: str = "") -> None:
-        self.history.append(
-            HistoryEntry(at=now, actor=actor, action=action, from_state=from_state, to_state=self.state, note=note)
-        )
-
 
 _DATETIME_FIELDS = (
     "start_at",
@@ -404,4 +498,9 @@ _DATETIME_FIELDS = (
     "overdue_at",
     "completed_at",
     "superseded_at",
+    "reprompted_at",
+    "objection_at",
+    "objection_due_at",
+    "explained_at",
+    "escalated_at",
 )

@@ -31,6 +31,8 @@ MAX_NAME_CHARS = 6  # longer names (or ones from a bad import) are left out, not
 MAX_STATION_NAME_CHARS = 12
 MAX_PHONE_CHARS = 16
 REPLY_HINT = "回复：1满意 2基本满意 3不满意，也可直接回复意见。回复TD退订"
+#: the question's code, when the SMS carries one: a reply naming it goes to this callback
+CODE_HINT = "回访码{code}。"
 _PROGRESS: dict[Rule, tuple[str, str]] = {
     "unsolved_7d": ("正在办理中", "对我们的工作请"),
     "solved_3d": ("已办结", "请对办理结果评价，"),
@@ -60,9 +62,10 @@ def callback_text(
     party_name: str = "",
     officer_name: str = "",
     officer_phone: str = "",
+    code: str = "",
 ) -> str:
     """The callback SMS for `rule`. The contact number is the officer's when given (and short
-    enough), else the station's."""
+    enough), else the station's; `code` the question's short code."""
     if rule not in _PROGRESS:
         raise ValueError(f"no callback text for rule {rule!r}")
     progress, ask = _PROGRESS[rule]
@@ -71,8 +74,14 @@ def callback_text(
     phone = officer_phone.strip() if 0 < len(officer_phone.strip()) <= MAX_PHONE_CHARS else station.phone.strip()
     return (
         f"【{station.name.strip()}】{greeting}您所涉案件（编号{case_id}）{progress}。"
-        f"{officer}联系电话{phone}。{ask}{REPLY_HINT}"
+        f"{officer}联系电话{phone}。{ask}{REPLY_HINT}{CODE_HINT.format(code=code) if code else ''}"
     )
+
+
+def reprompt_text(*, station: StationContact, code: str) -> str:
+    """The one re-prompt after an answer that could not be read (it named two levels, or none)."""
+    return (f"【{station.name.strip()}】抱歉，未能识别您的回复。请回复数字：1满意 2基本满意 3不满意（可附意见）。"
+            f"{CODE_HINT.format(code=code)}回复TD退订")
 
 
 def sms_parts(text: str) -> int:

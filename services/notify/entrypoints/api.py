@@ -11,11 +11,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from common.contracts.base import Identifier
-from common.contracts.callbacks import Channel
-from common.http import ERROR_RESPONSES, Principal, context, create_app, personal, require
+from common.contracts.base import WEEK_PATTERN, Identifier, Moment
+from common.contracts.callbacks import Channel, Level
+from common.errors import Invalid
+from common.http import ERROR_RESPONSES, Principal, context, create_app, masked, personal, require
 from common.runtime import Runtime
 from common.timefmt import local
 from notify import domain, handlers
@@ -30,9 +31,9 @@ CallbackState = Literal["scheduled", "sent", "delivered", "done", "manual", "ove
 
 #: the deepest page a list reaches (earliest deadline first: narrow with the filters)
 MAX_OFFSET = 100_000
-WEEK_PATTERN = r"^\d{4}-W\d{2}$"
 
 router = APIRouter(prefix="/v1", tags=["callbacks"], responses=ERROR_RESPONSES)
+objections_router = APIRouter(prefix="/v1", tags=["objections"], responses=ERROR_RESPONSES)
 
 
 class CompleteRequest(BaseModel):
@@ -41,9 +42,26 @@ class CompleteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     channel: Channel
-    reached: bool = Field(description="Whether the party was reached.")
+    reached: StrictBool = Field(description="Whether the party was reached.")
     opinion: str = Field(default="", max_length=2000, description="The party's words on the progress or result.")
     by: str = Field(min_length=1, max_length=64, pattern=r"\S", description="The officer's id who made it.")
+    level: Level | None = Field(
+        default=None, description="The party's view when the officer asked it (1 满意 2 基本满意 3 不满意): the "
+                                  "rating of this callback (channel phone, or on_site for a visit); 不满意 opens "
+                                  "an objection. Not for the SMS channel: the party's answer is its own level.")
+    objection: StrictBool = Field(default=False, description="The party objects (异议): an explanation is due.")
+
+
+class ExplainedRequest(BaseModel):
+    """The officer explained the objection (说理式执法): who, when, how, and the outcome."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    by: Identifier = Field(description="The officer's id who explained.")
+    at: Moment | None = Field(default=None, description="When (default: now); not in the future.")
+    how: str = Field(min_length=1, max_length=2000, description="How it was explained (说理): the words, the law.")
+    outcome: Literal["accepted", "still_objects"] = Field(
+        description="accepted: the party accepts; still_objects: station leadership takes it over.")
 
 
 def _view(n: Notify, callback: domain.Callback, principal: Principal, *, listing: bool = False) -> dict[str, Any]:
@@ -100,7 +118,8 @@ async def weekly_figures(
 ) -> dict[str, Any]:
     """Per unit or officer: callbacks done in time, done late, and gone overdue in the week."""
     rows = await handlers.figures(n, week, by)
-    return {"week": week, "by": by, "rows": [asdict(r) for r in rows]}
+    return {"week": week, "by": by,
+            "rows": [{**asdict(r), "rated": r.rated, "satisfaction_rate": r.satisfaction_rate} for r in rows]}
 
 
 @router.get("/callbacks/{callback_id}")
@@ -111,14 +130,49 @@ async def get_callback(callback_id: Identifier, principal: Reader, n: NotifyDep)
 @router.post("/callbacks/{callback_id}/complete")
 async def complete(callback_id: Identifier, body: CompleteRequest, principal: Officer, n: NotifyDep) -> dict[str, Any]:
     """Record the callback made; a done or superseded callback is 409 with the reason, an unknown one 404."""
+    if body.level is not None and body.channel == "sms":
+        raise Invalid("body.level", "an SMS callback's level is the party's own answer")
     callback = await handlers.complete(n, callback_id, channel=body.channel, reached=body.reached,
-                                       opinion=body.opinion, completed_by=body.by)
+                                       opinion=body.opinion, completed_by=body.by, level=body.level,
+                                       objection=body.objection)
     return _view(n, callback, principal)
+
+
+def _objection(n: Notify, c: domain.Callback, principal: Principal) -> dict[str, Any]:
+    data = {
+        "objection_id": c.objection_id, "state": c.objection, "callback_id": c.callback_id, "case_id": c.case_id,
+        "party_id": c.party_id, "party_name": c.party_name, "phone": c.phone, "officer_id": c.officer_id,
+        "unit_id": c.unit_id, "why": c.objection_why, "comment": c.opinion, "level": c.level,
+        "opened_at": c.objection_at, "due_at": c.objection_due_at, "explained_at": c.explained_at,
+        "explained_by": c.explained_by, "how": c.explanation, "outcome": c.objection_outcome,
+        "escalated_at": c.escalated_at, "escalation": c.escalation,
+    }
+    return personal(local(data, n.settings.zone), principal)
+
+
+@objections_router.get("/objections")
+async def list_objections(
+    principal: Reader, n: NotifyDep, state: Literal["open", "explained", "escalated"] = "open",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    """Objections (异议) in a state, earliest deadline first: open ones are the officers' to explain;
+    escalated ones are in leadership's follow-ups (rating). Phones masked."""
+    return [masked(_objection(n, c, principal)) for c in await handlers.objections(n, state, limit)]
+
+
+@objections_router.post("/objections/{objection_id}/explained")
+async def explained(objection_id: Identifier, body: ExplainedRequest, principal: Officer,
+                    n: NotifyDep) -> dict[str, Any]:
+    """The officer's explanation: `still_objects` hands it to station leadership; one not open is 409."""
+    callback = await handlers.explain_objection(n, objection_id, by=body.by, how=body.how, outcome=body.outcome,
+                                                explained_at=body.at)
+    return _objection(n, callback, principal)
 
 
 def build_app(runtime: Runtime, n: Notify) -> FastAPI:
     return create_app(
-        "Fengqiao notify — 案件回访", runtime.settings, runtime.readiness(), context=n, routers=(router, sms_router),
+        "Fengqiao notify — 案件回访", runtime.settings, runtime.readiness(), context=n,
+        routers=(router, objections_router, sms_router),
         description="Every party of a case called back within the 7-day (unsolved) and 3-day (solved) rules; "
         "the callback SMS through the station's gateway; overdue callbacks for station leadership.",
     )

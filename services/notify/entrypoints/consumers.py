@@ -6,7 +6,7 @@ from typing import Any
 
 from common.consume import Consumer
 from common.contracts.cases import CaseAccepted, CaseSolved
-from common.contracts.sms import SmsDelivery, SmsInbound
+from common.contracts.sms import SmsAnsweredNotify, SmsDeliveryNotify
 from notify import handlers
 from notify.handlers import Notify
 from notify.sms.entrypoints.consumers import consumers as sms_consumers
@@ -16,7 +16,9 @@ def consumers(n: Notify) -> list[Consumer[Any]]:
     return [
         Consumer("notify-cases-accepted", CaseAccepted, lambda event, _: handlers.case_accepted(n, event)),
         Consumer("notify-cases-solved", CaseSolved, lambda event, _: handlers.case_solved(n, event)),
-        Consumer("notify-callbacks-sms-delivery", SmsDelivery, lambda event, _: handlers.sms_delivery(n, event)),
-        Consumer("notify-callbacks-sms-inbound", SmsInbound, lambda event, _: handlers.sms_reply(n, event)),
+        Consumer("notify-callbacks-sms-delivery", SmsDeliveryNotify,
+                 lambda event, _: handlers.sms_delivery(n, event)),
+        Consumer("notify-callbacks-sms-answered", SmsAnsweredNotify,
+                 lambda event, _: handlers.callback_answered(n, event)),
         *sms_consumers(n.sms),
     ]

@@ -35,8 +35,18 @@ from prometheus_client import Counter
 
 from common.clock import Clock
 from common.contracts.base import ID_PATTERN, Event
-from common.contracts.sms import ANSWERED, DELIVERY, SmsDelivery, SmsInbound, SmsSendRequested
+from common.contracts.sms import (
+    SmsAnswered,
+    SmsAnsweredNotify,
+    SmsAnsweredRating,
+    SmsDelivery,
+    SmsDeliveryNotify,
+    SmsDeliveryRating,
+    SmsInbound,
+    SmsSendRequested,
+)
 from common.errors import Conflict, NotFound, Refused
+from common.failures import dependency_down
 from common.outbox import RawPublisher
 from common.unit_of_work import UnitOfWork
 from notify.sms.adapters.port import DeliveryReceipt, OutboundSms, SendResult, SmsGateway
@@ -57,6 +67,10 @@ STRAYS = Counter(
 OPTED_OUT = Counter("fengqiao_sms_opt_outs_total", "Replies that put a phone on the opt-out list.")
 
 Staged = list[tuple[Event, str]]
+#: whom an answer is told to: the owner of its question, on its own subject
+ANSWERED: dict[str, type[SmsAnswered]] = {"notify": SmsAnsweredNotify, "rating": SmsAnsweredRating}
+#: whom a receipt is told to: the requester, on its own subject (`sms.delivery` for one without)
+DELIVERY: dict[str, type[SmsDelivery]] = {"notify": SmsDeliveryNotify, "rating": SmsDeliveryRating}
 
 
 @dataclass
@@ -130,13 +144,16 @@ def inbound_events(inbound: InboundSms) -> Staged:
 
 
 async def request_sms(s: Sms, command: SmsSendRequested) -> OutboundMessage:
-    """Store the message (once per sms_id) and send it now if it is due."""
+    """Store the question it asks, then the message (once per sms_id), and send it now if it is due. The
+    question first: a message stored is sent by any replica's sweep, and its answer must find its question."""
     phone = station_phone(command.phone) or command.phone
     message = OutboundMessage.request(
         sms_id=command.sms_id, phone=phone, text=command.text, purpose=command.purpose,
         requested_by=command.requested_by, ref=command.ref, requested_at=command.requested_at,
         not_before=command.not_before, now=s.clock.now(),
     )
+    if command.question is not None:
+        await _ask(s, command, phone, asked_at=message.next_try_at or s.clock.now())
     if await s.uow.add(message):
         log.info("sms.queued", sms_id=message.sms_id, purpose=message.purpose, requested_by=message.requested_by,
                  due=message.next_try_at.isoformat() if message.next_try_at else None)
@@ -144,8 +161,6 @@ async def request_sms(s: Sms, command: SmsSendRequested) -> OutboundMessage:
         stored = await s.uow.get(command.sms_id)  # publishes what an earlier delivery left staged
         if (stored.phone, stored.text) != (phone, command.text):
             log.warning("sms.id_reused", sms_id=command.sms_id, detail="kept the first request under this sms_id")
-    if command.question is not None:
-        await _ask(s, command, phone, asked_at=message.next_try_at or s.clock.now())
     await send_if_due(s, command.sms_id)
     return await s.uow.get(command.sms_id)
 
@@ -190,7 +205,7 @@ async def send_if_due(s: Sms, sms_id: str) -> bool:
         return True
     result = await _send(s, message)
     if result.accepted:
-        await _act(s, sms_id, lambda m, now: m.accepted(now, s.gateway_name))
+        await _after_handing_over(s, sms_id, lambda m, now: m.accepted(now, s.gateway_name))
         SENDS.labels(s.gateway_name, "accepted").inc()
         log.info("sms.sent", sms_id=sms_id, attempt=message.attempts, gateway=s.gateway_name)
     else:
@@ -200,6 +215,28 @@ async def send_if_due(s: Sms, sms_id: str) -> bool:
         log.warning("sms.not_taken", sms_id=sms_id, attempt=message.attempts, retryable=result.retryable,
                     detail=result.detail)
     return True
+
+
+#: how long the save after a send keeps trying while the store is away (within the lease: after it, another
+#: replica would hand the message over again)
+SAVE_AFTER_SEND_PATIENCE = 0.75
+
+
+async def _after_handing_over(s: Sms, sms_id: str, command: Callable[[OutboundMessage, datetime], bool]) -> None:
+    """Save that the gateway took the message, trying again while the store is away for most of the lease: a
+    save lost here lets the lease run out, and the next try would hand the same SMS over a second time."""
+    deadline = asyncio.get_running_loop().time() + s.policy.lease.total_seconds() * SAVE_AFTER_SEND_PATIENCE
+    delay = 0.1
+    while True:
+        try:
+            await _act(s, sms_id, command)
+            return
+        except Exception as exc:
+            if not dependency_down(exc) or asyncio.get_running_loop().time() + delay > deadline:
+                raise
+            log.warning("sms.save_after_send_retried", sms_id=sms_id, error=repr(exc)[:200])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 async def _refusal(s: Sms, message: OutboundMessage) -> str | None:

@@ -1,13 +1,13 @@
 """The rating rules (短信评警, 电话评警, 现场评警), pure: standard library and `common.timefmt` only.
 
 `reply` reads an SMS reply (`parse_reply`); `surveys` who is asked, when, with which id, code and
-text; `model` the Survey, Rating and Followup records and their transition tables; `matching`
-which survey a reply answers (`route_reply`); `report` the weekly roll-ups, report rows and CSV;
+text; `model` the Survey, Rating and Followup records and their transition tables (which survey a reply
+answers is notify's gateway's to say); `followups` which ratings leadership follows up; `report` the
+weekly roll-ups, report rows and CSV;
 `spotcheck` the weekly sample called back; `events` what the records record.
 """
 
 from rating.domain.levels import CHANNEL_LABELS, CHANNELS, LEVEL_BY_DIGIT, LEVEL_LABELS, LEVELS, Channel, Level
-from rating.domain.matching import Route, route_reply
 from rating.domain.model import (
     OPEN_SURVEY_STATES,
     SURVEY_STATES,
@@ -68,7 +68,6 @@ __all__ = [
     "Reply",
     "ReportRow",
     "Rollup",
-    "Route",
     "SpotCheck",
     "Survey",
     "SurveyPolicy",
@@ -86,7 +85,6 @@ __all__ = [
     "report_csv",
     "report_rows",
     "reprompt_text",
-    "route_reply",
     "sample_size",
     "send_time",
     "short_code",

@@ -108,7 +108,8 @@ class Record(Aggregate):
     @classmethod
     def _values(cls, doc: Mapping[str, Any]) -> dict[str, Any]:
         """The fields of `doc` (other keys, like `_id`, ignored), naive datetimes read as UTC."""
-        values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events"}  # type: ignore[arg-type]
+        # a field added later is absent from older documents: it takes its default
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events" and f.name in doc}  # type: ignore[arg-type]
         for name in cls._DATETIMES:
             values[name] = as_utc(values[name])
         values["history"] = [HistoryEntry(**{**entry, "at": as_utc(entry["at"])}) for entry in doc["history"]]
@@ -215,7 +216,7 @@ class Survey(Record):
         )
 
     def receive(self, reply: Reply, *, now: datetime, message_id: str | None = None) -> ReplyOutcome:
-        """A reply routed to this survey (see `matching.route_reply`); what became of it."""
+        """A reply the gateway matched to this survey; what became of it."""
         if reply.kind == "opt_out":
             raise RatingRefused("an opt-out is not an answer: opt out every open survey of the phone")
         self._allow("receive a reply on", now, OPEN_SURVEY_STATES | {"answered"})
@@ -363,8 +364,8 @@ class Rating(Record):
             raise RatingRefused(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
         if subject_type not in SUBJECT_TYPES:
             raise RatingRefused(f"unknown subject_type {subject_type!r}; expected one of {', '.join(SUBJECT_TYPES)}")
-        if channel == "sms" and not survey_id:
-            raise RatingRefused("an SMS rating comes from a survey: survey_id is required")
+        if channel == "sms" and not survey_id and subject_type != "callback":
+            raise RatingRefused("an SMS rating comes from a survey (or a callback's answer): survey_id is required")
         if channel != "sms" and not (entered_by or "").strip():
             raise RatingRefused(f"a {channel} rating needs entered_by: the staff member who took it")
         if len(comment) > COMMENT_MAX_CHARS:
@@ -480,15 +481,19 @@ class Followup(Record):
     done_by: str | None = None
     findings: str = ""  # 调查情况: what was found
     actions: str = ""  # 处理结果: what was done
+    #: why leadership follows it up: dissatisfied, problem, suggestion (`followups.followup_reason`), objection
+    reason: str = "dissatisfied"
 
     _DATETIMES = ("opened_at", "due_at", "done_at")
 
     @classmethod
-    def open(cls, rating: Rating, *, now: datetime, policy: SurveyPolicy = DEFAULT_POLICY) -> Followup:
-        """The leadership follow-up of a 不满意, due `policy.followup_within` (3 days) from now."""
+    def open(cls, rating: Rating, *, now: datetime, policy: SurveyPolicy = DEFAULT_POLICY,
+             reason: str = "dissatisfied") -> Followup:
+        """The leadership follow-up of a rating, due `policy.followup_within` (3 days) from now: a 不满意, a
+        comment stating a problem or a suggestion, or an objection escalated (`reason`)."""
         require_aware(now)
-        if rating.level != "dissatisfied":
-            raise RatingRefused(f"rating {rating.rating_id} is {rating.level}: only 不满意 opens a follow-up")
+        if reason == "dissatisfied" and rating.level != "dissatisfied":
+            raise RatingRefused(f"rating {rating.rating_id} is {rating.level}: only 不满意 opens one as dissatisfied")
         followup = cls(
             followup_id=followup_id_for(rating.rating_id),
             rating_id=rating.rating_id,
@@ -498,6 +503,7 @@ class Followup(Record):
             week=rating.week,
             opened_at=now,
             due_at=now + policy.followup_within,
+            reason=reason,
         )
         followup._record(now=now, actor=SYSTEM_ACTOR, action="open", from_state=None)
         followup.events.append(

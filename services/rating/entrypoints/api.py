@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from common.contracts.base import Identifier, Phone
+from common.contracts.base import Identifier, Moment, Phone
 from common.contracts.ratings import Level, StaffRef, SubjectType
 from common.http import ERROR_RESPONSES, IsoWeek, Principal, context, create_app, personal, require
 from common.runtime import Runtime
@@ -50,13 +50,15 @@ class RatingCreate(_Body):
     level: Level
     subject_type: SubjectType
     subject_id: Identifier
-    officer_id: StaffRef | None = None
-    unit_id: StaffRef | None = None
+    officer_id: Identifier | None = None
+    unit_id: Identifier | None = None
     entered_by: StaffRef = Field(description="The staff member who took the rating.")
     comment: str = Field(default="", max_length=500)
     phone: Phone | None = Field(default=None, description="The citizen's, when given.")
-    at: AwareDatetime | None = Field(default=None, description="When it was given; default now.")
-    request_id: Identifier | None = Field(default=None, description="Retries with the same id store one rating.")
+    at: Moment | None = Field(default=None, description="When it was given (default now): from 2000-01-01, at "
+                                                        "most 5 minutes ahead of the service's clock.")
+    request_id: Identifier | None = Field(
+        default=None, description="Retries with the same id and body store one rating; another body is 409.")
 
     def entry(self) -> RatingEntry:
         return RatingEntry(**self.model_dump(exclude={"request_id"}))
@@ -86,9 +88,10 @@ def _view(m: Evaluation, record: Rating | Survey | SpotCheck | Followup, princip
 
 
 @router.post("/ratings", tags=["ratings"], status_code=201,
-             responses={200: {"description": "This request_id stored a rating before: that rating."}})
+             responses={200: {"description": "This request_id stored this rating before: that rating."}})
 async def record_rating(body: RatingCreate, who: Staff, m: EvaluationDep, response: Response) -> dict[str, Any]:
-    """Store a phone or on-site rating (201); the same request_id again returns the one stored (200)."""
+    """Store a phone or on-site rating (201); the same request_id and body again returns the one stored (200);
+    the same request_id with another body is 409 naming it."""
     rating, stored = await handlers.record_rating(m, body.entry(), body.request_id)
     if not stored:
         response.status_code = 200

@@ -96,7 +96,10 @@ async def test_the_overdue_path_end_to_end(run_service, published, nc) -> None:
         assert (await svc.http.post("/v1/callbacks/cb-nope/complete",
                                     json={"channel": "visit", "reached": True, "by": "P1"})).status_code == 404
         figures = (await svc.http.get("/v1/callbacks/figures", params={"week": "2026-W48", "by": "officer"})).json()
-        assert figures["rows"] == [{"key": "P1001", "done_in_time": 0, "done_late": 1, "overdue": 1}]
+        assert figures["rows"] == [{"key": "P1001", "done_in_time": 0, "done_late": 1, "overdue": 1, "satisfied": 0,
+                                       "basically": 0, "dissatisfied": 0, "objections_opened": 0,
+                                       "objections_explained": 0, "objections_escalated": 0, "rated": 0,
+                                       "satisfaction_rate": None}]
         assert (await svc.http.get("/v1/callbacks/figures", params={"week": "2026-48"})).status_code == 422
 
     [overdue] = await published("callbacks.overdue")
@@ -130,3 +133,25 @@ async def _on(published, subject: str, n: int):
 
 async def _state(http, callback_id: str, state: str) -> bool:
     return (await http.get(f"/v1/callbacks/{callback_id}")).json()["state"] == state
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"parties": [{**P1, "party_id": f"p{i}"} for i in range(51)]}, "parties"),
+        ({"parties": []}, "parties"),
+        ({"officer_id": "P" * 100_000}, "officer_id"),
+        ({"officer_id": "民警 张三"}, "officer_id"),
+        ({"accepted_at": "0001-01-01T00:00:00+00:00"}, "accepted_at"),
+        ({"accepted_at": "9999-12-31T23:59:59+00:00"}, "accepted_at"),
+        ({"parties": [{**P1, "name": "名" * 61}]}, "parties.0.name"),
+    ],
+)
+async def test_an_event_out_of_bounds_is_dead_lettered_at_the_first_delivery_naming_the_field(
+        run_service, published, nc, change, field) -> None:
+    async with run_service("notify", FakeClock(sh(2026, 11, 20, 10, 0))) as svc:
+        await publish(nc, "cases.accepted", {**ACCEPTED, "case_id": "A-BOUNDS", **change}, "bounds-1")
+        [letter] = await eventually(lambda: _on(published, "deadletter.cases.accepted", 1), timeout=15)
+        assert await listed(svc.http, case_id="A-BOUNDS") == []
+    assert (letter.data["reason"], letter.data["deliveries"]) == ("invalid payload", 1)
+    assert letter.data["errors"][0]["loc"] == field

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from common.clock import FakeClock
 from common.contracts.cases import CaseAccepted, CaseSolved
-from common.contracts.sms import SmsDelivery, SmsInbound
+from common.contracts.sms import SmsAnsweredNotify, SmsDeliveryNotify
 from common.errors import NotFound, Refused
 from common.fakes import FakePublisher
 from common.repository import RELAY_GRACE
@@ -44,11 +44,11 @@ def cb(party: str, rule: str = "unsolved_7d") -> str:
     return callback_id_for(CASE, party, rule)
 
 
-def delivery(sms_id: str, status: str, detail: str = "", **extra) -> SmsDelivery:
+def delivery(sms_id: str, status: str, detail: str = "", **extra) -> SmsDeliveryNotify:
     body = {"sms_id": sms_id, "phone": "13800138001", "status": status, "purpose": "callback",
             "requested_by": "notify", "ref": sms_id.rsplit(".", 1)[0], "at": "2026-11-20T10:00:05+08:00",
             "detail": detail}
-    return SmsDelivery.model_validate(body | extra)
+    return SmsDeliveryNotify.model_validate(body | extra)
 
 
 async def test_accepted_schedules_one_callback_per_party_once_whatever_the_duplicates(n: Notify) -> None:
@@ -232,24 +232,60 @@ async def test_a_broker_outage_keeps_the_sms_command_staged_until_the_relay(n: N
     assert [s["sms_id"] for s in n.publisher.on("sms.send")] == [f"{cb('p1')}.1"]
 
 
-def inbound(text: str, phone: str = "13800138001") -> SmsInbound:
-    return SmsInbound.model_validate({"inbound_id": f"in-{len(text)}", "phone": phone, "text": text,
-                                      "received_at": "2026-11-20T10:05:00+08:00"})
+def answered(text: str, callback_id: str, phone: str = "13800138001", opt_out: bool = False) -> SmsAnsweredNotify:
+    return SmsAnsweredNotify.model_validate({
+        "inbound_id": f"in-{len(text)}", "question_id": callback_id, "kind": "callback", "subject_id": callback_id,
+        "phone": phone, "text": text, "received_at": "2026-11-20T10:05:00+08:00", "matched_by": "latest",
+        "opt_out": opt_out})
 
 
-async def test_the_partys_sms_reply_completes_the_callback_and_td_makes_it_manual(n: Notify) -> None:
+async def test_the_partys_answer_completes_the_callback_with_its_level_and_td_makes_it_manual(n: Notify) -> None:
     await handlers.case_accepted(n, accepted())
-    await handlers.sms_reply(n, inbound("1"))  # nothing sent yet: not a callback's reply
-    assert (await handlers.load(n, cb("p1"))).state == "scheduled"
     await handlers.sweep(n)
-    await handlers.sms_reply(n, inbound("1 满意，民警很负责"))
-    await handlers.sms_reply(n, inbound("ＴＤ", phone="13800138002"))
+    [sms] = [s for s in n.publisher.on("sms.send") if s["ref"] == cb("p1")]
+    assert sms["question"]["question_id"] == cb("p1") and sms["question"]["code"] in sms["text"]
+    await handlers.callback_answered(n, answered("1 满意，民警很负责", cb("p1")))
+    await handlers.callback_answered(n, answered("ＴＤ", cb("p2"), phone="13800138002", opt_out=True))
     done = await handlers.load(n, cb("p1"))
-    assert (done.state, done.channel, done.reached, done.opinion) == ("done", "sms", True, "1 满意，民警很负责")
-    assert done.completed_by == "party-sms-reply"
+    assert (done.state, done.channel, done.reached, done.opinion, done.level) == (
+        "done", "sms", True, "1 满意，民警很负责", "satisfied")
+    assert done.completed_by == "party-sms-reply" and done.objection is None
     assert (await handlers.load(n, cb("p2"))).state == "manual"
-    await handlers.sms_reply(n, inbound("2"))  # answered already: changes nothing
-    assert len(n.publisher.on("callbacks.completed")) == 1
+    await handlers.callback_answered(n, answered("2", cb("p1")))  # answered already: changes nothing
+    [completed] = n.publisher.on("callbacks.completed")
+    assert (completed["level"], completed["objection"]) == ("satisfied", False)
+
+
+async def test_a_dissatisfied_answer_opens_an_objection_explained_or_escalated(n: Notify) -> None:
+    await handlers.case_accepted(n, accepted())
+    await handlers.sweep(n)
+    await handlers.callback_answered(n, answered("3 处理太慢", cb("p1")))
+    [opened] = n.publisher.on("callbacks.objection_opened")
+    assert (opened["callback_id"], opened["why"], opened["comment"], opened["officer_id"]) == (
+        cb("p1"), "dissatisfied", "3 处理太慢", "P1001")
+    [listed] = await handlers.objections(n, "open", 10)
+    assert listed.callback_id == cb("p1")
+    explained = await handlers.explain_objection(n, opened["objection_id"], by="P1001", how="说明办案进度与法律依据",
+                                                 outcome="still_objects", explained_at=None)
+    assert (explained.objection, explained.escalation) == ("escalated", "still_objects")
+    [escalated] = n.publisher.on("callbacks.objection_escalated")
+    assert escalated["why"] == "still_objects"
+    with pytest.raises(Refused):
+        await handlers.explain_objection(n, opened["objection_id"], by="P1001", how="再次", outcome="accepted",
+                                         explained_at=None)
+
+
+async def test_an_unreadable_answer_gets_one_re_prompt_on_the_same_question(n: Notify) -> None:
+    await handlers.case_accepted(n, accepted(parties=(P1,)))
+    await handlers.sweep(n)
+    await handlers.callback_answered(n, answered("1 不满意", cb("p1")))
+    assert (await handlers.load(n, cb("p1"))).state == "sent"
+    [_, again] = n.publisher.on("sms.send")
+    assert (again["sms_id"], again["purpose"], again["question"]["question_id"]) == (
+        f"{cb('p1')}.r", "reprompt", cb("p1"))
+    await handlers.callback_answered(n, answered("满意…不满意", cb("p1")))  # unreadable again: done, no level
+    done = await handlers.load(n, cb("p1"))
+    assert (done.state, done.level, done.objection) == ("done", None, None)
 
 
 async def test_a_long_failure_detail_still_makes_a_manual_task_event(n: Notify) -> None:
@@ -260,3 +296,24 @@ async def test_a_long_failure_detail_still_makes_a_manual_task_event(n: Notify) 
     await handlers.sms_delivery(n, delivery(f"{cb('p1')}.1", "failed", "gateway_down_gave_up " + "x" * 470))
     [task] = n.publisher.on("callbacks.manual")
     assert task["reason"].startswith("SMS not delivered after 1 attempt(s): gateway_down_gave_up")
+
+
+async def test_an_objection_not_explained_in_3_days_goes_to_leadership_once(n: Notify) -> None:
+    await handlers.case_accepted(n, accepted(parties=(P1,)))
+    await handlers.sweep(n)
+    await handlers.complete(n, cb("p1"), channel="phone", reached=True, opinion="还是不满意", completed_by="P1001",
+                            level="basically", objection=True)
+    [opened] = n.publisher.on("callbacks.objection_opened")
+    assert (opened["why"], opened["due_at"]) == ("recorded", "2026-11-23T02:00:00Z")  # 3 days after 10:00 local
+    n.clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC) - timedelta(seconds=1))
+    await handlers.sweep(n)
+    assert n.publisher.on("callbacks.objection_escalated") == []
+    n.clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # the deadline itself: missed
+    await handlers.sweep(n)
+    await handlers.sweep(n)
+    [escalated] = n.publisher.on("callbacks.objection_escalated")
+    assert (escalated["why"], escalated["objection_id"]) == ("deadline_missed", opened["objection_id"])
+    assert [c.callback_id for c in await handlers.objections(n, "escalated", 10)] == [cb("p1")]
+    rows = await handlers.figures(n, "2026-W47", "officer")
+    assert (rows[0].basically, rows[0].objections_opened, rows[0].satisfaction_rate) == (1, 1, 1.0)
+    assert (await handlers.figures(n, "2026-W48", "officer"))[0].objections_escalated == 1

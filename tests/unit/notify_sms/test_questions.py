@@ -141,3 +141,22 @@ async def test_the_strays_are_listed_masked(make_sms):
         # without `matched` it is Kannel's get-url: the gateway's role only
         assert (await http.get(f"/v1/sms/inbound?from={PHONE}&text=1",
                                headers={"Authorization": "Bearer viewer-token"})).status_code == 403
+
+
+def test_a_retried_reply_finds_the_question_it_took_and_how():
+    q = asked("q", code="A7K2")
+    assert q.take("in:1", NOW) and q.answered_at == NOW
+    again = choose([q], "a7k2 1", NOW, "in:1")
+    assert again is not None and (again.question, again.by) == (q, "code")
+    again = choose([q], "1", NOW, "in:1")
+    assert again is not None and (again.question, again.by) == (q, "latest")
+
+
+def test_asking_again_keeps_the_last_ten_sms_ids_and_clears_the_answer():
+    q = asked("q")
+    assert q.take("in:1", NOW)
+    for n in range(12):
+        assert q.ask_again(sms_id=f"q:{n}", asked_at=NOW, expires_at=NOW)
+    assert q.asked_by == [f"q:{n}" for n in range(2, 12)]
+    assert (q.answered_by, q.answered_at) == (None, None)
+    assert q.asked_at == NOW and q.expires_at == START + timedelta(hours=72)  # never earlier than before

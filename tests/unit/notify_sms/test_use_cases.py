@@ -239,3 +239,19 @@ async def test_the_embedded_gateway_delivers_after_its_delay_and_fails_the_liste
                     ("S-2", "failed", "undeliverable")}
     listed = await embedded.records.listing("13900139000", 10)
     assert [(r.sms_id, r.outcome) for r in listed] == [("S-2", "failed")]
+
+
+async def test_the_save_after_a_send_waits_for_the_store_instead_of_sending_twice(sms, gateway):
+    from pymongo.errors import AutoReconnect
+
+    save = sms.messages.save
+    failures = iter([True, True])
+
+    async def flaky(stored, events):
+        if stored.aggregate.state == "sent" and next(failures, False):
+            raise AutoReconnect("the store is away")
+        return await save(stored, events)
+
+    sms.messages.save = flaky  # type: ignore[method-assign]
+    message = await handlers.request_sms(sms, send_command())
+    assert message.state == "sent" and message.attempts == 1 and len(gateway.sent) == 1

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rating.domain import events as ev
-from rating.domain.matching import route_reply
 from rating.domain.model import Followup, Rating, RatingRefused, Survey
 from rating.domain.reply import parse_reply
 from rating.domain.surveys import SurveyPolicy
@@ -314,58 +313,6 @@ def test_done_late_before_any_sweep_counts_overdue_once() -> None:
     f.complete(now=CLOSED + 73 * H, actor="leader", findings="a", actions="b")
     assert [type(e) for e in f.events] == [ev.FollowupOverdue, ev.FollowupCompleted]
     assert f.outcome == "overdue" and f.overdue
-
-
-# --- matching -----------------------------------------------------------------------------
-
-
-def test_reply_goes_to_the_most_recent_open_survey_unless_it_carries_a_code() -> None:
-    older = sent(subject_id="110-1")
-    newer = sent(CLOSED + H, subject_id="110-2")
-    now = CLOSED + 2 * H
-    assert route_reply(parse_reply("1"), [older, newer], now=now).survey is newer
-    assert route_reply(parse_reply("1"), [newer, older], now=now).survey is newer
-    assert route_reply(parse_reply(f"{older.code} 1"), [newer, older], now=now).survey is older
-    assert route_reply(parse_reply(f"1 {older.code.lower()}"), [newer, older], now=now).survey is older
-    assert route_reply(parse_reply("1 ZZZ9"), [older, newer], now=now).survey is newer  # unknown code
-    route = route_reply(parse_reply(f"{older.code} 1"), [newer, older], now=now)
-    assert (route.action, route.reason) == ("answer", "short code")
-
-
-def test_open_surveys_before_answered_ones_and_answered_ones_take_comments() -> None:
-    older = sent(subject_id="110-1")
-    newer = sent(CLOSED + H, subject_id="110-2")
-    newer.receive(parse_reply("1"), now=CLOSED + H)
-    now = CLOSED + 2 * H
-    assert route_reply(parse_reply("2"), [older, newer], now=now).survey is older
-    older.receive(parse_reply("2"), now=now)
-    route = route_reply(parse_reply("谢谢"), [older, newer], now=now)
-    assert route.survey is newer and route.reason == "already answered: kept as a comment"
-
-
-def test_no_open_survey_means_ignore() -> None:
-    survey = sent()
-    assert route_reply(parse_reply("1"), [], now=CLOSED).action == "ignore"
-    assert route_reply(parse_reply("1"), [scheduled(subject_id="x")], now=CLOSED).action == "ignore"
-    assert route_reply(parse_reply("1"), [survey], now=CLOSED + 72 * H).action == "ignore"
-    assert route_reply(parse_reply("1"), [survey], now=CLOSED + 72 * H - timedelta(seconds=1)).survey is survey
-    survey.expire(now=CLOSED + 72 * H)
-    assert route_reply(parse_reply("1"), [survey], now=CLOSED + H).action == "ignore"
-
-
-def test_two_surveys_sent_at_once_tie_break_by_id() -> None:
-    a, b = sent(subject_id="110-1"), sent(subject_id="110-2")
-    expected = max([a, b], key=lambda s: s.survey_id)
-    assert route_reply(parse_reply("1"), [a, b], now=CLOSED + H).survey is expected
-    assert route_reply(parse_reply("1"), [b, a], now=CLOSED + H).survey is expected
-
-
-def test_opt_out_stops_every_scheduled_and_open_survey() -> None:
-    waiting, open_one, answered = scheduled(subject_id="w"), sent(subject_id="o"), sent(subject_id="a")
-    answered.receive(parse_reply("1"), now=CLOSED)
-    route = route_reply(parse_reply("退订"), [waiting, open_one, answered], now=CLOSED + H)
-    assert route.action == "opt_out" and route.opted_out == (waiting, open_one)
-    assert route_reply(parse_reply("TD"), [], now=CLOSED).action == "opt_out"
 
 
 # --- delivery receipts ----------------------------------------------------------------------

@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from pymongo.errors import AutoReconnect
 
 from common.clock import FakeClock
 from common.contracts.alerts import AlertClosed
 from common.contracts.callbacks import CallbackCompleted
+from common.contracts.objections import ObjectionEscalated
 from common.contracts.ratings import RatingRequested
-from common.contracts.sms import SmsDelivery, SmsInbound
-from common.errors import Invalid, Refused
+from common.contracts.sms import SmsAnsweredRating, SmsDeliveryRating
+from common.errors import Conflict, Invalid, NotFound, Refused
 from common.fakes import FakePublisher
 from rating import handlers
 from rating.adapters.store import ROLLUP, RatingQuery, apply_rollup
@@ -37,9 +39,12 @@ def closed(alert_id: str = "110-1", phone: str | None = PHONE, at: datetime = ST
     return AlertClosed.model_validate(body | changes)
 
 
-def sms(text: str | bytes, n: int = 1, phone: str = PHONE, at: datetime | None = None) -> SmsInbound:
-    return SmsInbound.model_construct(
-        inbound_id=f"in-{n}", phone=phone, text=text, received_at=at or START + H, gateway="embedded"
+def sms(text: str | bytes, n: int = 1, phone: str = PHONE, at: datetime | None = None, question_id: str = "",
+        opt_out: bool = False) -> SmsAnsweredRating:
+    """An answer as notify's gateway tells it: matched to a survey (by default the first alert's)."""
+    return SmsAnsweredRating.model_construct(
+        inbound_id=f"in-{n}", question_id=question_id or SID, kind="survey", subject_id="110-1", phone=phone,
+        text=text, received_at=at or START + H, matched_by="latest", opt_out=opt_out,
     )
 
 
@@ -55,7 +60,7 @@ async def report(m: Evaluation, scope: str = "officer", week: str = "2026-W48") 
 async def answered(m: Evaluation, clock: FakeClock, text: str, alert_id: str = "110-1") -> None:
     await handlers.survey_of_alert(m, closed(alert_id))
     clock.advance(H)
-    await handlers.receive_sms(m, sms(text, at=clock.now()))
+    await handlers.answered(m, sms(text, at=clock.now()))
 
 
 SID = survey_id("alert", "110-1", PHONE)
@@ -128,11 +133,15 @@ async def test_two_replicas_on_one_store_send_one_survey(m, clock, publisher) ->
 
 
 async def test_an_officer_id_too_long_for_the_events_is_refused_naming_it(m) -> None:
-    with pytest.raises(Invalid) as refused:
-        await handlers.survey_requested(m, RatingRequested(
+    with pytest.raises(ValidationError) as refused:  # the contract: dead-lettered at the first delivery
+        RatingRequested(request_id="r-2", subject_type="service", subject_id="W-1", phone=PHONE, officer_id="P" * 65,
+                        requested_at=START)
+    assert refused.value.errors()[0]["loc"] == ("officer_id",)
+    with pytest.raises(Invalid) as refused_here:  # and the use case, for any other caller
+        await handlers.survey_requested(m, RatingRequested.model_construct(
             request_id="r-2", subject_type="service", subject_id="W-1", phone=PHONE, officer_id="P" * 65,
             requested_at=START))
-    assert refused.value.field == "officer_id" and m.surveys.documents == {}
+    assert refused_here.value.field == "officer_id" and m.surveys.documents == {}
 
 
 async def test_a_caller_without_a_phone_is_not_surveyed(m, publisher) -> None:
@@ -161,9 +170,9 @@ async def test_an_unanswered_survey_expires_after_72_hours_and_a_later_reply_is_
     clock.advance(timedelta(milliseconds=1))
     await handlers.sweep_surveys(m)
     assert (await m.survey_uow.get(SID)).state == "expired"
-    ignored = handlers.IGNORED_REPLIES.labels("no_open_survey")._value.get()
-    await handlers.receive_sms(m, sms("1", at=clock.now()))
-    assert handlers.IGNORED_REPLIES.labels("no_open_survey")._value.get() == ignored + 1
+    ignored = handlers.IGNORED_REPLIES.labels("closed")._value.get()  # the gateway's question expired too
+    await handlers.answered(m, sms("1", at=clock.now()))
+    assert handlers.IGNORED_REPLIES.labels("closed")._value.get() == ignored + 1
     assert m.ratings.documents == {}
 
 
@@ -204,10 +213,10 @@ async def test_a_dissatisfied_reply_opens_a_followup_which_is_flagged_once_when_
 
 async def test_an_unreadable_reply_gets_one_reprompt_and_a_later_valid_one_counts(m, clock, publisher) -> None:
     await answered(m, clock, "ok")
-    await handlers.receive_sms(m, sms("?", n=2, at=clock.now()))
+    await handlers.answered(m, sms("?", n=2, at=clock.now()))
     assert [c["purpose"] for c in sms_out(publisher)] == ["survey", "reprompt"]
-    await handlers.receive_sms(m, sms("２ 还行", n=3, at=clock.now()))
-    await handlers.receive_sms(m, sms("1", n=4, at=clock.now()))  # the first valid reply counts
+    await handlers.answered(m, sms("２ 还行", n=3, at=clock.now()))
+    await handlers.answered(m, sms("1", n=4, at=clock.now()))  # the first valid reply counts
     survey = await m.survey_uow.get(SID)
     assert (survey.state, survey.level) == ("answered", "basically")
     assert [r.outcome for r in survey.replies] == ["reprompt", "kept", "rated", "kept"]
@@ -216,7 +225,7 @@ async def test_an_unreadable_reply_gets_one_reprompt_and_a_later_valid_one_count
 
 async def test_a_redelivered_reply_is_taken_once(m, clock, publisher) -> None:
     await answered(m, clock, "1")
-    await handlers.receive_sms(m, sms("1", at=clock.now()))
+    await handlers.answered(m, sms("1", at=clock.now()))
     survey = await m.survey_uow.get(SID)
     assert len(survey.replies) == 1 and len(m.ratings.documents) == 1
     assert (await report(m))["P1001", "all"]["satisfied"] == 1
@@ -224,7 +233,7 @@ async def test_a_redelivered_reply_is_taken_once(m, clock, publisher) -> None:
 
 async def test_td_stops_every_survey_to_the_phone_for_good(m, clock, publisher) -> None:
     await handlers.survey_of_alert(m, closed())
-    await handlers.receive_sms(m, sms("TD", at=clock.now()))
+    await handlers.answered(m, sms("TD", at=clock.now(), opt_out=True))
     assert (await m.survey_uow.get(SID)).state == "opted_out"
     assert await m.optouts.has(PHONE)
     clock.advance(days=3)
@@ -237,15 +246,14 @@ async def test_td_stops_every_survey_to_the_phone_for_good(m, clock, publisher) 
 @pytest.mark.parametrize("text", ["", "\ud800" * 3, b"\xff\xfe\x00garbage", "滿意" * 1000, "👍🏽" * 500, "\x00\x1b[2J"])
 async def test_no_reply_text_crashes_anything(m, clock, text) -> None:
     await handlers.survey_of_alert(m, closed())
-    await handlers.receive_sms(m, sms(text, at=clock.now()))
+    await handlers.answered(m, sms(text, at=clock.now()))
     survey = await m.survey_uow.get(SID)
     assert survey.state in ("reprompted", "answered") and len(survey.replies[0].text) <= 500
 
 
-async def test_a_reply_from_a_number_never_surveyed_is_ignored_and_counted(m) -> None:
-    before = handlers.IGNORED_REPLIES.labels("no_open_survey")._value.get()
-    await handlers.receive_sms(m, sms("1", phone="13900139000"))
-    assert handlers.IGNORED_REPLIES.labels("no_open_survey")._value.get() == before + 1
+async def test_an_answer_to_no_survey_of_ours_is_not_found(m) -> None:
+    with pytest.raises(NotFound):  # the gateway matched it to a question rating never asked: dead-lettered
+        await handlers.answered(m, sms("1", question_id="sv-unknown"))
     assert m.ratings.documents == {}
 
 
@@ -253,12 +261,12 @@ async def test_a_survey_that_could_not_be_delivered_leaves_the_surveyed_count(m,
     await handlers.survey_of_alert(m, closed())
     receipt = dict(sms_id=f"{SID}:survey", phone=PHONE, purpose="survey", requested_by="rating", ref=SID,
                    at=clock.now() + H)
-    await handlers.delivery(m, SmsDelivery(status="delivered", **receipt))
+    await handlers.delivery(m, SmsDeliveryRating(status="delivered", **receipt))
     assert (await m.survey_uow.get(SID)).delivered_at == START + H
-    await handlers.delivery(m, SmsDelivery(status="failed", detail="absent subscriber", **receipt))
+    await handlers.delivery(m, SmsDeliveryRating(status="failed", detail="absent subscriber", **receipt))
     assert (await m.survey_uow.get(SID)).state == "failed"
     assert (await report(m))["P1001", "all"]["surveyed"] == 0
-    await handlers.delivery(m, SmsDelivery(status="failed", **receipt))  # again: nothing more
+    await handlers.delivery(m, SmsDeliveryRating(status="failed", **receipt))  # again: nothing more
     assert (await report(m))["P1001", "all"]["surveyed"] == 0
 
 
@@ -273,8 +281,11 @@ def entry(**changes: Any) -> RatingEntry:
 
 async def test_a_rating_entered_by_staff_is_stored_once_per_request_id(m, publisher) -> None:
     first, stored = await handlers.record_rating(m, entry(), "req-1")
-    again, stored_again = await handlers.record_rating(m, entry(level="satisfied"), "req-1")
+    again, stored_again = await handlers.record_rating(m, entry(), "req-1")
     assert (stored, stored_again, again.rating_id, again.level) == (True, False, first.rating_id, "basically")
+    with pytest.raises(Refused) as reused:  # the same request_id for another rating: 409 naming it
+        await handlers.record_rating(m, entry(level="satisfied"), "req-1")
+    assert "request_id req-1" in reused.value.reason
     assert first.entered_by == "窗口辅警李四" and len(publisher.on("ratings.received")) == 1
     assert (await report(m))["P1002", "on_site"]["basically"] == 1
     found = await handlers.find_ratings(m, RatingQuery(subject_id="W-77", officer_id=None, week=None, limit=10,
@@ -343,7 +354,7 @@ async def test_a_rollup_lost_to_a_crash_is_applied_once_by_the_next_load_or_the_
     rating_id = next(iter(m.ratings.documents))
     assert staged_rollups(m.ratings.documents[rating_id]) != []
     m.rollups.fail = False  # type: ignore[attr-defined]
-    await handlers.receive_sms(m, sms("1", at=clock.now()))  # the redelivery: loads, finishes what was staged
+    await handlers.answered(m, sms("1", at=clock.now()))  # the redelivery: loads, finishes what was staged
     now = datetime.now(UTC) + timedelta(minutes=1)
     for unit in m.units:
         await unit.relay(now=now)
@@ -399,10 +410,11 @@ async def test_an_unknown_receipt_or_record_is_not_found(m) -> None:
     from common.errors import NotFound
 
     with pytest.raises(NotFound):
-        await handlers.delivery(m, SmsDelivery(sms_id="x:survey", phone=PHONE, status="failed", purpose="survey",
-                                               requested_by="rating", ref="sv-unknown", at=START))
-    await handlers.delivery(m, SmsDelivery(sms_id="cb-1", phone=PHONE, status="failed", purpose="callback",
-                                           requested_by="notify", ref="cb-1", at=START))  # not ours: ignored
+        await handlers.delivery(m, SmsDeliveryRating(sms_id="x:survey", phone=PHONE, status="failed",
+                                                     purpose="survey", requested_by="rating", ref="sv-unknown",
+                                                     at=START))
+    await handlers.delivery(m, SmsDeliveryRating(sms_id="cb-1", phone=PHONE, status="failed", purpose="callback",
+                                                 requested_by="notify", ref="cb-1", at=START))  # not a survey's
     with pytest.raises(NotFound):
         await handlers.complete_followup(m, "fu-none", actor="a", findings="b", actions="c")
 
@@ -415,3 +427,64 @@ async def test_a_survey_another_replica_sent_meanwhile_is_left_as_it_is_not_refu
     assert survey.state == "sent" and len(sms_out(publisher)) == 1
     clock.advance(hours=72)
     assert (await handlers._send_or_expire(m, SID)).state == "expired"
+
+
+# --- a callback's answer is its rating --------------------------------------------------------------
+
+
+def callback_done(callback_id: str = "cb-1", **changes: Any) -> CallbackCompleted:
+    body = {"callback_id": callback_id, "case_id": "A2026-0042", "party_id": "p1", "at": (START + H).isoformat(),
+            "officer_id": "P1001", "unit_id": "G1", "rule": "unsolved_7d", "channel": "sms", "reached": True,
+            "opinion": "3 处理太慢", "completed_by": "party-sms-reply", "late": False, "phone": PHONE,
+            "level": "dissatisfied", "objection": True}
+    return CallbackCompleted.model_validate(body | changes)
+
+
+async def test_a_callback_answered_by_sms_is_its_rating_and_no_survey_follows(m, publisher) -> None:
+    await handlers.callback_completed(m, callback_done())
+    await handlers.callback_completed(m, callback_done())  # redelivered: still one
+    [received] = publisher.on("ratings.received")
+    assert (received["rating_id"], received["subject_type"], received["subject_id"], received["channel"],
+            received["level"], received["officer_id"], received["comment"]) == (
+        "rt-cb-1", "callback", "cb-1", "sms", "dissatisfied", "P1001", "3 处理太慢")
+    assert sms_out(publisher) == [] and m.surveys.documents == {}
+    row = (await report(m))["P1001", "all"]
+    assert (row["dissatisfied"], row["rated"]) == (1, 1)
+    [followup] = await handlers.followups(m, state="open", limit=10, offset=0)
+    assert (followup.rating_id, followup.reason) == ("rt-cb-1", "dissatisfied")
+
+
+async def test_an_sms_answer_without_a_level_asks_nothing_more(m, publisher) -> None:
+    await handlers.callback_completed(m, callback_done(level=None, objection=False, opinion="??"))
+    assert sms_out(publisher) == [] and m.ratings.documents == {} and m.surveys.documents == {}
+
+
+@pytest.mark.parametrize(("channel", "rated_as"), [("phone", "phone"), ("visit", "on_site")])
+async def test_a_level_the_officer_recorded_is_the_rating_by_its_channel(m, publisher, channel, rated_as) -> None:
+    await handlers.callback_completed(m, callback_done(channel=channel, level="satisfied", opinion="谢谢",
+                                                       completed_by="P1001", objection=False))
+    [received] = publisher.on("ratings.received")
+    assert (received["channel"], received["entered_by"], received["level"]) == (rated_as, "P1001", "satisfied")
+    assert sms_out(publisher) == [] and m.followups.documents == {}
+
+
+async def test_a_comment_stating_a_problem_or_a_suggestion_opens_a_followup(m) -> None:
+    await handlers.callback_completed(m, callback_done("cb-1", level="basically", opinion="2 处理有点慢"))
+    await handlers.callback_completed(m, callback_done("cb-2", level="satisfied", opinion="1 建议多巡逻"))
+    await handlers.callback_completed(m, callback_done("cb-3", level="satisfied", opinion="1 谢谢民警"))
+    found = {f.rating_id: f.reason for f in await handlers.followups(m, state="open", limit=10, offset=0)}
+    assert found == {"rt-cb-1": "problem", "rt-cb-2": "suggestion"}
+
+
+async def test_an_escalated_objection_is_leaderships_follow_up_once(m) -> None:
+    escalated = ObjectionEscalated.model_validate({
+        "objection_id": "ob-1", "callback_id": "cb-1", "case_id": "A2026-0042", "officer_id": "P1001",
+        "at": (START + 4 * H).isoformat(), "why": "still_objects"})
+    with pytest.raises(Conflict):  # the callback's completion is not here yet: redelivered later, not dead
+        await handlers.objection_escalated(m, escalated)
+    await handlers.callback_completed(m, callback_done(level="satisfied", opinion="1", objection=True))
+    assert m.followups.documents == {}
+    await handlers.objection_escalated(m, escalated)
+    await handlers.objection_escalated(m, escalated)
+    [followup] = await handlers.followups(m, state="open", limit=10, offset=0)
+    assert (followup.rating_id, followup.reason) == ("rt-cb-1", "objection")

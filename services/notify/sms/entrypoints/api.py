@@ -83,7 +83,8 @@ async def inbound_caller(request: Request) -> Principal:
         return await gateway_caller(request)
     roles = _caller_roles(request)
     if not roles & (READER_ROLES | {"admin"}):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="needs one of the roles " + ", ".join(sorted(READER_ROLES)))
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            detail="needs one of the roles " + ", ".join(sorted(READER_ROLES)))
     return Principal(token_hint="…", roles=roles)
 
 
