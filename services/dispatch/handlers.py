@@ -99,6 +99,7 @@ def _unassigned(d: Dispatch, alert: Alert, e: ev.AlertUnassigned) -> tuple[Event
 def _acknowledged(d: Dispatch, alert: Alert, e: ev.AlertAcknowledged) -> tuple[Event, str]:
     return contract.AlertAcknowledged(
         alert_id=e.alert_id, at=e.at, unit_id=e.unit_id, seconds_to_ack=e.seconds_to_ack,
+        officers=d.view.officers(e.unit_id),
     ), f"{e.alert_id}/acknowledged"
 
 
@@ -125,7 +126,8 @@ def _status_changed(d: Dispatch, unit: Unit, e: UnitStatusChanged) -> tuple[Even
 
 def _grid_replaced(d: Dispatch, record: GridRecord, e: GridReplaced) -> tuple[Event, str]:
     version = record.version + 1  # the save that stages it makes the next version: the new grid's
-    return contract.GridReplaced(grid_version=version, units=e.units, at=e.at), f"grid/{version}"
+    return contract.GridReplaced(grid_version=version, units=e.units, at=e.at, grid=json.loads(record.geojson)), \
+        f"grid/{version}"
 
 
 #: every domain event of dispatch -> its public contract and deterministic msg id

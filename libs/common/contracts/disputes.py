@@ -77,6 +77,8 @@ class DisputeResolved(_DisputeFact):
     actor: str
     level: Level
     followup_due_at: datetime = Field(description="The follow-up visit is due 7 days after resolution.")
+    unit_id: str | None = None
+    officer_id: str | None = Field(default=None, description="The dispute's officer (the monthly sheet's).")
 
 
 class DisputeClosed(_DisputeFact):

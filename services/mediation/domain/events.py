@@ -61,6 +61,8 @@ class DisputeResolved(DisputeEvent):
     actor: str
     level: str
     followup_due_at: datetime
+    unit_id: str | None = None
+    officer_id: str | None = None  # the dispute's officer: the monthly sheet counts the settlement for them
 
 
 @dataclass(frozen=True)

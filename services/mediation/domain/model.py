@@ -282,7 +282,8 @@ class Dispute:
         self._record(now=now, actor=actor, action="resolve", from_state=previous, note=agreement.terms)
         self.events.append(
             ev.DisputeResolved(
-                dispute_id=self.dispute_id, at=now, actor=actor, level=self.level, followup_due_at=self.followup_due_at
+                dispute_id=self.dispute_id, at=now, actor=actor, level=self.level, followup_due_at=self.followup_due_at,
+                unit_id=self.unit_id, officer_id=self.officer_id,
             )
         )
 

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from common.settings import ServiceSettings
+
+
+class CommunitySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="FQ_COMMUNITY_", extra="ignore")
+
+    http_port: int = Field(default=8106, description="Listen port.")
+    mongo_db: str = Field(default="fengqiao_community", description="The service's own database.")
+    visit_quota: int = Field(default=60, ge=1, le=10_000,
+                             description="Households each officer visits a month (每月走访60户以上).")
+    hazard_deadline_days: dict[str, int] = Field(
+        default_factory=lambda: {"major": 3, "serious": 7, "minor": 15},
+        description="JSON: days to rectify a hazard by severity (major 重大, serious 较大, minor 一般).",
+    )
+    review_cadence_days: dict[str, int] = Field(
+        default_factory=lambda: {"high": 30, "medium": 90, "low": 180},
+        description="JSON: days between reviews of a key person by risk level (monthly for high risk).",
+    )
+    scorecard_path: Path | None = Field(
+        default=None,
+        description="The station's monthly sheet: items and weights (TOML, the format of "
+        "community/domain/scorecard.toml); unset: the packaged sample.",
+    )
