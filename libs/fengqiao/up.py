@@ -126,6 +126,10 @@ class ServerProcess:
         self.server = self.starter(port)
 
 
+#: a read-only token for local work: what a role that does not act on personal data sees (masked)
+VIEWER_TOKEN = "dev-viewer"  # noqa: S105 - a known placeholder; production refuses tokens this short
+
+
 class Platform:
     def __init__(self, data_dir: Path, token: str = DEVELOPMENT_TOKEN, sample_grid: bool = True,
                  log=print) -> None:
@@ -173,7 +177,7 @@ class Platform:
             f"{p}NATS_URL": self.nats.url,
             f"{p}MONGO_URL": self.store.url,
             f"{p}HTTP_PORT": str(_port(spec.default_port)),
-            f"{p}TOKENS": json.dumps({self.token: ["admin"]}),
+            f"{p}TOKENS": json.dumps({self.token: ["admin"], VIEWER_TOKEN: ["viewer"]}),
             f"{p}LOG_JSON": "true",
         }
         return ServiceProcess(spec, int(env[f"{p}HTTP_PORT"]), env, self.data_dir / "logs" / f"{spec.name}.log")
@@ -194,6 +198,7 @@ class Platform:
             "nats_url": self.nats.url,
             "mongo_url": self.store.url,
             "token": self.token,
+            "viewer_token": VIEWER_TOKEN,
             "services": {name: {"base_url": s.base_url, "log": str(s.log_path)} for name, s in self.services.items()},
             **{f"{name}_url": s.base_url for name, s in self.services.items()},
             "data_dir": str(self.data_dir),

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, PositiveFloat
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import ServiceSettings
@@ -15,13 +17,15 @@ class CommunitySettings(ServiceSettings):
     mongo_db: str = Field(default="fengqiao_community", description="The service's own database.")
     visit_quota: int = Field(default=60, ge=1, le=10_000,
                              description="Households each officer visits a month (每月走访60户以上).")
-    hazard_deadline_days: dict[str, int] = Field(
+    hazard_deadline_days: dict[Literal["major", "serious", "minor"], PositiveFloat] = Field(
         default_factory=lambda: {"major": 3, "serious": 7, "minor": 15},
-        description="JSON: days to rectify a hazard by severity (major 重大, serious 较大, minor 一般).",
+        description="JSON: days to rectify a hazard by severity (major 重大, serious 较大, minor 一般); a severity "
+        "left out keeps its default.",
     )
-    review_cadence_days: dict[str, int] = Field(
+    review_cadence_days: dict[Literal["high", "medium", "low"], PositiveFloat] = Field(
         default_factory=lambda: {"high": 30, "medium": 90, "low": 180},
-        description="JSON: days between reviews of a key person by risk level (monthly for high risk).",
+        description="JSON: days between reviews of a key person by risk level (monthly for high risk); a level "
+        "left out keeps its default.",
     )
     scorecard_path: Path | None = Field(
         default=None,

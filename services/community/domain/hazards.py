@@ -27,7 +27,7 @@ SEVERITIES = ("minor", "serious", "major")  # 一般, 较大, 重大
 SOURCES = ("informant", "visit")
 STATES = ("reported", "assigned", "rectified", "verified")
 #: days to rectify, by severity (a station's own through settings)
-DEFAULT_DEADLINE_DAYS: Mapping[str, int] = {"major": 3, "serious": 7, "minor": 15}
+DEFAULT_DEADLINE_DAYS: Mapping[str, float] = {"major": 3, "serious": 7, "minor": 15}
 SYSTEM_ACTOR = "system"
 
 
@@ -35,7 +35,7 @@ class HazardRefused(Refusal):
     """A command the hazard does not accept in its present state (HTTP 409)."""
 
 
-def deadline_for(severity: str, reported_at: datetime, days: Mapping[str, int] = DEFAULT_DEADLINE_DAYS) -> datetime:
+def deadline_for(severity: str, reported_at: datetime, days: Mapping[str, float] = DEFAULT_DEADLINE_DAYS) -> datetime:
     if severity not in SEVERITIES:
         raise HazardRefused(f"unknown severity {severity!r}; expected one of {', '.join(SEVERITIES)}")
     return reported_at + timedelta(days=days.get(severity, DEFAULT_DEADLINE_DAYS[severity]))
@@ -69,7 +69,7 @@ class Hazard:
     def report(
         cls, *, hazard_id: str, source: str, reported_by: str, reported_at: datetime, place: str, kind: str,
         severity: str, responsible_unit: str, source_ref: str | None = None, lon: float | None = None,
-        lat: float | None = None, unit_id: str | None = None, deadline_days: Mapping[str, int] = DEFAULT_DEADLINE_DAYS,
+        lat: float | None = None, unit_id: str | None = None, deadline_days: Mapping[str, float] = DEFAULT_DEADLINE_DAYS,
     ) -> Hazard:
         require_aware(reported_at)
         if source not in SOURCES:

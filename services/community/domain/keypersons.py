@@ -20,7 +20,7 @@ from community.domain import events as ev
 
 RISK_LEVELS = ("low", "medium", "high")
 #: review cadence in days by risk level: monthly for high risk (a station's own through settings)
-DEFAULT_CADENCE_DAYS: Mapping[str, int] = {"high": 30, "medium": 90, "low": 180}
+DEFAULT_CADENCE_DAYS: Mapping[str, float] = {"high": 30, "medium": 90, "low": 180}
 MAX_NOTES = 500  # a register entry keeps its latest notes; older ones are in the events' history
 
 
@@ -70,7 +70,7 @@ class KeyPerson:
         cls, *, person_id: str, name: str, category: str, risk_level: str, officer_id: str, now: datetime,
         id_number: str | None = None, phone: str | None = None, address: str | None = None,
         unit_id: str | None = None, cadence_days: int | None = None,
-        cadences: Mapping[str, int] = DEFAULT_CADENCE_DAYS,
+        cadences: Mapping[str, float] = DEFAULT_CADENCE_DAYS,
     ) -> KeyPerson:
         require_aware(now)
         _check_level(risk_level)
@@ -83,12 +83,12 @@ class KeyPerson:
                                                     person.next_review_due_at))
         return person
 
-    def cadence(self, cadences: Mapping[str, int] = DEFAULT_CADENCE_DAYS) -> timedelta:
+    def cadence(self, cadences: Mapping[str, float] = DEFAULT_CADENCE_DAYS) -> timedelta:
         days = self.cadence_days or cadences.get(self.risk_level, DEFAULT_CADENCE_DAYS[self.risk_level])
         return timedelta(days=days)
 
     def review(self, *, now: datetime, actor: str, note: str = "", risk_level: str | None = None,
-               cadences: Mapping[str, int] = DEFAULT_CADENCE_DAYS) -> None:
+               cadences: Mapping[str, float] = DEFAULT_CADENCE_DAYS) -> None:
         """A review (谈话/走访); a new risk level changes the cadence from this review on."""
         require_aware(now)
         if risk_level is not None:
