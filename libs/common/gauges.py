@@ -49,7 +49,9 @@ CONSUMER_PENDING = Gauge(
     "fengqiao_consumer_pending_messages", "Messages in the stream not yet delivered to the consumer.", ["consumer"]
 )
 CONSUMER_ACK_PENDING = Gauge(
-    "fengqiao_consumer_ack_pending_messages", "Messages delivered to the consumer and not yet acknowledged.", ["consumer"]
+    "fengqiao_consumer_ack_pending_messages",
+    "Messages delivered to the consumer and not yet acknowledged.",
+    ["consumer"],
 )
 READY = Gauge("fengqiao_ready", "1 while the service's dependency answers, else 0.", ["dependency"])
 REFRESHED = Gauge("fengqiao_gauges_refreshed_timestamp_seconds", "When this replica last refreshed its gauges.")

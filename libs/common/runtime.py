@@ -41,12 +41,12 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from common import bus, gauges, heap, mongo
+from common import bus, gauges, heap, mongo, tracing
 from common.clock import Clock, SystemClock
 from common.consume import ConsumeLoop, Consumer
 from common.contracts.subjects import stream_for
-from common.logs import configure_logging
-from common.settings import ServiceSettings
+from common.logs import configure_logging, register_secrets
+from common.settings import ServiceSettings, reveal
 
 log = structlog.get_logger(__name__)
 
@@ -132,7 +132,7 @@ async def connected(
     async with AsyncExitStack() as stack:
 
         async def open_nats() -> NATS:
-            nc = await bus.connect(settings.nats_url, name=f"fengqiao-{name}")
+            nc = await bus.connect(reveal(settings.nats_url), name=f"fengqiao-{name}")
             try:
                 await bus.ensure_streams(nc.jetstream(), replicas=settings.stream_replicas)
             except BaseException:
@@ -142,7 +142,7 @@ async def connected(
 
         nc = await _retrying("nats", open_nats, patient, missing)
         stack.push_async_callback(_close, nc, settings.shutdown_grace_s)
-        client = mongo.client(settings.mongo_url, app_name=f"fengqiao-{name}")
+        client = mongo.client(reveal(settings.mongo_url), app_name=f"fengqiao-{name}")
         stack.callback(client.close)
         db = mongo.database(client, settings.mongo_db or f"fengqiao_{name}")
         await _retrying("mongodb", lambda: db.command("ping"), patient, missing)
@@ -273,7 +273,9 @@ def _starting_app(name: str, settings: ServiceSettings, missing: dict[str, str])
 
 async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     """The process entry point of one service (a container runs exactly this); see the module's text."""
+    register_secrets(*settings.secret_values())  # before the first line: none of them is ever written
     configure_logging(settings.log_level, settings.log_json, service=name)
+    tracing.configure(name)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -309,6 +311,7 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     server.should_exit = True
     await asyncio.wait([http], timeout=HTTP_SHUTDOWN_S + 1)
     stopper.cancel()
+    tracing.shutdown()
     if task.done() and not task.cancelled() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]
     if http.done() and not http.cancelled() and http.exception() is not None:

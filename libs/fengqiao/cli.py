@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
                       for e in exc.errors(include_url=False)]
             structlog.get_logger("fengqiao").error("settings.invalid", errors=errors)
             return 2
+        refusal = settings.refuses_to_start()
+        if refusal:
+            print(f"fengqiao serve {spec.name}: {refusal}", file=sys.stderr)
+            return 2
         asyncio.run(serve(spec.name, settings, spec.build()))
         return 0
     if args.command == "publish":

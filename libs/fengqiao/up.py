@@ -126,10 +126,6 @@ class ServerProcess:
         self.server = self.starter(port)
 
 
-#: a read-only token for local work: what a role that does not act on personal data sees (masked)
-VIEWER_TOKEN = "dev-viewer"  # noqa: S105 - a known placeholder; production refuses tokens this short
-
-
 class Platform:
     def __init__(self, data_dir: Path, token: str = DEVELOPMENT_TOKEN, sample_grid: bool = True,
                  log=print) -> None:
@@ -172,15 +168,28 @@ class Platform:
     def _service(self, spec: ServiceSpec) -> ServiceProcess:
         assert self.nats and self.store
         p = spec.env_prefix
+        fields = spec.settings_class().model_fields
         env = {
             **os.environ,
             f"{p}NATS_URL": self.nats.url,
             f"{p}MONGO_URL": self.store.url,
             f"{p}HTTP_PORT": str(_port(spec.default_port)),
-            f"{p}TOKENS": json.dumps({self.token: ["admin"], VIEWER_TOKEN: ["viewer"]}),
+            f"{p}TOKENS": json.dumps(self._tokens(os.environ.get(f"{p}TOKENS"))),
             f"{p}LOG_JSON": "true",
         }
+        if "sms_gateway" in fields:  # no SMS leaves a development machine, unless a gateway was chosen
+            env.setdefault(f"{p}SMS_GATEWAY", "embedded")
         return ServiceProcess(spec, int(env[f"{p}HTTP_PORT"]), env, self.data_dir / "logs" / f"{spec.name}.log")
+
+    def _tokens(self, given: str | None) -> dict[str, list[str]]:
+        """The tokens given in the environment (to try the roles), and the development token as admin."""
+        tokens: dict[str, list[str]] = {}
+        if given:
+            try:
+                tokens = {str(k): list(v) for k, v in json.loads(given).items()}
+            except (ValueError, AttributeError, TypeError) as exc:
+                raise RuntimeError(f"the tokens given are not a JSON object of token -> roles: {exc}") from None
+        return {**tokens, self.token: ["admin"]}
 
     def _load_sample_grid(self) -> None:
         base = self.services["dispatch"].base_url
@@ -198,7 +207,6 @@ class Platform:
             "nats_url": self.nats.url,
             "mongo_url": self.store.url,
             "token": self.token,
-            "viewer_token": VIEWER_TOKEN,
             "services": {name: {"base_url": s.base_url, "log": str(s.log_path)} for name, s in self.services.items()},
             **{f"{name}_url": s.base_url for name, s in self.services.items()},
             "data_dir": str(self.data_dir),

@@ -90,6 +90,6 @@ def test_the_dashboard_is_a_grafana_dashboard() -> None:
     assert len(ids) == len(set(ids)), "panel ids repeat"
     for panel in dashboard["panels"]:
         grid = panel["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, panel["title"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
         if panel["type"] != "row":
             assert panel["targets"] and panel["datasource"]["type"] == "prometheus", panel["title"]

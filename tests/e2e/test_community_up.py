@@ -22,6 +22,7 @@ pytestmark = pytest.mark.e2e
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SHORT = 0.0001  # days: 8.64 s
+VIEWER = "e2e-viewer-token"
 G1 = {"lon": 118.9655, "lat": 25.2265}  # inside G1's zone; P1001-P1003
 
 
@@ -30,6 +31,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     up = Up(tmp_path_factory.mktemp("station"), env={
         "FQ_COMMUNITY_HAZARD_DEADLINE_DAYS": json.dumps({"major": SHORT}),
         "FQ_COMMUNITY_REVIEW_CADENCE_DAYS": json.dumps({"high": SHORT}),
+        "FQ_COMMUNITY_TOKENS": json.dumps({VIEWER: ["viewer"]}),
     })
     try:
         yield up
@@ -121,7 +123,7 @@ def test_3_a_key_persons_review_falls_overdue_and_a_viewer_sees_the_register_mas
     assert (status, person["name"], person["unit_id"]) == (201, "李某某", "G1")
     path = f"/v1/keypersons/{person['person_id']}"
     assert until(lambda: platform.call("GET", "community", path)[1]["overdue"], timeout=40)
-    status, register = platform.call("GET", "community", "/v1/keypersons", token=platform.endpoints["viewer_token"])
+    status, register = platform.call("GET", "community", "/v1/keypersons", token=VIEWER)
     seen = next(p for p in register if p["person_id"] == person["person_id"])
     assert status == 200 and seen["overdue"] is True
     assert (seen["name"], seen["id_number"], seen["phone"]) == ("李**", "3503**********1234", "139****9000")

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.domain import DomainEvent
+
 
 @dataclass(frozen=True)
-class DisputeEvent:
+class DisputeEvent(DomainEvent):
     dispute_id: str
     at: datetime
 

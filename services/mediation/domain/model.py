@@ -47,11 +47,11 @@ follow-up; resolving again sets a new one. The first-contact rule is about the f
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
-from common.domain import Refusal, as_utc, require_aware
+from common.domain import Aggregate, HistoryEntry, Refusal, as_utc, require_aware
 from mediation.domain import events as ev
 from mediation.domain.deadlines import FirstContactRule
 from mediation.domain.risk import RiskRules, assess_risk
@@ -91,19 +91,11 @@ class Agreement:
     signatures: Mapping[str, str]  # signer key (a party_id, "mediator", "witness") -> name as signed
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    actor: str
-    action: str
-    from_state: State | None
-    to_state: State
-    level: Level
-    note: str = ""
-
-
 @dataclass(eq=False)
-class Dispute:
+class Dispute(Aggregate):
+    refusal: ClassVar[type[Refusal]] = DisputeRefused
+    all_states: ClassVar[tuple[str, ...]] = STATES
+
     dispute_id: str
     source: Source
     source_ref: str | None  # the alert_id for an alert; else the reporting system's id, if any
@@ -132,9 +124,6 @@ class Dispute:
     followup_done_at: datetime | None = None
     referred_to: str | None = None
     recurrence_of: str | None = None
-    history: list[HistoryEntry] = field(default_factory=list)
-    version: int = 0  # the stored version, kept by the repository (0: never saved); commands leave it
-    events: list[ev.DisputeEvent] = field(default_factory=list, repr=False)  # not persisted
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -366,6 +355,10 @@ class Dispute:
     # --- queries ----------------------------------------------------------------------------
 
     @property
+    def ident(self) -> str:
+        return self.dispute_id
+
+    @property
     def next_due_at(self) -> datetime | None:
         """The earliest deadline `check_deadlines` has yet to fire: what a sweep queries (`<= now`)."""
         dues = []
@@ -377,7 +370,7 @@ class Dispute:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the store (datetimes stay datetimes); `next_due_at` is derived, for the sweep."""
-        doc = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "events"}
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}
         doc["parties"] = [asdict(party) for party in self.parties]
         doc["risk_matches"] = list(self.risk_matches)
         if self.agreement is not None:
@@ -390,7 +383,7 @@ class Dispute:
     def from_dict(cls, doc: Mapping[str, Any]) -> Dispute:
         """The inverse of `to_dict`; other keys (`_id`, `outbox`, `next_due_at`) are ignored and
         naive datetimes, as a Mongo client returns them, are read as UTC."""
-        values = {name: doc[name] for name in cls.__dataclass_fields__ if name != "events"}
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events"}
         for name in _DATETIME_FIELDS:
             values[name] = as_utc(values[name])
         values["parties"] = [Party(**party) for party in doc["parties"]]
@@ -415,26 +408,8 @@ class Dispute:
         signers = {party.party_id: f"{party.party_id} ({party.name})" for party in self.parties}
         return signers | {MEDIATOR: MEDIATOR, WITNESS: WITNESS}
 
-    def _allow(self, command: str, now: datetime, states: Iterable[State]) -> None:
-        require_aware(now)
-        allowed = [state for state in STATES if state in states]
-        if self.state not in allowed:
-            raise DisputeRefused(
-                f"cannot {command} dispute {self.dispute_id}: it is {self.state} (allowed when {', '.join(allowed)})"
-            )
-
-    def _record(self, *, now: datetime, actor: str, action: str, from_state: State | None, note: str = "") -> None:
-        self.history.append(
-            HistoryEntry(
-                at=now,
-                actor=actor,
-                action=action,
-                from_state=from_state,
-                to_state=self.state,
-                level=self.level,
-                note=note,
-            )
-        )
+    def _level(self) -> str:
+        return self.level
 
 
 _DATETIME_FIELDS = (
