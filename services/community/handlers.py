@@ -19,6 +19,7 @@ from common.contracts import disputes as dispute_contract
 from common.contracts import ratings as rating_contract
 from common.contracts.base import Event
 from common.errors import Conflict, Invalid, NotFound
+from common.event_table import EventTable, Row, once, public_events
 from common.outbox import RawPublisher
 from common.timefmt import month_label
 from common.unit_of_work import UnitOfWork
@@ -34,7 +35,6 @@ from community.settings import CommunitySettings
 
 log = structlog.get_logger(__name__)
 
-Staged = list[tuple[Event, str]]
 #: a sheet is changed by many facts at once (a unit's officers, every service): it is tried again more often
 SHEET_ATTEMPTS = 10
 
@@ -55,10 +55,12 @@ class Community:
     rules: SheetRules
 
     def __post_init__(self) -> None:
-        self.visit_uow = UnitOfWork(self.visits, self.publisher, _visit_events(self.month), kind="visit")
-        self.hazard_uow = UnitOfWork(self.hazards, self.publisher, lambda h: _hazard_events(h, self.month),
-                                     kind="hazard", refusal=HazardRefused)
-        self.person_uow = UnitOfWork(self.keypersons, self.publisher, _person_events, kind="key person",
+        def staged(aggregate: Any) -> list[tuple[Event, str]]:
+            return public_events(EVENTS, self, aggregate)
+
+        self.visit_uow = UnitOfWork(self.visits, self.publisher, staged, kind="visit")
+        self.hazard_uow = UnitOfWork(self.hazards, self.publisher, staged, kind="hazard", refusal=HazardRefused)
+        self.person_uow = UnitOfWork(self.keypersons, self.publisher, staged, kind="key person",
                                      refusal=KeyPersonRefused)
         self.sheet_uow = UnitOfWork(self.sheets, self.publisher, lambda _: [], kind="sheet", refusal=SheetRefused,
                                     attempts=SHEET_ATTEMPTS)
@@ -77,54 +79,37 @@ def _finding(f: Finding) -> contract.Finding:
     return contract.Finding(**{**asdict(f), "parties": [asdict(p) for p in f.parties]})
 
 
-def _visit_events(month: Callable[[datetime], str]) -> Callable[[Visit], Staged]:
-    def staged(visit: Visit) -> Staged:
-        return [(contract.VisitRecorded(
-            visit_id=visit.visit_id, at=e.at, visited_at=visit.visited_at, month=month(visit.visited_at),
-            officer_id=visit.officer_id, unit_id=visit.unit_id, household=visit.household, address=visit.address,
-            lon=visit.lon, lat=visit.lat, met=visit.met, opinions=visit.opinions,
-            findings=[_finding(f) for f in visit.findings],
-        ), f"{visit.visit_id}/recorded") for e in visit.events]
-
-    return staged
+def _visit(c: Community, visit: Visit, event: ev.VisitRecorded) -> Event:
+    return contract.VisitRecorded(
+        visit_id=visit.visit_id, at=event.at, visited_at=visit.visited_at, month=c.month(visit.visited_at),
+        officer_id=visit.officer_id, unit_id=visit.unit_id, household=visit.household, address=visit.address,
+        lon=visit.lon, lat=visit.lat, met=visit.met, opinions=visit.opinions,
+        findings=[_finding(f) for f in visit.findings],
+    )
 
 
-#: domain events whose public contract carries the same fields
-_SAME_FIELDS: dict[type, type[Event]] = {
-    ev.HazardAssigned: contract.HazardAssigned,
-    ev.HazardRectified: contract.HazardRectified,
-    ev.HazardVerified: contract.HazardVerified,
-    ev.HazardRejected: contract.HazardRejected,
-    ev.HazardOverdue: contract.HazardOverdue,
-    ev.KeyPersonRegistered: contract.KeyPersonRegistered,
-    ev.KeyPersonReviewed: contract.KeyPersonReviewed,
-    ev.KeyPersonNoted: contract.KeyPersonNoted,
-    ev.KeyPersonReviewOverdue: contract.KeyPersonReviewOverdue,
+def _hazard_reported(c: Community, hazard: Hazard, event: ev.HazardReported) -> Event:
+    told = {k: getattr(hazard, k) for k in ("source", "source_ref", "reported_by", "place", "lon", "lat", "unit_id",
+                                           "severity", "responsible_unit", "due_at")}
+    return contract.HazardReported(hazard_id=hazard.hazard_id, at=event.at, month=c.month(hazard.reported_at),
+                                   kind=hazard.hazard_kind, **told)
+
+
+#: every domain event of community -> its public contract; msg ids `<id>/<kind>/<history length>`, a visit's
+#: `<visit_id>/recorded`
+EVENTS: EventTable[Community] = {
+    ev.VisitRecorded: Row(contract.VisitRecorded, _visit, once("recorded")),
+    ev.HazardReported: Row(contract.HazardReported, _hazard_reported),
+    ev.HazardAssigned: Row(contract.HazardAssigned),
+    ev.HazardRectified: Row(contract.HazardRectified),
+    ev.HazardVerified: Row(contract.HazardVerified),
+    ev.HazardRejected: Row(contract.HazardRejected),
+    ev.HazardOverdue: Row(contract.HazardOverdue),
+    ev.KeyPersonRegistered: Row(contract.KeyPersonRegistered),
+    ev.KeyPersonReviewed: Row(contract.KeyPersonReviewed),
+    ev.KeyPersonNoted: Row(contract.KeyPersonNoted),
+    ev.KeyPersonReviewOverdue: Row(contract.KeyPersonReviewOverdue),
 }
-
-
-def _msg_id(ident: str, public: Event, version: int) -> str:
-    # one save stages at most one event of a kind: the version that save makes tells them apart
-    return f"{ident}/{public.subject.split('.', 1)[1]}/{version + 1}"
-
-
-def _hazard_events(hazard: Hazard, month: Callable[[datetime], str]) -> Staged:
-    staged: Staged = []
-    for event in hazard.events:
-        if isinstance(event, ev.HazardReported):
-            told = {k: getattr(hazard, k) for k in ("source", "source_ref", "reported_by", "place", "lon", "lat",
-                                                   "unit_id", "kind", "severity", "responsible_unit", "due_at")}
-            public: Event = contract.HazardReported(hazard_id=hazard.hazard_id, at=event.at,
-                                                    month=month(hazard.reported_at), **told)
-        else:
-            public = _SAME_FIELDS[type(event)](**asdict(event))
-        staged.append((public, _msg_id(hazard.hazard_id, public, hazard.version)))
-    return staged
-
-
-def _person_events(person: KeyPerson) -> Staged:
-    publics = [_SAME_FIELDS[type(e)](**asdict(e)) for e in person.events]
-    return [(p, _msg_id(person.person_id, p, person.version)) for p in publics]
 
 
 # --- ids ---------------------------------------------------------------------------------------
@@ -195,7 +180,7 @@ async def follow_findings(c: Community, event: contract.VisitRecorded) -> None:
             hazard = Hazard.report(
                 hazard_id=hazard_id_for_finding(event.visit_id, i), source="visit", source_ref=event.visit_id,
                 reported_by=event.officer_id, reported_at=event.visited_at, place=event.address, lon=event.lon,
-                lat=event.lat, unit_id=event.unit_id, kind=finding.hazard_kind or "other",
+                lat=event.lat, unit_id=event.unit_id, hazard_kind=finding.hazard_kind or "other",
                 severity=finding.severity or "minor", responsible_unit=finding.responsible_unit or "",
                 deadline_days=c.settings.hazard_deadline_days,
             )
@@ -219,7 +204,7 @@ async def report_hazard(
     hazard_id = _new_id(c, "H", request_id)
     hazard = Hazard.report(hazard_id=hazard_id, source="informant", reported_by=reported_by,
                            reported_at=c.clock.now(), place=place, lon=lon, lat=lat,
-                           unit_id=unit.unit_id if unit else None, kind=kind, severity=severity,
+                           unit_id=unit.unit_id if unit else None, hazard_kind=kind, severity=severity,
                            responsible_unit=responsible_unit, deadline_days=c.settings.hazard_deadline_days)
     return await _add_or_load(c.hazard_uow, hazard, hazard_id)
 

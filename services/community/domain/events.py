@@ -6,15 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.domain import DomainEvent
+
 
 @dataclass(frozen=True)
-class VisitRecorded:
+class VisitRecorded(DomainEvent):
     visit_id: str
     at: datetime
 
 
 @dataclass(frozen=True)
-class HazardEvent:
+class HazardEvent(DomainEvent):
     hazard_id: str
     at: datetime
 
@@ -63,7 +65,7 @@ class HazardOverdue(HazardEvent):
 
 
 @dataclass(frozen=True)
-class KeyPersonEvent:
+class KeyPersonEvent(DomainEvent):
     person_id: str
     at: datetime
 

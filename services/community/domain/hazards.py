@@ -16,11 +16,11 @@ The deadline is `reported_at + deadline(severity)`; a hazard not rectified by th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from common.domain import HistoryEntry, Refusal, as_utc, require_aware
+from common.domain import Aggregate, HistoryEntry, Refusal, as_utc, require_aware
 from community.domain import events as ev
 
 SEVERITIES = ("minor", "serious", "major")  # 一般, 较大, 重大
@@ -42,7 +42,10 @@ def deadline_for(severity: str, reported_at: datetime, days: Mapping[str, float]
 
 
 @dataclass(eq=False)
-class Hazard:
+class Hazard(Aggregate):
+    refusal: ClassVar[type[Refusal]] = HazardRefused
+    all_states: ClassVar[tuple[str, ...]] = STATES
+
     hazard_id: str
     source: str
     source_ref: str | None
@@ -52,7 +55,7 @@ class Hazard:
     lon: float | None
     lat: float | None
     unit_id: str | None  # the grid unit whose zone holds the place
-    kind: str
+    hazard_kind: str  # fire, gas, electric, building…
     severity: str
     responsible_unit: str  # 责任单位: who must fix it
     due_at: datetime
@@ -61,13 +64,14 @@ class Hazard:
     rectified_at: datetime | None = None
     verified_at: datetime | None = None
     overdue: bool = False
-    history: list[HistoryEntry] = field(default_factory=list)
-    version: int = 0
-    events: list[ev.HazardEvent] = field(default_factory=list, repr=False)
+
+    @property
+    def ident(self) -> str:
+        return self.hazard_id
 
     @classmethod
     def report(
-        cls, *, hazard_id: str, source: str, reported_by: str, reported_at: datetime, place: str, kind: str,
+        cls, *, hazard_id: str, source: str, reported_by: str, reported_at: datetime, place: str, hazard_kind: str,
         severity: str, responsible_unit: str, source_ref: str | None = None, lon: float | None = None,
         lat: float | None = None, unit_id: str | None = None, deadline_days: Mapping[str, float] = DEFAULT_DEADLINE_DAYS,
     ) -> Hazard:
@@ -75,22 +79,23 @@ class Hazard:
         if source not in SOURCES:
             raise HazardRefused(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
         due = deadline_for(severity, reported_at, deadline_days)
-        hazard = cls(hazard_id, source, source_ref, reported_by, reported_at, place, lon, lat, unit_id, kind,
+        hazard = cls(hazard_id, source, source_ref, reported_by, reported_at, place, lon, lat, unit_id, hazard_kind,
                      severity, responsible_unit, due)
-        hazard._record(reported_at, reported_by, "report", None, f"source: {source}")
+        hazard._record(now=reported_at, actor=reported_by, action="report", from_state=None,
+                       note=f"source: {source}")
         hazard.events.append(ev.HazardReported(hazard_id, reported_at))
         return hazard
 
     def assign(self, *, now: datetime, actor: str, officer_id: str) -> None:
         self._allow("assign", now, ("reported", "assigned"))
         previous, self.state, self.officer_id = self.state, "assigned", officer_id
-        self._record(now, actor, "assign", previous, officer_id)
+        self._record(now=now, actor=actor, action="assign", from_state=previous, note=officer_id)
         self.events.append(ev.HazardAssigned(self.hazard_id, now, officer_id, actor, self.due_at))
 
     def rectify(self, *, now: datetime, actor: str, note: str = "") -> None:
         self._allow("rectify", now, ("assigned",))
         self.state, self.rectified_at = "rectified", now
-        self._record(now, actor, "rectify", "assigned", note)
+        self._record(now=now, actor=actor, action="rectify", from_state="assigned", note=note)
         self.events.append(ev.HazardRectified(self.hazard_id, now, actor, self.officer_id, note))
 
     def verify(self, *, now: datetime, actor: str, passed: bool, reason: str = "") -> None:
@@ -98,7 +103,7 @@ class Hazard:
         self._allow("verify", now, ("rectified",))
         if passed:
             self.state, self.verified_at = "verified", now
-            self._record(now, actor, "verify", "rectified", reason)
+            self._record(now=now, actor=actor, action="verify", from_state="rectified", note=reason)
             late = self.rectified_at is not None and self.rectified_at >= self.due_at
             self.events.append(ev.HazardVerified(self.hazard_id, now, actor, self.officer_id, self.responsible_unit,
                                                  self.severity, late))
@@ -106,7 +111,7 @@ class Hazard:
         if not reason.strip():
             raise HazardRefused("a failed check needs the reason")
         self.state, self.rectified_at = "assigned", None
-        self._record(now, actor, "reject", "rectified", reason)
+        self._record(now=now, actor=actor, action="reject", from_state="rectified", note=reason)
         self.events.append(ev.HazardRejected(self.hazard_id, now, actor, self.officer_id, reason))
 
     def check_deadlines(self, now: datetime) -> list[ev.HazardEvent]:
@@ -114,7 +119,8 @@ class Hazard:
         if self.next_due_at is None or now < self.next_due_at:
             return []
         self.overdue = True
-        self._record(now, SYSTEM_ACTOR, "overdue", self.state, "not rectified by the deadline")
+        self._record(now=now, actor=SYSTEM_ACTOR, action="overdue", from_state=self.state,
+                     note="not rectified by the deadline")
         event = ev.HazardOverdue(self.hazard_id, now, self.due_at, self.severity, self.responsible_unit,
                                  self.officer_id)
         self.events.append(event)
@@ -126,23 +132,14 @@ class Hazard:
         return self.due_at if self.state in ("reported", "assigned") and not self.overdue else None
 
     def to_dict(self) -> dict[str, Any]:
-        doc = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "events"}
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}
         doc["history"] = [asdict(entry) for entry in self.history]
         return doc
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Hazard:
-        values = {name: doc[name] for name in cls.__dataclass_fields__ if name != "events"}
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events"}
         for name in ("reported_at", "due_at", "rectified_at", "verified_at"):
             values[name] = as_utc(values[name])
         values["history"] = [HistoryEntry(**{**h, "at": as_utc(h["at"])}) for h in doc["history"]]
         return cls(**values)
-
-    def _allow(self, command: str, now: datetime, states: tuple[str, ...]) -> None:
-        require_aware(now)
-        if self.state not in states:
-            raise HazardRefused(
-                f"cannot {command} hazard {self.hazard_id}: it is {self.state} (allowed when {', '.join(states)})")
-
-    def _record(self, now: datetime, actor: str, action: str, from_state: str | None, note: str = "") -> None:
-        self.history.append(HistoryEntry(now, actor, action, from_state, self.state, note))

@@ -11,11 +11,11 @@ event is delivered (its `source_ref` is the visit's finding).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from common.domain import Refusal, as_utc, require_aware
+from common.domain import Aggregate, HistoryEntry, Refusal, as_utc, require_aware
 from community.domain import events as ev
 
 RISK_LEVELS = ("low", "medium", "high")
@@ -46,7 +46,12 @@ class Review:
 
 
 @dataclass(eq=False)
-class KeyPerson:
+class KeyPerson(Aggregate):
+    """Every command records one history entry: the msg ids of its events count them."""
+
+    refusal: ClassVar[type[Refusal]] = KeyPersonRefused
+    all_states: ClassVar[tuple[str, ...]] = ("registered",)
+
     person_id: str
     name: str
     id_number: str | None
@@ -62,8 +67,15 @@ class KeyPerson:
     overdue_for: datetime | None = None  # the due time already flagged overdue
     reviews: list[Review] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
-    version: int = 0
-    events: list[ev.KeyPersonEvent] = field(default_factory=list, repr=False)
+    state: str = "registered"
+
+    @property
+    def ident(self) -> str:
+        return self.person_id
+
+    @property
+    def kind(self) -> str:
+        return "key person"
 
     @classmethod
     def register(
@@ -79,6 +91,7 @@ class KeyPerson:
         person = cls(person_id, name, id_number, phone, address, category, risk_level, officer_id, unit_id,
                      cadence_days, now, now)
         person.next_review_due_at = now + person.cadence(cadences)
+        person._record(now=now, actor=officer_id, action="register", from_state=None, note=category)
         person.events.append(ev.KeyPersonRegistered(person_id, now, category, risk_level, officer_id, unit_id,
                                                     person.next_review_due_at))
         return person
@@ -96,6 +109,7 @@ class KeyPerson:
             self.risk_level = risk_level
         self.reviews.append(Review(now, actor, self.risk_level, note))
         self.next_review_due_at = now + self.cadence(cadences)
+        self._record(now=now, actor=actor, action="review", from_state=self.state, note=self.risk_level)
         self.events.append(ev.KeyPersonReviewed(self.person_id, now, actor, self.risk_level, self.next_review_due_at))
 
     def note(self, *, now: datetime, actor: str, text: str, source: str = "officer",
@@ -107,6 +121,7 @@ class KeyPerson:
         if source_ref is not None and any(n.source_ref == source_ref for n in self.notes):
             return
         self.notes = [*self.notes, Note(now, actor, source, source_ref, text)][-MAX_NOTES:]
+        self._record(now=now, actor=actor, action="note", from_state=self.state, note=source)
         self.events.append(ev.KeyPersonNoted(self.person_id, now, actor, source, source_ref))
 
     def check_deadlines(self, now: datetime) -> list[ev.KeyPersonEvent]:
@@ -114,6 +129,7 @@ class KeyPerson:
         if self.next_due_at is None or now < self.next_due_at:
             return []
         self.overdue_for = self.next_review_due_at
+        self._record(now=now, actor="system", action="review_overdue", from_state=self.state)
         event = ev.KeyPersonReviewOverdue(self.person_id, now, self.next_review_due_at, self.risk_level,
                                           self.officer_id)
         self.events.append(event)
@@ -129,19 +145,21 @@ class KeyPerson:
         return None if self.overdue else self.next_review_due_at
 
     def to_dict(self) -> dict[str, Any]:
-        doc = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "events"}
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}
         doc["reviews"] = [asdict(r) for r in self.reviews]
         doc["notes"] = [asdict(n) for n in self.notes]
+        doc["history"] = [asdict(h) for h in self.history]
         doc["overdue"] = self.overdue
         return doc
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> KeyPerson:
-        values = {name: doc[name] for name in cls.__dataclass_fields__ if name != "events"}
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events"}
         for name in ("registered_at", "next_review_due_at", "overdue_for"):
             values[name] = as_utc(values[name])
         values["reviews"] = [Review(**{**r, "at": as_utc(r["at"])}) for r in doc["reviews"]]
         values["notes"] = [Note(**{**n, "at": as_utc(n["at"])}) for n in doc["notes"]]
+        values["history"] = [HistoryEntry(**{**h, "at": as_utc(h["at"])}) for h in doc["history"]]
         return cls(**values)
 
 

@@ -13,11 +13,11 @@ unit, a key-person finding without the person's id.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from common.domain import Refusal, as_utc, require_aware
+from common.domain import Aggregate, HistoryEntry, Refusal, as_utc, require_aware
 from community.domain import events as ev
 from community.domain.grid import Grid
 
@@ -71,7 +71,10 @@ class Finding:
 
 
 @dataclass(eq=False)
-class Visit:
+class Visit(Aggregate):
+    refusal: ClassVar[type[Refusal]] = VisitRefused
+    all_states: ClassVar[tuple[str, ...]] = ("recorded",)
+
     visit_id: str
     officer_id: str
     unit_id: str
@@ -84,8 +87,11 @@ class Visit:
     met: list[str] = field(default_factory=list)
     opinions: str = ""  # 社情民意
     findings: list[Finding] = field(default_factory=list)
-    version: int = 0
-    events: list[ev.VisitRecorded] = field(default_factory=list, repr=False)
+    state: str = "recorded"  # a record: it does not change
+
+    @property
+    def ident(self) -> str:
+        return self.visit_id
 
     @classmethod
     def record(
@@ -110,19 +116,22 @@ class Visit:
             finding.check(f"findings.{i}")
         visit = cls(visit_id, officer_id, unit.unit_id, visited_at, now, household, address, lon, lat,
                     list(met), opinions, findings)
+        visit._record(now=now, actor=officer_id, action="record", from_state=None)
         visit.events.append(ev.VisitRecorded(visit_id, now))
         return visit
 
     def to_dict(self) -> dict[str, Any]:
-        doc = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "events"}
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}
         doc["findings"] = [asdict(f) for f in self.findings]
+        doc["history"] = [asdict(h) for h in self.history]
         return doc
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Visit:
-        values = {name: doc[name] for name in cls.__dataclass_fields__ if name != "events"}
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events"}
         values["visited_at"], values["recorded_at"] = as_utc(doc["visited_at"]), as_utc(doc["recorded_at"])
         values["met"] = list(doc["met"])
+        values["history"] = [HistoryEntry(**{**h, "at": as_utc(h["at"])}) for h in doc["history"]]
         values["findings"] = [Finding(**{**f, "parties": tuple(Party(**p) for p in f["parties"])})
                               for f in doc["findings"]]
         return cls(**values)
