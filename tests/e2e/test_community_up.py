@@ -7,7 +7,6 @@ so the overdue paths run on the real clock; the sheet is the current month's.
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.up import FENGQIAO, Up, until
+from tests.e2e.up import Up, until
 
 pytestmark = pytest.mark.e2e
 
@@ -46,14 +45,6 @@ def now() -> datetime:
 
 def month() -> str:
     return f"{now():%Y-%m}"
-
-
-def publish(platform: Up, subject: str, body: dict, tmp: Path) -> None:
-    path = tmp / f"{subject}.json"
-    path.write_text(json.dumps(body, ensure_ascii=False))
-    done = subprocess.run([*FENGQIAO, "publish", subject, str(path), "--data-dir", str(platform.data), "--wait", "1"],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
 
 
 def visit_with_a_dispute(platform: Up) -> dict:
@@ -133,9 +124,9 @@ def test_3_a_key_persons_review_falls_overdue_and_a_viewer_sees_the_register_mas
 def test_4_the_months_sheet_ranks_officers_with_every_item_from_its_own_services_events(
         platform: Up, tmp_path: Path) -> None:
     # callbacks: a case of P1001's, its callback done in time through notify
-    publish(platform, "cases.accepted", {
+    platform.publish(tmp_path, "cases.accepted", {
         "case_id": "A-E2E-1", "kind": "administrative", "accepted_at": now().isoformat(), "officer_id": "P1001",
-        "unit_id": "G1", "parties": [{"party_id": "p1", "name": "赵某"}]}, tmp_path)
+        "unit_id": "G1", "parties": [{"party_id": "p1", "name": "赵某"}]})
     callback = until(lambda: (platform.call("GET", "notify", "/v1/callbacks?case_id=A-E2E-1")[1] or [None])[0])
     status, _ = platform.call("POST", "notify", f"/v1/callbacks/{callback['callback_id']}/complete",
                               {"channel": "phone", "reached": True, "by": "P1001"})
@@ -157,9 +148,9 @@ def test_4_the_months_sheet_ranks_officers_with_every_item_from_its_own_services
         status, body = platform.call("POST", "mediation", actions, action)
         assert status == 200, body
     # alerts: one in G1's zone, acknowledged by the unit
-    publish(platform, "alerts.received", {
+    platform.publish(tmp_path, "alerts.received", {
         "alert_id": "110-E2E-C1", "received_at": now().isoformat(), "category": "noise",
-        "location": {**G1, "address": "枫亭镇"}, "summary": "深夜噪音"}, tmp_path)
+        "location": {**G1, "address": "枫亭镇"}, "summary": "深夜噪音"})
     until(lambda: platform.call("GET", "dispatch", "/v1/alerts/110-E2E-C1")[1].get("state") == "assigned")
     assert platform.call("POST", "dispatch", "/v1/alerts/110-E2E-C1/ack", {"unit_id": "G1"})[0] == 200
     # hazards: verified in test 2; visits: test 1

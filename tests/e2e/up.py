@@ -35,6 +35,15 @@ class Up:
              token: str | None = None) -> tuple[int, object]:
         return http_json(method, self.url(service, path), body, token=token or self.endpoints["token"])
 
+    def publish(self, folder: Path, subject: str, body: dict) -> str:
+        """`fengqiao publish` of `body` on `subject` (validated against its contract); what it printed."""
+        path = folder / f"{subject}.json"
+        path.write_text(json.dumps(body, ensure_ascii=False))
+        done = subprocess.run([*FENGQIAO, "publish", subject, str(path), "--data-dir", str(self.data), "--wait", "1"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     def child(self, command_part: str) -> int | None:
         """The pid of up's child whose command line holds `command_part` (e.g. 'nats-server')."""
         found = [p for p in children(self.process.pid) if command_part in command_line(p)]
