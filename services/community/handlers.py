@@ -213,17 +213,19 @@ async def act_on_hazard(c: Community, hazard_id: str, command: Callable[[Hazard,
     return await c.hazard_uow.act(hazard_id, lambda h: command(h, c.clock.now()))
 
 
-async def hazard_counts(c: Community, month: str) -> list[dict[str, Any]]:
-    """Per responsible unit, of the hazards reported in the month: how many, how far they got, how many overdue."""
+async def hazard_counts(c: Community, month: str, by: str = "responsible_unit") -> list[dict[str, Any]]:
+    """Per responsible unit (责任单位) or per grid unit (`by` unit_id), of the hazards reported in the month: how
+    many, how far they got, how many overdue."""
     counts: dict[str, dict[str, Any]] = {}
     for h in await c.hazards.reported_in(month):
-        row = counts.setdefault(h["responsible_unit"], {"responsible_unit": h["responsible_unit"], "reported": 0,
-                                                        "assigned": 0, "rectified": 0, "verified": 0, "overdue": 0})
+        key = h.get(by) or "-"
+        row = counts.setdefault(key, {by: key, "reported": 0, "assigned": 0, "rectified": 0, "verified": 0,
+                                      "overdue": 0})
         row["reported"] += 1
         if h["state"] != "reported":
             row[h["state"]] += 1
         row["overdue"] += bool(h["overdue"])
-    return sorted(counts.values(), key=lambda r: (-r["reported"], r["responsible_unit"]))
+    return sorted(counts.values(), key=lambda r: (-r["reported"], r[by]))
 
 
 # --- key persons -------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ class Hazards(Repository[Hazard], Protocol):
     async def find(self, *, state: str | None, month: str | None, limit: int, offset: int) -> list[Hazard]: ...
 
     async def reported_in(self, month: str) -> list[dict[str, Any]]:
-        """The month's hazards: responsible_unit, state, overdue, severity of each (for the counts)."""
+        """The month's hazards: responsible_unit, unit_id, state, overdue, severity of each (for the counts)."""
 
 
 class KeyPersons(Repository[KeyPerson], Protocol):
@@ -133,7 +133,7 @@ class MongoHazards(MongoRepository[Hazard]):
         return [Hazard.from_dict(d) async for d in cursor]
 
     async def reported_in(self, month: str) -> list[dict[str, Any]]:
-        fields = {"responsible_unit": 1, "state": 1, "overdue": 1, "severity": 1}
+        fields = {"responsible_unit": 1, "unit_id": 1, "state": 1, "overdue": 1, "severity": 1}
         return [d async for d in self.collection.find({"month": month}, fields)]
 
 
@@ -221,7 +221,7 @@ class InMemoryHazards(InMemoryRepository[Hazard]):
         return found[offset:offset + limit]
 
     async def reported_in(self, month: str) -> list[dict[str, Any]]:
-        return [{"responsible_unit": h.responsible_unit, "state": h.state, "overdue": h.overdue,
+        return [{"responsible_unit": h.responsible_unit, "unit_id": h.unit_id, "state": h.state, "overdue": h.overdue,
                  "severity": h.severity} for h in self.aggregates() if self._month(h.reported_at) == month]
 
 

@@ -258,10 +258,15 @@ async def act_on_hazard(hazard_id: Identifier, request: HazardAction, _: Supervi
 
 
 @router.get("/stats/hazards", tags=["hazards"])
-async def hazard_counts(_: Reader, c: CommunityDep, month: Month | None = None) -> dict[str, Any]:
-    """Per responsible unit, the hazards reported in the month (default: this month) and how far they got."""
+async def hazard_counts(
+    _: Reader, c: CommunityDep, month: Month | None = None,
+    by: Annotated[Literal["responsible_unit", "unit_id"], Query(description="责任单位, or the grid unit")]
+    = "responsible_unit",
+) -> dict[str, Any]:
+    """Per responsible unit (or grid unit), the hazards reported in the month (default: this month) and how far
+    they got."""
     month = _month(c, month)
-    return {"month": month, "units": await handlers.hazard_counts(c, month)}
+    return {"month": month, "by": by, "units": await handlers.hazard_counts(c, month, by)}
 
 
 # --- key persons -------------------------------------------------------------------------------

@@ -129,6 +129,8 @@ async def test_a_hazard_goes_from_reported_to_verified_and_one_left_open_falls_o
     assert [r["responsible_unit"] for r in await handlers.hazard_counts(c, "2026-11")] == ["某厂", "某村委"]
     counts = {r["responsible_unit"]: r for r in await handlers.hazard_counts(c, "2026-11")}
     assert (counts["某厂"]["verified"], counts["某村委"]["overdue"]) == (1, 1)
+    assert await handlers.hazard_counts(c, "2026-11", "unit_id") == [
+        {"unit_id": "-", "reported": 2, "assigned": 0, "rectified": 0, "verified": 1, "overdue": 1}]
 
 
 async def test_a_key_persons_review_falls_overdue_once_and_a_review_sets_the_next_by_the_cadence(
