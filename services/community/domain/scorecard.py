@@ -192,9 +192,9 @@ def score_item(item: Item, counts: Mapping[str, int], members: int, quota: int) 
     value = item.counter_value(counts, kind.counter)
     if kind.kind == "count":
         target = (item.target if item.target is not None else (quota if item.key == "visits" else 1)) * members
-        ratio = min(1.0, value / target) if target > 0 else 1.0
+        ratio = min(1.0, value / target)  # targets and the quota are above 0 (the file and settings say so)
         return ItemScore(item.key, item.label, value, target, ratio, round(item.weight * ratio, 2), item.weight)
-    of = item.counter_value(counts, kind.of or "")
+    of = item.counter_value(counts, str(kind.of))
     ratio = value / of if of > 0 else None
     share = item.when_empty if ratio is None else ratio
     return ItemScore(item.key, item.label, value, of, ratio, round(item.weight * share, 2), item.weight)

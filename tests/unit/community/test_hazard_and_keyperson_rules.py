@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from common.domain import HistoryEntry
 from community.domain import events as ev
 from community.domain.hazards import DEFAULT_DEADLINE_DAYS, Hazard, HazardRefused, deadline_for
-from community.domain.keypersons import KeyPerson, KeyPersonRefused
+from community.domain.keypersons import KeyPerson, KeyPersonRefused, Note, Review
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -119,3 +120,90 @@ def test_register_refuses_an_unknown_level_or_a_zero_cadence_and_notes_from_one_
         p.note(now=T0, actor="P1", text=" ")
     assert [e.action for e in p.history] == ["register", "note", "note"]
     assert KeyPerson.from_dict(p.to_dict()).to_dict() == p.to_dict()
+
+
+def test_each_hazard_command_records_its_history_entry_and_its_event_whole() -> None:
+    h = Hazard.report(hazard_id="H-1", source="visit", source_ref="V-1", reported_by="P1", reported_at=T0,
+                      place="某厂", lon=118.9, lat=25.2, unit_id="G1", hazard_kind="fire", severity="major",
+                      responsible_unit="某厂")
+    due = T0 + timedelta(days=3)
+    assert (h.source, h.source_ref, h.lon, h.lat, h.unit_id, h.state, h.officer_id, h.overdue) == \
+        ("visit", "V-1", 118.9, 25.2, "G1", "reported", None, False)
+    steps = [(T0 + timedelta(hours=1), lambda t: h.assign(now=t, actor="所长", officer_id="P2")),
+             (T0 + timedelta(hours=2), lambda t: h.assign(now=t, actor="所长", officer_id="P3")),
+             (T0 + timedelta(hours=3), lambda t: h.rectify(now=t, actor="某厂", note="已整改")),
+             (T0 + timedelta(hours=4), lambda t: h.verify(now=t, actor="P3", passed=False, reason="未到位")),
+             (T0 + timedelta(hours=5), lambda t: h.rectify(now=t, actor="某厂")),
+             (T0 + timedelta(hours=6), lambda t: h.verify(now=t, actor="P3", passed=True, reason="复查合格"))]
+    for at, step in steps:
+        step(at)
+    hours = [T0 + timedelta(hours=n) for n in range(7)]
+    assert h.history == [
+        HistoryEntry(hours[0], "P1", "report", None, "reported", "source: visit"),
+        HistoryEntry(hours[1], "所长", "assign", "reported", "assigned", "P2"),
+        HistoryEntry(hours[2], "所长", "assign", "assigned", "assigned", "P3"),
+        HistoryEntry(hours[3], "某厂", "rectify", "assigned", "rectified", "已整改"),
+        HistoryEntry(hours[4], "P3", "reject", "rectified", "assigned", "未到位"),
+        HistoryEntry(hours[5], "某厂", "rectify", "assigned", "rectified", ""),
+        HistoryEntry(hours[6], "P3", "verify", "rectified", "verified", "复查合格"),
+    ]
+    assert h.events == [
+        ev.HazardReported("H-1", hours[0]),
+        ev.HazardAssigned("H-1", hours[1], "P2", "所长", due),
+        ev.HazardAssigned("H-1", hours[2], "P3", "所长", due),
+        ev.HazardRectified("H-1", hours[3], "某厂", "P3", "已整改"),
+        ev.HazardRejected("H-1", hours[4], "P3", "P3", "未到位"),
+        ev.HazardRectified("H-1", hours[5], "某厂", "P3", ""),
+        ev.HazardVerified("H-1", hours[6], "P3", "P3", "某厂", "major", False),
+    ]
+    assert (h.state, h.officer_id, h.rectified_at, h.verified_at) == ("verified", "P3", hours[5], hours[6])
+    assert Hazard.from_dict(h.to_dict()).to_dict() == h.to_dict()
+
+
+def test_the_overdue_hazard_records_its_entry_and_event_whole() -> None:
+    h = hazard("minor")
+    h.assign(now=T0, actor="所长", officer_id="P2")
+    [fired] = h.check_deadlines(h.due_at + timedelta(seconds=5))
+    assert fired == ev.HazardOverdue("H-1", h.due_at + timedelta(seconds=5), h.due_at, "minor", "某厂", "P2")
+    assert h.history[-1] == HistoryEntry(h.due_at + timedelta(seconds=5), "system", "overdue", "assigned", "assigned",
+                                         "not rectified by the deadline")
+    assert (h.overdue, h.events[-1]) == (True, fired)
+
+
+def test_each_key_person_command_records_its_entry_and_event_whole() -> None:
+    p = KeyPerson.register(person_id="K-1", name="李某", category="吸毒", risk_level="medium", officer_id="P1",
+                           now=T0, id_number="350322199001011234", phone="13900139000", address="某村5号",
+                           unit_id="G1")
+    t1, t2, t3 = (T0 + timedelta(days=n) for n in (1, 2, 100))
+    p.review(now=t1, actor="P1", note="谈话", risk_level="high")
+    p.review(now=t2, actor="P2")
+    p.note(now=t2, actor="P1", text="见面", source="visit", source_ref="V-9.1")
+    [overdue] = p.check_deadlines(t3)
+    assert (p.name, p.id_number, p.phone, p.address, p.category, p.unit_id, p.registered_at) == \
+        ("李某", "350322199001011234", "13900139000", "某村5号", "吸毒", "G1", T0)
+    assert p.reviews == [Review(t1, "P1", "high", "谈话"), Review(t2, "P2", "high", "")]
+    assert p.notes == [Note(t2, "P1", "visit", "V-9.1", "见面")]
+    assert p.history == [
+        HistoryEntry(T0, "P1", "register", None, "registered", "吸毒"),
+        HistoryEntry(t1, "P1", "review", "registered", "registered", "high"),
+        HistoryEntry(t2, "P2", "review", "registered", "registered", "high"),
+        HistoryEntry(t2, "P1", "note", "registered", "registered", "visit"),
+        HistoryEntry(t3, "system", "review_overdue", "registered", "registered", ""),
+    ]
+    assert p.events == [
+        ev.KeyPersonRegistered("K-1", T0, "吸毒", "medium", "P1", "G1", T0 + timedelta(days=90)),
+        ev.KeyPersonReviewed("K-1", t1, "P1", "high", t1 + timedelta(days=30)),
+        ev.KeyPersonReviewed("K-1", t2, "P2", "high", t2 + timedelta(days=30)),
+        ev.KeyPersonNoted("K-1", t2, "P1", "visit", "V-9.1"),
+        ev.KeyPersonReviewOverdue("K-1", t3, t2 + timedelta(days=30), "high", "P1"),
+    ]
+    assert overdue == p.events[-1] and p.to_dict()["overdue"] is True
+    assert KeyPerson.from_dict(p.to_dict()).to_dict() == p.to_dict()
+    assert str(pytest.raises(KeyPersonRefused, person, "x").value) == \
+        "unknown risk level 'x'; expected one of low, medium, high"
+    assert str(pytest.raises(HazardRefused, deadline_for, "x", T0).value) == \
+        "unknown severity 'x'; expected one of minor, serious, major"
+
+
+def test_a_cadence_left_out_of_the_stations_settings_keeps_its_default() -> None:
+    assert person("low", cadences={"high": 7}).next_review_due_at == T0 + timedelta(days=180)

@@ -9,7 +9,9 @@ import pytest
 
 from community.domain.scorecard import (
     DEFAULT_RULES_PATH,
+    DISPUTE_LEVELS,
     ITEMS,
+    ItemScore,
     MonthSheet,
     SheetRefused,
     default_rules,
@@ -115,3 +117,60 @@ def test_the_csv_has_a_bom_each_items_value_and_score_and_an_empty_cell_for_a_ra
         "1,P1,G1,50,30/60,30,50.0% (1/2),20",
         "2,P2,,40,0/60,0,,40",
     ]
+
+
+def test_weights_and_targets_take_any_number_above_their_bound() -> None:
+    rules = rules_from({"items": {"visits": {"weight": 0, "target": 0.5}, "hazards": {"weight": 0.5}}})
+    assert [(i.weight, i.target) for i in rules.items] == [(0.0, 0.5), (0.5, None)]
+    assert rules_from({"items": {"disputes": {"weight": 1, "levels": list(DISPUTE_LEVELS)}}}).items[0].levels == \
+        DISPUTE_LEVELS
+
+
+def test_a_refusal_lists_what_is_known() -> None:
+    with pytest.raises(ValueError) as unknown:
+        rules_from({"items": {"visit": {"weight": 1}}})
+    assert str(unknown.value) == ("unknown scorecard item 'visit'; known: visits, callbacks, satisfaction, disputes, "
+                                  "alerts, hazards")
+    with pytest.raises(ValueError) as levels:
+        rules_from({"items": {"disputes": {"weight": 1, "levels": ["city"]}}})
+    assert str(levels.value) == ("items.disputes.levels: levels of scene, community, village, town, escalated_out, "
+                                 "for disputes")
+    with pytest.raises(ValueError) as empty:
+        rules_from({})
+    assert str(empty.value) == "the scorecard file needs [items.<name>] tables"
+
+
+def test_an_items_score_carries_what_the_sheet_shows() -> None:
+    counts = {"visits": 20, "callbacks_due": 3, "callbacks_in_time": 1}
+    assert score_item(_item("visits", label="走访"), counts, 1, 60) == ItemScore("visits", "走访", 20, 60, 1 / 3,
+                                                                                3.33, 10)
+    assert score_item(_item("callbacks"), counts, 1, 60) == ItemScore("callbacks", "案件回访及时率", 1, 3, 1 / 3,
+                                                                      3.33, 10)
+    assert score_item(_item("alerts"), {"alerts_assigned": 1, "alerts_acked": 1}, 1, 60).ratio == 1.0
+
+
+def test_the_total_is_the_sum_of_the_scores_shown_rounded_to_hundredths() -> None:
+    rules = rules_from({"items": {"visits": {"weight": 10}, "hazards": {"weight": 10, "target": 3}}})
+    [row] = score(rules, {"P1": ({"visits": 20, "hazards_rectified": 1}, 1, "G1")}, 60)
+    assert ([i.score for i in row.items], row.total) == ([3.33, 3.33], 6.66)
+    assert (row.rank, row.ident, row.unit_id, row.members) == (1, "P1", "G1", 1)
+
+
+def test_a_tie_after_a_gap_shares_the_rank_of_its_first() -> None:
+    rules = rules_from({"items": {"visits": {"weight": 10}}})
+    rows = score(rules, {"P1": ({"visits": 60}, 1, None), "P2": ({"visits": 42}, 1, None),
+                         "P3": ({"visits": 30}, 2, None), "P4": ({"visits": 15}, 1, None)}, 60)
+    assert [(r.rank, r.ident, r.members) for r in rows] == [(1, "P1", 1), (2, "P2", 1), (3, "P3", 2), (3, "P4", 1)]
+
+
+def test_facts_add_up_and_a_missing_counter_counts_nothing() -> None:
+    sheet = MonthSheet("P1", "2026-11")
+    sheet.count("visit:1", {"visits": 1})
+    sheet.count("visit:2", {"visits": 1})
+    sheet.count("dispute:1", {"disputes_town": 1})
+    assert sheet.counts == {"visits": 2, "disputes_town": 1} and sheet.applied == ["visit:1", "visit:2", "dispute:1"]
+    assert MonthSheet.from_dict({"officer_id": "P1", "month": "2026-11", "counts": {}}).applied == []
+    assert score_item(_item("disputes"), sheet.counts, 1, 60).value == 1
+    with pytest.raises(SheetRefused) as refused:
+        sheet.count("x", {"likes": 1})
+    assert str(refused.value) == "unknown counters ['likes']"
