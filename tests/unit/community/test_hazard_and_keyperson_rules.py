@@ -109,8 +109,9 @@ def test_a_review_overdue_fires_once_per_due_review_to_the_second() -> None:
 def test_register_refuses_an_unknown_level_or_a_zero_cadence_and_notes_from_one_finding_are_kept_once() -> None:
     with pytest.raises(KeyPersonRefused, match="risk level"):
         person("extreme")
-    with pytest.raises(KeyPersonRefused, match="cadence"):
+    with pytest.raises(KeyPersonRefused, match="a review cadence is at least 1 day"):
         person(cadence_days=0)
+    assert person(cadence_days=1).next_review_due_at == T0 + timedelta(days=1)
     p = person()
     p.note(now=T0, actor="P1", text="情绪不稳", source="visit", source_ref="V-1.0")
     p.note(now=T0, actor="P1", text="情绪不稳", source="visit", source_ref="V-1.0")
