@@ -4,10 +4,11 @@ from pathlib import Path
 
 from typing import Literal
 
-from pydantic import Field, PositiveFloat
+from pydantic import Field, PositiveFloat, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import ServiceSettings
+from community.domain.scorecard import load_rules
 
 
 class CommunitySettings(ServiceSettings):
@@ -32,3 +33,14 @@ class CommunitySettings(ServiceSettings):
         description="The station's monthly sheet: items and weights (TOML, the format of "
         "community/domain/scorecard.toml); unset: the packaged sample.",
     )
+
+    @field_validator("scorecard_path")
+    @classmethod
+    def _readable_sheet(cls, path: Path | None) -> Path | None:
+        """A station's file that cannot be read, or names a wrong item or key, stops the service at its start."""
+        if path is not None:
+            try:
+                load_rules(path)
+            except (OSError, ValueError) as exc:  # tomllib's errors are ValueErrors
+                raise ValueError(f"the scorecard file {path}: {exc}") from exc
+        return path

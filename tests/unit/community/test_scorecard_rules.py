@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from community.domain.scorecard import (
     DEFAULT_RULES_PATH,
@@ -21,6 +22,7 @@ from community.domain.scorecard import (
     score_item,
     sheet_csv,
 )
+from community.settings import CommunitySettings
 
 
 def test_the_packaged_sample_names_every_item_with_its_weight() -> None:
@@ -174,3 +176,13 @@ def test_facts_add_up_and_a_missing_counter_counts_nothing() -> None:
     with pytest.raises(SheetRefused) as refused:
         sheet.count("x", {"likes": 1})
     assert str(refused.value) == "unknown counters ['likes']"
+
+
+def test_the_settings_refuse_a_station_file_that_cannot_be_read_or_names_a_wrong_key(tmp_path: Path) -> None:
+    wrong = tmp_path / "sheet.toml"
+    wrong.write_text("[items.visits]\nweigth = 30\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="items.visits: a weight is required"):
+        CommunitySettings(scorecard_path=wrong)
+    with pytest.raises(ValidationError, match="scorecard file"):
+        CommunitySettings(scorecard_path=tmp_path / "missing.toml")
+    assert CommunitySettings(scorecard_path=DEFAULT_RULES_PATH).scorecard_path == DEFAULT_RULES_PATH
