@@ -5,7 +5,8 @@
 Starts its own nx-27017 on a free loopback port and, for each size N, stores N counted facts — the
 keys kept on the officers' month sheets (100 grid units × 3 officers, 24 months; bulk-inserted as the
 service stores them) — with the grid copy, then times the use case behind the route, by officer and by
-unit, with the JSON and CSV rendering, next to a bare `find_one` by id of one sheet. Prints medians
+unit, the CSV rendering, and the whole `GET /v1/scorecards` through the app (JSON and CSV), next to a bare
+`find_one` by id of one sheet. Prints medians
 (ms) and ratios against that baseline of the same run.
 """
 
@@ -24,12 +25,17 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "libs"), str(ROOT / "services")]
 
+import httpx  # noqa: E402
+
 from common import mongo  # noqa: E402
 from common.clock import FakeClock  # noqa: E402
 from common.fakes import FakePublisher  # noqa: E402
+from common.http import create_app  # noqa: E402
+from common.settings import DEVELOPMENT_TOKEN  # noqa: E402
 from community import handlers  # noqa: E402
 from community.adapters.store import INDEXES  # noqa: E402
 from community.bootstrap import wire  # noqa: E402
+from community.entrypoints.api import router  # noqa: E402
 from community.domain.scorecard import COUNTERS, MonthSheet, sheet_csv  # noqa: E402
 from community.settings import CommunitySettings  # noqa: E402
 from fengqiao.embedded import start_store  # noqa: E402
@@ -78,7 +84,10 @@ def median_ms(samples: list[float]) -> float:
 
 async def bench(c, repeats: int) -> dict[str, float]:
     timings: dict[str, list[float]] = {"baseline find_one": [], "officer json": [], "unit json": [],
-                                       "officer csv": []}
+                                       "officer csv": [], "GET officer json": [], "GET officer csv": []}
+    app = create_app("community", c.settings, {}, context=c, routers=(router,))
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench",
+                             headers={"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"})
     ident = MonthSheet.ident("P0501", MONTH)
     for _ in range(repeats):
         started = time.perf_counter()
@@ -91,6 +100,12 @@ async def bench(c, repeats: int) -> dict[str, float]:
         started = time.perf_counter()
         sheet_csv(await handlers.scorecard(c, MONTH, "officer"), c.rules, by="officer")
         timings["officer csv"].append(time.perf_counter() - started)
+        for fmt in ("json", "csv"):
+            started = time.perf_counter()
+            answer = await http.get(f"/v1/scorecards?month={MONTH}&by=officer&format={fmt}")
+            timings[f"GET officer {fmt}"].append(time.perf_counter() - started)
+            assert answer.status_code == 200
+    await http.aclose()
     assert len(rows) == UNITS
     return {name: median_ms(values) for name, values in timings.items()}
 
