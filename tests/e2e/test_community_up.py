@@ -102,6 +102,8 @@ def test_2_a_hazard_goes_from_reported_to_verified_and_one_left_open_falls_overd
     overdue = until(lambda: platform.call("GET", "community", f"/v1/hazards/{left['hazard_id']}")[1]["overdue"],
                     timeout=40)
     assert overdue is True
+    status, listed = platform.call("GET", "community", "/v1/hazards?overdue=true")
+    assert status == 200 and [h["hazard_id"] for h in listed] == [left["hazard_id"]]
     status, counts = platform.call("GET", "community", f"/v1/stats/hazards?month={month()}")
     [row] = counts["units"]
     assert (row["responsible_unit"], row["reported"], row["verified"], row["overdue"]) == ("某厂", 2, 1, 1)

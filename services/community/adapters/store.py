@@ -22,8 +22,9 @@ from community.domain.visits import Visit
 INDEXES = {
     "visits": [IndexModel([("officer_month", ASCENDING)]), IndexModel([("visited_at", ASCENDING)]), OUTBOX_INDEX],
     "hazards": [IndexModel([("next_due_ms", ASCENDING)]), IndexModel([("month", ASCENDING)]),
-                IndexModel([("state", ASCENDING)]), OUTBOX_INDEX],
-    "keypersons": [IndexModel([("next_due_ms", ASCENDING)]), IndexModel([("officer_id", ASCENDING)]), OUTBOX_INDEX],
+                IndexModel([("state", ASCENDING)]), IndexModel([("overdue", ASCENDING)]), OUTBOX_INDEX],
+    "keypersons": [IndexModel([("next_due_ms", ASCENDING)]), IndexModel([("officer_id", ASCENDING)]),
+                   IndexModel([("overdue", ASCENDING)]), OUTBOX_INDEX],
     "sheets": [IndexModel([("month", ASCENDING)]), OUTBOX_INDEX],
 }
 
@@ -75,7 +76,9 @@ class Visits(Repository[Visit], Protocol):
 class Hazards(Repository[Hazard], Protocol):
     async def due(self, now: datetime, limit: int = 200) -> list[str]: ...
 
-    async def find(self, *, state: str | None, month: str | None, limit: int, offset: int) -> list[Hazard]: ...
+    async def find(self, *, state: str | None, month: str | None, overdue: bool | None, limit: int, offset: int
+                   ) -> list[Hazard]:
+        """Newest reports first."""
 
     async def reported_in(self, month: str) -> list[dict[str, Any]]:
         """The month's hazards: responsible_unit, unit_id, state, overdue, severity of each (for the counts)."""
@@ -127,8 +130,9 @@ class MongoHazards(MongoRepository[Hazard]):
         cursor = self.collection.find({"next_due_ms": {"$lte": epoch_ms(now)}}, {"_id": 1}).limit(limit)
         return [d["_id"] async for d in cursor]
 
-    async def find(self, *, state: str | None, month: str | None, limit: int, offset: int) -> list[Hazard]:
-        query = {k: v for k, v in {"state": state, "month": month}.items() if v}
+    async def find(self, *, state: str | None, month: str | None, overdue: bool | None, limit: int, offset: int
+                   ) -> list[Hazard]:
+        query = {k: v for k, v in {"state": state, "month": month, "overdue": overdue}.items() if v is not None}
         cursor = self.collection.find(query).sort("reported_at", DESCENDING).skip(offset).limit(limit)
         return [Hazard.from_dict(d) async for d in cursor]
 
@@ -214,9 +218,10 @@ class InMemoryHazards(InMemoryRepository[Hazard]):
     async def due(self, now: datetime, limit: int = 200) -> list[str]:
         return [h.hazard_id for h in self.aggregates() if h.next_due_at is not None and h.next_due_at <= now][:limit]
 
-    async def find(self, *, state: str | None, month: str | None, limit: int, offset: int) -> list[Hazard]:
+    async def find(self, *, state: str | None, month: str | None, overdue: bool | None, limit: int, offset: int
+                   ) -> list[Hazard]:
         found = [h for h in self.aggregates() if (not state or h.state == state)
-                 and (not month or self._month(h.reported_at) == month)]
+                 and (not month or self._month(h.reported_at) == month) and (overdue is None or h.overdue == overdue)]
         found.sort(key=lambda h: h.reported_at, reverse=True)
         return found[offset:offset + limit]
 

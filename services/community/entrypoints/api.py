@@ -233,9 +233,11 @@ async def get_hazard(hazard_id: Identifier, _: Reader, c: CommunityDep) -> dict[
 
 @router.get("/hazards", tags=["hazards"])
 async def list_hazards(_: Reader, c: CommunityDep, state: Literal["reported", "assigned", "rectified", "verified"]
-                       | None = None, month: Month | None = None, limit: Limit = 100, offset: Offset = 0
-                       ) -> list[dict[str, Any]]:
-    found = await c.hazards.find(state=state, month=month, limit=limit, offset=offset)
+                       | None = None, month: Month | None = None,
+                       overdue: Annotated[bool | None, Query(description="Not rectified by the deadline.")] = None,
+                       limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
+    """Newest reports first; `overdue=true` is leadership's list of hazards past their deadline."""
+    found = await c.hazards.find(state=state, month=month, overdue=overdue, limit=limit, offset=offset)
     return [_hazard_view(c, h) for h in found]
 
 
