@@ -64,5 +64,8 @@ def month_bounds(label: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
         raise ValueError(f"a month is written like 2026-11, not {label!r}") from exc
     if len(label) != 7 or not 1000 <= first.year <= 9998:
         raise ValueError(f"a month is written like 2026-11 (year 1000 to 9998), not {label!r}")
-    following = first.replace(year=first.year + 1, month=1) if first.month == 12 else first.replace(month=first.month + 1)
+    if first.month == 12:
+        following = first.replace(year=first.year + 1, month=1)
+    else:
+        following = first.replace(month=first.month + 1)
     return first.replace(tzinfo=zone), following.replace(tzinfo=zone)

@@ -233,7 +233,8 @@ def dispute_id_for_finding(visit_id: str, index: int) -> str:
 
 
 async def open_from_visit(m: Mediation, event: community_contract.VisitRecorded) -> None:
-    """visits.recorded -> a dispute at the community gate for each dispute finding (source visit); others are not ours."""
+    """visits.recorded -> a dispute at the community gate for each dispute finding (source visit); the rest is not
+    mediation's."""
     for i, finding in enumerate(event.findings):
         if finding.kind != "dispute":
             continue

@@ -25,7 +25,8 @@ callback scheduled once per party and rule, none lost; every survey requested on
 phone; every valid reply that reached notify became exactly one rating of the level replied, none
 doubled; every SMS sent once by the gateway; every visit stored and told once, every dispute finding one
 dispute; the officers' month sheets count every visit, assignment, acknowledgement and rating of the
-streams once (the sums of their counters against the facts in the streams). One summary line gives what was injected and the counts.
+streams once (the sums of their counters against the facts in the streams). One summary line gives what was
+injected and the counts.
 
 notify's callbacks and SMS gateway are checked when notify serves them (its OpenAPI has
 `/v1/callbacks` and `/v1/sms/inbound`); while it is a placeholder those checks are skipped, saying so.

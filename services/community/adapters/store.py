@@ -1,4 +1,4 @@
-"""Where community keeps its visits, hazards, key persons, monthly sheets and grid copy: MongoDB, or memory for tests."""
+"""Where community keeps its visits, hazards, key persons, month sheets and grid copy: MongoDB, or memory in tests."""
 
 from __future__ import annotations
 
@@ -50,8 +50,11 @@ class _Codec:
 
 
 def visit_codec(zone_month: Any) -> _Codec:
-    return _Codec(Visit, "visit_id", lambda v: {"month": zone_month(v.visited_at),
-                                                 "officer_month": _officer_month(v.officer_id, zone_month(v.visited_at))})
+    def fields(v: Visit) -> dict[str, str]:
+        month = zone_month(v.visited_at)
+        return {"month": month, "officer_month": _officer_month(v.officer_id, month)}
+
+    return _Codec(Visit, "visit_id", fields)
 
 
 def hazard_codec(zone_month: Any) -> _Codec:

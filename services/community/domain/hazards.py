@@ -73,7 +73,8 @@ class Hazard(Aggregate):
     def report(
         cls, *, hazard_id: str, source: str, reported_by: str, reported_at: datetime, place: str, hazard_kind: str,
         severity: str, responsible_unit: str, source_ref: str | None = None, lon: float | None = None,
-        lat: float | None = None, unit_id: str | None = None, deadline_days: Mapping[str, float] = DEFAULT_DEADLINE_DAYS,
+        lat: float | None = None, unit_id: str | None = None,
+        deadline_days: Mapping[str, float] = DEFAULT_DEADLINE_DAYS,
     ) -> Hazard:
         require_aware(reported_at)
         if source not in SOURCES:
