@@ -174,8 +174,10 @@ async def visit_progress(c: Community, officer_id: str, month: str) -> dict[str,
 
 
 async def follow_findings(c: Community, event: contract.VisitRecorded) -> None:
-    """A visit's hazard findings open hazards here, its key-person findings add notes; each once."""
-    for i, finding in enumerate(event.findings):
+    """A visit's hazard findings open hazards here, then its key-person findings add notes; each once. A note on
+    a person not in the register is NotFound (the event goes to the dead letters) after the hazards are open."""
+    findings = list(enumerate(event.findings))
+    for i, finding in findings:
         if finding.kind == "hazard":
             hazard = Hazard.report(
                 hazard_id=hazard_id_for_finding(event.visit_id, i), source="visit", source_ref=event.visit_id,
@@ -185,7 +187,8 @@ async def follow_findings(c: Community, event: contract.VisitRecorded) -> None:
                 deadline_days=c.settings.hazard_deadline_days,
             )
             await c.hazard_uow.add(hazard)  # False: opened by an earlier delivery
-        elif finding.kind == "key_person" and finding.person_id:
+    for i, finding in findings:
+        if finding.kind == "key_person" and finding.person_id:
             ref = f"{event.visit_id}.{i}"
             await c.person_uow.act(finding.person_id, lambda p, f=finding, r=ref: p.note(
                 now=event.at, actor=event.officer_id, text=f.summary, source="visit", source_ref=r))

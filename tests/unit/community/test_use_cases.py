@@ -12,7 +12,7 @@ from common.contracts.alerts import AlertAcknowledged, AlertAssigned, GridReplac
 from common.contracts.callbacks import CallbackCompleted, CallbackOverdue
 from common.contracts.disputes import DisputeResolved
 from common.contracts.ratings import RatingReceived
-from common.errors import Conflict, Invalid, Refused
+from common.errors import Conflict, Invalid, NotFound, Refused
 from community import handlers
 from community.domain.visits import Finding, Party
 from community.handlers import Community
@@ -216,3 +216,17 @@ async def test_a_fact_without_an_officer_is_not_counted_and_an_older_grid_is_not
         await handlers.keep_grid(c, GridReplaced(grid_version=2, units=1, at=START,
                                                  grid={"features": [{"properties": {}}]}))
     assert len((await c.grid.current()).units) == len(sample_grid()["features"])
+
+
+async def test_a_note_on_a_person_not_in_the_register_is_not_found_after_the_visits_hazards_are_open(
+        c: Community) -> None:
+    event = contract.VisitRecorded.model_validate({
+        "visit_id": "V-1", "at": "2026-11-23T09:00:00+08:00", "visited_at": "2026-11-23T08:00:00+08:00",
+        "month": "2026-11", "officer_id": "P1001", "unit_id": "G1", "household": "户", "address": "某地",
+        "lon": G1[0], "lat": G1[1], "findings": [
+            {"kind": "key_person", "summary": "见到", "person_id": "K-gone"},
+            {"kind": "hazard", "summary": "电线老化", "hazard_kind": "electric", "severity": "minor",
+             "responsible_unit": "物业"}]})
+    with pytest.raises(NotFound):
+        await handlers.follow_findings(c, event)
+    assert (await c.hazard_uow.get("H-V-1.1")).source_ref == "V-1"
