@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -354,7 +354,7 @@ async def note_key_person(person_id: Identifier, body: NoteBody, who: Officer, c
 def _row(row: SheetRow, by: str) -> dict[str, Any]:
     head = {"rank": row.rank, f"{by}_id": row.ident, "total": row.total}
     head |= {"unit_id": row.unit_id} if by == "officer" else {"officers": row.members}
-    return {**head, "items": {i.key: {k: v for k, v in asdict(i).items() if k not in ("key", "label", "weight")}
+    return {**head, "items": {i.key: {"value": i.value, "of": i.of, "ratio": i.ratio, "score": i.score}
                               for i in row.items}}
 
 
@@ -376,10 +376,11 @@ async def scorecards(
     if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
         return Response(sheet_csv(rows, c.rules, by=by), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="scorecard-{month}-{by}.csv"'})
-    return {"month": month, "by": by, "max_total": c.rules.max_total,
-            "items": [{"key": i.key, "label": i.label, "weight": i.weight, "kind": i.kind.kind}
-                      for i in c.rules.items],
-            "rows": [_row(r, by) for r in rows]}
+    # plain numbers and strings: rendered as they are, without FastAPI's walk of every value
+    return JSONResponse({"month": month, "by": by, "max_total": c.rules.max_total,
+                         "items": [{"key": i.key, "label": i.label, "weight": i.weight, "kind": i.kind.kind}
+                                   for i in c.rules.items],
+                         "rows": [_row(r, by) for r in rows]})
 
 
 def build_app(runtime: Runtime, c: Community) -> FastAPI:
