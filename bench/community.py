@@ -4,7 +4,8 @@
 
 Starts its own nx-27017 on a free loopback port and, for each size N, stores N counted facts — the
 keys kept on the officers' month sheets (100 grid units × 3 officers, 24 months; bulk-inserted as the
-service stores them) — with the grid copy, then times the use case behind the route, by officer and by
+service stores them, each sheet with its counters' small copy, the local effect of its saves) — with the
+grid copy, then times the use case behind the route, by officer and by
 unit, the CSV rendering, and the whole `GET /v1/scorecards` through the app (JSON and CSV), next to a bare
 `find_one` by id of one sheet. Prints medians
 (ms) and ratios against that baseline of the same run.
@@ -63,18 +64,22 @@ def months() -> list[str]:
 async def load(c, facts: int) -> None:
     officers = [f"P{u:03d}{k}" for u in range(UNITS) for k in range(PER_UNIT)]
     per_sheet = max(1, -(-facts // (len(officers) * MONTHS)))
-    docs = []
+    docs, totals = [], []
     for month in months():
         for officer in officers:
             keys = [f"rating:{month}:{officer}:{i}" for i in range(per_sheet)]
             counts = {name: (hash((officer, month, name)) % per_sheet) + 1 for name in COUNTERS}
             sheet = MonthSheet(officer, month, counts, keys)
             docs.append({"_id": sheet.sheet_id, **sheet.to_dict(), "version": 1, "outbox": {}})
+            totals.append({"_id": sheet.sheet_id, "officer_id": officer, "month": month, "counts": counts,
+                           "version": 1})
             if len(docs) == 2_000:
                 await c.sheets.collection.insert_many(docs, ordered=False)
-                docs = []
+                await c.totals._totals.insert_many(totals, ordered=False)
+                docs, totals = [], []
     if docs:
         await c.sheets.collection.insert_many(docs, ordered=False)
+        await c.totals._totals.insert_many(totals, ordered=False)
     await c.grid.offer(1, grid())
 
 

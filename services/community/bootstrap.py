@@ -17,11 +17,13 @@ from community.adapters.store import (
     InMemoryHazards,
     InMemoryKeyPersons,
     InMemorySheets,
+    InMemorySheetTotals,
     InMemoryVisits,
     MongoGridCopy,
     MongoHazards,
     MongoKeyPersons,
     MongoSheets,
+    MongoSheetTotals,
     MongoVisits,
 )
 from community.domain.scorecard import SheetRules, default_rules, load_rules
@@ -41,14 +43,15 @@ def wire(runtime: Runtime, audit: AuditTrail | None = None) -> Community:
     db, month = runtime.db, partial(month_label, zone=settings.zone)
     return Community(settings, runtime.clock, runtime.publisher, MongoVisits(db, month), MongoHazards(db, month),
                      MongoKeyPersons(db), MongoSheets(db), MongoGridCopy(db), audit or LoggedAuditTrail(),
-                     _rules(settings))
+                     _rules(settings), MongoSheetTotals(db))
 
 
 def wire_in_memory(settings: CommunitySettings, clock: Clock, publisher: RawPublisher) -> Community:
     """The same service on in-memory stores, for use-case tests (with a FakeClock and a FakePublisher)."""
     month = partial(month_label, zone=settings.zone)
     return Community(settings, clock, publisher, InMemoryVisits(month), InMemoryHazards(month), InMemoryKeyPersons(),
-                     InMemorySheets(), InMemoryGridCopy(), InMemoryAuditTrail(), _rules(settings))
+                     InMemorySheets(), InMemoryGridCopy(), InMemoryAuditTrail(), _rules(settings),
+                     InMemorySheetTotals())
 
 
 async def build(runtime: Runtime) -> ServiceParts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -20,11 +21,11 @@ from common.contracts import ratings as rating_contract
 from common.contracts.base import Event
 from common.errors import Conflict, Invalid, NotFound
 from common.event_table import EventTable, Row, once, public_events
-from common.outbox import RawPublisher
+from common.outbox import Effect, RawPublisher
 from common.timefmt import month_label
 from common.unit_of_work import UnitOfWork
 from community.adapters.audit import AuditTrail, Read
-from community.adapters.store import GridCopy, Hazards, KeyPersons, Sheets, Visits
+from community.adapters.store import TOTALS, GridCopy, Hazards, KeyPersons, Sheets, SheetTotals, Visits
 from community.domain import events as ev
 from community.domain.grid import Grid
 from community.domain.hazards import Hazard, HazardRefused
@@ -53,6 +54,7 @@ class Community:
     grid: GridCopy
     audit: AuditTrail
     rules: SheetRules
+    totals: SheetTotals
 
     def __post_init__(self) -> None:
         def staged(aggregate: Any) -> list[tuple[Event, str]]:
@@ -62,14 +64,18 @@ class Community:
         self.hazard_uow = UnitOfWork(self.hazards, self.publisher, staged, kind="hazard", refusal=HazardRefused)
         self.person_uow = UnitOfWork(self.keypersons, self.publisher, staged, kind="key person",
                                      refusal=KeyPersonRefused)
-        self.sheet_uow = UnitOfWork(self.sheets, self.publisher, lambda _: [], kind="sheet", refusal=SheetRefused,
-                                    attempts=SHEET_ATTEMPTS)
+        self.sheet_uow = UnitOfWork(self.sheets, self.publisher, _totals_effect, kind="sheet", refusal=SheetRefused,
+                                    attempts=SHEET_ATTEMPTS, effects={TOTALS: self._keep_totals})
+
+    async def _keep_totals(self, msg_id: str, data: str) -> None:
+        told = json.loads(data)
+        await self.totals.put(told["officer_id"], told["month"], told["counts"], told["version"])
 
     def month(self, moment: datetime) -> str:
         return month_label(moment, self.settings.zone)
 
     async def relay(self) -> int:
-        return sum([await uow.relay() for uow in (self.visit_uow, self.hazard_uow, self.person_uow)])
+        return sum([await uow.relay() for uow in (self.visit_uow, self.hazard_uow, self.person_uow, self.sheet_uow)])
 
 
 # --- what community tells the others -----------------------------------------------------------
@@ -110,6 +116,15 @@ EVENTS: EventTable[Community] = {
     ev.KeyPersonNoted: Row(contract.KeyPersonNoted),
     ev.KeyPersonReviewOverdue: Row(contract.KeyPersonReviewOverdue),
 }
+
+
+def _totals_effect(sheet: MonthSheet) -> list[tuple[Effect, str]]:
+    """A sheet's save stages its counters for the scorecard's small documents (applied right after the save, or
+    by the relay after a crash); the save makes the next version."""
+    version = sheet.version + 1
+    data = json.dumps({"officer_id": sheet.officer_id, "month": sheet.month, "counts": sheet.counts,
+                       "version": version})
+    return [(Effect(TOTALS, data), f"{sheet.sheet_id}/totals/{version}")]
 
 
 # --- ids ---------------------------------------------------------------------------------------
@@ -350,7 +365,7 @@ async def keep_grid(c: Community, e: alert_contract.GridReplaced) -> None:
 
 async def scorecard(c: Community, month: str, by: str) -> list[SheetRow]:
     """The month's sheet ranked: per officer (every officer of the grid, and anyone a fact named) or per unit."""
-    sheets = await c.sheets.of_month(month)
+    sheets = await c.totals.of_month(month)
     grid = await c.grid.current()
     officers = sorted(set(sheets) | set(grid.officers if grid else ()))
     unit_of = {o: (grid.unit_of(o) if grid else None) for o in officers}

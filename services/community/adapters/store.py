@@ -26,7 +26,10 @@ INDEXES = {
     "keypersons": [IndexModel([("next_due_ms", ASCENDING)]), IndexModel([("officer_id", ASCENDING)]),
                    IndexModel([("overdue", ASCENDING)]), OUTBOX_INDEX],
     "sheets": [IndexModel([("month", ASCENDING)]), OUTBOX_INDEX],
+    "sheet_totals": [IndexModel([("month", ASCENDING)])],
 }
+#: the local effect a sheet's save stages: its counters copied to the small document the scorecard reads
+TOTALS = "community.sheet_totals"
 
 
 def _officer_month(officer_id: str, month: str) -> str:
@@ -99,6 +102,16 @@ class Sheets(Repository[MonthSheet], Protocol):
         """officer_id -> counters of every sheet of the month, through the month index (without the fact keys)."""
 
 
+class SheetTotals(Protocol):
+    """Each sheet's counters without its fact keys, kept by the sheet's saves (a local effect of each)."""
+
+    async def put(self, officer_id: str, month: str, counts: Mapping[str, int], version: int) -> None:
+        """Keep the counters of the sheet's `version`, unless a later version's are kept."""
+
+    async def of_month(self, month: str) -> dict[str, dict[str, int]]:
+        """officer_id -> counters of the month, through the month index."""
+
+
 class GridCopy(Protocol):
     async def current(self) -> Grid | None: ...
 
@@ -164,6 +177,23 @@ class MongoSheets(MongoRepository[MonthSheet]):
 
     async def of_month(self, month: str) -> dict[str, dict[str, int]]:
         cursor = self.collection.find({"month": month}, {"officer_id": 1, "counts": 1})
+        return {d["officer_id"]: dict(d["counts"]) async for d in cursor}
+
+
+class MongoSheetTotals:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._totals = db["sheet_totals"]
+
+    async def put(self, officer_id: str, month: str, counts: Mapping[str, int], version: int) -> None:
+        doc = {"_id": MonthSheet.ident(officer_id, month), "officer_id": officer_id, "month": month,
+               "counts": dict(counts), "version": version}
+        try:
+            await self._totals.insert_one(doc)
+        except DuplicateKeyError:
+            await self._totals.replace_one({"_id": doc["_id"], "version": {"$lt": version}}, doc)
+
+    async def of_month(self, month: str) -> dict[str, dict[str, int]]:
+        cursor = self._totals.find({"month": month}, {"officer_id": 1, "counts": 1})
         return {d["officer_id"]: dict(d["counts"]) async for d in cursor}
 
 
@@ -253,6 +283,19 @@ class InMemorySheets(InMemoryRepository[MonthSheet]):
 
     async def of_month(self, month: str) -> dict[str, dict[str, int]]:
         return {s.officer_id: dict(s.counts) for s in self.aggregates() if s.month == month}
+
+
+class InMemorySheetTotals:
+    def __init__(self) -> None:
+        self.kept: dict[str, tuple[int, str, str, dict[str, int]]] = {}
+
+    async def put(self, officer_id: str, month: str, counts: Mapping[str, int], version: int) -> None:
+        ident = MonthSheet.ident(officer_id, month)
+        if ident not in self.kept or self.kept[ident][0] < version:
+            self.kept[ident] = (version, officer_id, month, dict(counts))
+
+    async def of_month(self, month: str) -> dict[str, dict[str, int]]:
+        return {officer: dict(counts) for _, officer, m, counts in self.kept.values() if m == month}
 
 
 class InMemoryGridCopy:

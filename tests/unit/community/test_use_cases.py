@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -230,3 +230,26 @@ async def test_a_note_on_a_person_not_in_the_register_is_not_found_after_the_vis
     with pytest.raises(NotFound):
         await handlers.follow_findings(c, event)
     assert (await c.hazard_uow.get("H-V-1.1")).source_ref == "V-1"
+
+
+async def test_the_scorecards_totals_follow_each_sheet_save_and_a_crash_before_them_is_relayed(
+        c: Community) -> None:
+    at = "2026-11-20T10:00:00+08:00"
+    rating = {"at": at, "officer_id": "P1001", "subject_type": "alert", "subject_id": "a1", "channel": "sms",
+              "level": "satisfied", "week": "2026-W47"}
+    await handlers.count_rating(c, RatingReceived.model_validate({**rating, "rating_id": "r1"}))
+    assert await c.totals.of_month("2026-11") == {"P1001": {"ratings": 1, "ratings_satisfied": 1}}
+    await c.totals.put("P1001", "2026-11", {"ratings": 0}, 1)  # an older version's copy arriving late
+    assert (await c.totals.of_month("2026-11"))["P1001"]["ratings"] == 1
+    kept = c.totals
+
+    class Away:
+        async def put(self, *args: object) -> None:
+            raise ConnectionError("the store is away")
+
+    c.totals = Away()  # type: ignore[assignment]  # the save lands, its effect cannot: it stays staged
+    await handlers.count_rating(c, RatingReceived.model_validate({**rating, "rating_id": "r2"}))
+    c.totals = kept
+    assert (await c.totals.of_month("2026-11"))["P1001"]["ratings"] == 1
+    assert await c.sheet_uow.relay(now=datetime.now(UTC) + timedelta(minutes=1)) == 1
+    assert (await c.totals.of_month("2026-11"))["P1001"]["ratings"] == 2
