@@ -805,7 +805,7 @@ async def _check_visits(dbs: dict, messages: list, tally: Tally, report: Report)
 
 async def _check_sheets(db, streams: dict, report: Report) -> None:
     """The month sheets count each fact of the streams once for each officer it names: the sums of their
-    counters against the facts (a shortfall is lost, an excess doubled)."""
+    counters against the facts (a shortfall is lost, an excess doubled); the scorecard's copies equal them."""
     kind = report.kinds["sheet counts"]
     assigned = {(b["alert_id"], b["attempt"]): b["officers"] for _, s, _, b in streams["ALERTS"]
                 if s == ALERTS_ASSIGNED}
@@ -815,8 +815,12 @@ async def _check_sheets(db, streams: dict, report: Report) -> None:
     expected = {"alerts_assigned": sum(len(o) for o in assigned.values()),
                 "alerts_acked": sum(len(o) for o in acked.values()), "ratings": len(rated), "visits": len(visits)}
     counted: Counter = Counter()
+    totals = {d["_id"]: d.get("counts") async for d in db.sheet_totals.find({}, {"counts": 1})}
     async for sheet in db.sheets.find({}, {"counts": 1}):
         counted.update({k: v for k, v in (sheet.get("counts") or {}).items() if k in expected})
+        if totals.get(sheet["_id"]) != sheet.get("counts"):
+            report.problems.append(f"the scorecard's copy of sheet {sheet['_id']} is {totals.get(sheet['_id'])}, "
+                                   f"the sheet {sheet.get('counts')}")
     kind.expected, kind.stored, kind.told_as, kind.told = sum(expected.values()), sum(counted.values()), "kinds", 4
     for name, n in expected.items():
         if counted[name] < n:
