@@ -51,3 +51,23 @@ def week_bounds(label: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
         raise ValueError(f"{label!r} is not a week: {label[:4]} has 52 weeks")
     start = monday.replace(tzinfo=zone)
     return start, start + timedelta(days=7)
+
+
+def month_label(moment: datetime, zone: ZoneInfo) -> str:
+    """'2026-11': the calendar month of `moment` in the station's zone."""
+    return f"{moment.astimezone(zone):%Y-%m}"
+
+
+def month_bounds(label: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Start (the 1st, 00:00 local) and end (the next month's 1st) of a month label like 2026-11."""
+    try:
+        first = datetime.strptime(label + "-01", "%Y-%m-%d")
+    except ValueError as exc:
+        raise ValueError(f"a month is written like 2026-11, not {label!r}") from exc
+    if len(label) != 7 or not 1000 <= first.year <= 9998:
+        raise ValueError(f"a month is written like 2026-11 (year 1000 to 9998), not {label!r}")
+    if first.month == 12:
+        following = first.replace(year=first.year + 1, month=1)
+    else:
+        following = first.replace(month=first.month + 1)
+    return first.replace(tzinfo=zone), following.replace(tzinfo=zone)

@@ -52,7 +52,8 @@ it shows a phone or ID number whole, and each such read is recorded in the audit
   one who called or visited; leaders review ratings, they do not take them, and a leader's rating
   of their own station would count in its satisfaction. `POST /v1/ratings` is refused to
   `leadership` (403) since this review.
-- **What `integration` may do**: report disputes (12345 hotline → mediation), hand inbound SMS and
+- **What `integration` may do**: report disputes (12345 hotline → mediation) and hazards (信息员's apps
+  → community), hand inbound SMS and
   delivery reports to notify, read what the embedded gateway sent. It reads no case, callback or
   rating, and sees nothing whole. Events from other systems come over NATS with their own NATS user
   (deploy/nats/auth.conf), not over HTTP.

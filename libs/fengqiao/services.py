@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from common.settings import ServiceSettings
 
 #: every service of the platform, in the order `fengqiao up` starts and lists them
-NAMES = ("dispatch", "mediation", "notify", "rating")
+NAMES = ("dispatch", "mediation", "notify", "rating", "community")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import structlog
 
 from common.clock import Clock
 from common.contracts import alerts as alert_contract
+from common.contracts import community as community_contract
 from common.contracts import disputes as contract
 from common.contracts.base import Event
 from common.errors import Conflict, Invalid
@@ -237,6 +238,25 @@ async def open_from_alert(m: Mediation, event: alert_contract.AlertClosed) -> No
     if event.disposition != "referred_to_mediation":
         return
     await _open(m, dispute_id_for_alert(event.alert_id), report_of_alert(event), event.at)
+
+
+def dispute_id_for_finding(visit_id: str, index: int) -> str:
+    """One finding of a household visit opens at most one dispute."""
+    return _prefixed("D-", f"{visit_id}.{index}")
+
+
+async def open_from_visit(m: Mediation, event: community_contract.VisitRecorded) -> None:
+    """visits.recorded -> a dispute at the community gate for each dispute finding (source visit); the rest is not
+    mediation's."""
+    for i, finding in enumerate(event.findings):
+        if finding.kind != "dispute":
+            continue
+        report = Report(
+            source="visit", source_ref=event.visit_id, reported_by=event.officer_id, category=finding.category,
+            summary=finding.summary, parties=tuple(Party(**p.model_dump()) for p in finding.parties),
+            address=event.address, lon=event.lon, lat=event.lat, unit_id=event.unit_id, officer_id=event.officer_id,
+        )
+        await _open(m, dispute_id_for_finding(event.visit_id, i), report, event.at)
 
 
 # --- actions on a dispute ----------------------------------------------------------------------

@@ -27,6 +27,9 @@ from common.clock import FakeClock
 from common.fakes import FakePublisher
 from common.http import create_app
 from common.settings import DEVELOPMENT_TOKEN
+from community.bootstrap import wire_in_memory as wire_community
+from community.entrypoints.api import router as community_router
+from community.settings import CommunitySettings
 from dispatch import handlers as dispatch_handlers
 from dispatch.bootstrap import wire_in_memory
 from dispatch.entrypoints.api import ROUTERS as DISPATCH_ROUTERS
@@ -107,4 +110,18 @@ notify = schemathesis.openapi.from_asgi("/openapi.json", _notify_app())
 @notify.parametrize()
 @FUZZ
 def test_notify_answers_every_request_within_its_documented_contract(case) -> None:
+    case.call_and_validate(headers=AUTH, excluded_checks=[negative_data_rejection, positive_data_acceptance])
+
+
+def _community_app():
+    c = wire_community(CommunitySettings(environment="test"), FakeClock(), FakePublisher())
+    return create_app("community", c.settings, {}, context=c, routers=(community_router,))
+
+
+community = schemathesis.openapi.from_asgi("/openapi.json", _community_app())
+
+
+@community.parametrize()
+@FUZZ
+def test_community_answers_every_request_within_its_documented_contract(case) -> None:
     case.call_and_validate(headers=AUTH, excluded_checks=[negative_data_rejection, positive_data_acceptance])

@@ -55,7 +55,7 @@ def test_who_publishes_and_consumes_what_is_read_from_the_services() -> None:
     # a threat raises an alert; closed disputes come through a mapping, not a call
     assert {"alerts.received", "disputes.opened", "disputes.closed"} <= mediation.publishes
     assert "alerts.closed" not in mediation.publishes
-    assert mediation.deadletters == ["deadletter.alerts.closed"]
+    assert mediation.deadletters == ["deadletter.alerts.closed", "deadletter.visits.recorded"]
 
 
 def test_every_consumed_subject_has_a_publisher() -> None:

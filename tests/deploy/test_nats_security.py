@@ -87,7 +87,7 @@ async def test_every_service_works_with_its_own_user(
     assert init.returncode == 0, init.stderr
     # init runs with each service's defaults here: its databases are not this test's; it declared the consumers
     declared = [json.loads(line) for line in init.stdout.splitlines()]
-    assert [d["service"] for d in declared] == ["dispatch", "mediation", "notify", "rating"]
+    assert [d["service"] for d in declared] == ["dispatch", "mediation", "notify", "rating", "community"]
     assert declared[0]["consumers"] == ["dispatch-alerts-received"]
 
     services = Services()

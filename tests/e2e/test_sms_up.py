@@ -4,7 +4,6 @@ callback SMS is in the gateway's outbox."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from common.timefmt import iso_week
 from rating.domain import survey_id
-from tests.e2e.up import FENGQIAO, Up, until
+from tests.e2e.up import Up, until
 
 pytestmark = pytest.mark.e2e
 
@@ -44,15 +43,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
             up.stop()
 
 
-def publish(platform: Up, folder: Path, subject: str, body: dict) -> str:
-    path = folder / f"{subject}.json"
-    path.write_text(json.dumps(body, ensure_ascii=False))
-    done = subprocess.run([*FENGQIAO, "publish", subject, str(path), "--data-dir", str(platform.data), "--wait", "1"],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def test_a_closed_alert_surveys_the_caller_and_the_reply_is_counted(platform: Up, tmp_path: Path) -> None:
     now = datetime.now(UTC)
     closed = {
@@ -61,7 +51,7 @@ def test_a_closed_alert_surveys_the_caller_and_the_reply_is_counted(platform: Up
         "category": "noise", "priority": 3, "location": {"lon": 118.9651, "lat": 25.2284},
         "caller_phone": "13700137000",
     }
-    publish(platform, tmp_path, "alerts.closed", closed)
+    platform.publish(tmp_path, "alerts.closed", closed)
     the_id = survey_id("alert", "110-E2E-R1", "13700137000")
     survey = until(lambda: _found(platform, f"/v1/surveys/{the_id}", state="sent"))
     [sent] = until(lambda: _outbox(platform, "13700137000"))  # notify's embedded gateway sent it
@@ -81,7 +71,7 @@ def test_an_accepted_case_sends_each_party_its_callback_sms(platform: Up, tmp_pa
     case = {"case_id": "A2026-E2E-1", "kind": "administrative", "accepted_at": datetime.now(UTC).isoformat(),
             "officer_id": "P1001", "unit_id": "G1",
             "parties": [{"party_id": "p1", "name": "王某", "phone": "13600136001", "role": "victim"}]}
-    publish(platform, tmp_path, "cases.accepted", case)
+    platform.publish(tmp_path, "cases.accepted", case)
     [sms] = until(lambda: _outbox(platform, "13600136001"))
     assert "A2026-E2E-1" in sms["text"]
     [callback] = until(lambda: _listed(platform, "/v1/callbacks?case_id=A2026-E2E-1", service="notify"))

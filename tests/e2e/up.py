@@ -16,10 +16,10 @@ FENGQIAO = [sys.executable, "-m", "fengqiao"]
 
 
 class Up:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, env: dict[str, str] | None = None) -> None:
         self.data = data
         self.process = subprocess.Popen([*FENGQIAO, "up", "--data-dir", str(data)], stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+                                        stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 120
         while not (data / "endpoints.json").exists():
             assert self.process.poll() is None, self.process.stdout.read()
@@ -31,8 +31,18 @@ class Up:
     def url(self, service: str, path: str) -> str:
         return self.endpoints[f"{service}_url"] + path
 
-    def call(self, method: str, service: str, path: str, body: object | None = None) -> tuple[int, object]:
-        return http_json(method, self.url(service, path), body, token=self.endpoints["token"])
+    def call(self, method: str, service: str, path: str, body: object | None = None, *,
+             token: str | None = None) -> tuple[int, object]:
+        return http_json(method, self.url(service, path), body, token=token or self.endpoints["token"])
+
+    def publish(self, folder: Path, subject: str, body: dict) -> str:
+        """`fengqiao publish` of `body` on `subject` (validated against its contract); what it printed."""
+        path = folder / f"{subject}.json"
+        path.write_text(json.dumps(body, ensure_ascii=False))
+        done = subprocess.run([*FENGQIAO, "publish", subject, str(path), "--data-dir", str(self.data), "--wait", "1"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     def child(self, command_part: str) -> int | None:
         """The pid of up's child whose command line holds `command_part` (e.g. 'nats-server')."""

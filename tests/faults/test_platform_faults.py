@@ -1,5 +1,5 @@
 """The whole platform under load while its parts die: a 3-node NATS cluster with R3 streams, the store,
-and two replicas of each of dispatch, mediation, notify and rating, all on 127.0.0.1.
+and two replicas of each of dispatch, mediation, notify, rating and community, all on 127.0.0.1.
 
 The load, for LOAD_S seconds:
 - alerts on `alerts.received` (a tenth re-sent under a new msg id), each with its own caller phone;
@@ -8,6 +8,9 @@ The load, for LOAD_S seconds:
   `no_action` or `converted_to_case` (rating surveys the caller either way);
 - cases on `cases.accepted` (two parties each, a tenth re-sent), half of them `cases.solved` a few
   seconds later (notify's callbacks);
+- household visits recorded through community's API (a retry after a lost answer carries the same
+  request_id), each in a unit's zone by one of its officers, every fifth with a dispute finding
+  (mediation opens a dispute, source `visit`);
 - the callers' phones: they read their survey SMS from notify's embedded gateway
   (`GET /v1/sms/outbox`) and reply through notify's `POST /v1/sms/inbound` (Kannel's get-url form,
   with Kannel's message id, so a reply posted again after a lost answer is one reply): "1", "3 态度差",
@@ -23,8 +26,10 @@ closed, none held twice, no unit over capacity; every referred alert has exactly
 callback scheduled once per party and rule, none lost; every survey requested once per subject and
 phone; every valid reply that reached notify became exactly one rating of the level replied, none
 doubled; every callback answered by SMS is done once with the level answered and is exactly one rating
-(subject the callback), none lost, none doubled; every SMS sent once by the gateway. One summary line
-gives what was injected and the counts.
+(subject the callback), none lost, none doubled; every SMS sent once by the gateway; every visit stored and told once, every dispute finding one
+dispute; the officers' month sheets count every visit, assignment, acknowledgement and rating of the
+streams once (the sums of their counters against the facts in the streams). One summary line gives what was
+injected and the counts.
 
 notify's callbacks and SMS gateway are checked when notify serves them (its OpenAPI has
 `/v1/callbacks` and `/v1/sms/inbound`); while it is a placeholder those checks are skipped, saying so.
@@ -50,11 +55,14 @@ from common.contracts.subjects import (
     ALERTS_RECEIVED,
     CASES_ACCEPTED,
     CASES_SOLVED,
+    ALERTS_ACKNOWLEDGED,
+    ALERTS_ASSIGNED,
     DISPUTES_OPENED,
     RATINGS_RECEIVED,
     SMS_DELIVERY,
     SMS_SEND,
     STREAMS,
+    VISITS_RECORDED,
 )
 from tests.faults.harness import (
     AUTH,
@@ -81,7 +89,9 @@ NATS_OUTAGE_S = 3.0
 STORE_OUTAGE_S = 3.0
 QUIET_WITHIN_S = 75.0  # a killed replica's messages come back after the consumers' 30 s ack wait
 SMS_LEASE_S = 8.0  # a send in flight on a killed notify replica is tried again after this
-DB = {name: f"fengqiao_{name}" for name in ("dispatch", "mediation", "notify", "rating")}
+DB = {name: f"fengqiao_{name}" for name in ("dispatch", "mediation", "notify", "rating", "community")}
+VISITS = 60  # over LOAD_S
+DISPUTE_EVERY = 5  # every fifth visit finds a dispute
 OUR_CONSUMERS = ("platform-unit",)
 ALL_DAY = {"from": "00:00:00", "until": "23:59:59"}  # the run may fall at any hour of the station's day
 
@@ -121,6 +131,7 @@ class Tally:
     failed_answers: Counter = field(default_factory=Counter)
     over_capacity: list[str] = field(default_factory=list)
     snapshots: int = 0
+    visits: dict[str, str] = field(default_factory=dict)  # request id -> visit id, as community answered
 
 
 @dataclass
@@ -166,7 +177,8 @@ async def test_no_alert_dispute_callback_rating_or_sms_is_lost_or_doubled(tmp_pa
                 if phones is not None:
                     background.append(asyncio.create_task(phones.run()))
                 faults = asyncio.create_task(_inject(h))
-                await asyncio.gather(_alerts(nc, tally, rng), _cases(nc, tally, rng), faults)
+                await asyncio.gather(_alerts(nc, tally, rng), _cases(nc, tally, rng),
+                                     _visits(http, urls["community"], tally), faults)
                 print(f"[+{h.clock.now():6.2f}s] load sent: {tally.alerts_sent} alerts (+{tally.alerts_resent} "
                       f"resent), {len(tally.cases_accepted)} cases (+{tally.cases_resent} resent), "
                       f"{len(tally.cases_solved)} solved", flush=True)
@@ -201,6 +213,7 @@ def _services() -> dict[str, tuple[int, dict[str, str]]]:
                        "SMS_SEND_LEASE_S": str(SMS_LEASE_S), "SMS_RETRY_FIRST_S": "2",
                        "SMS_EMBEDDED_RECEIPT_DELAY_S": "1", "SMS_DAILY_LIMIT": "10"}),
         "rating": (2, {**common, "SEND_FROM": ALL_DAY["from"], "SEND_UNTIL": ALL_DAY["until"]}),
+        "community": (2, common),
     }
 
 
@@ -215,7 +228,7 @@ async def _what_notify_serves(http: httpx.AsyncClient, url: str) -> Notify:
 async def _inject(h: Harness) -> None:
     """A replica of each service, the ALERTS stream's leader, then the store: SIGKILLed, then restarted."""
     await asyncio.sleep(3.0)
-    for service in ("dispatch", "mediation", "rating", "notify"):  # each comes back while the next one dies
+    for service in ("dispatch", "mediation", "rating", "notify", "community"):  # each back while the next dies
         h.kill(f"{service}-1")
         await asyncio.sleep(0.5)
         h.restart(f"{service}-1", wait_ready=False)
@@ -225,7 +238,7 @@ async def _inject(h: Harness) -> None:
     h.kill("store")
     await asyncio.sleep(STORE_OUTAGE_S)
     await asyncio.to_thread(h.restart, "store")
-    for service in ("dispatch", "mediation", "rating", "notify"):
+    for service in ("dispatch", "mediation", "rating", "notify", "community"):
         await asyncio.to_thread(h.replicas[f"{service}-1"].wait_ready)
 
 
@@ -281,6 +294,29 @@ async def _solve(nc, tally: Tally, case_id: str, parties: list[dict], after_s: f
     body = {"case_id": case_id, "solved_at": datetime.now(UTC).isoformat(), "parties": parties}
     await publish_retrying(nc, CASES_SOLVED, body, f"{case_id}/solved")
     tally.cases_solved.add(case_id)
+
+
+async def _visits(http: httpx.AsyncClient, urls: list[str], tally: Tally) -> None:
+    """VISITS household visits over LOAD_S seconds, each in a unit's zone by one of its officers; a retry after a
+    lost answer, or while community has not read the grid yet (409), carries the same request_id."""
+    start = time.monotonic()
+    for i in range(VISITS):
+        unit = i % len(CAPACITIES)
+        lon, lat = centre(unit)
+        request_id = f"PV-{i:03d}"
+        findings = [{"kind": "dispute", "summary": "邻里为排烟争吵", "parties": [{"party_id": "p1", "name": "王某"}]}] \
+            if i % DISPUTE_EVERY == 0 else []
+        body = {"officer_id": f"P{unit + 1}{i % 3:02d}", "visited_at": datetime.now(UTC).isoformat(),
+                "household": f"户{i}", "address": f"某村{i}号", "lon": lon, "lat": lat, "findings": findings,
+                "request_id": request_id}
+        while True:
+            response = await _retrying(http, tally, "POST", urls, "/v1/visits", json=body)
+            if response.status_code != 409:
+                break
+            await asyncio.sleep(0.5)  # the grid is on its way
+        assert response.status_code in (200, 201), f"POST /v1/visits: {response.status_code} {response.text}"
+        tally.visits[request_id] = response.json()["visit_id"]
+        await _pace(start, i + 1, VISITS)
 
 
 async def _pace(start: float, done: int, total: int) -> None:
@@ -461,6 +497,15 @@ async def _progress(dbs: dict, tally: Tally, notify: Notify) -> dict[str, str]:
         ratings = await dbs["rating"].ratings.count_documents({"channel": "sms", "subject_type": "alert"})
         if ratings < expected:
             left["ratings"] = f"{ratings} of {expected}"
+    visits = await dbs["community"].visits.count_documents({})
+    if visits < len(tally.visits):
+        left["visits"] = f"{visits} of {len(tally.visits)}"
+    counted = sum([(d.get("counts") or {}).get("visits", 0) async for d in dbs["community"].sheets.find({})])
+    if counted < len(tally.visits):
+        left["sheets"] = f"{counted} of {len(tally.visits)} visits counted"
+    from_visits = await dbs["mediation"].disputes.count_documents({"source": "visit"})
+    if from_visits < len(_dispute_visits(tally)):
+        left["visit disputes"] = f"{from_visits} of {len(_dispute_visits(tally))}"
     if notify.callbacks:
         expected = len(_callbacks_due(tally))
         callbacks = await dbs["notify"].callbacks.count_documents({})
@@ -558,7 +603,7 @@ def _by_msg_id(messages: list, subject: str) -> Counter:
 async def _check(dbs: dict, nc, tally: Tally, notify: Notify, h: Harness) -> Report:
     report = Report()
     streams = {name: await read_stream(nc, name) for name in ("ALERTS", "DISPUTES", "CASES", "CALLBACKS", "RATINGS",
-                                                               "SMS")}
+                                                               "SMS", "COMMUNITY")}
     await _check_alerts(dbs["dispatch"], streams["ALERTS"], tally, report)
     await _check_disputes(dbs["mediation"], streams["DISPUTES"], tally, report)
     await _check_surveys(dbs["rating"], streams["SMS"], tally, report)
@@ -567,6 +612,8 @@ async def _check(dbs: dict, nc, tally: Tally, notify: Notify, h: Harness) -> Rep
         await _check_sms(dbs["notify"], streams["SMS"], tally, report, h)
     else:
         report.skipped += ["ratings", "sms (notify serves no SMS gateway)"]
+    await _check_visits(dbs, streams["COMMUNITY"], tally, report)
+    await _check_sheets(dbs["community"], streams, report)
     if notify.callbacks:
         await _check_callbacks(dbs["notify"], streams["CALLBACKS"], tally, report)
     if notify.callbacks and notify.sms:
@@ -794,3 +841,56 @@ async def _check_callbacks(db, messages: list, tally: Tally, report: Report) -> 
                and d["state"] in ("scheduled", "sent", "delivered", "manual", "overdue")]
     if open_7d:
         report.problems.append(f"{len(open_7d)} 7-day callbacks of solved cases not superseded: {open_7d[:8]}")
+
+
+def _dispute_visits(tally: Tally) -> set[str]:
+    return {v for r, v in tally.visits.items() if int(r.removeprefix("PV-")) % DISPUTE_EVERY == 0}
+
+
+async def _check_visits(dbs: dict, messages: list, tally: Tally, report: Report) -> None:
+    """Every visit community answered stored once and told once; every dispute finding one dispute in mediation."""
+    kind = report.kinds["visits"]
+    kind.expected = len(tally.visits)
+    docs = Counter([d["_id"] async for d in dbs["community"].visits.find({}, {"_id": 1})])
+    kind.stored = len(docs)
+    kind.lost += [f"{r}: {v} not stored" for r, v in tally.visits.items() if v not in docs]
+    kind.doubled += [f"{v} stored but not answered" for v in docs if v not in set(tally.visits.values())]
+    told = Counter(b["visit_id"] for _, s, _, b in messages if s == VISITS_RECORDED)
+    kind.told = len(told)
+    kind.lost += [f"{v} never told visits.recorded" for v in docs if v not in told]
+    kind.doubled += [f"{v} visits.recorded told {n} times" for v, n in told.items() if n > 1]
+    disputes = report.kinds["visit disputes"]
+    wanted = _dispute_visits(tally)
+    disputes.expected = len(wanted)
+    per_visit = Counter([d["source_ref"] async for d in dbs["mediation"].disputes.find({"source": "visit"},
+                                                                                       {"source_ref": 1})])
+    disputes.stored = disputes.told = len(per_visit)
+    disputes.lost += [f"no dispute for {v}" for v in wanted if v not in per_visit]
+    disputes.doubled += [f"{v} has {n} disputes" for v, n in per_visit.items() if n > 1]
+    disputes.doubled += [f"dispute for {v}, no dispute finding" for v in per_visit if v not in wanted]
+
+
+async def _check_sheets(db, streams: dict, report: Report) -> None:
+    """The month sheets count each fact of the streams once for each officer it names: the sums of their
+    counters against the facts (a shortfall is lost, an excess doubled); the scorecard's copies equal them."""
+    kind = report.kinds["sheet counts"]
+    assigned = {(b["alert_id"], b["attempt"]): b["officers"] for _, s, _, b in streams["ALERTS"]
+                if s == ALERTS_ASSIGNED}
+    acked = {b["alert_id"]: b.get("officers", []) for _, s, _, b in streams["ALERTS"] if s == ALERTS_ACKNOWLEDGED}
+    rated = {b["rating_id"] for _, s, _, b in streams["RATINGS"] if s == RATINGS_RECEIVED and b.get("officer_id")}
+    visits = {b["visit_id"] for _, s, _, b in streams["COMMUNITY"] if s == VISITS_RECORDED}
+    expected = {"alerts_assigned": sum(len(o) for o in assigned.values()),
+                "alerts_acked": sum(len(o) for o in acked.values()), "ratings": len(rated), "visits": len(visits)}
+    counted: Counter = Counter()
+    totals = {d["_id"]: d.get("counts") async for d in db.sheet_totals.find({}, {"counts": 1})}
+    async for sheet in db.sheets.find({}, {"counts": 1}):
+        counted.update({k: v for k, v in (sheet.get("counts") or {}).items() if k in expected})
+        if totals.get(sheet["_id"]) != sheet.get("counts"):
+            report.problems.append(f"the scorecard's copy of sheet {sheet['_id']} is {totals.get(sheet['_id'])}, "
+                                   f"the sheet {sheet.get('counts')}")
+    kind.expected, kind.stored, kind.told_as, kind.told = sum(expected.values()), sum(counted.values()), "kinds", 4
+    for name, n in expected.items():
+        if counted[name] < n:
+            kind.lost.append(f"{name}: {counted[name]} counted of {n}")
+        elif counted[name] > n:
+            kind.doubled.append(f"{name}: {counted[name]} counted of {n}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -132,6 +132,7 @@ class AlertAcknowledged(_AlertFact):
 
     unit_id: str
     seconds_to_ack: float
+    officers: list[str] = Field(default_factory=list, description="The unit's officers (their sheets count it).")
 
 
 class AlertClosed(_AlertFact):
@@ -164,6 +165,9 @@ class GridReplaced(Event):
     grid_version: int
     units: int
     at: AwareDatetime
+    grid: dict[str, Any] | None = Field(
+        default=None, description="The grid as accepted (the GeoJSON FeatureCollection of PUT /v1/grid): services "
+        "that need zones and officers (community) keep their own copy from it.")
 
 
 class UnitStatusChanged(Event):

@@ -95,6 +95,8 @@ class DisputeResolved(_DisputeFact):
     settled_by: str | None = Field(default=None, description="The mediator_id of the participant who settled it.")
     settled_by_name: str | None = Field(default=None, max_length=60)
     settled_by_kind: MediatorKind | None = None
+    unit_id: str | None = None
+    officer_id: str | None = Field(default=None, description="The dispute's officer (the monthly sheet's).")
 
 
 class DisputeClosed(_DisputeFact):

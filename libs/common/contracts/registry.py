@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.contracts import alerts, callbacks, cases, deadletter, disputes, objections, ratings, sms
+from common.contracts import alerts, callbacks, cases, community, deadletter, disputes, objections, ratings, sms
 from common.contracts.base import Event
 
 #: every public event, in the order docs/events.md lists them
@@ -53,6 +53,17 @@ CONTRACTS: tuple[type[Event], ...] = (
     sms.SmsDelivery,
     sms.SmsDeliveryNotify,
     sms.SmsDeliveryRating,
+    community.VisitRecorded,
+    community.HazardReported,
+    community.HazardAssigned,
+    community.HazardRectified,
+    community.HazardVerified,
+    community.HazardRejected,
+    community.HazardOverdue,
+    community.KeyPersonRegistered,
+    community.KeyPersonReviewed,
+    community.KeyPersonNoted,
+    community.KeyPersonReviewOverdue,
     deadletter.DeadLetter,
 )
 

@@ -51,6 +51,19 @@ CALLBACKS_OBJECTION_OPENED = "callbacks.objection_opened"
 CALLBACKS_OBJECTION_EXPLAINED = "callbacks.objection_explained"
 CALLBACKS_OBJECTION_ESCALATED = "callbacks.objection_escalated"
 
+# Facts published by community (社区警务): household visits, hazards, key persons.
+VISITS_RECORDED = "visits.recorded"
+HAZARDS_REPORTED = "hazards.reported"
+HAZARDS_ASSIGNED = "hazards.assigned"
+HAZARDS_RECTIFIED = "hazards.rectified"
+HAZARDS_VERIFIED = "hazards.verified"
+HAZARDS_REJECTED = "hazards.rejected"
+HAZARDS_OVERDUE = "hazards.overdue"
+KEYPERSONS_REGISTERED = "keypersons.registered"
+KEYPERSONS_REVIEWED = "keypersons.reviewed"
+KEYPERSONS_NOTED = "keypersons.noted"
+KEYPERSONS_REVIEW_OVERDUE = "keypersons.review_overdue"
+
 # The SMS gateway (notify): a command in, facts out.
 SMS_SEND = "sms.send"
 #: every inbound SMS, for other systems: no service of ours reads it (the gateway tells owners their answers)
@@ -81,6 +94,7 @@ STREAMS: dict[str, list[str]] = {
     "CALLBACKS": ["callbacks.>"],
     "RATINGS": ["ratings.>"],
     "SMS": ["sms.>"],
+    "COMMUNITY": ["visits.>", "hazards.>", "keypersons.>"],
     "DEADLETTER": [f"{DEADLETTER_PREFIX}.>"],
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from common.contracts import alerts as contract
 from common.contracts.base import Event
 from common.event_table import EventTable, MsgId, Row
@@ -36,6 +38,7 @@ def _unassigned(view: ReplicaView, alert: Alert, e: ev.AlertUnassigned) -> Event
 def _acknowledged(view: ReplicaView, alert: Alert, e: ev.AlertAcknowledged) -> Event:
     return contract.AlertAcknowledged(
         alert_id=e.alert_id, at=e.at, unit_id=e.unit_id, seconds_to_ack=e.seconds_to_ack,
+        officers=view.officers(e.unit_id),
     )
 
 
@@ -60,7 +63,9 @@ def _status_changed(view: ReplicaView, unit: Unit, e: ev.UnitStatusChanged) -> E
 
 def _grid_replaced(view: ReplicaView, record: GridRecord, e: ev.GridReplaced) -> Event:
     # the save that stages it makes the next version: the new grid's
-    return contract.GridReplaced(grid_version=record.version + 1, units=e.units, at=e.at)
+    return contract.GridReplaced(
+        grid_version=record.version + 1, units=e.units, at=e.at, grid=json.loads(record.geojson)
+    )
 
 
 def _per_attempt(kind: str) -> MsgId:

@@ -77,6 +77,8 @@ class DisputeResolved(DisputeEvent):
     settled_by: str | None = None  # the participant who settled it, when one is named
     settled_by_name: str | None = None
     settled_by_kind: str | None = None
+    unit_id: str | None = None
+    officer_id: str | None = None  # the dispute's officer: the monthly sheet counts the settlement for them
 
 
 @dataclass(frozen=True)

@@ -293,6 +293,7 @@ class Dispute(Aggregate):
                 dispute_id=self.dispute_id, at=now, actor=actor, level=self.level, followup_due_at=self.followup_due_at,
                 settled_by=who.mediator_id if who else None, settled_by_name=who.name if who else None,
                 settled_by_kind=who.kind if who else None,
+                unit_id=self.unit_id, officer_id=self.officer_id,
             )
         )
 

@@ -6,9 +6,13 @@ from typing import Any
 
 from common.consume import Consumer
 from common.contracts.alerts import AlertClosed
+from common.contracts.community import VisitRecorded
 from mediation import handlers
 from mediation.handlers import Mediation
 
 
 def consumers(m: Mediation) -> list[Consumer[Any]]:
-    return [Consumer("mediation-alerts-closed", AlertClosed, lambda event, _: handlers.open_from_alert(m, event))]
+    return [
+        Consumer("mediation-alerts-closed", AlertClosed, lambda event, _: handlers.open_from_alert(m, event)),
+        Consumer("mediation-visits-recorded", VisitRecorded, lambda event, _: handlers.open_from_visit(m, event)),
+    ]

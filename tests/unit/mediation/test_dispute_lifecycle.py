@@ -247,7 +247,8 @@ def test_resolve_with_every_signature(contacted: Dispute, agreement_for: Agreeme
     assert (contacted.state, contacted.level, contacted.agreement) == ("resolved", "community", agreement)
     assert (contacted.resolved_at, contacted.followup_due_at) == (at(contacted, 6), at(contacted, 6 + 7 * 24))
     assert contacted.events[-1] == DisputeResolved(
-        dispute_id="D-1", at=at(contacted, 6), actor="P1001", level="community", followup_due_at=at(contacted, 174)
+        dispute_id="D-1", at=at(contacted, 6), actor="P1001", level="community", followup_due_at=at(contacted, 174),
+        unit_id=contacted.unit_id, officer_id=contacted.officer_id,
     )
     assert contacted.history[-1].note == agreement.terms
 

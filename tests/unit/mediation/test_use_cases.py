@@ -8,6 +8,7 @@ import pytest
 
 from common.clock import FakeClock
 from common.contracts.alerts import AlertClosed
+from common.contracts.community import VisitRecorded
 from common.errors import Invalid, NotFound, Refused
 from common.fakes import FakePublisher
 from common.repository import RELAY_GRACE
@@ -144,3 +145,24 @@ async def test_a_second_dispute_of_the_same_people_within_90_days_is_a_recurrenc
                                                        address="另一处"))
     assert second.recurrence_of == first.dispute_id
     assert third.recurrence_of is None
+
+
+async def test_a_visits_dispute_findings_open_one_dispute_each_at_the_community_gate_whatever_the_deliveries(
+        m: Mediation) -> None:
+    visit = VisitRecorded.model_validate({
+        "visit_id": "V-20261123-0a1b2c3d", "at": "2026-11-23T09:00:00+08:00",
+        "visited_at": "2026-11-23T08:30:00+08:00", "month": "2026-11", "officer_id": "P1001", "unit_id": "G1",
+        "household": "王某家", "address": "洗耳池小区3栋201", "lon": 118.9655, "lat": 25.2265,
+        "findings": [
+            {"kind": "hazard", "summary": "电瓶车楼道充电", "hazard_kind": "electric", "severity": "minor",
+             "responsible_unit": "物业"},
+            {"kind": "dispute", "summary": "楼上楼下为烧烤排烟争吵", "category": "neighbour",
+             "parties": [{"party_id": "p1", "name": "王某", "phone": "13800138001"}]},
+        ]})
+    await handlers.open_from_visit(m, visit)
+    await handlers.open_from_visit(m, visit)  # redelivered
+    dispute = await handlers.load(m, handlers.dispute_id_for_finding(visit.visit_id, 1))
+    assert (dispute.source, dispute.source_ref, dispute.level, dispute.unit_id, dispute.officer_id) == \
+        ("visit", visit.visit_id, "community", "G1", "P1001")
+    assert (dispute.address, dispute.reported_at) == ("洗耳池小区3栋201", visit.at)
+    assert [e["dispute_id"] for e in m.publisher.on("disputes.opened")] == [dispute.dispute_id]
