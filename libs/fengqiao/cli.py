@@ -21,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the whole platform on embedded NATS and store; Ctrl-C stops it")
     up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state kept here across restarts")
     up.add_argument("--no-sample-grid", action="store_true", help="do not load the sample grid")
+    up.add_argument("--token", action="append", default=[], metavar="TOKEN=ROLE[,ROLE]",
+                    help="another token every service accepts, e.g. --token viewer-token=viewer (repeatable)")
 
     serve = sub.add_parser("serve", help="run one service (how a container runs it); settings from FQ_<SERVICE>_*")
     serve.add_argument("service", choices=list(SERVICES))
@@ -51,7 +53,14 @@ def main(argv: list[str] | None = None) -> int:
 
         require_embedded()
 
-        return run_up(args.data_dir, sample_grid=not args.no_sample_grid)
+        tokens = {}
+        for given in args.token:
+            token, _, roles = given.partition("=")
+            if not token or not roles:
+                print(f"fengqiao up: --token {given!r} is not TOKEN=ROLE[,ROLE]", file=sys.stderr)
+                return 2
+            tokens[token] = roles.split(",")
+        return run_up(args.data_dir, sample_grid=not args.no_sample_grid, tokens=tokens)
     if args.command == "serve":
         import structlog
         from pydantic import ValidationError

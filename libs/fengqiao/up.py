@@ -128,9 +128,11 @@ class ServerProcess:
 
 class Platform:
     def __init__(self, data_dir: Path, token: str = DEVELOPMENT_TOKEN, sample_grid: bool = True,
-                 log=print) -> None:
+                 log=print, tokens: dict[str, list[str]] | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.token = token
+        #: more tokens and their roles, for every service (`--token viewer-token=viewer`)
+        self.tokens = dict(tokens or {})
         self.sample_grid = sample_grid
         self.log = log
         self._nats = ServerProcess("nats-server", lambda port: start_nats(self.data_dir, port))
@@ -171,11 +173,16 @@ class Platform:
         env = {
             **os.environ,
             f"{p}NATS_URL": self.nats.url,
-            f"{p}MONGO_URL": self.store.url,
             f"{p}HTTP_PORT": str(_port(spec.default_port)),
-            f"{p}TOKENS": json.dumps({self.token: ["admin"]}),
+            f"{p}TOKENS": json.dumps({self.token: ["admin"], **self.tokens}),
             f"{p}LOG_JSON": "true",
         }
+        if spec.keeps_data:
+            env[f"{p}MONGO_URL"] = self.store.url
+        fields = spec.settings_class().model_fields
+        for other, svc in self.services.items():  # a service that calls others (the console) is told where they are
+            if f"{other}_url" in fields:
+                env[f"{p}{other.upper()}_URL"] = svc.base_url
         return ServiceProcess(spec, int(env[f"{p}HTTP_PORT"]), env, self.data_dir / "logs" / f"{spec.name}.log")
 
     def _load_sample_grid(self) -> None:
@@ -219,11 +226,11 @@ class Platform:
         (self.data_dir / "endpoints.json").unlink(missing_ok=True)
 
 
-def run_up(data_dir: Path, sample_grid: bool = True) -> int:
+def run_up(data_dir: Path, sample_grid: bool = True, tokens: dict[str, list[str]] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    platform = Platform(data_dir, sample_grid=sample_grid, log=lambda line: print(line, flush=True))
+    platform = Platform(data_dir, sample_grid=sample_grid, log=lambda line: print(line, flush=True), tokens=tokens)
     print(f"starting Fengqiao in {platform.data_dir} …", flush=True)
     try:
         endpoints = platform.start()
@@ -233,7 +240,10 @@ def run_up(data_dir: Path, sample_grid: bool = True) -> int:
     print(f"NATS      {endpoints['nats_url']}")
     print(f"MongoDB   {endpoints['mongo_url']}")
     for name, svc in endpoints["services"].items():
-        print(f"{name:<9} {svc['base_url']}   (docs: {svc['base_url']}/docs)")
+        if name == "console":
+            print(f"{name:<9} {svc['base_url']}   (the station's screens: sign in with the token)")
+        else:
+            print(f"{name:<9} {svc['base_url']}   (docs: {svc['base_url']}/docs)")
     print(f"token     {endpoints['token']}")
     print(f"endpoints {platform.data_dir / 'endpoints.json'}")
     print("ready. Ctrl-C stops everything.", flush=True)
