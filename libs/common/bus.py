@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 
+from common import tracing
 from common.contracts.base import Event
 from common.contracts.subjects import STREAMS
 
@@ -198,7 +199,10 @@ class Publisher:
         relay empties later): one short try, none at all while the connection is down, so that
         an HTTP command answers at once during a broker outage.
         """
-        all_headers = {"Nats-Msg-Id": msg_id, **(headers or {})}
+        with tracing.publishing(subject, msg_id, headers) as traced:
+            return await self._publish(subject, data, {"Nats-Msg-Id": msg_id, **traced}, patient=patient)
+
+    async def _publish(self, subject: str, data: bytes, all_headers: dict[str, str], *, patient: bool) -> PubAck:
         if not patient:
             if self._connected is not None and not self._connected():
                 raise BrokerUnavailable("not connected to NATS")

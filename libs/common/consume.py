@@ -29,7 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
-from common import metrics
+from common import metrics, tracing
 from common.bus import Publisher
 from common.contracts.base import Event
 from common.contracts.deadletter import DeadLetter
@@ -179,8 +179,9 @@ class ConsumeLoop:
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(
             subject=delivery.subject, stream_seq=delivery.stream_seq, msg_id=delivery.msg_id, consumer=self._c.durable
-        ):
+        ), tracing.consuming(msg.headers, delivery.subject, self._c.durable, delivery.msg_id) as span:
             outcome = await self._process(msg, delivery)
+            span.set_attribute("fengqiao.outcome", outcome)
         metrics.MESSAGES.labels(self._c.durable, outcome).inc()
         metrics.MESSAGE_SECONDS.labels(self._c.durable).observe(time.perf_counter() - started)
 

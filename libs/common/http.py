@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from common import metrics
+from common import metrics, tracing
 from common.errors import Conflict, Invalid, NotFound, Refused, dependency_down
 from common.logs import mask_phones
 from common.settings import ServiceSettings
@@ -245,6 +245,7 @@ def create_app(
     **kwargs: Any,
 ) -> FastAPI:
     app = FastAPI(title=title, **kwargs)
+    tracing.instrument_app(app)
     app.state.settings = settings
     app.state.context = context
     app.add_middleware(BodyLimit)

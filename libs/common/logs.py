@@ -1,4 +1,4 @@
-"""Logging set-up: JSON lines off a terminal, phone numbers masked everywhere.
+"""Logging set-up: JSON lines off a terminal, phone numbers masked, secrets never written.
 
 Every line a service writes goes through here: structlog's own, every standard-library
 logger's (uvicorn, uvicorn.error, uvicorn.access, nats, pymongo, asyncio …) through a
@@ -7,10 +7,16 @@ an exception nobody caught (`sys.excepthook`, `threading.excepthook`). Off a ter
 each is one JSON object with its traceback as structured data (`dict_tracebacks`); on a
 terminal, structlog's console renderer. Phone numbers are masked in every field,
 tracebacks included.
+
+No secret reaches a line: tracebacks carry no local variables (a frame's locals held the
+settings, tokens and URLs with passwords); the password of a URL (`nats://user:pw@host`) is
+written `***`; every value the service registered as secret (`register_secrets`: its tokens and
+passwords) is replaced wherever it appears; and a line longer than `MAX_LINE_BYTES` is cut, saying so.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -19,8 +25,20 @@ from types import TracebackType
 from typing import Any
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
+
+from common import tracing
 
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+#: scheme://user:password@ — the password part, in any URL written into any text
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"']*:)[^\s@/\"']+(?=@)")
+#: the longest line a service writes; a longer one is cut and says how long it was
+MAX_LINE_BYTES = 16 * 1024
+#: what a secret is replaced with
+REDACTED = "***"
+_SECRETS: set[str] = set()
+#: shorter values could be ordinary words; settings refuse secrets that short in production
+_SHORTEST_SECRET = 6
 
 
 def mask_phones(text: str) -> str:
@@ -28,9 +46,24 @@ def mask_phones(text: str) -> str:
     return _PHONE.sub(r"\1****\3", text)
 
 
+def register_secrets(*values: str) -> None:
+    """Values never to be written in a log line (tokens, passwords); kept for the process's life."""
+    _SECRETS.update(v for v in values if v and len(v) >= _SHORTEST_SECRET)
+
+
+def redact(text: str) -> str:
+    """`text` with URL passwords and registered secrets replaced by ***."""
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED, text)
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
-        return mask_phones(value)
+        return mask_phones(redact(value))
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -42,6 +75,28 @@ def _mask_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, An
     return {k: _mask(v) for k, v in event_dict.items()}
 
 
+class _Capped:
+    """The renderer, then the line redacted once more (a secret split across fields is rendered whole
+    only here) and cut to `MAX_LINE_BYTES`: a cut JSON line is still one JSON object, saying it was cut."""
+
+    def __init__(self, renderer: Any, as_json: bool) -> None:
+        self.renderer = renderer
+        self.as_json = as_json
+
+    def __call__(self, logger: Any, name: str, event_dict: dict[str, Any]) -> str:
+        kept = {k: event_dict.get(k) for k in ("timestamp", "level", "event", "service", "logger") if k in event_dict}
+        line = redact(str(self.renderer(logger, name, event_dict)))
+        size = len(line.encode("utf-8"))
+        if size <= MAX_LINE_BYTES:
+            return line
+        note = f"line of {size} bytes cut to {MAX_LINE_BYTES}"
+        head = line.encode("utf-8")[: MAX_LINE_BYTES // 2].decode("utf-8", "ignore")
+        if not self.as_json:
+            return head + f" …[{note}]"
+        kept["event"] = str(kept.get("event", ""))[:512]
+        return redact(json.dumps({**kept, "cut": note, "head": head}, ensure_ascii=False, default=str))
+
+
 def configure_logging(level: str = "INFO", json: bool | None = None, service: str | None = None) -> None:
     as_json = (not sys.stderr.isatty()) if json is None else json
     renderer: Any = (
@@ -49,11 +104,18 @@ def configure_logging(level: str = "INFO", json: bool | None = None, service: st
     )
     stamped: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        tracing.log_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    # the console renderer prints an exception itself; JSON gets it as data in the same line
-    rendered: list[Any] = [*([structlog.processors.dict_tracebacks] if as_json else []), _mask_processor, renderer]
+    # the console renderer prints an exception itself; JSON gets it as data in the same line. Never a
+    # frame's local variables: they held settings, tokens and connection URLs
+    tracebacks = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+    if not as_json:
+        renderer = structlog.dev.ConsoleRenderer(
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+            if structlog.dev.rich is not None else structlog.dev.plain_traceback)
+    rendered: list[Any] = [*([tracebacks] if as_json else []), _mask_processor, _Capped(renderer, as_json)]
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(

@@ -41,11 +41,12 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from common import bus, heap, mongo
+from common import bus, gauges, heap, mongo, tracing
 from common.clock import Clock, SystemClock
 from common.consume import ConsumeLoop, Consumer
-from common.logs import configure_logging
-from common.settings import ServiceSettings
+from common.contracts.subjects import stream_for
+from common.logs import configure_logging, register_secrets
+from common.settings import ServiceSettings, reveal
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +102,8 @@ class ServiceParts:
     on_start: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     #: the service's wired use-case context (tests and tools drive it directly)
     context: Any = None
+    #: the service's own gauges (waiting alerts, overdue callbacks …), refreshed with the platform's
+    gauges: list[gauges.Reading] = field(default_factory=list)
 
 
 Build = Callable[[Runtime], Awaitable[ServiceParts]]
@@ -129,7 +132,7 @@ async def connected(
     async with AsyncExitStack() as stack:
 
         async def open_nats() -> NATS:
-            nc = await bus.connect(settings.nats_url, name=f"fengqiao-{name}")
+            nc = await bus.connect(reveal(settings.nats_url), name=f"fengqiao-{name}")
             try:
                 await bus.ensure_streams(nc.jetstream(), replicas=settings.stream_replicas)
             except BaseException:
@@ -140,8 +143,8 @@ async def connected(
         nc = await _retrying("nats", open_nats, patient, missing)
         stack.push_async_callback(_close, nc, settings.shutdown_grace_s)
         db: Any = None  # a service that keeps no data (the console) has no MongoDB URL and no store
-        if settings.mongo_url:
-            client = mongo.client(settings.mongo_url, app_name=f"fengqiao-{name}")
+        if reveal(settings.mongo_url):
+            client = mongo.client(reveal(settings.mongo_url), app_name=f"fengqiao-{name}")
             stack.callback(client.close)
             db = mongo.database(client, settings.mongo_db or f"fengqiao_{name}")
             await _retrying("mongodb", lambda: db.command("ping"), patient, missing)
@@ -211,7 +214,13 @@ async def run_parts(runtime: Runtime, parts: ServiceParts, stop: asyncio.Event) 
         )
         for c in parts.consumers
     ]
-    tasks += [asyncio.create_task(_every(p, stop), name=f"periodic:{p.name}") for p in parts.periodic]
+    readings = [
+        *gauges.readiness_readings(runtime.readiness()),
+        *gauges.consumer_readings(runtime.js, [(stream_for(c.subject), c.durable) for c in parts.consumers]),
+        *parts.gauges,
+    ]
+    refresh = Periodic("gauges", settings.gauges_interval_s, gauges.refresher(readings, runtime.name))
+    tasks += [asyncio.create_task(_every(p, stop), name=f"periodic:{p.name}") for p in [*parts.periodic, refresh]]
     log.info("service.started", service=runtime.name)
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -266,12 +275,14 @@ def _starting_app(name: str, settings: ServiceSettings, missing: dict[str, str])
 
 async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     """The process entry point of one service (a container runs exactly this); see the module's text."""
+    register_secrets(*settings.secret_values())  # before the first line: none of them is ever written
     configure_logging(settings.log_level, settings.log_json, service=name)
+    tracing.configure(name)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    missing = {d: "not connected yet" for d in DEPENDENCIES if d != "mongodb" or settings.mongo_url}
+    missing = {d: "not connected yet" for d in DEPENDENCIES if d != "mongodb" or reveal(settings.mongo_url)}
     gate = _Gate(_starting_app(name, settings, missing))
     server = _Server(uvicorn.Config(
         gate, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="off",
@@ -302,6 +313,7 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     server.should_exit = True
     await asyncio.wait([http], timeout=HTTP_SHUTDOWN_S + 1)
     stopper.cancel()
+    tracing.shutdown()
     if task.done() and not task.cancelled() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]
     if http.done() and not http.cancelled() and http.exception() is not None:

@@ -1,17 +1,40 @@
-"""Settings every service shares; each service subclasses with its own env prefix."""
+"""Settings every service shares; each service subclasses with its own env prefix.
+
+Secrets are typed as secrets and never rendered: the connection URLs (they carry passwords) are
+`SecretStr`, the static tokens a `Tokens` table whose text shows no token. `secret_values()`
+lists them for the log redactor (`common.logs.register_secrets`).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, PlainSerializer, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The token `fengqiao up` hands out for local work; refused when environment=production.
 DEVELOPMENT_TOKEN = "dev-token"  # noqa: S105 - a known placeholder, rejected in production
 
 ROLES = frozenset({"admin", "duty_desk", "officer", "mediator", "leadership", "integration", "viewer"})
+
+
+class Tokens(dict[str, list[str]]):
+    """Static bearer tokens -> roles; written (repr, str, logs) with every token hidden."""
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"'***{i}': {roles!r}" for i, roles in enumerate(self.values())) + "}"
+
+    __str__ = __repr__
+
+
+TokenTable = Annotated[dict[str, list[str]], AfterValidator(Tokens),
+                      PlainSerializer(lambda tokens: {f"***{i}": r for i, r in enumerate(tokens.values())})]
+
+
+def reveal(value: Any) -> str:
+    """The text of a setting, whether typed as a secret or (copied in by a test) plain."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
 class ServiceSettings(BaseSettings):
@@ -21,20 +44,20 @@ class ServiceSettings(BaseSettings):
         default="development",
         description="`production` refuses the development token and tokens shorter than 16 characters.",
     )
-    nats_url: str = Field(
-        default="nats://127.0.0.1:4222",
+    nats_url: SecretStr = Field(
+        default=SecretStr("nats://127.0.0.1:4222"),
         description="NATS servers, comma-separated for a cluster; `nats://user:password@host:4222` with a "
         "NATS user (deploy/nats/auth.conf).",
     )
-    mongo_url: str = Field(
-        default="mongodb://127.0.0.1:27017",
+    mongo_url: SecretStr = Field(
+        default=SecretStr("mongodb://127.0.0.1:27017"),
         description="MongoDB (a replica set in production); only single-document atomicity is relied on.",
     )
     mongo_db: str = Field(default="", description="The service's own database.")
     http_host: str = Field(default="127.0.0.1", description="Listen address (`0.0.0.0` in a container).")
     http_port: int = Field(default=8000, description="Listen port.")
-    tokens: dict[str, list[str]] = Field(
-        default_factory=lambda: {DEVELOPMENT_TOKEN: ["admin"]},
+    tokens: TokenTable = Field(
+        default_factory=lambda: Tokens({DEVELOPMENT_TOKEN: ["admin"]}),
         description="JSON: bearer token -> roles (admin, duty_desk, officer, mediator, leadership, integration, "
         "viewer).",
     )
@@ -59,10 +82,14 @@ class ServiceSettings(BaseSettings):
     )
     sweep_interval_s: float = Field(
         default=1.0, gt=0,
-        description="How often deadlines (acknowledgement timeouts, 24-h contact, follow-ups) are looked for.",
+        description="How often deadlines (acknowledgement timeouts, first contact, follow-ups) are looked for.",
     )
     shutdown_grace_s: float = Field(
         default=10.0, gt=0, description="Time to finish the messages in hand on SIGTERM."
+    )
+    gauges_interval_s: float = Field(
+        default=15.0, gt=0,
+        description="How often the gauges on /metrics (waiting alerts, overdue work, consumer lag) are read.",
     )
 
     @field_validator("station_timezone")
@@ -92,6 +119,20 @@ class ServiceSettings(BaseSettings):
             if weak:
                 raise ValueError("production refuses the development token and tokens shorter than 16 characters")
         return self
+
+    def refuses_to_start(self) -> str | None:
+        """Why `fengqiao serve` must not start on these settings (one line), or None."""
+        return None
+
+    def secret_values(self) -> list[str]:
+        """Every secret of these settings as text: tokens, passwords, URLs with credentials (for the redactor)."""
+        found = [*self.tokens]
+        for name, value in self:
+            if isinstance(value, SecretStr):
+                found.append(value.get_secret_value())
+            if name.endswith(("_password", "_secret", "_token")) and value:
+                found.append(reveal(value))
+        return [v for v in found if v]
 
     @property
     def zone(self) -> ZoneInfo:

@@ -1,6 +1,6 @@
 """One use case on one aggregate: load it, act, save it whole with its events, publish them.
 
-    uow = UnitOfWork(repository, publisher, public_events, kind="dispute", refusal=DisputeRefused)
+    uow = UnitOfWork(repository, publisher, public_events, kind="dispute")
     dispute = await uow.act(dispute_id, lambda d: d.contact(now=now, actor=actor))
 
 - `load` publishes what an earlier save left staged (a crash, a broker outage) before anything
@@ -9,8 +9,10 @@
   version-checked and carries the events (`public_events(aggregate)`, public contracts with
   deterministic msg ids) in the same single-document write. On a version conflict it loads again
   and decides again; after `attempts` it gives up with `Conflict`.
-- A command's domain refusal (`refusal`) becomes `Refused` with its reason; a missing aggregate
-  `NotFound`. Entrypoints translate those once (HTTP status, dead letter).
+- A command's domain refusal (a `common.domain.Refusal`, or `refusal`) becomes `Refused` with its
+  reason; a missing aggregate `NotFound`. Entrypoints translate those once (HTTP status, dead letter).
+- `public_events` may stage local effects (`common.outbox.Effect`) beside the events: `effects`
+  names each one's handler, which applies it after the save, in order with the events.
 - Publishing after the save is impatient: with the broker away the command still succeeds and
   the events wait in the outbox for the next load or the relay (`relay`, run periodically).
 
@@ -19,14 +21,16 @@ A UnitOfWork holds no state between calls: one instance serves every concurrent 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic
 
 import structlog
 
+from common import tracing
+from common.domain import Refusal
 from common.errors import Conflict, NotFound, Refused
-from common.outbox import Events, RawPublisher, publish_in_order, staged
+from common.outbox import EffectHandler, Events, RawPublisher, WithEffects, publish_in_order, staged
 from common.repository import RELAY_GRACE, A, Repository, Stored, VersionConflict, own_fields
 
 log = structlog.get_logger(__name__)
@@ -52,11 +56,13 @@ class UnitOfWork(Generic[A]):
         public_events: PublicEvents[A],
         *,
         kind: str,
-        refusal: type[Exception] | tuple[type[Exception], ...] = (),
+        refusal: type[Exception] | tuple[type[Exception], ...] = Refusal,
         attempts: int = 3,
+        effects: Mapping[str, EffectHandler] | None = None,
     ) -> None:
         self.repository = repository
-        self._publisher = publisher
+        #: local effects staged in the outbox go to their handlers, the events to the broker
+        self._publisher = WithEffects(publisher, effects or {})
         self._public_events = public_events
         self._kind = kind
         self._refusal = refusal
@@ -91,7 +97,8 @@ class UnitOfWork(Generic[A]):
     async def commit(self, stored: Stored[A], extra: Sequence[tuple[Any, str]] = ()) -> Stored[A]:
         """Save a loaded aggregate with its events (and `extra` ones), then publish; VersionConflict to the caller."""
         events = [*self._public_events(stored.aggregate), *extra]
-        saved = await self.repository.save(stored, events)
+        with tracing.span(f"{self._kind} save", **{"db.collection.name": self.repository.name}):
+            saved = await self.repository.save(stored, events)
         _clear_events(stored.aggregate)
         await self.publish(self.repository.codec.ident(stored.aggregate), saved)
         return saved
@@ -101,6 +108,10 @@ class UnitOfWork(Generic[A]):
 
     async def act(self, ident: str, command: Command[A]) -> A:
         """Apply `command` to the stored aggregate and save it; decide again if someone saved it meanwhile."""
+        with tracing.span(f"{self._kind} use case", **{"fengqiao.id": ident}):
+            return await self._act(ident, command)
+
+    async def _act(self, ident: str, command: Command[A]) -> A:
         for _ in range(self._attempts):
             stored = await self.load(ident)
             try:

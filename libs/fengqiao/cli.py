@@ -21,8 +21,6 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the whole platform on embedded NATS and store; Ctrl-C stops it")
     up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state kept here across restarts")
     up.add_argument("--no-sample-grid", action="store_true", help="do not load the sample grid")
-    up.add_argument("--token", action="append", default=[], metavar="TOKEN=ROLE[,ROLE]",
-                    help="another token every service accepts, e.g. --token viewer-token=viewer (repeatable)")
 
     serve = sub.add_parser("serve", help="run one service (how a container runs it); settings from FQ_<SERVICE>_*")
     serve.add_argument("service", choices=list(SERVICES))
@@ -53,14 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
         require_embedded()
 
-        tokens = {}
-        for given in args.token:
-            token, _, roles = given.partition("=")
-            if not token or not roles:
-                print(f"fengqiao up: --token {given!r} is not TOKEN=ROLE[,ROLE]", file=sys.stderr)
-                return 2
-            tokens[token] = roles.split(",")
-        return run_up(args.data_dir, sample_grid=not args.no_sample_grid, tokens=tokens)
+        return run_up(args.data_dir, sample_grid=not args.no_sample_grid)
     if args.command == "serve":
         import structlog
         from pydantic import ValidationError
@@ -76,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             errors = [{"field": spec.env_prefix + ".".join(map(str, e["loc"])).upper(), "msg": e["msg"]}
                       for e in exc.errors(include_url=False)]
             structlog.get_logger("fengqiao").error("settings.invalid", errors=errors)
+            return 2
+        refusal = settings.refuses_to_start()
+        if refusal:
+            print(f"fengqiao serve {spec.name}: {refusal}", file=sys.stderr)
             return 2
         asyncio.run(serve(spec.name, settings, spec.build()))
         return 0

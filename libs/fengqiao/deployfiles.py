@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from common.contracts import internal, subjects
 from common.contracts.registry import CONTRACTS, schema_filename
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, reveal
 from fengqiao.services import SERVICES
 
 #: the subjects other systems publish (SPEC §3); the `publisher` NATS user may publish these only
@@ -216,6 +217,8 @@ def _env_default(info: FieldInfo) -> str:
         value = info.default
     if value is None:
         return "(unset)"
+    if isinstance(value, SecretStr):  # a default is no secret (a local address, or empty)
+        return reveal(value) or "(empty)"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):

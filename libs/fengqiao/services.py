@@ -38,7 +38,9 @@ class ServiceSpec:
     @property
     def keeps_data(self) -> bool:
         """Whether it has a MongoDB store of its own (the console keeps none)."""
-        return bool(self.settings_class().model_fields["mongo_url"].default)
+        from common.settings import reveal
+
+        return bool(reveal(self.settings_class().model_fields["mongo_url"].default))
 
     @property
     def default_port(self) -> int:

@@ -128,11 +128,9 @@ class ServerProcess:
 
 class Platform:
     def __init__(self, data_dir: Path, token: str = DEVELOPMENT_TOKEN, sample_grid: bool = True,
-                 log=print, tokens: dict[str, list[str]] | None = None) -> None:
+                 log=print) -> None:
         self.data_dir = data_dir.resolve()
         self.token = token
-        #: more tokens and their roles, for every service (`--token viewer-token=viewer`)
-        self.tokens = dict(tokens or {})
         self.sample_grid = sample_grid
         self.log = log
         self._nats = ServerProcess("nats-server", lambda port: start_nats(self.data_dir, port))
@@ -170,20 +168,32 @@ class Platform:
     def _service(self, spec: ServiceSpec) -> ServiceProcess:
         assert self.nats and self.store
         p = spec.env_prefix
+        fields = spec.settings_class().model_fields
         env = {
             **os.environ,
             f"{p}NATS_URL": self.nats.url,
             f"{p}HTTP_PORT": str(_port(spec.default_port)),
-            f"{p}TOKENS": json.dumps({self.token: ["admin"], **self.tokens}),
+            f"{p}TOKENS": json.dumps(self._tokens(os.environ.get(f"{p}TOKENS"))),
             f"{p}LOG_JSON": "true",
         }
+        if "sms_gateway" in fields:  # no SMS leaves a development machine, unless a gateway was chosen
+            env.setdefault(f"{p}SMS_GATEWAY", "embedded")
         if spec.keeps_data:
             env[f"{p}MONGO_URL"] = self.store.url
-        fields = spec.settings_class().model_fields
         for other, svc in self.services.items():  # a service that calls others (the console) is told where they are
             if f"{other}_url" in fields:
                 env[f"{p}{other.upper()}_URL"] = svc.base_url
         return ServiceProcess(spec, int(env[f"{p}HTTP_PORT"]), env, self.data_dir / "logs" / f"{spec.name}.log")
+
+    def _tokens(self, given: str | None) -> dict[str, list[str]]:
+        """The tokens given in the environment (to try the roles), and the development token as admin."""
+        tokens: dict[str, list[str]] = {}
+        if given:
+            try:
+                tokens = {str(k): list(v) for k, v in json.loads(given).items()}
+            except (ValueError, AttributeError, TypeError) as exc:
+                raise RuntimeError(f"the tokens given are not a JSON object of token -> roles: {exc}") from None
+        return {**tokens, self.token: ["admin"]}
 
     def _load_sample_grid(self) -> None:
         base = self.services["dispatch"].base_url
@@ -226,11 +236,11 @@ class Platform:
         (self.data_dir / "endpoints.json").unlink(missing_ok=True)
 
 
-def run_up(data_dir: Path, sample_grid: bool = True, tokens: dict[str, list[str]] | None = None) -> int:
+def run_up(data_dir: Path, sample_grid: bool = True) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    platform = Platform(data_dir, sample_grid=sample_grid, log=lambda line: print(line, flush=True), tokens=tokens)
+    platform = Platform(data_dir, sample_grid=sample_grid, log=lambda line: print(line, flush=True))
     print(f"starting Fengqiao in {platform.data_dir} …", flush=True)
     try:
         endpoints = platform.start()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import ServiceSettings
@@ -10,7 +10,8 @@ class ConsoleSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FQ_CONSOLE_", extra="ignore")
 
     http_port: int = Field(default=8100, description="Listen port.")
-    mongo_url: str = Field(default="", description="Empty: the console keeps no data and connects to no store.")
+    mongo_url: SecretStr = Field(default=SecretStr(""),
+                                 description="Empty: the console keeps no data and connects to no store.")
     mongo_db: str = Field(default="", description="Not used: the console keeps no data of its own.")
     dispatch_url: str = Field(default="http://127.0.0.1:8101", description="dispatch's base URL (its HTTP API).")
     mediation_url: str = Field(default="http://127.0.0.1:8102", description="mediation's base URL.")

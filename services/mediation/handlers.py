@@ -16,6 +16,8 @@ from common.contracts import alerts as alert_contract
 from common.contracts import disputes as contract
 from common.contracts.base import Event
 from common.errors import Conflict, Invalid
+from common.event_table import EventTable, Row, by_key
+from common.event_table import public_events as table_events
 from common.outbox import RawPublisher
 from common.unit_of_work import UnitOfWork
 from mediation.adapters.store import Disputes, RequestIds
@@ -25,6 +27,7 @@ from mediation.domain import (
     Dispute,
     DisputeRefused,
     DisputeStats,
+    FirstContactRule,
     Party,
     RiskRules,
     dispute_stats,
@@ -51,13 +54,10 @@ class Mediation:
     risk_rules: RiskRules | None = None  # None: the packaged rules
 
     def __post_init__(self) -> None:
-        self.uow = UnitOfWork(
-            self.disputes, self.publisher, lambda d: public_events(d, self.station), kind="dispute",
-            refusal=DisputeRefused,
-        )
+        self.uow = UnitOfWork(self.disputes, self.publisher, lambda d: public_events(d, self.station), kind="dispute")
 
     @property
-    def station(self) -> tuple[float, float]:
+    def station(self) -> Station:
         return self.settings.station_lon, self.settings.station_lat
 
 
@@ -78,11 +78,12 @@ class Report:
     officer_id: str | None = None
 
     def open(
-        self, dispute_id: str, reported_at: datetime, recurrence_of: str | None, rules: RiskRules | None
+        self, dispute_id: str, reported_at: datetime, recurrence_of: str | None, rules: RiskRules | None,
+        contact_rule: FirstContactRule | None = None,
     ) -> Dispute:
         told = {f.name: getattr(self, f.name) for f in fields(self)}
         return Dispute.open(dispute_id=dispute_id, reported_at=reported_at, recurrence_of=recurrence_of,
-                            risk_rules=rules, **told)
+                            risk_rules=rules, contact_rule=contact_rule, **told)
 
 
 # --- ids ---------------------------------------------------------------------------------------
@@ -110,16 +111,8 @@ def _new_dispute_id(m: Mediation, now: datetime) -> str:
 
 # --- what mediation tells the others -----------------------------------------------------------
 
-#: domain events whose public contract carries the same fields
-_SAME_FIELDS: dict[type[ev.DisputeEvent], type[Event]] = {
-    ev.DisputeContacted: contract.DisputeContacted,
-    ev.DisputeEscalated: contract.DisputeEscalated,
-    ev.DisputeResolved: contract.DisputeResolved,
-    ev.DisputeClosedUnresolved: contract.DisputeClosed,
-    ev.DisputeReopened: contract.DisputeReopened,
-    ev.DisputeOverdue: contract.DisputeOverdue,
-    ev.DisputeFollowupDue: contract.DisputeFollowupDue,
-}
+#: where the alert a high-risk dispute raises is placed when the dispute has no coordinates
+Station = tuple[float, float]
 
 
 def _public_parties(dispute: Dispute) -> list[alert_contract.Party]:
@@ -128,7 +121,7 @@ def _public_parties(dispute: Dispute) -> list[alert_contract.Party]:
             for p in dispute.parties]
 
 
-def _opened(dispute: Dispute, event: ev.DisputeOpened) -> Event:
+def _opened(station: Station, dispute: Dispute, event: ev.DisputeOpened) -> Event:
     return contract.DisputeOpened(
         **asdict(event), state=dispute.state, summary=dispute.summary, risk_matches=dispute.risk_matches,
         address=dispute.address, lon=dispute.lon, lat=dispute.lat, parties=_public_parties(dispute),
@@ -136,39 +129,36 @@ def _opened(dispute: Dispute, event: ev.DisputeOpened) -> Event:
     )
 
 
-def _raised_alert(dispute: Dispute, event: ev.DisputeHighRisk, station: tuple[float, float]) -> tuple[Event, str]:
+def _raised_alert(station: Station, dispute: Dispute, event: ev.DisputeHighRisk) -> Event:
     """A threat of violence goes to dispatch as an urgent alert, so a unit goes now."""
-    alert_id = raised_alert_id(dispute.dispute_id)
     located = event.lon is not None and event.lat is not None
     lon, lat = (event.lon, event.lat) if located else station
-    alert = alert_contract.AlertReceived(
-        alert_id=alert_id, received_at=event.at, category="violence", priority=1,
+    return alert_contract.AlertReceived(
+        alert_id=raised_alert_id(dispute.dispute_id), received_at=event.at, category="violence", priority=1,
         location=alert_contract.Location(lon=lon, lat=lat, address=event.address),
         caller_phone=next((p.phone for p in dispute.parties if p.phone), None),
         summary=event.summary[:2000], source="mediation", parties=_public_parties(dispute),
     )
-    return alert, alert_id  # the msg id of an alert is its id, as the 110 desk sends it
 
 
-def public_events(dispute: Dispute, station: tuple[float, float]) -> Staged:
-    """The events the dispute recorded since it was loaded, as public contracts with deterministic msg ids.
+#: every domain event of a dispute -> its public contract; msg ids `<dispute_id>/<kind>/<history length>`,
+#: the raised alert's is its id, as the 110 desk sends it
+EVENTS: EventTable[Station] = {
+    ev.DisputeOpened: Row(contract.DisputeOpened, _opened),
+    ev.DisputeHighRisk: Row(alert_contract.AlertReceived, _raised_alert, by_key),
+    ev.DisputeContacted: Row(contract.DisputeContacted),
+    ev.DisputeEscalated: Row(contract.DisputeEscalated),
+    ev.DisputeResolved: Row(contract.DisputeResolved),
+    ev.DisputeClosedUnresolved: Row(contract.DisputeClosed),
+    ev.DisputeReopened: Row(contract.DisputeReopened),
+    ev.DisputeOverdue: Row(contract.DisputeOverdue),
+    ev.DisputeFollowupDue: Row(contract.DisputeFollowupDue),
+}
 
-    Every command that records an event adds a history entry, so the history length tells
-    commands apart, and the kind tells a command's events apart. `station` locates the alert a
-    high-risk dispute without coordinates raises.
-    """
-    step = len(dispute.history)
-    staged: Staged = []
-    for event in dispute.events:
-        if isinstance(event, ev.DisputeHighRisk):
-            staged.append(_raised_alert(dispute, event, station))
-            continue
-        if isinstance(event, ev.DisputeOpened):
-            public = _opened(dispute, event)
-        else:
-            public = _SAME_FIELDS[type(event)](**asdict(event))
-        staged.append((public, f"{dispute.dispute_id}/{public.subject.removeprefix('disputes.')}/{step}"))
-    return staged
+
+def public_events(dispute: Dispute, station: Station) -> Staged:
+    """The events the dispute recorded since it was loaded, as public contracts with deterministic msg ids."""
+    return table_events(EVENTS, station, dispute)
 
 
 # --- loading and acting ------------------------------------------------------------------------
@@ -195,7 +185,7 @@ async def _open(m: Mediation, dispute_id: str, report: Report, reported_at: date
         earlier = await m.disputes.recurrence_candidates(reported_at - RECURRENCE_WINDOW)
         recurrence_of = find_recurrence(recurrence_keys(report), earlier, now=reported_at)
         try:
-            dispute = report.open(dispute_id, reported_at, recurrence_of, m.risk_rules)
+            dispute = report.open(dispute_id, reported_at, recurrence_of, m.risk_rules, m.settings.contact_rule)
         except DisputeRefused as exc:  # at opening only the parties can be refused
             raise Invalid("parties", exc.reason) from exc
         if await m.uow.add(dispute):
@@ -270,7 +260,7 @@ async def record_followup(m: Mediation, dispute_id: str, *, actor: str, note: st
 
 
 async def sweep_deadlines(m: Mediation) -> int:
-    """Flag each first contact past 24 h and each follow-up visit due, once; the flags live in the store."""
+    """Flag each first contact past its deadline and each follow-up visit due, once; the flags live in the store."""
     due = await m.disputes.due(m.clock.now())
     for dispute_id in due:
         try:

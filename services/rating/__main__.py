@@ -17,14 +17,16 @@ class _NoBroker:
 async def rebuild() -> int:
     from common import mongo
     from common.clock import SystemClock
-    from common.logs import configure_logging
+    from common.logs import configure_logging, register_secrets
+    from common.settings import reveal
     from rating import handlers
     from rating.bootstrap import wire
     from rating.settings import RatingSettings
 
     settings = RatingSettings()
     configure_logging(settings.log_level, settings.log_json, service="rating")
-    client = mongo.client(settings.mongo_url, app_name="fengqiao-rating-rebuild")
+    register_secrets(*settings.secret_values())
+    client = mongo.client(reveal(settings.mongo_url), app_name="fengqiao-rating-rebuild")
     try:
         m = wire(settings, mongo.database(client, settings.mongo_db), SystemClock(), _NoBroker())
         cells = await handlers.rebuild_rollups(m)

@@ -12,13 +12,18 @@ from common.runtime import Periodic, Runtime, ServiceParts
 from rating import handlers
 from rating.adapters.store import (
     INDEXES,
+    InMemoryFollowups,
+    InMemoryKeySet,
+    InMemoryRatings,
+    InMemoryRollups,
+    InMemorySpotChecks,
+    InMemorySurveys,
     MongoFollowups,
     MongoKeySet,
     MongoRatings,
     MongoRollups,
     MongoSpotChecks,
     MongoSurveys,
-    codecs,
 )
 from rating.entrypoints.api import build_app
 from rating.entrypoints.consumers import consumers
@@ -27,11 +32,17 @@ from rating.settings import RatingSettings
 
 
 def wire(settings: RatingSettings, db: AsyncIOMotorDatabase, clock: Clock, publisher: RawPublisher) -> Evaluation:
-    codec = codecs(settings.station_id)
     return Evaluation(
-        settings, clock, publisher, MongoSurveys(db, codec["surveys"]), MongoRatings(db, codec["ratings"]),
-        MongoFollowups(db, codec["followups"]), MongoSpotChecks(db, codec["spot_checks"]), MongoRollups(db),
-        MongoKeySet(db["optouts"]), MongoKeySet(db["draws"]),
+        settings, clock, publisher, MongoSurveys(db), MongoRatings(db), MongoFollowups(db), MongoSpotChecks(db),
+        MongoRollups(db), MongoKeySet(db["optouts"]), MongoKeySet(db["draws"]),
+    )
+
+
+def wire_in_memory(settings: RatingSettings, clock: Clock, publisher: RawPublisher) -> Evaluation:
+    """The same use cases on in-memory stores (the use-case tests, the API's property tests)."""
+    return Evaluation(
+        settings, clock, publisher, InMemorySurveys(), InMemoryRatings(), InMemoryFollowups(), InMemorySpotChecks(),
+        InMemoryRollups(), InMemoryKeySet(), InMemoryKeySet(),
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,9 +19,23 @@ from common.contracts.base import Event
 from common.contracts.callbacks import CallbackCompleted
 from common.contracts.sms import SmsDelivery, SmsInbound, SmsSendRequested
 from common.errors import Conflict, Invalid, Refused
-from common.outbox import RawPublisher
+from common.event_table import INSIDE, EventTable, Row, by_key, once, public_events
+from common.outbox import Effect, RawPublisher
 from common.timefmt import iso_week, week_bounds
-from rating.adapters.store import Followups, KeySet, RatingQuery, RatingRecords, Rollups, SpotChecks, Surveys, wall_ms
+from common.unit_of_work import UnitOfWork
+from rating.adapters.store import (
+    ROLLUP,
+    Followups,
+    KeySet,
+    RatingQuery,
+    RatingRecords,
+    Rollups,
+    SpotChecks,
+    Surveys,
+    apply_rollup,
+    rollup_effect,
+    wall_ms,
+)
 from rating.domain import (
     OPEN_SURVEY_STATES,
     Followup,
@@ -48,7 +61,6 @@ from rating.domain import (
 )
 from rating.domain import events as ev
 from rating.settings import RatingSettings
-from rating.unit_of_work import RecordUnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +69,7 @@ IGNORED_REPLIES = Counter(
 )
 SURVEYS = Counter("fengqiao_rating_surveys_total", "Surveys asked for, by what became of the request", ["outcome"])
 
-Staged = list[tuple[Event, str]]
+Staged = list[tuple[Event | Effect, str]]
 #: the longest officer or unit id the rating events carry (other systems send them as free text)
 MAX_STAFF_REF = 64
 
@@ -79,14 +91,20 @@ class Evaluation:
     draws: KeySet
 
     def __post_init__(self) -> None:
-        def uow(records: Any, public: Callable[[Any], Staged], kind: str) -> RecordUnitOfWork[Any]:
-            return RecordUnitOfWork(records, self.publisher, public, self.rollups, kind=kind, refusal=RatingRefused)
+        effects = {ROLLUP: apply_rollup(lambda: self.rollups)}
 
-        self.survey_uow = uow(self.surveys, lambda s: survey_events(s, self.settings), "survey")
-        self.rating_uow = uow(self.ratings, lambda r: rating_events(r, self.settings), "rating")
-        self.followup_uow = uow(self.followups, followup_events, "followup")
-        self.check_uow = uow(self.checks, lambda _: [], "spot check")
+        def uow(records: Any, kind: str) -> UnitOfWork[Any]:
+            return UnitOfWork(records, self.publisher, self.staged, kind=kind, effects=effects)
+
+        self.survey_uow = uow(self.surveys, "survey")
+        self.rating_uow = uow(self.ratings, "rating")
+        self.followup_uow = uow(self.followups, "followup")
+        self.check_uow = uow(self.checks, "spot check")
         self.units = (self.survey_uow, self.rating_uow, self.followup_uow, self.check_uow)
+
+    def staged(self, record: Any) -> Staged:
+        """What a record's save stages: its events as public contracts, then its roll-up increments."""
+        return [*public_events(EVENTS, self.settings, record), *rollup_effect(record, self.settings.station_id)]
 
     @property
     def policy(self) -> SurveyPolicy:
@@ -109,66 +127,80 @@ def survey_sms_id(survey_id: str, purpose: str) -> str:
     return f"{survey_id}:{purpose}"
 
 
-def survey_events(survey: Survey, settings: RatingSettings) -> Staged:
-    """A sent survey: the fact, and the command asking notify to send it; a re-prompt: its command."""
-    step = len(survey.history)
-    staged: Staged = []
-    for event in survey.events:
-        if isinstance(event, ev.SurveySent):
-            sms_id = survey_sms_id(survey.survey_id, "survey")
-            text = survey_text(station=settings.station_name, code=survey.code, subject_type=survey.subject_type,
-                               named=_named(settings, survey.officer_id, survey.unit_id))
-            staged.append((contract.RatingSurveySent(
-                survey_id=survey.survey_id, sms_id=sms_id, code=survey.code, subject_type=survey.subject_type,
-                subject_id=survey.subject_id, officer_id=survey.officer_id, unit_id=survey.unit_id, at=event.at,
-                expires_at=event.expires_at, week=event.week,
-            ), f"{survey.survey_id}/survey_sent/{step}"))
-            staged.append(_sms(survey, sms_id, text, "survey", event.at, not_before=survey.send_at))
-        elif isinstance(event, ev.SurveyReprompted):
-            sms_id = survey_sms_id(survey.survey_id, "reprompt")
-            text = reprompt_text(station=settings.station_name, code=survey.code)
-            staged.append(_sms(survey, sms_id, text, "reprompt", event.at,
-                               not_before=send_time(event.at, settings.policy)))
-    return staged
+def _survey_sent(settings: RatingSettings, survey: Survey, event: ev.SurveySent) -> Event:
+    return contract.RatingSurveySent(
+        survey_id=survey.survey_id, sms_id=survey_sms_id(survey.survey_id, "survey"), code=survey.code,
+        subject_type=survey.subject_type, subject_id=survey.subject_id, officer_id=survey.officer_id,
+        unit_id=survey.unit_id, at=event.at, expires_at=event.expires_at, week=event.week,
+    )
 
 
-def _sms(survey: Survey, sms_id: str, text: str, purpose: str, at: datetime, not_before: datetime) -> tuple[Event, str]:
-    command = SmsSendRequested(
+def _survey_sms(settings: RatingSettings, survey: Survey, event: ev.SurveySent) -> Event:
+    """The command asking notify to send the survey."""
+    text = survey_text(station=settings.station_name, code=survey.code, subject_type=survey.subject_type,
+                       named=_named(settings, survey.officer_id, survey.unit_id))
+    return _sms(survey, survey_sms_id(survey.survey_id, "survey"), text, "survey", event.at, survey.send_at)
+
+
+def _reprompt_sms(settings: RatingSettings, survey: Survey, event: ev.SurveyReprompted) -> Event:
+    text = reprompt_text(station=settings.station_name, code=survey.code)
+    return _sms(survey, survey_sms_id(survey.survey_id, "reprompt"), text, "reprompt", event.at,
+                send_time(event.at, settings.policy))
+
+
+def _sms(survey: Survey, sms_id: str, text: str, purpose: str, at: datetime, not_before: datetime) -> Event:
+    return SmsSendRequested(
         sms_id=sms_id, phone=survey.phone, text=text, purpose=purpose, requested_by="rating",  # type: ignore[arg-type]
         ref=survey.survey_id, not_before=not_before, requested_at=at,
     )
-    return command, sms_id  # notify sends a msg id once
 
 
-def rating_events(rating: Rating, settings: RatingSettings) -> Staged:
-    staged: Staged = []
-    for event in rating.events:
-        if isinstance(event, ev.RatingRecorded):
-            staged.append((contract.RatingReceived(
-                rating_id=rating.rating_id, channel=rating.channel, level=rating.level, comment=rating.comment,
-                subject_type=rating.subject_type, subject_id=rating.subject_id, officer_id=rating.officer_id,
-                unit_id=rating.unit_id, week=rating.week, survey_id=rating.survey_id, entered_by=rating.entered_by,
-                at=rating.at,  # type: ignore[arg-type]
-            ), f"{rating.rating_id}/received"))
-        elif isinstance(event, ev.RatingDissatisfied):
-            staged.append((contract.RatingDissatisfied(
-                rating_id=rating.rating_id, channel=rating.channel, comment=rating.comment,
-                subject_type=rating.subject_type, subject_id=rating.subject_id, officer_id=rating.officer_id,
-                unit_id=rating.unit_id, at=rating.at, followup_id=followup_id_for(rating.rating_id),
-                followup_due_at=rating.at + settings.policy.followup_within,  # type: ignore[arg-type]
-            ), f"{rating.rating_id}/dissatisfied"))
-    return staged
+def _received(settings: RatingSettings, rating: Rating, event: ev.RatingRecorded) -> Event:
+    return contract.RatingReceived(
+        rating_id=rating.rating_id, channel=rating.channel, level=rating.level, comment=rating.comment,
+        subject_type=rating.subject_type, subject_id=rating.subject_id, officer_id=rating.officer_id,
+        unit_id=rating.unit_id, week=rating.week, survey_id=rating.survey_id, entered_by=rating.entered_by,
+        at=rating.at,  # type: ignore[arg-type]
+    )
 
 
-def followup_events(followup: Followup) -> Staged:
-    return [
-        (contract.RatingFollowupOverdue(
-            followup_id=followup.followup_id, rating_id=followup.rating_id, channel=followup.channel,  # type: ignore[arg-type]
-            officer_id=followup.officer_id, unit_id=followup.unit_id, week=followup.week, due_at=event.due_at,
-            at=event.at,
-        ), f"{followup.followup_id}/overdue")
-        for event in followup.events if isinstance(event, ev.FollowupOverdue)
-    ]
+def _dissatisfied(settings: RatingSettings, rating: Rating, event: ev.RatingDissatisfied) -> Event:
+    return contract.RatingDissatisfied(
+        rating_id=rating.rating_id, channel=rating.channel, comment=rating.comment,
+        subject_type=rating.subject_type, subject_id=rating.subject_id, officer_id=rating.officer_id,
+        unit_id=rating.unit_id, at=rating.at, followup_id=followup_id_for(rating.rating_id),
+        followup_due_at=rating.at + settings.policy.followup_within,  # type: ignore[arg-type]
+    )
+
+
+def _followup_overdue(settings: RatingSettings, followup: Followup, event: ev.FollowupOverdue) -> Event:
+    return contract.RatingFollowupOverdue(
+        followup_id=followup.followup_id, rating_id=followup.rating_id, channel=followup.channel,  # type: ignore[arg-type]
+        officer_id=followup.officer_id, unit_id=followup.unit_id, week=followup.week, due_at=event.due_at,
+        at=event.at,
+    )
+
+
+#: every domain event of rating's records -> its public contracts (the SMS commands' msg ids are their sms ids);
+#: the roll-ups count them all (`rollup_effect`)
+EVENTS: EventTable[RatingSettings] = {
+    ev.SurveySent: (Row(contract.RatingSurveySent, _survey_sent), Row(SmsSendRequested, _survey_sms, by_key)),
+    ev.SurveyReprompted: Row(SmsSendRequested, _reprompt_sms, by_key),
+    ev.SurveyScheduled: INSIDE,
+    ev.SurveySuppressed: INSIDE,
+    ev.SurveyFailed: INSIDE,
+    ev.SurveyAnswered: INSIDE,
+    ev.SurveyReplyKept: INSIDE,
+    ev.SurveyExpired: INSIDE,
+    ev.SurveyOptedOut: INSIDE,
+    ev.RatingRecorded: Row(contract.RatingReceived, _received, once()),
+    ev.RatingDissatisfied: Row(contract.RatingDissatisfied, _dissatisfied, once()),
+    ev.RatingExcluded: INSIDE,
+    ev.FollowupOpened: INSIDE,
+    ev.FollowupOverdue: Row(contract.RatingFollowupOverdue, _followup_overdue, once("overdue")),
+    ev.FollowupCompleted: INSIDE,
+    ev.SpotCheckRecorded: INSIDE,
+}
 
 
 # --- surveys -------------------------------------------------------------------------------------
@@ -509,6 +541,5 @@ async def relay(m: Evaluation) -> int:
     done = 0
     for unit in m.units:
         done += await unit.relay()
-        done += await unit.relay_rollups()
     await m.rollups.forget_marks(wall_ms() - int(m.settings.rollup_marks_kept_s * 1000))
     return done

@@ -91,6 +91,7 @@ def service_env(name: str, nats_url: str, mongo_url: str, db_prefix: str, port: 
         f"{prefix}TOKENS": json.dumps({TOKEN: ["admin"]}),
         f"{prefix}LOG_JSON": "true",
         f"{prefix}SHUTDOWN_GRACE_S": "5",
+        "FQ_NOTIFY_SMS_GATEWAY": "embedded",  # notify asks for its gateway by name (only notify reads it)
     }
 
 

@@ -292,7 +292,8 @@ class Harness:
             prefix = spec.env_prefix
             own = {k if k.startswith(prefix) else prefix + k: v for k, v in env.items()}
             shared = {**os.environ, f"{prefix}NATS_URL": self.nats_url, f"{prefix}MONGO_URL": self.store.url,
-                      f"{prefix}LOG_JSON": "true", f"{prefix}ENVIRONMENT": "test", **own}
+                      f"{prefix}LOG_JSON": "true", f"{prefix}ENVIRONMENT": "test",
+                      "FQ_NOTIFY_SMS_GATEWAY": "embedded", **own}
             for n in range(1, replicas + 1):
                 name = f"{service}-{n}"
                 port = free_port()

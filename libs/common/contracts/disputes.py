@@ -46,14 +46,16 @@ class DisputeOpened(_DisputeFact):
     lon: float | None = None
     lat: float | None = None
     parties: list[Party] = Field(default_factory=list)
-    first_contact_due_at: datetime = Field(description="24 h after the report (事不过夜).")
+    first_contact_due_at: datetime = Field(
+        description="事不过夜: the end of the reporting day (local), or noon the next day for an evening report."
+    )
 
 
 class DisputeContacted(_DisputeFact):
     subject: ClassVar[str] = subjects.DISPUTES_CONTACTED
 
     actor: str
-    first: bool = Field(description="The first contact: the one the 24-h rule is about.")
+    first: bool = Field(description="The first contact: the one 事不过夜 is about.")
 
 
 class DisputeEscalated(_DisputeFact):
@@ -100,7 +102,7 @@ class DisputeReopened(_DisputeFact):
 
 
 class DisputeOverdue(_DisputeFact):
-    """No first contact within 24 h of the report (事不过夜); published once per dispute."""
+    """No first contact by its deadline (事不过夜); published once per dispute."""
 
     subject: ClassVar[str] = subjects.DISPUTES_OVERDUE
 

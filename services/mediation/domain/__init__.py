@@ -17,8 +17,8 @@ from mediation.domain.events import (
     DisputeReopened,
     DisputeResolved,
 )
+from mediation.domain.deadlines import FirstContactRule
 from mediation.domain.model import (
-    FIRST_CONTACT_WITHIN,
     FOLLOWUP_AFTER,
     LEVELS,
     MEDIATOR,
@@ -48,7 +48,7 @@ from mediation.domain.risk import RiskAssessment, RiskMatch, RiskRule, RiskRules
 from mediation.domain.stats import DisputeStats, dispute_stats
 
 __all__ = [
-    "FIRST_CONTACT_WITHIN",
+    "FirstContactRule",
     "FOLLOWUP_AFTER",
     "LEVELS",
     "MEDIATOR",

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.domain import DomainEvent
+
 
 @dataclass(frozen=True)
-class DisputeEvent:
+class DisputeEvent(DomainEvent):
     dispute_id: str
     at: datetime
 
@@ -45,7 +47,7 @@ class DisputeHighRisk(DisputeEvent):
 @dataclass(frozen=True)
 class DisputeContacted(DisputeEvent):
     actor: str
-    first: bool  # the first contact, the one the 24-h rule is about
+    first: bool  # the first contact, the one 事不过夜 is about
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class DisputeReopened(DisputeEvent):
 
 @dataclass(frozen=True)
 class DisputeOverdue(DisputeEvent):
-    """No first contact within 24 h of the report (事不过夜)."""
+    """No first contact by its deadline (事不过夜)."""
 
     due_at: datetime
     level: str

@@ -35,22 +35,25 @@ system escalates it at once to at least `community`: a dispute from an alert (sc
 community in state escalated; one that opens at community stays reported there, flagged — the
 gate that takes a threat of violence is the community officer, as in the reports.
 
-Deadlines (事不过夜): first contact is due 24 h after the report; a resolved dispute's follow-up
+Deadlines (事不过夜): first contact is due before the end of the reporting day, local time, or by
+noon the next day for a report made in the evening (`deadlines.FirstContactRule`, both hours
+settings); a resolved dispute's follow-up
 visit 7 days after resolution. `check_deadlines(now)` flags each once (`DisputeOverdue`,
 `DisputeFollowupDue`). A first contact made late, before any sweep saw it, sets `overdue` too
 (without the event: the contact has been made), so the statistics count it. Reopening clears the
-follow-up; resolving again sets a new one. The 24-h rule is about the first report only.
+follow-up; resolving again sets a new one. The first-contact rule is about the first report only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
-from common.domain import Refusal, as_utc, require_aware
+from common.domain import Aggregate, HistoryEntry, Refusal, as_utc, require_aware
 from mediation.domain import events as ev
+from mediation.domain.deadlines import FirstContactRule
 from mediation.domain.risk import RiskRules, assess_risk
 
 Source = Literal["alert", "informant", "visit", "desk"]  # 110 alert, 信息员, 走访, 窗口/来访
@@ -63,7 +66,6 @@ OPEN_STATES: frozenset[State] = frozenset({"reported", "mediating", "escalated",
 REFERRAL_BODIES = ("court", "petition", "other")  # 法院, 信访, another body
 MEDIATOR, WITNESS = "mediator", "witness"  # signer keys of an agreement besides the party ids
 SYSTEM_ACTOR = "system"
-FIRST_CONTACT_WITHIN = timedelta(hours=24)
 FOLLOWUP_AFTER = timedelta(days=7)
 HIGH_RISK_LEVEL: Level = "community"
 
@@ -89,19 +91,11 @@ class Agreement:
     signatures: Mapping[str, str]  # signer key (a party_id, "mediator", "witness") -> name as signed
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    actor: str
-    action: str
-    from_state: State | None
-    to_state: State
-    level: Level
-    note: str = ""
-
-
 @dataclass(eq=False)
-class Dispute:
+class Dispute(Aggregate):
+    refusal: ClassVar[type[Refusal]] = DisputeRefused
+    all_states: ClassVar[tuple[str, ...]] = STATES
+
     dispute_id: str
     source: Source
     source_ref: str | None  # the alert_id for an alert; else the reporting system's id, if any
@@ -130,9 +124,6 @@ class Dispute:
     followup_done_at: datetime | None = None
     referred_to: str | None = None
     recurrence_of: str | None = None
-    history: list[HistoryEntry] = field(default_factory=list)
-    version: int = 0  # the stored version, kept by the repository (0: never saved); commands leave it
-    events: list[ev.DisputeEvent] = field(default_factory=list, repr=False)  # not persisted
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -155,6 +146,7 @@ class Dispute:
         officer_id: str | None = None,
         recurrence_of: str | None = None,
         risk_rules: RiskRules | None = None,
+        contact_rule: FirstContactRule | None = None,
     ) -> Dispute:
         """A new dispute, screened for risk. `recurrence_of` comes from `find_recurrence`."""
         require_aware(reported_at)
@@ -181,7 +173,7 @@ class Dispute:
             parties=parties,
             state="reported",
             level="scene" if source == "alert" else "community",
-            first_contact_due_at=reported_at + FIRST_CONTACT_WITHIN,
+            first_contact_due_at=(contact_rule or FirstContactRule()).due(reported_at),
             high_risk=risk.high_risk,
             risk_matches=risk.rule_ids,
             recurrence_of=recurrence_of,
@@ -226,7 +218,7 @@ class Dispute:
         return dispute
 
     def contact(self, *, now: datetime, actor: str, note: str = "") -> None:
-        """A contact with the parties; the first one is what the 24-h rule asks for."""
+        """A contact with the parties; the first one is what 事不过夜 asks for."""
         self._allow("contact", now, OPEN_STATES)
         first = self.first_contact_at is None
         if first:
@@ -331,7 +323,8 @@ class Dispute:
         if self._awaits_first_contact and now >= self.first_contact_due_at:
             self.overdue, self.overdue_flagged_at = True, now
             self._record(
-                now=now, actor=SYSTEM_ACTOR, action="overdue", from_state=self.state, note="no contact within 24 h"
+                now=now, actor=SYSTEM_ACTOR, action="overdue", from_state=self.state,
+                note="no first contact by the deadline (事不过夜)",
             )
             due.append(
                 ev.DisputeOverdue(
@@ -361,6 +354,10 @@ class Dispute:
     # --- queries ----------------------------------------------------------------------------
 
     @property
+    def ident(self) -> str:
+        return self.dispute_id
+
+    @property
     def next_due_at(self) -> datetime | None:
         """The earliest deadline `check_deadlines` has yet to fire: what a sweep queries (`<= now`)."""
         dues = []
@@ -372,7 +369,7 @@ class Dispute:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the store (datetimes stay datetimes); `next_due_at` is derived, for the sweep."""
-        doc = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "events"}
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}
         doc["parties"] = [asdict(party) for party in self.parties]
         doc["risk_matches"] = list(self.risk_matches)
         if self.agreement is not None:
@@ -385,7 +382,7 @@ class Dispute:
     def from_dict(cls, doc: Mapping[str, Any]) -> Dispute:
         """The inverse of `to_dict`; other keys (`_id`, `outbox`, `next_due_at`) are ignored and
         naive datetimes, as a Mongo client returns them, are read as UTC."""
-        values = {name: doc[name] for name in cls.__dataclass_fields__ if name != "events"}
+        values = {f.name: doc[f.name] for f in fields(cls) if f.name != "events"}
         for name in _DATETIME_FIELDS:
             values[name] = as_utc(values[name])
         values["parties"] = [Party(**party) for party in doc["parties"]]
@@ -410,26 +407,8 @@ class Dispute:
         signers = {party.party_id: f"{party.party_id} ({party.name})" for party in self.parties}
         return signers | {MEDIATOR: MEDIATOR, WITNESS: WITNESS}
 
-    def _allow(self, command: str, now: datetime, states: Iterable[State]) -> None:
-        require_aware(now)
-        allowed = [state for state in STATES if state in states]
-        if self.state not in allowed:
-            raise DisputeRefused(
-                f"cannot {command} dispute {self.dispute_id}: it is {self.state} (allowed when {', '.join(allowed)})"
-            )
-
-    def _record(self, *, now: datetime, actor: str, action: str, from_state: State | None, note: str = "") -> None:
-        self.history.append(
-            HistoryEntry(
-                at=now,
-                actor=actor,
-                action=action,
-                from_state=from_state,
-                to_state=self.state,
-                level=self.level,
-                note=note,
-            )
-        )
+    def _level(self) -> str:
+        return self.level
 
 
 _DATETIME_FIELDS = (

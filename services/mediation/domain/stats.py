@@ -22,7 +22,7 @@ class DisputeStats:
     settled_in_town_share: float | None  # … or town
     escalated_out: int  # 上交, whatever the outcome
     closed_unresolved: int
-    overdue: int  # first contact later than 24 h
+    overdue: int  # first contact later than its deadline (事不过夜)
     recurrences: int
     high_risk: int
     median_seconds_to_first_contact: float | None

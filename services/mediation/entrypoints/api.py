@@ -201,7 +201,7 @@ async def list_disputes(
     state: State | None = None,
     level: Level | None = None,
     high_risk: bool | None = None,
-    overdue: Annotated[bool | None, Query(description="First contact later than 24 h (事不过夜).")] = None,
+    overdue: Annotated[bool | None, Query(description="First contact later than its deadline (事不过夜).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[dict[str, Any]]:

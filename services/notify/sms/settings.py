@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, reveal
 
 Purpose = Literal["callback", "survey", "reprompt", "notice"]
 
 
 class SmsGatewaySettings(ServiceSettings):
-    sms_gateway: Literal["embedded", "kannel"] = Field(
-        default="embedded", description="embedded: records what is sent (fengqiao up); kannel: Kannel's sendsms")
+    sms_gateway: Literal["embedded", "kannel"] | None = Field(
+        default=None,
+        description="Required to serve: `kannel` (Kannel's sendsms: real SMS) or `embedded` (nothing leaves: it "
+                    "records what is sent and fakes the receipts; `fengqiao up` and tests).")
 
     # --- the station's rules -------------------------------------------------------------------
     sms_daily_limit: int = Field(
@@ -47,23 +49,33 @@ class SmsGatewaySettings(ServiceSettings):
     sms_kannel_url: str = Field(
         default="http://127.0.0.1:13013", description="Kannel smsbox's sendsms address (scheme, host, port).")
     sms_kannel_username: str = Field(default="fengqiao", max_length=64, description="Kannel sendsms-user.")
-    sms_kannel_password: str = Field(default="", max_length=256, description="Kannel sendsms-user's password.")
+    sms_kannel_password: SecretStr = Field(default=SecretStr(""), description="Kannel sendsms-user's password.")
     sms_kannel_from: str = Field(
         default="", max_length=32, description="The station's sender number or short code (empty: Kannel's default).")
     sms_kannel_timeout_s: float = Field(default=5.0, gt=0, le=60, description="One sendsms call's timeout.")
     sms_callback_url: str = Field(
         default="http://127.0.0.1:8103",
         description="notify's address as Kannel reaches it: delivery reports go to <this>/v1/sms/dlr.")
-    sms_callback_token: str = Field(
-        default="", max_length=256,
+    sms_callback_token: SecretStr = Field(
+        default=SecretStr(""),
         description="A token of notify (role integration) Kannel sends back with delivery reports (Basic auth).")
 
     @model_validator(mode="after")
     def _sane_retries(self) -> SmsGatewaySettings:
         if self.sms_retry_longest_s < self.sms_retry_first_s:
             raise ValueError("sms_retry_longest_s must be at least sms_retry_first_s")
-        if self.sms_gateway == "kannel" and self.environment == "production" and not self.sms_kannel_password:
+        password, token = reveal(self.sms_kannel_password), reveal(self.sms_callback_token)
+        if len(password) > 256 or len(token) > 256:
+            raise ValueError("sms_kannel_password and sms_callback_token are at most 256 characters")
+        if self.sms_gateway == "kannel" and self.environment == "production" and not password:
             raise ValueError("the kannel gateway needs sms_kannel_password in production")
-        if self.sms_callback_token and self.sms_callback_token not in self.tokens:
+        if token and token not in self.tokens:
             raise ValueError("sms_callback_token must be one of the tokens (role integration)")
         return self
+
+    def refuses_to_start(self) -> str | None:
+        if self.sms_gateway is None:
+            return ("no SMS gateway chosen: set FQ_NOTIFY_SMS_GATEWAY=kannel (with FQ_NOTIFY_SMS_KANNEL_URL and "
+                    "FQ_NOTIFY_SMS_KANNEL_PASSWORD) to send real SMS, or FQ_NOTIFY_SMS_GATEWAY=embedded to send "
+                    "none (development only: receipts are faked)")
+        return None

@@ -20,6 +20,7 @@ from fastapi import APIRouter
 from common.consume import Consumer
 from common.mongo import ensure_indexes
 from common.runtime import Periodic, Runtime
+from common.settings import reveal
 from common.sms import SmsGateway
 from notify.sms import handlers
 from notify.sms.api import router
@@ -57,8 +58,8 @@ def gateway_for(runtime: Runtime) -> SmsGateway:
     if settings.sms_gateway == "kannel":
         return KannelGateway(
             url=settings.sms_kannel_url, username=settings.sms_kannel_username,
-            password=settings.sms_kannel_password, sender=settings.sms_kannel_from,
-            callback_url=settings.sms_callback_url, callback_token=settings.sms_callback_token,
+            password=reveal(settings.sms_kannel_password), sender=settings.sms_kannel_from,
+            callback_url=settings.sms_callback_url, callback_token=reveal(settings.sms_callback_token),
             timeout_s=settings.sms_kannel_timeout_s,
         )
     return embedded.EmbeddedGateway(

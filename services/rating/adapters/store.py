@@ -1,17 +1,19 @@
 """Where rating keeps its records, the weekly roll-ups, the opt-outs and the weeks drawn: MongoDB, or memory for tests.
 
-A record's save stages, in the record's own document and in the same write as its state change, the
-roll-up increments the change causes (`rollup`, keyed by the version that staged them; `rollup_ms`
-for the relay), as the outbox stages events. `Rollups.apply` adds a staged entry to each of its
-cells at most once: the cell document marks the entries it took (`marks`) in the same write as the
-`$inc`, and keeps the marks for `marks_kept`, far longer than a handler, a replica or the relay can
-hold the entry staged. A crash between the record's write and its roll-up leaves the entry staged
-for the next load or the relay; a redelivery applies nothing twice.
+A record's save stages, in the record's own outbox and in the same write as its state change, the
+roll-up increments the change causes (`rollup_effect`: one local effect per save, after its events);
+the kernel's unit of work applies it after the save through `apply_rollup`, as it publishes events.
+`Rollups.apply` adds a staged entry to each of its cells at most once: the cell document marks the
+entries it took (`marks`) in the same write as the `$inc`, and keeps the marks for `marks_kept`, far
+longer than a handler, a replica or the relay can hold the entry staged. A crash between the
+record's write and its roll-up leaves the entry staged for the next load or the relay; a redelivery
+applies nothing twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from common.outbox import LOCAL, Effect, EffectHandler
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
 from common.timefmt import epoch_ms
 from rating.domain import Followup, Rating, Rollup, SpotCheck, Survey, increments
@@ -28,8 +31,8 @@ from rating.domain.report import Cell, Increment
 
 R = TypeVar("R", Survey, Rating, Followup, SpotCheck)
 
-#: attributes a loaded record carries: the roll-up entries its document still holds staged
-_STAGED, _STAGED_MS = "_rollup_staged", "_rollup_staged_ms"
+#: the local effect a record's save stages for the weekly roll-ups
+ROLLUP = "rating.rollup"
 #: a survey reply goes to one of the phone's latest surveys; older ones are long expired
 PHONE_SURVEYS_READ = 50
 #: a subject has a handful of ratings; more than this are not listed by subject
@@ -39,7 +42,6 @@ INDEXES = {
     "surveys": [
         IndexModel([("phone", ASCENDING)]),
         IndexModel([("next_due_ms", ASCENDING)]),  # numeric: the embedded store scans date ranges
-        IndexModel([("rollup_ms", ASCENDING)]),
         OUTBOX_INDEX,
     ],
     "ratings": [
@@ -47,13 +49,11 @@ INDEXES = {
         IndexModel([("officer_id", ASCENDING)]),
         IndexModel([("week", ASCENDING)]),
         IndexModel([("officer_week", ASCENDING)]),  # one field: the embedded store scans compound conditions
-        IndexModel([("rollup_ms", ASCENDING)]),
         OUTBOX_INDEX,
     ],
     "followups": [
         IndexModel([("state", ASCENDING)]),
         IndexModel([("next_due_ms", ASCENDING)]),
-        IndexModel([("rollup_ms", ASCENDING)]),
         OUTBOX_INDEX,
     ],
     "spot_checks": [IndexModel([("week", ASCENDING)]), OUTBOX_INDEX],
@@ -83,53 +83,43 @@ def decode(items: Iterable[Mapping[str, Any]]) -> list[Increment]:
     return [(Cell(i["week"], i["scope"], i["key"], i["channel"]), dict(i["delta"])) for i in items]
 
 
-def mark(collection: str, ident: str, key: str) -> str:
+def mark(msg_id: str) -> str:
     """The name a cell marks a staged entry with: field-safe, whatever the record's id holds."""
-    return hashlib.blake2b(f"{collection}\x1f{ident}\x1f{key}".encode(), digest_size=12).hexdigest()
+    return hashlib.blake2b(msg_id.encode(), digest_size=12).hexdigest()
 
 
-def staged_rollups(record: Any) -> dict[str, list[dict[str, Any]]]:
-    """What the record's document held staged when it was loaded ({} for a new record)."""
-    return dict(getattr(record, _STAGED, None) or {})
+def rollup_effect(record: Any, station: str) -> list[tuple[Effect, str]]:
+    """The roll-up increments of the record's new events, as one effect staged with its save (none if none)."""
+    changes = encode(change for event in record.events for change in increments(event, station=station))
+    if not changes:
+        return []
+    return [(Effect(ROLLUP, json.dumps(changes, ensure_ascii=False)), f"{record.ident}/rollup/{record.version + 1}")]
+
+
+def apply_rollup(rollups: Callable[[], Rollups]) -> EffectHandler:
+    """The handler of the staged roll-up effects: each entry's increments to their cells, at most once."""
+
+    async def apply(msg_id: str, data: str) -> None:
+        await rollups().apply(mark(msg_id), decode(json.loads(data)), wall_ms())
+
+    return apply
 
 
 class RecordCodec(Generic[R]):
-    """A record as a document, with the roll-up increments of its new events staged beside it."""
+    """A record as a document, with the fields its queries need."""
 
-    def __init__(
-        self, kind: type[R], id_field: str, station: str, extra: Callable[[R], dict[str, Any]] | None = None
-    ) -> None:
+    def __init__(self, kind: type[R], extra: Callable[[R], dict[str, Any]] | None = None) -> None:
         self._kind = kind
-        self._id_field = id_field
-        self._station = station
         self._extra = extra or (lambda _: {})
 
     def ident(self, record: R) -> str:
-        return str(getattr(record, self._id_field))
+        return record.ident
 
     def to_document(self, record: R) -> dict[str, Any]:
-        rollup = staged_rollups(record)
-        staged_ms = getattr(record, _STAGED_MS, None)
-        new = encode(change for event in record.events for change in increments(event, station=self._station))
-        if new:
-            rollup[f"{record.version + 1:012d}"] = new
-            staged_ms = wall_ms()
-        return {**record.to_dict(), **self._extra(record), "rollup": rollup, "rollup_ms": staged_ms if rollup else None}
+        return {**record.to_dict(), **self._extra(record)}
 
     def from_document(self, doc: Mapping[str, Any]) -> R:
-        record = self._kind.from_dict(doc)
-        setattr(record, _STAGED, dict(doc.get("rollup") or {}))
-        setattr(record, _STAGED_MS, doc.get("rollup_ms"))
-        return record
-
-
-def forget_staged(record: Any, keys: Iterable[str]) -> None:
-    """The entries are applied and unstaged: a later save of this loaded record must not stage them again."""
-    staged = getattr(record, _STAGED, None) or {}
-    for key in keys:
-        staged.pop(key, None)
-    if not staged:
-        setattr(record, _STAGED_MS, None)
+        return self._kind.from_dict(doc)
 
 
 def _due_ms(record: Survey | Followup) -> dict[str, Any]:
@@ -140,47 +130,28 @@ def _rating_keys(rating: Rating) -> dict[str, Any]:
     return {"officer_week": f"{rating.officer_id}|{rating.week}" if rating.officer_id else None}
 
 
-def codecs(station: str) -> dict[str, RecordCodec[Any]]:
-    return {
-        "surveys": RecordCodec(Survey, "survey_id", station, _due_ms),
-        "ratings": RecordCodec(Rating, "rating_id", station, _rating_keys),
-        "followups": RecordCodec(Followup, "followup_id", station, _due_ms),
-        "spot_checks": RecordCodec(SpotCheck, "check_id", station),
-    }
+SURVEYS, RATINGS = RecordCodec(Survey, _due_ms), RecordCodec(Rating, _rating_keys)
+FOLLOWUPS, SPOT_CHECKS = RecordCodec(Followup, _due_ms), RecordCodec(SpotCheck)
 
 
 # --- record repositories ------------------------------------------------------------------------
 
 
-class RollupLeftover:
-    def __init__(self, ident: str, version: int, rollup: dict[str, list[dict[str, Any]]]) -> None:
-        self.ident, self.version, self.rollup = ident, version, rollup
-
-
 class Records(Repository[R], Protocol):
-    """Records of one kind, and the staged roll-up entries of their documents."""
+    """Records of one kind."""
 
-    async def unstage_rollups(self, ident: str, keys: Sequence[str], version: int) -> None:
-        """Remove applied entries; if the record is still at `version`, they were all it held staged."""
+    def scan(self, batch: int = 5000) -> AsyncIterator[list[R]]:
+        """Every record, in batches by id (the rebuild of the roll-ups)."""
 
-    async def rollup_leftovers(self, older_than: datetime, limit: int) -> list[RollupLeftover]:
-        """Records with entries staged since before `older_than` (a crash, a store outage), through an index."""
+    async def forget_all_staged(self) -> None:
+        """The roll-ups were rebuilt from the records as they are: no staged roll-up entry is still to apply."""
+
+
+def _rollup_keys(outbox: Mapping[str, Mapping[str, str]] | None) -> list[str]:
+    return [key for key, entry in (outbox or {}).items() if entry["subject"] == LOCAL + ROLLUP]
 
 
 class MongoRecords(MongoRepository[R]):
-    async def unstage_rollups(self, ident: str, keys: Sequence[str], version: int) -> None:
-        cleared = await self.collection.update_one(
-            {"_id": ident, "version": version}, {"$set": {"rollup": {}}, "$unset": {"rollup_ms": ""}}
-        )
-        if cleared.matched_count == 0 and keys:  # saved again meanwhile: remove just these
-            await self.collection.update_one({"_id": ident}, {"$unset": {f"rollup.{k}": "" for k in keys}})
-
-    async def rollup_leftovers(self, older_than: datetime, limit: int) -> list[RollupLeftover]:
-        cursor = self.collection.find(
-            {"rollup_ms": {"$lte": epoch_ms(older_than)}}, {"version": 1, "rollup": 1}
-        ).limit(limit)
-        return [RollupLeftover(d["_id"], d["version"], dict(d.get("rollup") or {})) async for d in cursor]
-
     async def scan(self, batch: int = 5000) -> AsyncIterator[list[R]]:
         """Every record, in batches by id (the rebuild of the roll-ups)."""
         after = ""
@@ -193,28 +164,12 @@ class MongoRecords(MongoRepository[R]):
             yield [self.codec.from_document(d) for d in docs]
 
     async def forget_all_staged(self) -> None:
-        """The roll-ups were rebuilt from the records as they are: nothing staged is still to apply."""
-        await self.collection.update_many(
-            {"rollup_ms": {"$ne": None}}, {"$set": {"rollup": {}}, "$unset": {"rollup_ms": ""}}
-        )
+        async for doc in self.collection.find({"outbox_ms": {"$gte": 0}}, {"outbox": 1}):
+            if keys := _rollup_keys(doc.get("outbox")):
+                await self.collection.update_one({"_id": doc["_id"]}, {"$unset": {f"outbox.{k}": "" for k in keys}})
 
 
 class InMemoryRecords(InMemoryRepository[R]):
-    async def unstage_rollups(self, ident: str, keys: Sequence[str], version: int) -> None:
-        doc = self.documents.get(ident)
-        if doc is None:
-            return
-        if doc["version"] == version:
-            doc["rollup"], doc["rollup_ms"] = {}, None
-            return
-        for key in keys:
-            doc["rollup"].pop(key, None)
-
-    async def rollup_leftovers(self, older_than: datetime, limit: int) -> list[RollupLeftover]:
-        cutoff = epoch_ms(older_than)
-        found = [d for d in self.documents.values() if d.get("rollup_ms") is not None and d["rollup_ms"] <= cutoff]
-        return [RollupLeftover(d["_id"], d["version"], dict(d["rollup"])) for d in found[:limit]]
-
     async def scan(self, batch: int = 5000) -> AsyncIterator[list[R]]:
         records = self.aggregates()
         for start in range(0, len(records), batch):
@@ -222,7 +177,8 @@ class InMemoryRecords(InMemoryRepository[R]):
 
     async def forget_all_staged(self) -> None:
         for doc in self.documents.values():
-            doc["rollup"], doc["rollup_ms"] = {}, None
+            for key in _rollup_keys(doc.get("outbox")):
+                del doc["outbox"][key]
 
 
 # surveys
@@ -237,8 +193,8 @@ class Surveys(Records[Survey], Protocol):
 
 
 class MongoSurveys(MongoRecords[Survey]):
-    def __init__(self, db: AsyncIOMotorDatabase, codec: RecordCodec[Survey]) -> None:
-        super().__init__(db["surveys"], codec)
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        super().__init__(db["surveys"], SURVEYS)
 
     async def due(self, now: datetime, limit: int = 200) -> list[str]:
         cursor = self.collection.find({"next_due_ms": {"$lte": epoch_ms(now)}}, {"_id": 1}).limit(limit)
@@ -250,8 +206,8 @@ class MongoSurveys(MongoRecords[Survey]):
 
 
 class InMemorySurveys(InMemoryRecords[Survey]):
-    def __init__(self, codec: RecordCodec[Survey]) -> None:
-        super().__init__(codec, "surveys")
+    def __init__(self) -> None:
+        super().__init__(SURVEYS, "surveys")
 
     async def due(self, now: datetime, limit: int = 200) -> list[str]:
         return [s.survey_id for s in self.aggregates() if s.next_due_at is not None and s.next_due_at <= now][:limit]
@@ -294,8 +250,8 @@ class RatingRecords(Records[Rating], Protocol):
 
 
 class MongoRatings(MongoRecords[Rating]):
-    def __init__(self, db: AsyncIOMotorDatabase, codec: RecordCodec[Rating]) -> None:
-        super().__init__(db["ratings"], codec)
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        super().__init__(db["ratings"], RATINGS)
 
     async def find(self, query: RatingQuery) -> list[Rating]:
         cursor = self.collection.find(query.indexed()).sort("at", DESCENDING)
@@ -310,8 +266,8 @@ class MongoRatings(MongoRecords[Rating]):
 
 
 class InMemoryRatings(InMemoryRecords[Rating]):
-    def __init__(self, codec: RecordCodec[Rating]) -> None:
-        super().__init__(codec, "ratings")
+    def __init__(self) -> None:
+        super().__init__(RATINGS, "ratings")
 
     async def find(self, query: RatingQuery) -> list[Rating]:
         found = sorted((r for r in self.aggregates() if query.matches(r)), key=lambda r: r.at, reverse=True)
@@ -333,8 +289,8 @@ class Followups(Records[Followup], Protocol):
 
 
 class MongoFollowups(MongoRecords[Followup]):
-    def __init__(self, db: AsyncIOMotorDatabase, codec: RecordCodec[Followup]) -> None:
-        super().__init__(db["followups"], codec)
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        super().__init__(db["followups"], FOLLOWUPS)
 
     async def due(self, now: datetime, limit: int = 200) -> list[str]:
         # check_deadline flags only after due_at: ask for strictly earlier deadlines
@@ -348,8 +304,8 @@ class MongoFollowups(MongoRecords[Followup]):
 
 
 class InMemoryFollowups(InMemoryRecords[Followup]):
-    def __init__(self, codec: RecordCodec[Followup]) -> None:
-        super().__init__(codec, "followups")
+    def __init__(self) -> None:
+        super().__init__(FOLLOWUPS, "followups")
 
     async def due(self, now: datetime, limit: int = 200) -> list[str]:
         return [f.followup_id for f in self.aggregates() if f.next_due_at is not None and f.next_due_at < now][:limit]
@@ -368,8 +324,8 @@ class SpotChecks(Records[SpotCheck], Protocol):
 
 
 class MongoSpotChecks(MongoRecords[SpotCheck]):
-    def __init__(self, db: AsyncIOMotorDatabase, codec: RecordCodec[SpotCheck]) -> None:
-        super().__init__(db["spot_checks"], codec)
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        super().__init__(db["spot_checks"], SPOT_CHECKS)
 
     async def of_week(self, week: str, *, limit: int, offset: int) -> list[SpotCheck]:
         cursor = self.collection.find({"week": week}).sort([("officer_id", ASCENDING), ("_id", ASCENDING)])
@@ -377,8 +333,8 @@ class MongoSpotChecks(MongoRecords[SpotCheck]):
 
 
 class InMemorySpotChecks(InMemoryRecords[SpotCheck]):
-    def __init__(self, codec: RecordCodec[SpotCheck]) -> None:
-        super().__init__(codec, "spot_checks")
+    def __init__(self) -> None:
+        super().__init__(SPOT_CHECKS, "spot_checks")
 
     async def of_week(self, week: str, *, limit: int, offset: int) -> list[SpotCheck]:
         found = sorted((c for c in self.aggregates() if c.week == week), key=lambda c: (c.officer_id, c.check_id))

@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.domain import DomainEvent
+
 
 @dataclass(frozen=True)
-class RatingDomainEvent:
+class RatingDomainEvent(DomainEvent):
     at: datetime
 
 

@@ -45,14 +45,13 @@ A follow-up done exactly at `due_at` is in time; `outcome` is in_time / overdue 
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from common.domain import HistoryEntry, Refusal, as_utc
+from common.domain import Aggregate, HistoryEntry, Refusal, as_utc
 from common.timefmt import iso_week
 from rating.domain import events as ev
 from rating.domain.levels import CHANNELS, LEVELS, Channel, Level
@@ -92,29 +91,11 @@ class SurveyReply:
     message_id: str | None = None  # the inbound SMS id, for tracing
 
 
-class Record(ABC):
-    """History, refusals and plain-data round trips shared by the records below."""
+class Record(Aggregate):
+    """Plain-data round trips shared by the records below (history, events and refusals: `Aggregate`)."""
 
-    state: str
-    history: list[HistoryEntry]
+    refusal: ClassVar[type[Refusal]] = RatingRefused
     _DATETIMES: tuple[str, ...] = ()
-
-    def _allow(self, command: str, now: datetime, states: Iterable[str], all_states: Iterable[str]) -> None:
-        require_aware(now)
-        allowed = [state for state in all_states if state in states]
-        if self.state not in allowed:
-            raise RatingRefused(
-                f"cannot {command} {type(self).__name__.lower()} {self._id}: it is {self.state}"
-                f" (allowed when {', '.join(allowed)})"
-            )
-
-    def _record(self, *, now: datetime, actor: str, action: str, from_state: str | None, note: str = "") -> None:
-        self.history.append(HistoryEntry(now, actor, action, from_state, self.state, note))
-
-    @property
-    @abstractmethod
-    def _id(self) -> str:
-        """The record's own id, for refusals that name it."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the store (datetimes stay datetimes); `events` are not persisted."""
@@ -136,6 +117,8 @@ class Record(ABC):
 
 @dataclass(eq=False)
 class Survey(Record):
+    all_states: ClassVar[tuple[str, ...]] = SURVEY_STATES
+
     survey_id: str
     subject_type: str
     subject_id: str
@@ -156,9 +139,6 @@ class Survey(Record):
     reprompted_at: datetime | None = None
     delivered_at: datetime | None = None
     replies: list[SurveyReply] = field(default_factory=list)
-    history: list[HistoryEntry] = field(default_factory=list)
-    version: int = 0  # the stored version, kept by the repository (0: never saved); commands leave it
-    events: list[ev.RatingDomainEvent] = field(default_factory=list, repr=False)
 
     _DATETIMES = ("requested_at", "send_at", "sent_at", "expires_at", "answered_at", "reprompted_at", "delivered_at")
 
@@ -215,7 +195,7 @@ class Survey(Record):
 
     def mark_sent(self, *, now: datetime, policy: SurveyPolicy = DEFAULT_POLICY) -> None:
         """The send command went to notify; the 72 h start now."""
-        self._allow("send", now, {"scheduled"}, SURVEY_STATES)
+        self._allow("send", now, {"scheduled"})
         if now < self.send_at:
             raise RatingRefused(f"survey {self.survey_id} is not to be sent before {self.send_at.isoformat()}")
         self.state, self.sent_at = "sent", now
@@ -238,7 +218,7 @@ class Survey(Record):
         """A reply routed to this survey (see `matching.route_reply`); what became of it."""
         if reply.kind == "opt_out":
             raise RatingRefused("an opt-out is not an answer: opt out every open survey of the phone")
-        self._allow("receive a reply on", now, OPEN_SURVEY_STATES | {"answered"}, SURVEY_STATES)
+        self._allow("receive a reply on", now, OPEN_SURVEY_STATES | {"answered"})
         if self.expires_at is not None and now >= self.expires_at:
             raise RatingRefused(f"survey {self.survey_id} expired at {self.expires_at.isoformat()}")
         previous = self.state
@@ -272,7 +252,7 @@ class Survey(Record):
 
     def expire(self, *, now: datetime) -> None:
         """No valid reply within 72 h of sending."""
-        self._allow("expire", now, OPEN_SURVEY_STATES, SURVEY_STATES)
+        self._allow("expire", now, OPEN_SURVEY_STATES)
         assert self.expires_at is not None  # set by mark_sent
         if now < self.expires_at:
             raise RatingRefused(f"survey {self.survey_id} expires at {self.expires_at.isoformat()}, not before")
@@ -282,7 +262,7 @@ class Survey(Record):
 
     def fail(self, *, now: datetime, detail: str = "") -> None:
         """The gateway gave up on the survey SMS: nobody was asked, so it leaves the surveyed count."""
-        self._allow("fail", now, {"sent"}, SURVEY_STATES)
+        self._allow("fail", now, {"sent"})
         previous, self.state = self.state, "failed"
         self._record(now=now, actor=SYSTEM_ACTOR, action="fail", from_state=previous, note=detail[:200])
         self.events.append(
@@ -298,14 +278,14 @@ class Survey(Record):
 
     def delivered(self, *, now: datetime) -> None:
         """The operator reported the survey SMS delivered; noted once, the state does not change."""
-        self._allow("note the delivery of", now, OPEN_SURVEY_STATES | {"answered"}, SURVEY_STATES)
+        self._allow("note the delivery of", now, OPEN_SURVEY_STATES | {"answered"})
         if self.delivered_at is None:
             self.delivered_at = now
             self._record(now=now, actor=SYSTEM_ACTOR, action="delivered", from_state=self.state)
 
     def opt_out(self, *, now: datetime) -> None:
         """The phone replied TD / 退订: this survey stops (the service stores the opt-out for good)."""
-        self._allow("opt out", now, {"scheduled"} | OPEN_SURVEY_STATES, SURVEY_STATES)
+        self._allow("opt out", now, {"scheduled"} | OPEN_SURVEY_STATES)
         previous, self.state = self.state, "opted_out"
         self._record(now=now, actor="citizen", action="opt_out", from_state=previous)
         self.events.append(ev.SurveyOptedOut(at=now, survey_id=self.survey_id))
@@ -322,7 +302,7 @@ class Survey(Record):
         return self.state in OPEN_SURVEY_STATES or self.state == "answered"
 
     @property
-    def _id(self) -> str:
+    def ident(self) -> str:
         return self.survey_id
 
     def to_dict(self) -> dict[str, Any]:
@@ -337,6 +317,8 @@ class Survey(Record):
 
 @dataclass(eq=False)
 class Rating(Record):
+    all_states: ClassVar[tuple[str, ...]] = ("counted", "excluded")
+
     rating_id: str
     channel: Channel
     level: Level
@@ -352,9 +334,6 @@ class Rating(Record):
     survey_id: str | None = None
     state: Literal["counted", "excluded"] = "counted"
     excluded_by_check: str | None = None
-    history: list[HistoryEntry] = field(default_factory=list)
-    version: int = 0
-    events: list[ev.RatingDomainEvent] = field(default_factory=list, repr=False)
 
     _DATETIMES = ("at",)
 
@@ -458,7 +437,7 @@ class Rating(Record):
 
     def exclude(self, *, now: datetime, actor: str, check_id: str, note: str = "") -> None:
         """A spot check found the rating false (denied): it leaves the report and counts against nobody."""
-        self._allow("exclude", now, {"counted"}, ("counted", "excluded"))
+        self._allow("exclude", now, {"counted"})
         self.state, self.excluded_by_check = "excluded", check_id
         self._record(now=now, actor=actor, action="exclude", from_state="counted", note=note or check_id)
         self.events.append(
@@ -475,7 +454,7 @@ class Rating(Record):
         )
 
     @property
-    def _id(self) -> str:
+    def ident(self) -> str:
         return self.rating_id
 
     @classmethod
@@ -485,6 +464,8 @@ class Rating(Record):
 
 @dataclass(eq=False)
 class Followup(Record):
+    all_states: ClassVar[tuple[str, ...]] = FOLLOWUP_STATES
+
     followup_id: str
     rating_id: str
     channel: str
@@ -499,9 +480,6 @@ class Followup(Record):
     done_by: str | None = None
     findings: str = ""  # 调查情况: what was found
     actions: str = ""  # 处理结果: what was done
-    history: list[HistoryEntry] = field(default_factory=list)
-    version: int = 0
-    events: list[ev.RatingDomainEvent] = field(default_factory=list, repr=False)
 
     _DATETIMES = ("opened_at", "due_at", "done_at")
 
@@ -542,7 +520,7 @@ class Followup(Record):
 
     def complete(self, *, now: datetime, actor: str, findings: str, actions: str) -> None:
         """Leadership called the citizen back: what was found and what was done, both required."""
-        self._allow("complete", now, {"open", "overdue"}, FOLLOWUP_STATES)
+        self._allow("complete", now, {"open", "overdue"})
         if not findings.strip() or not actions.strip():
             raise RatingRefused("completing a follow-up needs what was found (findings) and what was done (actions)")
         in_time = now <= self.due_at
@@ -589,7 +567,7 @@ class Followup(Record):
         )
 
     @property
-    def _id(self) -> str:
+    def ident(self) -> str:
         return self.followup_id
 
     def to_dict(self) -> dict[str, Any]:

@@ -22,13 +22,13 @@ import hashlib
 import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from rating.domain import events as ev
-from rating.domain.model import HistoryEntry, Rating, RatingRefused, Record
+from rating.domain.model import Rating, RatingRefused, Record
 from rating.domain.surveys import require_aware
 
 Outcome = Literal["confirmed", "denied", "unreachable"]
@@ -69,6 +69,8 @@ def spot_check_id(rating_id: str) -> str:
 
 @dataclass(eq=False)
 class SpotCheck(Record):
+    all_states: ClassVar[tuple[str, ...]] = CHECK_STATES
+
     check_id: str
     week: str
     rating_id: str
@@ -79,9 +81,6 @@ class SpotCheck(Record):
     checked_at: datetime | None = None
     checked_by: str | None = None
     note: str = ""
-    history: list[HistoryEntry] = field(default_factory=list)
-    version: int = 0
-    events: list[ev.RatingDomainEvent] = field(default_factory=list, repr=False)
 
     _DATETIMES = ("drawn_at", "checked_at")
 
@@ -103,7 +102,7 @@ class SpotCheck(Record):
 
     def record(self, outcome: str, *, now: datetime, actor: str, note: str = "") -> None:
         """What the call back found."""
-        self._allow("record", now, {"pending", "unreachable"}, CHECK_STATES)
+        self._allow("record", now, {"pending", "unreachable"})
         if outcome not in OUTCOMES:
             raise RatingRefused(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
         previous = self.state
@@ -114,7 +113,7 @@ class SpotCheck(Record):
         )
 
     @property
-    def _id(self) -> str:
+    def ident(self) -> str:
         return self.check_id
 
     @classmethod

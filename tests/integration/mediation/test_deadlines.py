@@ -1,4 +1,4 @@
-"""事不过夜: the 24-h first contact is kept in the store, so a restart keeps it and it fires once."""
+"""事不过夜: the first-contact deadline is kept in the store, so a restart keeps it and it fires once."""
 
 from __future__ import annotations
 
@@ -44,5 +44,5 @@ async def test_the_overdue_first_contact_survives_a_restart_and_is_published_onc
 
     overdue = await published("disputes.overdue")
     assert [(e.msg_id, e.data["dispute_id"], e.data["due_at"]) for e in overdue] == [
-        (f"{late}/overdue/2", late, "2026-11-24T00:15:00Z")
+        (f"{late}/overdue/2", late, "2026-11-23T16:00:00Z")  # 24:00 at the station, the day reported
     ]

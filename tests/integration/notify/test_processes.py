@@ -33,6 +33,7 @@ def _start(nats_url: str, mongo_url: str, db: str, tmp_path, name: str) -> tuple
         **os.environ,
         "FQ_NOTIFY_NATS_URL": nats_url, "FQ_NOTIFY_MONGO_URL": mongo_url, "FQ_NOTIFY_MONGO_DB": db,
         "FQ_NOTIFY_HTTP_PORT": str(port), "FQ_NOTIFY_LOG_JSON": "true", "FQ_NOTIFY_SWEEP_INTERVAL_S": "0.2",
+        "FQ_NOTIFY_SMS_GATEWAY": "embedded",
         "FQ_NOTIFY_CONSUMER_BATCH": "2", "FQ_NOTIFY_CONSUMER_CONCURRENCY": "2",
         # any hour of the day, so the test does not depend on when it runs
         "FQ_NOTIFY_SMS_ALLOWED_FROM": "00:00:00", "FQ_NOTIFY_SMS_ALLOWED_UNTIL": "23:59:59.999999",

@@ -1,4 +1,4 @@
-"""事不过夜 (first contact within 24 h) and the 7-day follow-up, evaluated against explicit `now`s."""
+"""事不过夜 (first contact by its deadline) and the 7-day follow-up, evaluated against explicit `now`s."""
 
 from __future__ import annotations
 
@@ -30,12 +30,12 @@ def followup_due(dispute: Dispute) -> datetime:
     return dispute.reported_at + 5 * HOUR + 7 * DAY
 
 
-# --- first contact within 24 h -----------------------------------------------------------------
+# --- first contact by its deadline ------------------------------------------------------------
 
 
-def test_overdue_fires_at_24_hours_and_only_once(make_dispute: MakeDispute) -> None:
+def test_overdue_fires_at_the_deadline_and_only_once(make_dispute: MakeDispute) -> None:
     dispute = make_dispute()
-    due = dispute.reported_at + 24 * HOUR
+    due = dispute.first_contact_due_at
 
     assert dispute.check_deadlines(due - SECOND) == []
 
@@ -53,7 +53,7 @@ def test_overdue_fires_at_24_hours_and_only_once(make_dispute: MakeDispute) -> N
 
 def test_overdue_survives_a_round_trip_before_and_after_firing(make_dispute: MakeDispute) -> None:
     dispute = reloaded(make_dispute())
-    due = dispute.reported_at + 24 * HOUR
+    due = dispute.first_contact_due_at
 
     assert reloaded(dispute).check_deadlines(due - SECOND) == []
     dispute = reloaded(dispute)
@@ -63,7 +63,7 @@ def test_overdue_survives_a_round_trip_before_and_after_firing(make_dispute: Mak
 
 def test_a_contact_in_time_is_never_overdue(make_dispute: MakeDispute) -> None:
     dispute = make_dispute()
-    dispute.contact(now=dispute.reported_at + 23 * HOUR, actor="P1001")
+    dispute.contact(now=dispute.first_contact_due_at - SECOND, actor="P1001")
 
     assert dispute.next_due_at is None
     assert dispute.check_deadlines(dispute.reported_at + 2 * DAY) == []
@@ -72,7 +72,7 @@ def test_a_contact_in_time_is_never_overdue(make_dispute: MakeDispute) -> None:
 
 def test_a_late_contact_before_any_sweep_is_counted_overdue_without_an_alarm(make_dispute: MakeDispute) -> None:
     dispute = make_dispute()
-    late = dispute.reported_at + 30 * HOUR
+    late = dispute.first_contact_due_at + 6 * HOUR
     dispute.contact(now=late, actor="P1001")
 
     assert (dispute.overdue, dispute.overdue_flagged_at) == (True, late)
@@ -82,7 +82,7 @@ def test_a_late_contact_before_any_sweep_is_counted_overdue_without_an_alarm(mak
 
 def test_contact_after_the_overdue_flag_keeps_the_flag(make_dispute: MakeDispute) -> None:
     dispute = make_dispute()
-    due = dispute.reported_at + 24 * HOUR
+    due = dispute.first_contact_due_at
     dispute.check_deadlines(due)
     dispute.contact(now=due + HOUR, actor="P1001")
 
@@ -165,7 +165,7 @@ def test_next_due_at_is_the_deadline_a_sweep_looks_for(make_dispute: MakeDispute
     settled.check_deadlines(followup_due(settled))
     seen.append(settled.next_due_at)
 
-    assert seen == [late.reported_at + DAY, None, followup_due(settled), None]
+    assert seen == [late.first_contact_due_at, None, followup_due(settled), None]
     assert settled.to_dict()["next_due_at"] is None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -47,7 +47,7 @@ def test_open_from_a_visit_is_reported_at_the_community_gate(make_dispute: MakeD
     dispute = make_dispute()
 
     assert (dispute.state, dispute.level, dispute.high_risk) == ("reported", "community", False)
-    assert dispute.first_contact_due_at == at(dispute, 24)
+    assert dispute.first_contact_due_at == datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # 24:00 at the station
     assert dispute.version == 0
     [entry] = dispute.history
     assert (entry.actor, entry.action, entry.from_state, entry.to_state, entry.level) == (

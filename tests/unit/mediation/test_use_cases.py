@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -49,7 +49,7 @@ async def test_a_report_opens_once_per_request_id_and_is_published(m: Mediation)
     again, opened_again = await handlers.report_dispute(m, report(), "req-1")
     assert opened and not opened_again and again.dispute_id == dispute.dispute_id
     assert m.publisher.msg_ids == [f"{dispute.dispute_id}/opened/1"]
-    assert m.publisher.on("disputes.opened")[0]["first_contact_due_at"] == "2026-11-24T00:15:00Z"
+    assert m.publisher.on("disputes.opened")[0]["first_contact_due_at"] == "2026-11-23T16:00:00Z"  # 24:00 at the station
 
 
 async def test_actions_record_history_publish_in_order_and_refusals_change_nothing(m: Mediation) -> None:
@@ -86,19 +86,42 @@ async def test_parties_that_cannot_open_a_dispute_are_invalid_naming_the_field(m
     assert m.disputes.documents == {}
 
 
-async def test_the_24h_deadline_fires_once_at_the_second_and_survives_a_broker_outage(m: Mediation) -> None:
+async def test_the_first_contact_deadline_fires_once_at_the_second_and_survives_a_broker_outage(m: Mediation) -> None:
     dispute, _ = await handlers.report_dispute(m, report())
     ident = dispute.dispute_id
-    m.clock.set(START + timedelta(hours=24) - timedelta(seconds=1))
+    end_of_day = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # 24:00 at the station, the day it was reported
+    assert dispute.first_contact_due_at == end_of_day
+    m.clock.set(end_of_day - timedelta(seconds=1))
     assert await handlers.sweep_deadlines(m) == 0
     m.publisher.away = True
-    m.clock.set(START + timedelta(hours=24))
+    m.clock.set(end_of_day)
     assert await handlers.sweep_deadlines(m) == 1
     assert await handlers.sweep_deadlines(m) == 0  # flagged once: no longer due
     assert (await m.disputes.get(ident)).aggregate.overdue
     m.publisher.away = False
     assert await m.uow.relay(now=datetime.now(UTC) + RELAY_GRACE) == 1
     assert m.publisher.msg_ids[-1].startswith(f"{ident}/overdue/")
+
+
+async def test_a_dispute_reported_at_21_is_overdue_at_12_00_01_the_next_day_not_at_11_59_59(m: Mediation) -> None:
+    m.clock.set(datetime(2026, 11, 23, 13, 0, tzinfo=UTC))  # 21:00 at the station
+    dispute, _ = await handlers.report_dispute(m, report())
+    noon = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # 12:00 the next day at the station
+    m.clock.set(noon - timedelta(seconds=1))
+    assert await handlers.sweep_deadlines(m) == 0
+    assert not (await m.disputes.get(dispute.dispute_id)).aggregate.overdue
+    m.clock.set(noon + timedelta(seconds=1))
+    assert await handlers.sweep_deadlines(m) == 1
+    overdue = m.publisher.on("disputes.overdue")
+    assert [(e["dispute_id"], e["due_at"]) for e in overdue] == [(dispute.dispute_id, "2026-11-24T04:00:00Z")]
+
+
+async def test_the_evening_hours_are_settings(m: Mediation) -> None:
+    m.settings = m.settings.model_copy(update={"first_contact_evening_from": time(18, 0),
+                                               "first_contact_next_day_by": time(9, 30)})
+    m.clock.set(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))  # 18:00 at the station
+    dispute, _ = await handlers.report_dispute(m, report())
+    assert dispute.first_contact_due_at == datetime(2026, 11, 24, 1, 30, tzinfo=UTC)  # 09:30 the next day
 
 
 async def test_an_alert_referred_to_mediation_opens_one_dispute_and_a_threat_raises_an_alert(m: Mediation) -> None:

@@ -10,15 +10,7 @@ import pytest
 
 from common.clock import FakeClock
 from common.fakes import FakePublisher
-from rating.adapters.store import (
-    InMemoryFollowups,
-    InMemoryKeySet,
-    InMemoryRatings,
-    InMemoryRollups,
-    InMemorySpotChecks,
-    InMemorySurveys,
-    codecs,
-)
+from rating.bootstrap import wire_in_memory
 from rating.handlers import Evaluation
 from rating.settings import RatingSettings
 
@@ -27,12 +19,7 @@ START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # 08:00 in the station, a Mond
 
 def wired(clock: FakeClock, publisher: FakePublisher, **settings: Any) -> Evaluation:
     config = RatingSettings(environment="test", station_id="FT", names={"P1001": "张三"}, **settings)
-    codec = codecs(config.station_id)
-    return Evaluation(
-        config, clock, publisher, InMemorySurveys(codec["surveys"]), InMemoryRatings(codec["ratings"]),
-        InMemoryFollowups(codec["followups"]), InMemorySpotChecks(codec["spot_checks"]), InMemoryRollups(),
-        InMemoryKeySet(), InMemoryKeySet(),
-    )
+    return wire_in_memory(config, clock, publisher)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from common.contracts.sms import SmsDelivery, SmsInbound
 from common.errors import Invalid, Refused
 from common.fakes import FakePublisher
 from rating import handlers
-from rating.adapters.store import RatingQuery
+from rating.adapters.store import ROLLUP, RatingQuery, apply_rollup
 from rating.domain import survey_id
 from rating.handlers import Evaluation, RatingEntry
 from tests.unit.rating.conftest import START, wired
@@ -329,6 +330,10 @@ class FlakyRollups:
         return getattr(self.inner, name)
 
 
+def staged_rollups(doc: dict[str, Any]) -> list[dict[str, str]]:
+    return [entry for entry in doc["outbox"].values() if entry["subject"] == "local:" + ROLLUP]
+
+
 async def test_a_rollup_lost_to_a_crash_is_applied_once_by_the_next_load_or_the_relay(m, clock, publisher) -> None:
     rollups = m.rollups
     m.rollups = FlakyRollups(rollups)  # type: ignore[assignment]
@@ -336,25 +341,24 @@ async def test_a_rollup_lost_to_a_crash_is_applied_once_by_the_next_load_or_the_
     await answered(m, clock, "1")
     assert await report(m) == {}
     rating_id = next(iter(m.ratings.documents))
-    assert m.ratings.documents[rating_id]["rollup"] != {}
+    assert staged_rollups(m.ratings.documents[rating_id]) != []
     m.rollups.fail = False  # type: ignore[attr-defined]
     await handlers.receive_sms(m, sms("1", at=clock.now()))  # the redelivery: loads, finishes what was staged
     now = datetime.now(UTC) + timedelta(minutes=1)
     for unit in m.units:
-        await unit.relay_rollups(now=now)
+        await unit.relay(now=now)
     row = (await report(m))["P1001", "all"]
     assert (row["surveyed"], row["answered"], row["satisfied"]) == (1, 1, 1)
-    assert all(d["rollup"] == {} and d["rollup_ms"] is None for d in m.ratings.documents.values())
+    assert all(d["outbox"] == {} and "outbox_ms" not in d for d in m.ratings.documents.values())
 
 
 async def test_an_entry_applied_twice_changes_its_cells_once(m, clock) -> None:
     await handlers.record_rating(m, entry())
     doc = next(iter(m.ratings.documents.values()))
-    assert doc["rollup"] == {}
-    stored = await m.ratings.get(doc["_id"])
-    staged = {"000000000001": [{"week": "2026-W48", "scope": "officer", "key": "P1002", "channel": "on_site",
-                                "delta": {"basically": 1}}]}
-    await m.rating_uow.settle(doc["_id"], stored.aggregate.version, staged)  # a stale copy, applied again
+    assert staged_rollups(doc) == []
+    staged = [{"week": "2026-W48", "scope": "officer", "key": "P1002", "channel": "on_site", "delta": {"basically": 1}}]
+    apply = apply_rollup(lambda: m.rollups)
+    await apply(f"{doc['_id']}/rollup/1", json.dumps(staged))  # a stale copy of the applied entry, applied again
     assert (await report(m))["P1002", "on_site"]["basically"] == 1
 
 

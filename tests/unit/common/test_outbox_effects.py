@@ -1,0 +1,84 @@
+"""Local side effects in the outbox: staged with the save that causes them, applied after it, once, in order."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo.errors import AutoReconnect
+
+from common.fakes import FakePublisher
+from common.outbox import Effect
+from common.repository import RELAY_GRACE, InMemoryRepository
+from common.unit_of_work import UnitOfWork
+from tests.unit.common.test_unit_of_work import Ticker, TickerCodec, TooMany, public
+
+LATER = timedelta(seconds=1) + RELAY_GRACE
+
+
+class Tally:
+    """A local store the effects add to, at most once per msg id; can be made away."""
+
+    def __init__(self) -> None:
+        self.total, self.seen, self.away = 0, set[str](), False
+
+    async def add(self, msg_id: str, data: str) -> None:
+        if self.away:
+            raise AutoReconnect("the tally's store is away")
+        if msg_id not in self.seen:
+            self.seen.add(msg_id)
+            self.total += json.loads(data)["n"]
+
+
+def events_and_tally(t: Ticker) -> list:
+    tally = [(Effect("tally", json.dumps({"n": n})), f"{t.ticker_id}/tally/{n}") for n in t.events]
+    return [*public(t), *tally]
+
+
+@pytest.fixture
+def parts():
+    repo = InMemoryRepository(TickerCodec(), "tickers")
+    publisher, tally = FakePublisher(), Tally()
+    uow = UnitOfWork(repo, publisher, events_and_tally, kind="ticker", refusal=TooMany, effects={"tally": tally.add})
+    return repo, publisher, tally, uow
+
+
+async def test_an_effect_is_applied_after_its_save_and_never_reaches_the_broker(parts) -> None:
+    repo, publisher, tally, uow = parts
+    await uow.add(Ticker("t1"))
+    await uow.act("t1", Ticker.tick)
+    await uow.act("t1", Ticker.tick)
+    assert tally.total == 3 and publisher.msg_ids == ["t1/ticked/1", "t1/ticked/2"]
+    assert repo.staged_now("t1") == {} and "outbox_ms" not in repo.documents["t1"]
+
+
+async def test_an_effect_whose_store_is_away_waits_staged_for_the_next_load_or_the_relay(parts) -> None:
+    repo, publisher, tally, uow = parts
+    await uow.add(Ticker("t1"))
+    tally.away = True
+    await uow.act("t1", Ticker.tick)  # saved and published; its effect stays staged
+    assert [e["subject"] for e in repo.staged_now("t1").values()] == ["local:tally"]
+    assert (tally.total, publisher.msg_ids) == (0, ["t1/ticked/1"])
+    tally.away = False
+    assert await uow.relay(now=datetime.now(UTC) + LATER) == 1
+    assert tally.total == 1 and repo.staged_now("t1") == {}
+    await uow.get("t1")
+    assert await uow.relay(now=datetime.now(UTC) + LATER) == 0
+    assert tally.total == 1
+
+
+async def test_an_effect_staged_twice_by_a_crash_and_a_relay_counts_once(parts) -> None:
+    repo, publisher, tally, uow = parts
+    await uow.add(Ticker("t1"))
+    await uow.act("t1", Ticker.tick)
+    await tally.add("t1/tally/1", json.dumps({"n": 1}))  # a replica's relay applying it again
+    assert tally.total == 1
+
+
+async def test_an_effect_nobody_handles_is_a_mistake_said_at_once() -> None:
+    repo = InMemoryRepository(TickerCodec(), "tickers")
+    uow = UnitOfWork(repo, FakePublisher(), events_and_tally, kind="ticker", refusal=TooMany)
+    await uow.add(Ticker("t1"))
+    with pytest.raises(LookupError, match="no handler for the staged effect 'local:tally'"):
+        await uow.act("t1", Ticker.tick)
