@@ -56,6 +56,16 @@ LABELS: dict[str, str] = {
     "sig.party": "当事人", "sig.officer": "处警民警", "sig.witness": "见证人",
     "word.not_available": "该数据接口尚未提供",
     "word.none": "暂无",
+    # field names in the station's figures (what the APIs answer), shown as their labels
+    "field.week": "周", "field.units": "各单元", "field.unit_id": "单元", "field.count": "数量",
+    "field.median_to_assign_s": "派警用时中位数(秒)", "field.median_to_ack_s": "确认用时中位数(秒)",
+    "field.median_to_close_s": "处结用时中位数(秒)", "field.clusters": "警情聚集点", "field.lon": "经度",
+    "field.lat": "纬度", "field.from": "起", "field.to": "止", "field.opened": "新增纠纷", "field.resolved": "已调解",
+    "field.resolved_by_level": "各层级调解成功", "field.escalated_out": "上交", "field.recurrences": "重复纠纷",
+    "field.median_hours_to_resolve": "调解用时中位数(小时)", "field.scene": "出警民警处警关",
+    "field.community": "社区民警介入关", "field.village": "村居干部干预关", "field.town": "镇级调处",
+    "field.officer_id": "民警", "field.month": "月份", "field.score": "得分", "field.rank": "排名",
+    "field.category": "类别", "field.hour": "时段", "field.previous": "环比", "field.year_before": "同比",
 }
 
 

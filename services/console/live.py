@@ -104,8 +104,8 @@ class Hub:
                 except TimeoutError:
                     yield b": ping\n\n"
                     continue
-                if data is None:
-                    return
+                if data is None or listener.dropped:
+                    return  # the page reconnects and reads what it shows again: stale frames are not worth sending
                 yield data
         finally:
             self.listeners.discard(listener)

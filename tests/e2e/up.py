@@ -16,10 +16,10 @@ FENGQIAO = [sys.executable, "-m", "fengqiao"]
 
 
 class Up:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, env: dict[str, str] | None = None) -> None:
         self.data = data
         self.process = subprocess.Popen([*FENGQIAO, "up", "--data-dir", str(data)], stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+                                        stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 120
         while not (data / "endpoints.json").exists():
             assert self.process.poll() is None, self.process.stdout.read()

@@ -19,6 +19,10 @@
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     setInterval(tick, 1000);
+    document.body.addEventListener("click", function (ev) {
+      var close = ev.target.closest("[data-close-card]");
+      if (close) { var card = document.getElementById("card"); if (card) card.innerHTML = ""; }
+    });
     var live = document.getElementById("live");
     document.body.addEventListener("htmx:sseOpen", function () { if (live) live.classList.add("on"); });
     document.body.addEventListener("htmx:sseError", function () { if (live) live.classList.remove("on"); });

@@ -176,6 +176,10 @@
   }
   (data.alerts || []).forEach(function (a) { alerts[a.alert_id] = a; drawAlert(a); });
 
+  // a stream that broke may have missed events: read the desk again once it is back
+  var broken = false;
+  document.body.addEventListener("htmx:sseError", function () { broken = true; });
+  document.body.addEventListener("htmx:sseOpen", function () { if (broken) location.reload(); });
   document.getElementById("desk-live").addEventListener("htmx:sseMessage", function (ev) {
     var e;
     try { e = JSON.parse(ev.detail.data); } catch (err) { return; }
