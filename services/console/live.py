@@ -24,6 +24,8 @@ log = structlog.get_logger(__name__)
 FAMILIES = ("alerts", "units", "grid", "disputes", "callbacks", "ratings")
 #: what a browser's stream may hold before it is dropped as too slow
 QUEUE_LIMIT = 1000
+#: the most frames one write to a browser carries
+BATCH = 256
 #: a comment line this often keeps proxies from closing an idle stream
 HEARTBEAT_S = 15.0
 
@@ -106,6 +108,12 @@ class Hub:
                     continue
                 if data is None or listener.dropped:
                     return  # the page reconnects and reads what it shows again: stale frames are not worth sending
-                yield data
+                batch = [data]
+                while not listener.queue.empty() and len(batch) < BATCH:  # a burst goes out as one write
+                    more = listener.queue.get_nowait()
+                    if more is None:
+                        return
+                    batch.append(more)
+                yield b"".join(batch)
         finally:
             self.listeners.discard(listener)

@@ -75,6 +75,16 @@ def test_a_published_alert_is_on_the_map_and_in_the_queue_within_two_seconds(pla
     assert not desk.errors, desk.errors
 
 
+def _placed_and_open(platform: Up, page: Any) -> tuple[str, str]:
+    """A new alert, once dispatch has placed it, with its card open: its id and its unit."""
+    alert_id = f"110-UI-{uuid.uuid4().hex[:8]}"
+    _publish_alert(platform, alert_id)
+    page.wait_for_selector(f'#queue-body tr[data-alert="{alert_id}"] >> text=已派待确认', timeout=5000)
+    page.click(f'#queue-body tr[data-alert="{alert_id}"]')
+    page.wait_for_selector(f'#alert-card[data-alert="{alert_id}"]')
+    return alert_id, page.get_attribute("#alert-card", "data-unit")
+
+
 def _assign_offered(platform: Up) -> bool:
     status, spec = platform.call("GET", "dispatch", "/openapi.json")
     return status == 200 and "/v1/alerts/{alert_id}/assign" in spec.get("paths", {})
@@ -84,29 +94,22 @@ def test_sent_to_another_unit_from_its_card_the_map_and_the_history_change(platf
     if not _assign_offered(platform):
         pytest.skip("dispatch does not offer POST /v1/alerts/{id}/assign yet (being added by its lane)")
     page = desk.page
-    alert_id = f"110-UI-{uuid.uuid4().hex[:8]}"
-    _publish_alert(platform, alert_id)
-    page.wait_for_selector(f'path.alert-marker[data-alert="{alert_id}"][data-unit="G1"]', timeout=5000)
-    page.click(f'#queue-body tr[data-alert="{alert_id}"]')
-    page.wait_for_selector(f'#alert-card[data-alert="{alert_id}"]')
-    page.select_option("#assign-unit", "G2")
-    page.fill("#assign-reason", "G2 警力在附近巡逻")
+    alert_id, unit = _placed_and_open(platform, page)
+    other = "G4" if unit != "G4" else "G2"
+    page.select_option("#assign-unit", other)
+    page.fill("#assign-reason", f"{other} 警力在附近巡逻")
+    page.check('#assign-form input[name="force"]')
     page.click("#assign-submit")
-    page.wait_for_selector(f'#alert-card[data-alert="{alert_id}"][data-unit="G2"]', timeout=5000)
+    page.wait_for_selector(f'#alert-card[data-alert="{alert_id}"][data-unit="{other}"]', timeout=5000)
     history = page.locator("#alert-card table.history tbody tr")
-    assert history.count() == 2 and "G2" in history.nth(1).inner_text()
-    page.wait_for_selector(f'path.alert-marker[data-alert="{alert_id}"][data-unit="G2"]', timeout=5000)
+    assert history.count() == 2 and other in history.nth(1).inner_text()
+    page.wait_for_selector(f'path.alert-marker[data-alert="{alert_id}"][data-unit="{other}"]', timeout=5000)
     assert not desk.errors, desk.errors
 
 
 def test_acknowledged_and_closed_with_a_disposition_from_its_card(platform: Up, desk: Watched) -> None:
     page = desk.page
-    alert_id = f"110-UI-{uuid.uuid4().hex[:8]}"
-    _publish_alert(platform, alert_id)
-    page.wait_for_selector(f'#queue-body tr[data-alert="{alert_id}"] >> text=已派待确认', timeout=5000)
-    page.click(f'#queue-body tr[data-alert="{alert_id}"]')
-    page.wait_for_selector(f'#alert-card[data-alert="{alert_id}"]')
-    unit = page.get_attribute("#alert-card", "data-unit")
+    alert_id, unit = _placed_and_open(platform, page)
     page.click("#ack-submit")
     page.wait_for_selector(f'#alert-card[data-alert="{alert_id}"][data-state="acknowledged"]', timeout=5000)
     page.wait_for_selector(f'#queue-body tr[data-alert="{alert_id}"]', state="detached", timeout=3000)

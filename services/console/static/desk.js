@@ -67,6 +67,7 @@
     var m = markers[a.alert_id];
     if (!m) {
       m = L.circleMarker([a.lat, a.lon], markerStyle(a)).addTo(map);
+      if (performance.mark) performance.mark("alert:" + a.alert_id, { detail: Date.now() });  // bench/console.py
       m.on("click", function () { openCard(a.alert_id); });
       markers[a.alert_id] = m;
     } else {
@@ -194,4 +195,5 @@
       .catch(function () {});
   }, 30000);
   sortQueue();
+  if (performance.mark) performance.mark("desk-ready");
 })();
