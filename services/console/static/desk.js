@@ -10,6 +10,8 @@
   var tiles = document.getElementById("map").getAttribute("data-tiles");
   var map = L.map("map", { attributionControl: false, zoomSnap: 0.25 });
   if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+  map.createPane("closedAlerts").style.zIndex = 410;  // above the zones (400), below the open alerts
+  map.createPane("openAlerts").style.zIndex = 420;
   window.fqMap = map;
 
   function unitColour(u) {
@@ -65,8 +67,10 @@
   function drawAlert(a) {
     if (a.lat == null || a.lon == null) return;
     var m = markers[a.alert_id];
+    var pane = a.state === "closed" ? "closedAlerts" : "openAlerts";  // an open alert is never hidden by a closed one
+    if (m && m.options.pane !== pane) { map.removeLayer(m); m = null; }
     if (!m) {
-      m = L.circleMarker([a.lat, a.lon], markerStyle(a)).addTo(map);
+      m = L.circleMarker([a.lat, a.lon], Object.assign({ pane: pane }, markerStyle(a))).addTo(map);
       if (performance.mark) performance.mark("alert:" + a.alert_id, { detail: Date.now() });  // bench/console.py
       m.on("click", function () { openCard(a.alert_id); });
       markers[a.alert_id] = m;
