@@ -51,6 +51,7 @@ from fengqiao.embedded import free_port, start_nats, start_store, wait_for_port 
 
 BASELINE_IN = "alerts.bench_received"  # in the ALERTS stream; dispatch does not read it
 BASELINE_OUT = "alerts.bench_baseline"
+BATCHED_IN, BATCHED_OUT = "alerts.bench_batched", "alerts.bench_batched_out"  # the bare batched loop (bench/bare.py)
 WARM_UP = 200
 LON0, LAT0 = 118.90, 25.17
 
@@ -109,7 +110,8 @@ class _Probe:
         self._expected = 0
 
     async def on_out(self, msg) -> None:
-        alert_id = json.loads(msg.data)["alert_id"]
+        body = json.loads(msg.data)
+        alert_id = body.get("alert_id") or body.get("id")
         if alert_id in self.sent and alert_id not in self.latencies:
             self.latencies[alert_id] = time.perf_counter() - self.sent[alert_id]
             if len(self.latencies) >= self._expected:
@@ -289,6 +291,7 @@ async def main(args: argparse.Namespace) -> None:
     nats, store = start_nats(tmp), start_store(tmp)
     procs: list[subprocess.Popen] = []
     paths = [BenchPath("baseline (read, 1 write, publish)", BASELINE_IN, BASELINE_OUT, "b"),
+             BenchPath("bare batched (fetch, insert_many, ack, publish)", BATCHED_IN, BATCHED_OUT, "x"),
              BenchPath("dispatch (rank, insert in a place, publish)", ALERTS_RECEIVED, ALERTS_ASSIGNED, "d")]
     desk_path = BenchPath(f"dispatch, {args.desk:,} at the duty desk", ALERTS_RECEIVED, ALERTS_ASSIGNED, "e")
     figures = DeskFigures()
@@ -296,6 +299,8 @@ async def main(args: argparse.Namespace) -> None:
         nc = await bus.connect(nats.url, "bench")
         await bus.ensure_streams(nc.jetstream())
         procs.append(_spawn([sys.executable, __file__, "_baseline", nats.url, store.url], {}, tmp / "baseline.log"))
+        procs.append(_spawn([sys.executable, str(ROOT / "bench" / "bare.py"), "batched", nats.url, store.url,
+                             BATCHED_IN, BATCHED_OUT, "bench-bare-batched", "bench_bare"], {}, tmp / "bare.log"))
 
         port = free_port()
         # Nobody acknowledges in the bench: with the default 60 s the warm-up alerts would time out
@@ -328,23 +333,26 @@ async def main(args: argparse.Namespace) -> None:
 
 def _report(paths: list[BenchPath], desk_path: BenchPath, figures: DeskFigures, args: argparse.Namespace) -> None:
     base = statistics.median(paths[0].rates)
+    batched = statistics.median(paths[1].rates)
     print(f"\nalert -> output at {args.rate:.0f}/s: {args.rounds} windows of {args.seconds:.0f} s each, taking turns "
           f"(p50, p99: median of the windows; p99 all: the windows pooled)\n"
           f"throughput: {args.burst} flat out, median of {args.repeats}"
           + (f" (with {figures.waiting:,} at the duty desk)" if args.desk else ""))
     print(f"{'path':<44}{'p50 ms':>8}{'p99 ms':>8}{'p99 each window':>22}{'p99 all':>9}{'max ms':>8}"
-          f"{'msg/s':>7}{'vs base':>8}")
+          f"{'msg/s':>7}{'vs base':>8}{'vs batched':>11}")
     for path in [*paths, *([desk_path] if desk_path.windows else [])]:
         each = [_p(w, 0.99) * 1000 for w in path.windows]
         pooled = [x for w in path.windows for x in w]
         median_rate = statistics.median(path.rates) if path.rates else None
-        rate = f"{median_rate:>7.0f}{median_rate / base:>8.0%}" if median_rate else ""
+        rate = (f"{median_rate:>7.0f}{median_rate / base:>8.0%}{median_rate / batched:>11.0%}"
+                if median_rate else "")
         print(f"{path.name:<44}{statistics.median(statistics.median(w) for w in path.windows) * 1000:>8.2f}"
               f"{statistics.median(each):>8.2f}{' / '.join(f'{x:.1f}' for x in each):>22}"
               f"{_p(pooled, 0.99) * 1000:>9.2f}{max(pooled) * 1000:>8.1f}{rate}")
-    print("targets: dispatch p99 <= 20 ms at 100/s; throughput >= 50 % of the baseline")
+    print("targets: dispatch p99 <= 20 ms at 100/s; throughput >= 50 % of the bare batched loop")
+    print("rates of each burst: " + "; ".join(f"{p.prefix} {[round(r) for r in p.rates]}" for p in paths))
     if desk_path.windows:
-        empty = statistics.median(_p(w, 0.99) for w in paths[1].windows)
+        empty = statistics.median(_p(w, 0.99) for w in paths[-1].windows)
         full = statistics.median(_p(w, 0.99) for w in desk_path.windows)
         print(f"\nduty desk: {figures.waiting:,} waiting (placed there in {figures.fill_s:.1f} s); "
               f"p99 {full * 1000:.2f} ms against {empty * 1000:.2f} ms with the desk empty: x{full / empty:.2f} "

@@ -52,6 +52,7 @@ from notify.settings import NotifySettings  # noqa: E402
 
 BASELINE_SUBJECT = "cases.bench_accepted"  # in the CASES stream; notify does not read it
 BASELINE_DURABLE = "bench-baseline"
+SEQUENTIAL_SUBJECT, SEQUENTIAL_DURABLE = "cases.bench_sequential", "bench-bare-sequential"  # bench/bare.py
 SERVICE_DURABLE = "notify-cases-accepted"
 SERVICE_DB = "bench_notify"
 ANY_HOUR = {"FQ_NOTIFY_SMS_ALLOWED_FROM": "00:00:00", "FQ_NOTIFY_SMS_ALLOWED_UNTIL": "23:59:59.999999"}
@@ -173,38 +174,53 @@ async def main(args: argparse.Namespace) -> None:
         baseline = subprocess.Popen([sys.executable, __file__, "--baseline-worker", nats.url, store.url],
                                     stdout=logs[1], stderr=subprocess.STDOUT)
         procs.append(baseline)
+        logs.append((tmp / "bare.log").open("wb"))
+        sequential = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare.py"), "sequential", nats.url,
+                                       store.url, SEQUENTIAL_SUBJECT, "cases.bench_sequential_out",
+                                       SEQUENTIAL_DURABLE, "bench_bare"], stdout=logs[-1], stderr=subprocess.STDOUT)
+        procs.append(sequential)
         wait_for_port(port, 60, service, "notify")
         async with httpx.AsyncClient(timeout=10) as http:
             while (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code != 200:
                 await asyncio.sleep(0.1)
-        while True:
-            try:
-                await js.consumer_info("CASES", BASELINE_DURABLE)
-                break
-            except Exception:
-                await asyncio.sleep(0.1)
+        for durable in (BASELINE_DURABLE, SEQUENTIAL_DURABLE):
+            while True:
+                try:
+                    await js.consumer_info("CASES", durable)
+                    break
+                except Exception:
+                    await asyncio.sleep(0.1)
 
         # 1. scheduling throughput
         await _burst(js, BASELINE_SUBJECT, BASELINE_DURABLE, "warm-b", 200)
+        await _burst(js, SEQUENTIAL_SUBJECT, SEQUENTIAL_DURABLE, "warm-q", 200)
         await _burst(js, "cases.accepted", SERVICE_DURABLE, "warm-s", 200)
-        rates: dict[str, list[float]] = {"baseline": [], "notify": []}
-        cpu = {"baseline": 0.0, "notify": 0.0, "store (notify)": 0.0, "store (baseline)": 0.0}
+        rates: dict[str, list[float]] = {"baseline": [], "sequential": [], "notify": []}
+        cpu = {"baseline": 0.0, "sequential": 0.0, "notify": 0.0, "store (notify)": 0.0, "store (baseline)": 0.0,
+               "store (sequential)": 0.0}
         for r in range(args.rounds):
             for name, subject, durable, proc in (("baseline", BASELINE_SUBJECT, BASELINE_DURABLE, baseline),
+                                                 ("sequential", SEQUENTIAL_SUBJECT, SEQUENTIAL_DURABLE, sequential),
                                                  ("notify", "cases.accepted", SERVICE_DURABLE, service)):
                 before, store_before = _cpu_s(proc.pid), _cpu_s(store.process.pid)
                 rates[name].append(await _burst(js, subject, durable, f"{name}{r}", args.events))
                 cpu[name] += _cpu_s(proc.pid) - before
                 cpu[f"store ({name})"] += _cpu_s(store.process.pid) - store_before
         base, svc = statistics.median(rates["baseline"]), statistics.median(rates["notify"])
+        seq = statistics.median(rates["sequential"])
         print(f"scheduling  cases.accepted (1 party), {args.events} events x {args.rounds} rounds")
         rounds = {k: [round(x) for x in v] for k, v in rates.items()}
-        print(f"  baseline (consume, 1 insert, ack)   {base:8.0f} events/s   rounds {rounds['baseline']}")
-        print(f"  notify  (record + callback + event) {svc:8.0f} events/s   rounds {rounds['notify']}"
-              f"   {svc / base:.0%} of the baseline")
+        print(f"  baseline (consume loop, 1 insert, ack)    {base:8.0f} events/s   rounds {rounds['baseline']}")
+        print(f"  bare sequential (insert, ack, publish)    {seq:8.0f} events/s   rounds {rounds['sequential']}")
+        print(f"  notify  (record + callback + event)       {svc:8.0f} events/s   rounds {rounds['notify']}"
+              f"   {svc / base:.0%} of the baseline, {svc / seq:.2f}x the bare sequential loop (target >= 0.9x)")
         per = 1000 / (args.events * args.rounds)
         print("  CPU ms per event: " + ", ".join(f"{k} {v * per:.2f}" for k, v in cpu.items()))
         baseline.terminate()
+        sequential.terminate()
+        if args.scheduling_only:
+            await nc.close()
+            return
 
         # 2. pending callbacks: memory and one sweep tick
         db = mongo.database(client, SERVICE_DB)
@@ -303,5 +319,6 @@ if __name__ == "__main__":
     parser.add_argument("--sample-due", type=int, default=200)
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--due-rounds", type=int, default=3)
+    parser.add_argument("--scheduling-only", action="store_true", help="part 1 only")
     parser.add_argument("--lead-s", type=float, default=20.0, help="how far ahead the 10,000 are inserted")
     asyncio.run(main(parser.parse_args()))

@@ -7,6 +7,11 @@
                               -> nak with a growing delay
 - still failing at max_deliver -> dead-letter with the last error, then term
 
+JetStream hands a message to another fetcher (another replica) when it is not acknowledged within
+the consumer's `ack_wait_s`; a message handled longer than a third of it is kept with in-progress
+signals, so a short `ack_wait_s` (seconds for alerts) costs nothing while the replica lives, and a
+message held by a replica that died is handed on within that time.
+
 A consumer is declared from its contract: the subject is the model's (`AlertClosed.subject`), and
 the handler gets the validated event.
 """
@@ -27,6 +32,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from common import metrics, tracing
@@ -58,6 +64,8 @@ class Consumer(Generic[E]):
     durable: str
     model: type[E]
     handler: Callable[[E, Delivery], Awaitable[None]]
+    #: how long a message waits for its acknowledgement before JetStream hands it to another fetcher;
+    #: a service's `ack_wait_s` setting (by durable name) overrides it
     ack_wait_s: float = 30.0
     #: only where a bench or test feeds the model from another subject
     subject_override: str | None = None
@@ -89,6 +97,32 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+class _InProgress:
+    """Tells JetStream every `every_s` that a message is still being handled (a timer, no task, while it is quick)."""
+
+    def __init__(self, msg: Msg, every_s: float) -> None:
+        self._msg = msg
+        self._every_s = every_s
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = self._loop.call_later(every_s, self._signal)
+        self._sending: asyncio.Task[None] | None = None
+
+    def _signal(self) -> None:
+        self._sending = self._loop.create_task(self._send())
+        self._timer = self._loop.call_later(self._every_s, self._signal)
+
+    async def _send(self) -> None:
+        try:
+            await self._msg.in_progress()
+        except Exception as exc:  # the broker away: the message may be redelivered, which the handlers allow
+            log.warning("message.in_progress_failed", error=repr(exc))
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 class ConsumeLoop:
     """Runs one Consumer until `stop` is set, finishing the messages in hand."""
 
@@ -101,6 +135,7 @@ class ConsumeLoop:
         batch: int = 64,
         concurrency: int = 32,
         max_deliver: int = 8,
+        ack_wait_s: float | None = None,
     ) -> None:
         self._js = js
         self._publisher = publisher
@@ -108,19 +143,24 @@ class ConsumeLoop:
         self._batch = batch
         self._concurrency = concurrency
         self._max_deliver = max_deliver
+        self._ack_wait_s = ack_wait_s or consumer.ack_wait_s
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(
             durable_name=self._c.durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=self._c.ack_wait_s,
+            ack_wait=self._ack_wait_s,
             max_deliver=self._max_deliver,
             max_ack_pending=max(1000, self._batch * 4),
         )
-        return await self._js.pull_subscribe(
-            self._c.subject, durable=self._c.durable, stream=stream_for(self._c.subject), config=config
-        )
+        stream = stream_for(self._c.subject)
+        with contextlib.suppress(NotFoundError):  # new: pull_subscribe creates it with this config
+            info = await self._js.consumer_info(stream, self._c.durable)
+            if info.config.ack_wait != config.ack_wait:  # changed since the consumer was created: update it
+                await self._js.add_consumer(stream, config=config)
+                log.info("consumer.updated", consumer=self._c.durable, ack_wait_s=config.ack_wait)
+        return await self._js.pull_subscribe(self._c.subject, durable=self._c.durable, stream=stream, config=config)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch while there is room: up to `concurrency` messages in hand, each handled on its own."""
@@ -177,11 +217,16 @@ class ConsumeLoop:
             num_delivered=meta.num_delivered,
         )
         started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(
-            subject=delivery.subject, stream_seq=delivery.stream_seq, msg_id=delivery.msg_id, consumer=self._c.durable
-        ), tracing.consuming(msg.headers, delivery.subject, self._c.durable, delivery.msg_id) as span:
-            outcome = await self._process(msg, delivery)
-            span.set_attribute("fengqiao.outcome", outcome)
+        keep = _InProgress(msg, self._ack_wait_s / 3)
+        try:
+            with structlog.contextvars.bound_contextvars(
+                subject=delivery.subject, stream_seq=delivery.stream_seq, msg_id=delivery.msg_id,
+                consumer=self._c.durable,
+            ), tracing.consuming(msg.headers, delivery.subject, self._c.durable, delivery.msg_id) as span:
+                outcome = await self._process(msg, delivery)
+                span.set_attribute("fengqiao.outcome", outcome)
+        finally:
+            keep.cancel()
         metrics.MESSAGES.labels(self._c.durable, outcome).inc()
         metrics.MESSAGE_SECONDS.labels(self._c.durable).observe(time.perf_counter() - started)
 

@@ -1,7 +1,7 @@
 """In-memory stand-ins for the broker side of a service, for use-case tests without servers.
 
 The repository's is `common.repository.InMemoryRepository`, the clock's `common.clock.FakeClock`,
-the SMS gateway's `common.sms.InMemorySmsGateway`.
+the SMS gateway's `notify.sms.adapters.port.InMemorySmsGateway`.
 """
 
 from __future__ import annotations

@@ -10,15 +10,16 @@ queries need (deadlines as epoch ms, keys of an index) — and adds its queries 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from motor.motor_asyncio import AsyncIOMotorCollection
-from pymongo import ASCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, IndexModel, InsertOne, ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from common.mongo import refused_by_id
 from common.outbox import Events, new_entries
@@ -127,8 +128,10 @@ class MongoRepository(Generic[A]):
         self.collection = collection
         self.codec = codec
         self.name = collection.name
+        #: the writes of concurrent handlers (a fetched batch's) go to the store together
+        self._writes = WriteGroup(collection)
         #: how a new document is inserted (e.g. a group commit of concurrent inserts)
-        self._insert = insert or collection.insert_one
+        self._insert = insert or self._writes.insert
         #: what a refused write means when another unique index than the id's refused it
         self._refusal = refusal
 
@@ -155,25 +158,29 @@ class MongoRepository(Generic[A]):
         outbox = {**stored.outbox, **new_entries(events, expected + 1)}
         doc = _document(self, aggregate, expected + 1, outbox, datetime.now(UTC))
         try:
-            result = await self.collection.replace_one({"_id": doc["_id"], "version": expected}, doc)
+            await self._writes.replace(doc, expected)
         except DuplicateKeyError as exc:
-            raise self._refused(aggregate, exc) from exc
-        if result.matched_count != 1:
-            raise VersionConflict(doc["_id"])
+            if not refused_by_id(exc) and await self._still_at(doc["_id"], expected):
+                raise self._refused(aggregate, exc) from exc  # another unique key of the new state is taken
+            # saved by someone else since it was loaded: the upsert's insert was refused (on the id, or on
+            # another unique key the store checked first)
+            raise VersionConflict(doc["_id"]) from exc
         aggregate.version = expected + 1
         return _stored(self, doc)
 
+    async def _still_at(self, ident: str, version: int) -> bool:
+        return await self.collection.find_one({"_id": ident, "version": version}, {"_id": 1}) is not None
+
     async def unstage(self, ident: str, keys: Iterable[str], version: int, *, all_of_them: bool) -> None:
         removed = {f"outbox.{k}": "" for k in keys}
+        ops = []
         if all_of_them:
             # nothing is staged without a new version: at `version` the outbox held only what was published
-            cleared = await self.collection.update_one(
-                {"_id": ident, "version": version}, {"$set": {"outbox": {}}, "$unset": {"outbox_ms": ""}}
-            )
-            if cleared.matched_count == 1:
-                return
-        if removed:  # saved again meanwhile, or some are still waiting: remove just these
-            await self.collection.update_one({"_id": ident}, {"$unset": removed})
+            ops.append(Write("update", {"_id": ident, "version": version},
+                             {"$set": {"outbox": {}}, "$unset": {"outbox_ms": ""}}))
+        if removed:  # saved again meanwhile, or some are still waiting: remove just these (a no-op if cleared)
+            ops.append(Write("update", {"_id": ident}, {"$unset": removed}))
+        await asyncio.gather(*(self._writes.write(op) for op in ops))
 
     async def leftovers(self, older_than: datetime, limit: int) -> list[Leftover]:
         cursor = self.collection.find(
@@ -240,3 +247,110 @@ class InMemoryRepository(Generic[A]):
 
 #: how long the relay leaves a freshly staged outbox to the save that staged it
 RELAY_GRACE = timedelta(seconds=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One write of a group: an insert of `doc`, or a replace or update of the document `query` finds."""
+
+    kind: Literal["insert", "replace", "update"]
+    query: dict[str, Any] | None
+    doc: dict[str, Any]
+
+    def bulk(self) -> InsertOne | ReplaceOne | UpdateOne:
+        if self.kind == "insert":
+            return InsertOne(self.doc)
+        if self.kind == "replace":
+            return ReplaceOne(self.query, self.doc, upsert=True)
+        return UpdateOne(self.query, self.doc)
+
+    async def alone(self, collection: AsyncIOMotorCollection) -> None:
+        if self.kind == "insert":
+            await collection.insert_one(self.doc)
+        elif self.kind == "replace":
+            await collection.replace_one(self.query, self.doc, upsert=True)
+        else:
+            await collection.update_one(self.query, self.doc)
+
+
+class WriteGroup:
+    """The writes of concurrent handlers to one collection, sent as one unordered bulk write (a group commit).
+
+    The consume loop handles a fetched batch's messages at once, so their saves meet here: the first
+    write goes at once, and the ones asked for while it is written go together next. Each caller still
+    learns the fate of its own write: a save is guarded by its version (`_id` and the version loaded;
+    upserted, so that a version saved meanwhile is refused on the id, per write, as a duplicate key —
+    aggregates are never deleted), and a refused or failed write raises for that caller only. A failure
+    of the whole group that is not the store being away (a document the driver refuses) sends each write
+    alone, so only the bad one fails.
+    """
+
+    def __init__(self, collection: AsyncIOMotorCollection, max_batch: int = 256) -> None:
+        self._collection = collection
+        self._max_batch = max_batch
+        self._pending: list[tuple[Write, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def insert(self, doc: dict[str, Any]) -> None:
+        """Insert `doc`; DuplicateKeyError (with the store's details) as insert_one would."""
+        await self.write(Write("insert", None, doc))
+
+    async def replace(self, doc: dict[str, Any], expected: int) -> None:
+        """Replace the document at version `expected` with `doc`; DuplicateKeyError on `_id` if it is not there."""
+        await self.write(Write("replace", {"_id": doc["_id"], "version": expected}, doc))
+
+    async def write(self, write: Write) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((write, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await future
+
+    async def _write(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0)  # let the handlers running now join this write
+            group, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            try:
+                errors = await self._send([w for w, _ in group])
+            except Exception as exc:
+                if len(group) == 1 or isinstance(exc, ConnectionFailure):
+                    for _, future in group:
+                        _settle(future, exc)
+                    continue
+                errors = {}
+                for i, (write, _) in enumerate(group):  # one bad write: find it, write the others
+                    try:
+                        if refused := (await self._send([write])).get(0):
+                            errors[i] = refused
+                    except Exception as alone:
+                        errors[i] = alone
+            for index, (_, future) in enumerate(group):
+                _settle(future, errors.get(index))
+
+    async def _send(self, writes: list[Write]) -> dict[int, Exception]:
+        """Each refused write's error, by its place in `writes`."""
+        try:
+            if len(writes) == 1:  # alone: the plain call is quicker than a bulk write of one
+                await writes[0].alone(self._collection)
+            else:
+                await self._collection.bulk_write([w.bulk() for w in writes], ordered=False)
+        except DuplicateKeyError as exc:
+            return {0: exc}
+        except BulkWriteError as exc:
+            return {e["index"]: _write_error(e) for e in exc.details.get("writeErrors", [])}
+        return {}
+
+
+def _write_error(error: Mapping[str, Any]) -> Exception:
+    code = error.get("code")
+    kind = DuplicateKeyError if code == 11000 else OperationFailure
+    return kind(error.get("errmsg", "write failed"), code, dict(error))
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

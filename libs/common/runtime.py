@@ -209,6 +209,7 @@ async def run_parts(runtime: Runtime, parts: ServiceParts, stop: asyncio.Event) 
             ConsumeLoop(
                 runtime.js, runtime.publisher, c, batch=settings.consumer_batch,
                 concurrency=settings.consumer_concurrency, max_deliver=settings.max_deliver,
+                ack_wait_s=settings.ack_wait_s.get(c.durable),
             ).run(stop),
             name=f"consumer:{c.durable}",
         )

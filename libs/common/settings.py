@@ -77,6 +77,12 @@ class ServiceSettings(BaseSettings):
     consumer_concurrency: int = Field(
         default=32, ge=1, le=1000, description="Messages in hand at once per consumer."
     )
+    ack_wait_s: dict[str, float] = Field(
+        default_factory=dict,
+        description="JSON: consumer (durable name) -> seconds JetStream waits for a message's acknowledgement "
+        "before handing it to another replica; a consumer not named keeps its own (a few seconds for alerts, "
+        "30 s for the others). In-progress signals keep a message that takes longer.",
+    )
     max_deliver: int = Field(
         default=8, ge=2, description="Deliveries before a failing message goes to its dead-letter subject."
     )

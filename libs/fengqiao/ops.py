@@ -143,7 +143,8 @@ async def _init_service(name: str, nats_url: str | None, mongo_url: str | None, 
         durables = []
         for consumer in parts.consumers:
             loop = ConsumeLoop(runtime.js, runtime.publisher, consumer, batch=settings.consumer_batch,
-                               concurrency=settings.consumer_concurrency, max_deliver=settings.max_deliver)
+                               concurrency=settings.consumer_concurrency, max_deliver=settings.max_deliver,
+                               ack_wait_s=settings.ack_wait_s.get(consumer.durable))
             sub = await loop.subscribe()
             await sub.unsubscribe()  # the durable consumer stays; only this fetcher goes
             durables.append(consumer.durable)

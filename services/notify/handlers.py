@@ -27,6 +27,7 @@ from notify.adapters.store import CallbackQuery, Callbacks, CaseRecord
 from notify.domain import Callback, CallbackRefused, CallbackRules, CasePlan, SendPolicy, StationContact
 from notify.domain import events as ev
 from notify.settings import NotifySettings
+from notify.sms.handlers import Sms
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +59,8 @@ class Notify:
     callbacks: Callbacks
     cases: Repository[CaseRecord]
     rules: CallbackRules = field(default=None)  # type: ignore[assignment]  # None: from the settings
+    #: the SMS gateway feature (`notify.sms`); bootstrap wires it, callback-only tests may leave it out
+    sms: Sms = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.rules = self.rules or callback_rules(self.settings)

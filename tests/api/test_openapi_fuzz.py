@@ -35,14 +35,11 @@ from mediation.adapters.store import InMemoryDisputes, InMemoryRequestIds
 from mediation.entrypoints.api import router as mediation_router
 from mediation.handlers import Mediation
 from mediation.settings import MediationSettings
-from notify.adapters.store import InMemoryCallbacks, memory_cases
+from notify.bootstrap import wire_in_memory as notify_in_memory
 from notify.entrypoints.api import router as notify_router
-from notify.handlers import Notify
 from notify.settings import NotifySettings
-from notify.sms.api import router as sms_router
-from notify.sms.gateways.embedded import EmbeddedGateway, InMemoryRecords
-from notify.sms.handlers import Sms
-from notify.sms.store import InMemoryDailyCounters, InMemoryInbound, InMemoryMessages, InMemoryOptOuts, InMemoryStrays
+from notify.sms.adapters.embedded import EmbeddedGateway, InMemoryRecords
+from notify.sms.entrypoints.api import router as sms_router
 from rating.entrypoints.api import router as rating_router
 from tests.support import row_grid
 from tests.unit.rating.conftest import START, wired
@@ -100,13 +97,9 @@ def test_dispatch_answers_every_request_within_its_documented_contract(case) -> 
 
 def _notify_app():
     clock, settings = FakeClock(), NotifySettings(environment="test")
-    n = Notify(settings, clock, FakePublisher(), InMemoryCallbacks(), memory_cases())
-    sms = Sms(settings, clock, FakePublisher(), InMemoryMessages(), InMemoryInbound(), InMemoryDailyCounters(),
-              InMemoryOptOuts(), InMemoryStrays(),
-              EmbeddedGateway(InMemoryRecords(), clock, receipt_delay=timedelta(seconds=2)))
-    app = create_app("notify", settings, {}, context=n, routers=(notify_router, sms_router))
-    app.state.sms = sms
-    return app
+    n = notify_in_memory(settings, clock, gateway=EmbeddedGateway(InMemoryRecords(), clock,
+                                                                   receipt_delay=timedelta(seconds=2)))
+    return create_app("notify", settings, {}, context=n, routers=(notify_router, sms_router))
 
 
 notify = schemathesis.openapi.from_asgi("/openapi.json", _notify_app())

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from common.domain import ID_PATTERN
 
@@ -27,6 +28,20 @@ Identifier = Annotated[
     Field(min_length=1, max_length=64, pattern=ID_PATTERN,
           description="Letters, digits and . _ : - (starting with a letter or digit), at most 64 characters."),
 ]
+
+#: every time an event carries lies in this range (a year 0001 or 9999 is a publisher's bug, refused at once)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+Moment = Annotated[
+    AwareDatetime,
+    Field(ge=EARLIEST, lt=LATEST, description="An ISO 8601 time with an offset, from 2000-01-01 to before 2100-01-01.",
+          json_schema_extra={"formatMinimum": "2000-01-01T00:00:00Z",
+                             "formatExclusiveMaximum": "2100-01-01T00:00:00Z"}),
+]
+#: an ISO week as the reports name it, ASCII digits only (2026-W49)
+WEEK_PATTERN = r"^[0-9]{4}-W[0-9]{2}$"
+#: a free text an event carries (an opinion, a comment, a reason)
+MAX_TEXT = 2000
 
 
 class Event(BaseModel):

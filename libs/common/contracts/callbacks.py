@@ -7,16 +7,16 @@ local midnight that ends the last day: done in time iff done before it).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from common.contracts import subjects
-from common.contracts.base import Event, Identifier, Phone
+from common.contracts.base import MAX_TEXT, Event, Identifier, Moment, Phone
 
 Rule = Literal["unsolved_7d", "solved_3d"]
 Channel = Literal["phone", "visit", "sms"]
+Level = Literal["satisfied", "basically", "dissatisfied"]
 
 
 class _CallbackFact(Event):
@@ -25,12 +25,12 @@ class _CallbackFact(Event):
     callback_id: Identifier
     case_id: Identifier
     party_id: Identifier
-    at: AwareDatetime
+    at: Moment
 
 
 class _Responsible(_CallbackFact):
-    officer_id: str | None = Field(default=None, description="The responsible officer (承办民警), when known.")
-    unit_id: str | None = None
+    officer_id: Identifier | None = Field(default=None, description="The responsible officer (承办民警), when known.")
+    unit_id: Identifier | None = None
 
 
 class CallbackScheduled(_Responsible):
@@ -39,8 +39,8 @@ class CallbackScheduled(_Responsible):
     subject: ClassVar[str] = subjects.CALLBACKS_SCHEDULED
 
     rule: Rule
-    due_at: datetime = Field(description="Exclusive: the end (local midnight) of the last day.")
-    send_at: datetime | None = Field(default=None, description="The first SMS; null when it opened manual or overdue.")
+    due_at: Moment = Field(description="Exclusive: the end (local midnight) of the last day.")
+    send_at: Moment | None = Field(default=None, description="The first SMS; null when it opened manual or overdue.")
 
 
 class CallbackSent(_CallbackFact):
@@ -67,7 +67,7 @@ class CallbackManual(_Responsible):
     subject: ClassVar[str] = subjects.CALLBACKS_MANUAL
 
     reason: str = Field(max_length=1000)
-    due_at: datetime
+    due_at: Moment
 
 
 class CallbackCompleted(_Responsible):
@@ -78,10 +78,16 @@ class CallbackCompleted(_Responsible):
     rule: Rule
     channel: Channel
     reached: bool
-    opinion: str = Field(default="", max_length=2000)
+    opinion: str = Field(default="", max_length=MAX_TEXT)
     completed_by: str = Field(max_length=64)
     late: bool = Field(description="Done at or after the deadline.")
-    phone: Phone | None = Field(default=None, description="The party's phone: rating asks how the callback went.")
+    phone: Phone | None = Field(default=None, description="The party's phone: rating asks how the callback went "
+                                                          "when the callback has no level.")
+    level: Level | None = Field(
+        default=None, description="The party's view: the answer to the callback SMS (channel sms) or what the "
+                                  "officer recorded (phone, visit). It is the rating of this callback: rating records "
+                                  "it and asks nothing more.")
+    objection: bool = Field(default=False, description="The party objects (异议): an explanation task is open.")
 
 
 class CallbackOverdue(_Responsible):
@@ -90,7 +96,7 @@ class CallbackOverdue(_Responsible):
     subject: ClassVar[str] = subjects.CALLBACKS_OVERDUE
 
     rule: Rule
-    due_at: datetime
+    due_at: Moment
 
 
 class CallbackSuperseded(_CallbackFact):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from common.contracts import subjects
 from common.contracts.alerts import Party
-from common.contracts.base import Event, Identifier
+from common.contracts.base import Event, Identifier, Moment
+
+#: the most parties one case event names (a case with more is split by the publisher)
+MAX_PARTIES = 50
 
 
 class CaseAccepted(Event):
@@ -19,10 +22,10 @@ class CaseAccepted(Event):
 
     case_id: Identifier
     kind: Literal["criminal", "administrative"]
-    accepted_at: AwareDatetime
-    officer_id: str
-    unit_id: str | None = None
-    parties: list[Party] = Field(min_length=1)
+    accepted_at: Moment
+    officer_id: Identifier = Field(description="The responsible officer (承办民警).")
+    unit_id: Identifier | None = None
+    parties: list[Party] = Field(min_length=1, max_length=MAX_PARTIES)
 
 
 class CaseSolved(Event):
@@ -32,5 +35,5 @@ class CaseSolved(Event):
     key: ClassVar[str] = "case_id"
 
     case_id: Identifier
-    solved_at: AwareDatetime
-    parties: list[Party] = Field(min_length=1)
+    solved_at: Moment
+    parties: list[Party] = Field(min_length=1, max_length=MAX_PARTIES)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from common.contracts import subjects
-from common.contracts.base import Event, Identifier, Phone
+from common.contracts.base import WEEK_PATTERN, Event, Identifier, Moment, Phone
 
 
 class RatingRequested(Event):
@@ -17,14 +17,14 @@ class RatingRequested(Event):
     request_id: Identifier
     subject_type: Literal["alert", "service", "callback"]
     subject_id: Identifier
-    officer_id: str
-    unit_id: str | None = None
+    officer_id: Identifier
+    unit_id: Identifier | None = None
     phone: Phone
-    requested_at: AwareDatetime
+    requested_at: Moment
 
 
 #: an officer's or unit's id as other systems send it (`RatingRequested.officer_id` is free text)
-StaffRef = Annotated[str, Field(min_length=1, max_length=64)]
+StaffRef = Identifier
 Level = Literal["satisfied", "basically", "dissatisfied"]
 Channel = Literal["sms", "phone", "on_site"]
 SubjectType = Literal["alert", "service", "callback"]
@@ -35,7 +35,7 @@ class _Attributed(Event):
 
     officer_id: StaffRef | None = None
     unit_id: StaffRef | None = None
-    at: AwareDatetime
+    at: Moment
 
 
 class _Rated(_Attributed):
@@ -54,8 +54,8 @@ class RatingSurveySent(_Rated):
     survey_id: Identifier
     sms_id: Identifier
     code: str = Field(max_length=8, description="The short code a reply may carry to name this survey.")
-    expires_at: AwareDatetime = Field(description="Unanswered by then (72 h after sending), the survey expires.")
-    week: str = Field(pattern=r"^\d{4}-W\d{2}$", description="ISO week of sending, station zone.")
+    expires_at: Moment = Field(description="Unanswered by then (72 h after sending), the survey expires.")
+    week: str = Field(pattern=WEEK_PATTERN, description="ISO week of sending, station zone.")
 
 
 class RatingReceived(_Rated):
@@ -68,7 +68,7 @@ class RatingReceived(_Rated):
     channel: Channel
     level: Level
     comment: str = Field(default="", max_length=500)
-    week: str = Field(pattern=r"^\d{4}-W\d{2}$", description="ISO week of the rating, station zone.")
+    week: str = Field(pattern=WEEK_PATTERN, description="ISO week of the rating, station zone.")
     survey_id: Identifier | None = Field(default=None, description="The survey an SMS rating answers.")
     entered_by: StaffRef | None = Field(default=None, description="Who entered a phone or on-site rating.")
 
@@ -83,7 +83,7 @@ class RatingDissatisfied(_Rated):
     channel: Channel
     comment: str = Field(default="", max_length=500)
     followup_id: Identifier
-    followup_due_at: AwareDatetime
+    followup_due_at: Moment
 
 
 class RatingFollowupOverdue(_Attributed):
@@ -95,5 +95,5 @@ class RatingFollowupOverdue(_Attributed):
     followup_id: Identifier
     rating_id: Identifier
     channel: Channel
-    week: str = Field(pattern=r"^\d{4}-W\d{2}$", description="ISO week of the rating, where the report counts it.")
-    due_at: AwareDatetime
+    week: str = Field(pattern=WEEK_PATTERN, description="ISO week of the rating, where the report counts it.")
+    due_at: Moment

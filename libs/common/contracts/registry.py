@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.contracts import alerts, callbacks, cases, deadletter, disputes, ratings, sms
+from common.contracts import alerts, callbacks, cases, deadletter, disputes, objections, ratings, sms
 from common.contracts.base import Event
 
 #: every public event, in the order docs/events.md lists them
@@ -40,9 +40,16 @@ CONTRACTS: tuple[type[Event], ...] = (
     callbacks.CallbackCompleted,
     callbacks.CallbackOverdue,
     callbacks.CallbackSuperseded,
+    objections.ObjectionOpened,
+    objections.ObjectionExplained,
+    objections.ObjectionEscalated,
     sms.SmsSendRequested,
     sms.SmsInbound,
+    sms.SmsAnsweredNotify,
+    sms.SmsAnsweredRating,
     sms.SmsDelivery,
+    sms.SmsDeliveryNotify,
+    sms.SmsDeliveryRating,
     deadletter.DeadLetter,
 )
 

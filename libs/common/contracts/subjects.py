@@ -43,11 +43,23 @@ CALLBACKS_MANUAL = "callbacks.manual"
 CALLBACKS_COMPLETED = "callbacks.completed"
 CALLBACKS_OVERDUE = "callbacks.overdue"
 CALLBACKS_SUPERSEDED = "callbacks.superseded"
+#: a party objects to a callback (异议): the officer explains (说理式执法), or leadership takes it
+CALLBACKS_OBJECTION_OPENED = "callbacks.objection_opened"
+CALLBACKS_OBJECTION_EXPLAINED = "callbacks.objection_explained"
+CALLBACKS_OBJECTION_ESCALATED = "callbacks.objection_escalated"
 
 # The SMS gateway (notify): a command in, facts out.
 SMS_SEND = "sms.send"
+#: every inbound SMS, for other systems: no service of ours reads it (the gateway tells owners their answers)
 SMS_INBOUND = "sms.inbound"
+#: receipts of SMS asked for by a requester that has no subject of its own (other systems)
 SMS_DELIVERY = "sms.delivery"
+#: an inbound SMS the gateway matched to a question, told to that question's owner only
+SMS_ANSWERED_NOTIFY = "sms.answered.notify"
+SMS_ANSWERED_RATING = "sms.answered.rating"
+#: what became of an SMS, told to the service that asked for it only
+SMS_DELIVERY_NOTIFY = "sms.delivery.notify"
+SMS_DELIVERY_RATING = "sms.delivery.rating"
 
 DEADLETTER_PREFIX = "deadletter"
 

@@ -14,4 +14,5 @@ def consumers(d: Dispatch) -> list[Consumer[Any]]:
     async def on_alert_received(event: AlertReceived, delivery: Delivery) -> None:
         await handlers.receive_alert(d, event)
 
-    return [Consumer("dispatch-alerts-received", AlertReceived, on_alert_received)]
+    # a few seconds: an alert held by a replica that died is placed by another at once (再快一秒)
+    return [Consumer("dispatch-alerts-received", AlertReceived, on_alert_received, ack_wait_s=5.0)]

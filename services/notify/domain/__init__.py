@@ -57,20 +57,16 @@ from notify.domain.model import (
     State,
     callback_id_for,
 )
-from notify.domain.optout import OPT_OUT_WORDS, is_opt_out, normalise_reply
-from notify.domain.rate_limit import DEFAULT_DAILY_LIMIT, day_key, local_day, may_send, sent_on_day
 from notify.domain.schedule import DEFAULT_RETRY_DELAYS, SendPolicy
 from notify.domain.sms_text import MAX_PARTS, StationContact, callback_text, sms_parts
 
 __all__ = [
     "CHANNELS",
-    "DEFAULT_DAILY_LIMIT",
     "DEFAULT_RETRY_DELAYS",
     "DEFAULT_ZONE",
     "MAX_PARTS",
     "NOT_BY_SMS",
     "OPEN_STATES",
-    "OPT_OUT_WORDS",
     "RULES",
     "SMS_REPLY",
     "RULE_DAYS",
@@ -110,22 +106,16 @@ __all__ = [
     "apply_reply",
     "callback_id_for",
     "callback_text",
-    "day_key",
     "deadline",
     "end_of_day",
     "extend_to_working_day",
     "failure_kind",
     "fire",
     "in_time",
-    "is_opt_out",
     "last_day",
-    "local_day",
-    "may_send",
-    "normalise_reply",
     "on_case_accepted",
     "on_case_solved",
     "parse_station_calendar",
-    "sent_on_day",
     "shown_due_at",
     "sms_id_for",
     "sms_parts",

@@ -31,8 +31,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from notify.domain.model import Callback
-from notify.domain.optout import is_opt_out
 from notify.domain.schedule import SendPolicy
+from notify.sms.domain.optout import is_opt_out
 
 #: failures that another SMS would meet again: the officer calls or visits instead
 NOT_BY_SMS = {

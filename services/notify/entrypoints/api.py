@@ -21,6 +21,7 @@ from common.timefmt import local
 from notify import domain, handlers
 from notify.adapters.store import CallbackQuery
 from notify.handlers import Notify
+from notify.sms.entrypoints.api import router as sms_router
 
 Reader = Annotated[Principal, Depends(require("viewer", "officer", "leadership", "duty_desk"))]
 Officer = Annotated[Principal, Depends(require("officer", "duty_desk"))]
@@ -115,9 +116,9 @@ async def complete(callback_id: Identifier, body: CompleteRequest, principal: Of
     return _view(n, callback, principal)
 
 
-def build_app(runtime: Runtime, n: Notify, routers: tuple[APIRouter, ...] = ()) -> FastAPI:
+def build_app(runtime: Runtime, n: Notify) -> FastAPI:
     return create_app(
-        "Fengqiao notify — 案件回访", runtime.settings, runtime.readiness(), context=n, routers=(router, *routers),
+        "Fengqiao notify — 案件回访", runtime.settings, runtime.readiness(), context=n, routers=(router, sms_router),
         description="Every party of a case called back within the 7-day (unsolved) and 3-day (solved) rules; "
         "the callback SMS through the station's gateway; overdue callbacks for station leadership.",
     )

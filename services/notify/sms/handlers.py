@@ -1,5 +1,10 @@
 """Use cases of the SMS gateway, one function each: a send command, a due send, a receipt, a reply.
 
+A send command that asks a question registers it (`domain.questions`); each reply is matched once to
+one open question of its phone and told to that question's owner only (`sms.answered.<owner>`), in
+the same write that keeps the reply; a reply that matches none is a stray, kept and listed. Receipts
+go to the requester only (`sms.delivery.<requester>`).
+
 Every outbound SMS of the platform arrives as `sms.send` and is stored under its `sms_id` (so a
 redelivery, a republish after JetStream's de-duplication window or a second replica sends it
 once), tried at `not_before` or at once, and each change of its state is told as `sms.delivery`
@@ -30,17 +35,17 @@ from prometheus_client import Counter
 
 from common.clock import Clock
 from common.contracts.base import ID_PATTERN, Event
-from common.contracts.sms import SmsDelivery, SmsInbound, SmsSendRequested
-from common.errors import Conflict, NotFound
+from common.contracts.sms import ANSWERED, DELIVERY, SmsDelivery, SmsInbound, SmsSendRequested
+from common.errors import Conflict, NotFound, Refused
 from common.outbox import RawPublisher
-from common.repository import Repository
-from common.sms import DeliveryReceipt, OutboundSms, SendResult, SmsGateway
 from common.unit_of_work import UnitOfWork
-from notify.domain.optout import is_opt_out
-from notify.domain.rate_limit import day_key
-from notify.sms.domain import InboundSms, OutboundMessage, RetryPolicy, station_phone
+from notify.sms.adapters.port import DeliveryReceipt, OutboundSms, SendResult, SmsGateway
+from notify.sms.adapters.store import COUNTER_KEPT, DailyCounters, Inbound, Messages, OptOuts, Questions, Strays
+from notify.sms.domain.messages import Answers, InboundSms, OutboundMessage, RetryPolicy, station_phone
+from notify.sms.domain.optout import is_opt_out
+from notify.sms.domain.questions import Question, choose
+from notify.sms.domain.rate_limit import day_key
 from notify.sms.settings import SmsGatewaySettings
-from notify.sms.store import COUNTER_KEPT, DailyCounters, Messages, OptOuts, Strays
 
 log = structlog.get_logger(__name__)
 
@@ -62,15 +67,17 @@ class Sms:
     clock: Clock
     publisher: RawPublisher
     messages: Messages
-    inbound: Repository[InboundSms]
+    inbound: Inbound
     counters: DailyCounters
     opt_outs: OptOuts
     strays: Strays
     gateway: SmsGateway
+    questions: Questions
 
     def __post_init__(self) -> None:
         self.uow = UnitOfWork(self.messages, self.publisher, delivery_events, kind="sms")
         self.inbound_uow = UnitOfWork(self.inbound, self.publisher, inbound_events, kind="inbound sms")
+        self.question_uow = UnitOfWork(self.questions, self.publisher, lambda _: [], kind="question")
         s = self.settings
         self.policy = RetryPolicy(
             first_delay=timedelta(seconds=s.sms_retry_first_s), longest_delay=timedelta(seconds=s.sms_retry_longest_s),
@@ -91,8 +98,10 @@ def delivery_msg_id(sms_id: str, status: str) -> str:
 
 
 def delivery_events(message: OutboundMessage) -> Staged:
+    """Each state entered, told to the requester only (`sms.delivery.<requester>`, else `sms.delivery`)."""
+    told = DELIVERY.get(message.requested_by, SmsDelivery)
     return [
-        (SmsDelivery(sms_id=message.sms_id, phone=message.phone, status=e.status, purpose=message.purpose,
+        (told(sms_id=message.sms_id, phone=message.phone, status=e.status, purpose=message.purpose,
                      requested_by=message.requested_by, ref=message.ref, at=e.at, detail=e.detail),
          delivery_msg_id(message.sms_id, e.status))
         for e in message.events
@@ -100,11 +109,21 @@ def delivery_events(message: OutboundMessage) -> Staged:
 
 
 def inbound_events(inbound: InboundSms) -> Staged:
-    if not inbound.events or inbound.phone is None:
+    """`sms.inbound` for other systems, and the answer to its owner alone."""
+    if inbound.phone is None:
         return []
-    event = SmsInbound(inbound_id=inbound.inbound_id, phone=inbound.phone, to=inbound.to, text=inbound.text,
-                       received_at=inbound.received_at, gateway=inbound.gateway)
-    return [(event, f"sms-inbound:{inbound.inbound_id}")]
+    staged: Staged = []
+    if "received" in inbound.events:
+        staged.append((SmsInbound(inbound_id=inbound.inbound_id, phone=inbound.phone, to=inbound.to,
+                                  text=inbound.text, received_at=inbound.received_at, gateway=inbound.gateway),
+                       f"sms-inbound:{inbound.inbound_id}"))
+    told = ANSWERED.get(inbound.owner or "")
+    if "answered" in inbound.events and told is not None:
+        staged.append((told(inbound_id=inbound.inbound_id, question_id=inbound.question_id, kind=inbound.kind,
+                            subject_id=inbound.subject_id, phone=inbound.phone, text=inbound.text,
+                            received_at=inbound.received_at, matched_by=inbound.matched_by, opt_out=inbound.opt_out),
+                       f"sms-answered:{inbound.inbound_id}"))
+    return staged
 
 
 # --- the send command ----------------------------------------------------------------------------
@@ -125,8 +144,22 @@ async def request_sms(s: Sms, command: SmsSendRequested) -> OutboundMessage:
         stored = await s.uow.get(command.sms_id)  # publishes what an earlier delivery left staged
         if (stored.phone, stored.text) != (phone, command.text):
             log.warning("sms.id_reused", sms_id=command.sms_id, detail="kept the first request under this sms_id")
+    if command.question is not None:
+        await _ask(s, command, phone, asked_at=message.next_try_at or s.clock.now())
     await send_if_due(s, command.sms_id)
     return await s.uow.get(command.sms_id)
+
+
+async def _ask(s: Sms, command: SmsSendRequested, phone: str, asked_at: datetime) -> None:
+    """The question the message asks, kept open for its answer; a re-prompt (a new sms_id) asks it again."""
+    q = command.question
+    assert q is not None
+    question = Question.asked(owner=q.owner, question_id=q.question_id, kind=q.kind, subject_id=q.subject_id,
+                              phone=phone, code=q.code, sms_id=command.sms_id, asked_at=asked_at,
+                              expires_at=q.expires_at)
+    if not await s.question_uow.add(question):
+        await s.question_uow.act(question.key, lambda stored: stored.ask_again(
+            sms_id=command.sms_id, asked_at=asked_at, expires_at=q.expires_at))
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -270,10 +303,11 @@ async def receive_inbound(
         return await s.inbound_uow.get(inbound_id)  # the gateway sent it again
     now = s.clock.now()
     phone = station_phone(sender)
-    matched = phone is not None and await s.messages.sent_to(phone)
     opt_out = phone is not None and is_opt_out(text)
+    answers = await _match(s, phone, text, inbound_id, now) if phone is not None else None
     reply = InboundSms.receive(inbound_id=inbound_id, phone=phone, sender=sender, to=to, text=text,
-                               received_at=now, gateway=gateway, matched=matched, opt_out=opt_out)
+                               received_at=now, gateway=gateway, opt_out=opt_out, answers=answers)
+    matched = answers is not None
     if opt_out and phone is not None:
         await s.opt_outs.add(phone, now, inbound_id)  # before the reply is stored: a retry repeats both
     if not await s.inbound_uow.add(reply):
@@ -286,7 +320,40 @@ async def receive_inbound(
         log.info("sms.inbound_unreadable_sender", inbound_id=inbound_id, sender=sender[:64])
     elif not matched:
         STRAYS.labels("inbound").inc()
-        log.info("sms.inbound_unknown_phone", inbound_id=inbound_id, phone=phone)
+        log.info("sms.inbound_stray", inbound_id=inbound_id, phone=phone)
     else:
-        log.info("sms.inbound", inbound_id=inbound_id, phone=phone)
+        log.info("sms.answered", inbound_id=inbound_id, phone=phone, owner=reply.owner, question_id=reply.question_id,
+                 matched_by=reply.matched_by)
     return reply
+
+
+#: how often a reply looks for its question again when another reply took the one it chose meanwhile
+MATCH_ATTEMPTS = 3
+
+
+async def _match(s: Sms, phone: str, text: str, inbound_id: str, now: datetime) -> Answers | None:
+    """The one open question the reply answers, taken for it (a version-checked save: two replies at
+    once never take one question), or None: a stray."""
+    for _ in range(MATCH_ATTEMPTS):
+        match = choose(await s.questions.of_phone(phone), text, now, inbound_id)
+        if match is None:
+            return None
+        taken = False
+
+        def take(question: Question) -> None:
+            nonlocal taken
+            taken = question.take(inbound_id, now)
+
+        try:
+            await s.question_uow.act(match.question.key, take)
+        except (Conflict, Refused, NotFound):
+            continue
+        if taken:
+            q = match.question
+            return Answers(q.owner, q.question_id, q.kind, q.subject_id, match.by)
+    return None
+
+
+async def list_inbound(s: Sms, *, matched: bool, limit: int) -> list[InboundSms]:
+    """The replies matched to a question, or the strays, newest first."""
+    return await s.inbound.listing(matched=matched, limit=limit)

@@ -11,10 +11,7 @@
   inclusive to 21:00 exclusive, station zone): due 22:30 goes at 08:00 next morning, due 07:59
   at 08:00 the same day, due 21:00 sharp at 08:00 next day.
 - A sent survey expires `expires_after` (default 72 h) after sending.
-- `short_code`: SHORT_CODE_LENGTH characters of `CODE_ALPHABET` (no 0/O, 1/I/L), a letter
-  first and a digit last (so a code never reads as a number or a word like TD), derived from the
-  survey id. Codes only tell apart the open surveys of one phone; two equal codes there (one
-  chance in ~190,000) fall back to "the most recent", see `matching.py`.
+- `short_code` (`common.replies`, shared with notify's callback questions): derived from the survey id.
 - `survey_text` / `reprompt_text`: the SMS, at most SMS_MAX_CHARS characters (two 70-character
   segments; the name is shortened with … to fit).
 """
@@ -28,16 +25,14 @@ from datetime import datetime, time, timedelta
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
-from rating.domain.reply import CODE_ALPHABET
+from common.replies import SHORT_CODE_LENGTH as SHORT_CODE_LENGTH
+from common.replies import short_code as short_code
 
 SubjectType = Literal["alert", "service", "callback"]
 SUBJECT_TYPES: tuple[SubjectType, ...] = get_args(SubjectType)
 SUBJECT_LABELS: dict[str, str] = {"alert": "处警", "service": "窗口服务", "callback": "案件回访"}
 Suppression = Literal["opted_out", "stale", "cooldown"]
-SHORT_CODE_LENGTH = 4
 SMS_MAX_CHARS = 134  # two concatenated segments of 67 UCS-2 characters
-_LETTERS = "".join(ch for ch in CODE_ALPHABET if ch.isalpha())
-_DIGITS = "".join(ch for ch in CODE_ALPHABET if ch.isdigit())
 
 
 @dataclass(frozen=True)
@@ -79,19 +74,6 @@ def survey_id(subject_type: str, subject_id: str, phone: str) -> str:
         raise ValueError("a survey needs a subject_id and a phone with digits")
     key = "\x1f".join((subject_type, subject_id, normalize_phone(phone)))
     return "sv-" + hashlib.sha256(key.encode()).hexdigest()[:24]
-
-
-def short_code(survey_id: str, length: int = SHORT_CODE_LENGTH) -> str:
-    if length not in (3, 4):
-        raise ValueError("a short code has 3 or 4 characters")
-    number = int.from_bytes(hashlib.sha256(survey_id.encode()).digest()[:8], "big")
-    number, first = divmod(number, len(_LETTERS))
-    number, last = divmod(number, len(_DIGITS))
-    middle = ""
-    for _ in range(length - 2):
-        number, index = divmod(number, len(CODE_ALPHABET))
-        middle += CODE_ALPHABET[index]
-    return _LETTERS[first] + middle + _DIGITS[last]
 
 
 def send_time(due: datetime, policy: SurveyPolicy = DEFAULT_POLICY) -> datetime:

@@ -15,6 +15,6 @@ def gateway(nc):
     async def report(send: dict, status: str, detail: str = "", at: str = "2026-11-20T10:00:05+08:00") -> None:
         body = {"sms_id": send["sms_id"], "phone": send["phone"], "status": status, "purpose": send["purpose"],
                 "requested_by": send["requested_by"], "ref": send["ref"], "at": at, "detail": detail}
-        await publish(nc, "sms.delivery", body, f"{send['sms_id']}/{status}")
+        await publish(nc, "sms.delivery.notify", body, f"{send['sms_id']}/{status}")
 
     return report

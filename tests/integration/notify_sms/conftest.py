@@ -1,9 +1,5 @@
-"""The SMS gateway part run as a service in this process, on the real nats-server and nx-27017.
-
-Until notify's bootstrap wires it, the part is assembled here the way the bootstrap will
-(`notify.sms.wiring` says how): its routers in an app, `app.state.sms` set, its consumers and
-sweeps run by `common.runtime.run_parts`.
-"""
+"""notify (its SMS gateway feature under test) run as a service in this process, on the real nats-server
+and nx-27017: `notify.bootstrap.build`'s parts run by `common.runtime.run_parts`."""
 
 from __future__ import annotations
 
@@ -17,12 +13,11 @@ import httpx
 import pytest
 import uvicorn
 
-from common.http import create_app
-from common.runtime import Runtime, ServiceParts, connected, run_parts
+from common.runtime import Runtime, connected, run_parts
 from common.settings import DEVELOPMENT_TOKEN
+from notify.bootstrap import build
 from notify.settings import NotifySettings
 from notify.sms.handlers import Sms
-from notify.sms.wiring import build_sms
 
 
 @dataclass
@@ -44,15 +39,13 @@ def run_sms(nats_server, store_server, db_name):
                     "http_host": "127.0.0.1", "http_port": http_port or 0}
         settings = NotifySettings(**{**defaults, **overrides})
         async with connected("notify", settings) as runtime:
-            parts = await build_sms(runtime)
+            parts = await build(runtime)
             for hook in parts.on_start:
                 await hook()
-            app = create_app("Fengqiao notify (SMS gateway)", settings, runtime.readiness(),
-                             routers=tuple(parts.routers))
-            app.state.sms = parts.context
-            service = ServiceParts(app=app, consumers=parts.consumers, periodic=parts.periodic, context=parts.context)
+            app = parts.app
+            sms = parts.context.sms
             stop = asyncio.Event()
-            task = asyncio.create_task(run_parts(runtime, service, stop))
+            task = asyncio.create_task(run_parts(runtime, parts, stop))
             server = None
             if http_port is not None:  # Kannel calls back over real HTTP
                 server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=http_port, log_config=None,
@@ -62,14 +55,14 @@ def run_sms(nats_server, store_server, db_name):
             async with httpx.AsyncClient(transport=transport, base_url="http://test",
                                          headers={"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}) as http:
                 try:
-                    yield RunningSms(runtime, parts.context, http)
+                    yield RunningSms(runtime, sms, http)
                 finally:
                     stop.set()
                     await task
                     if server is not None:
                         server.should_exit = True
                         await serving
-                    close = getattr(parts.context.gateway, "aclose", None)
+                    close = getattr(sms.gateway, "aclose", None)
                     if close is not None:
                         await close()
 

@@ -11,10 +11,10 @@ from tests.support import Recorder
 
 def told(recorder: Recorder, sms_id: str) -> list[str]:
     """The states told of one message, in order, once each."""
-    seen = {m: b["status"] for s, b, m in recorder.messages if s == "sms.delivery" and b["sms_id"] == sms_id}
+    seen = {m: b["status"] for s, b, m in recorder.messages if s.startswith("sms.delivery") and b["sms_id"] == sms_id}
     return list(seen.values())
 
 
 def facts(recorder: Recorder, status: str) -> dict[str, dict]:
     """The facts of one status, by msg id."""
-    return {m: b for s, b, m in recorder.messages if s == "sms.delivery" and b["status"] == status}
+    return {m: b for s, b, m in recorder.messages if s.startswith("sms.delivery") and b["status"] == status}

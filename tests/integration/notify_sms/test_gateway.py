@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notify.domain.rate_limit import day_key
 from notify.sms import handlers
+from notify.sms.domain.rate_limit import day_key
 from tests.integration.notify_sms.facts import facts, told
 from tests.support import Recorder, eventually, publish
 
@@ -29,11 +29,11 @@ async def in_state(svc, sms_id: str, state: str) -> bool:
 
 
 async def test_a_send_command_is_sent_delivered_and_told(run_sms, nc):
-    recorder = await Recorder().start(nc, "sms.delivery")
+    recorder = await Recorder().start(nc, "sms.delivery.rating")
     async with run_sms() as svc:
         await publish(nc, "sms.send", command("S-1"), "S-1")
         await eventually(lambda: told(recorder, "S-1") == ["sent", "delivered"])
-        delivered = recorder.on("sms.delivery", status="delivered")[0]
+        delivered = recorder.on("sms.delivery.rating", status="delivered")[0]
         assert (delivered["purpose"], delivered["requested_by"], delivered["ref"]) == ("survey", "rating", "sv-S-1")
         assert list(facts(recorder, "sent")) + list(facts(recorder, "delivered")) == [
             "sms:S-1:sent", "sms:S-1:delivered"]
@@ -60,7 +60,7 @@ async def test_a_malformed_command_is_dead_lettered_with_the_reason(run_sms, nc)
 
 
 async def test_two_replicas_send_each_message_once_and_keep_the_daily_limit_together(run_sms, nc):
-    recorder = await Recorder().start(nc, "sms.delivery")
+    recorder = await Recorder().start(nc, "sms.delivery.rating")
     async with run_sms() as one, run_sms() as two:
         for n in range(12):
             await publish(nc, "sms.send", command(f"M-{n}", phone=f"139001390{n:02d}"), f"M-{n}")
@@ -76,8 +76,8 @@ async def test_two_replicas_send_each_message_once_and_keep_the_daily_limit_toge
         assert len(facts(recorder, "sent")) == 15
         assert {(b["sms_id"][0], b["detail"]) for b in facts(recorder, "failed").values()} == {("L", "rate_limited")}
         assert len(facts(recorder, "failed")) == 3
-        info = await nc.jetstream().stream_info("SMS", subjects_filter="sms.delivery")
-        assert info.state.subjects == {"sms.delivery": 15 + 15 + 3}
+        info = await nc.jetstream().stream_info("SMS", subjects_filter="sms.delivery.rating")
+        assert info.state.subjects == {"sms.delivery.rating": 15 + 15 + 3}
         key = day_key(PHONE, datetime.now(UTC), one.sms.settings.zone)
         counter = await one.runtime.db["sms_daily_counts"].find_one({"_id": key})
         assert counter["count"] == 3 and len(counter["ids"]) == 3
@@ -98,7 +98,7 @@ async def test_a_reply_is_told_and_an_opt_out_stops_the_next_sms(run_sms, nc):
         assert (inbound["phone"], inbound["text"], inbound["inbound_id"]) == (PHONE, "退订", "in:k-1")
         await publish(nc, "sms.send", command("S-9"), "S-9")
         await eventually(lambda: told(recorder, "S-9") == ["failed"])
-        assert recorder.on("sms.delivery", sms_id="S-9")[0]["detail"] == "opted_out"
+        assert recorder.on("sms.delivery.rating", sms_id="S-9")[0]["detail"] == "opted_out"
         stray = await svc.http.get("/v1/sms/dlr", params={"sms_id": "nobody", "status": "1"})
         assert stray.status_code == 202
         assert await svc.runtime.db["sms_strays"].count_documents({"kind": "receipt"}) == 1

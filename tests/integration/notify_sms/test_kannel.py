@@ -68,7 +68,7 @@ async def test_chinese_out_replies_in_and_receipts_through_kannel(run_sms, nc, k
 
             # Kannel's delivery report moves it to delivered, told on sms.delivery
             await eventually(lambda: told(recorder, "cb-A2026-0042-p1") == ["sent", "delivered"])
-            delivered = recorder.on("sms.delivery", status="delivered")[0]
+            delivered = recorder.on("sms.delivery.notify", status="delivered")[0]
             assert (delivered["sms_id"], delivered["ref"], delivered["purpose"]) == ("cb-A2026-0042-p1", "cb-1",
                                                                                      "callback")
             assert (await svc.sms.messages.get("cb-A2026-0042-p1")).aggregate.state == "delivered"

@@ -18,16 +18,13 @@ from notify.domain import (
     StationCalendar,
     StationContact,
     callback_text,
-    day_key,
     deadline,
     end_of_day,
     extend_to_working_day,
     last_day,
-    may_send,
     on_case_accepted,
     on_case_solved,
     parse_station_calendar,
-    sent_on_day,
     shown_due_at,
 )
 from tests.unit.notify.station_time import SH, sh
@@ -180,25 +177,6 @@ def test_station_contact_words():
     with pytest.raises(ValueError) as error:
         StationContact("枫亭", "")
     assert str(error.value) == "the station phone must have 1 to 16 characters"
-
-
-# --- rate limit -----------------------------------------------------------------------------
-
-
-def test_rate_limit_words_and_zone():
-    with pytest.raises(ValueError) as error:
-        may_send(0, daily_limit=-1)
-    assert str(error.value) == "the daily SMS limit cannot be negative"
-    with pytest.raises(ValueError) as error:
-        day_key("1", datetime(2026, 11, 20, 10, 0))
-    assert str(error.value) == "rate limits need timezone-aware datetimes"
-    evening_utc = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)  # 04:00 on the 21st in Shanghai
-    assert day_key("1", evening_utc) == "1:2026-11-21"
-    assert day_key("1", evening_utc, UTCZ) == "1:2026-11-20"
-    sent = [datetime(2026, 11, 20, 17, 0, tzinfo=UTC)]  # 01:00 on the 21st in Shanghai
-    assert sent_on_day(sent, evening_utc, UTCZ) == 1
-    assert sent_on_day(sent, evening_utc) == 1
-    assert sent_on_day(sent, datetime(2026, 11, 20, 15, 0, tzinfo=UTC)) == 0  # 23:00 on the 20th in Shanghai
 
 
 # --- case rules -----------------------------------------------------------------------------

@@ -9,10 +9,10 @@ import pytest
 
 from common.clock import FakeClock
 from common.fakes import FakePublisher
-from common.sms import InMemorySmsGateway, SmsGateway
+from notify.bootstrap import wire_in_memory
+from notify.settings import NotifySettings
+from notify.sms.adapters.port import InMemorySmsGateway, SmsGateway
 from notify.sms.handlers import Sms
-from notify.sms.settings import SmsGatewaySettings
-from notify.sms.store import InMemoryDailyCounters, InMemoryInbound, InMemoryMessages, InMemoryOptOuts, InMemoryStrays
 from tests.unit.notify_sms.sms_support import START
 
 
@@ -29,10 +29,8 @@ def gateway() -> InMemorySmsGateway:
 @pytest.fixture
 def make_sms(clock: FakeClock, gateway: InMemorySmsGateway) -> Callable[..., Sms]:
     def make(gw: SmsGateway | None = None, **settings: Any) -> Sms:
-        return Sms(
-            SmsGatewaySettings(environment="test", **settings), clock, FakePublisher(), InMemoryMessages(),
-            InMemoryInbound(), InMemoryDailyCounters(), InMemoryOptOuts(), InMemoryStrays(), gw or gateway,
-        )
+        return wire_in_memory(NotifySettings(environment="test", **settings), clock, FakePublisher(),
+                              gateway=gw or gateway).sms
 
     return make
 

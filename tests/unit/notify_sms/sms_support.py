@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from common.contracts.sms import SmsSendRequested
+from notify.adapters.store import InMemoryCallbacks, memory_cases
+from notify.handlers import Notify
+from notify.settings import NotifySettings
 from notify.sms.handlers import Sms
 
 #: 10:00 in Shanghai on 2026-11-23
@@ -21,5 +24,18 @@ def send_command(sms_id: str = "S-1", phone: str = PHONE, **extra: Any) -> SmsSe
     return SmsSendRequested(**(fields | extra))
 
 
+def question(question_id: str = "cb-1", owner: str = "notify", kind: str = "callback", code: str = "A7K2",
+             subject_id: str = "cb-1", expires_in: timedelta = timedelta(hours=72)) -> dict[str, Any]:
+    """The `question` of an `sms.send` that expects an answer."""
+    return {"question_id": question_id, "owner": owner, "kind": kind, "subject_id": subject_id, "code": code,
+            "expires_at": START + expires_in}
+
+
 def deliveries(sms: Sms) -> list[dict[str, Any]]:
-    return sms.publisher.on("sms.delivery")  # type: ignore[attr-defined]
+    return sms.publisher.on("sms.delivery.notify")  # type: ignore[attr-defined]
+
+
+def notify_of(sms: Sms) -> Notify:
+    """notify's one route context around a gateway wired alone (the SMS routes read `n.sms`)."""
+    assert isinstance(sms.settings, NotifySettings)
+    return Notify(sms.settings, sms.clock, sms.publisher, InMemoryCallbacks(), memory_cases(), sms=sms)

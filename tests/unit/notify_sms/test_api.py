@@ -12,9 +12,9 @@ import pytest
 
 from common.http import create_app
 from notify.sms import handlers
-from notify.sms.api import router
-from notify.sms.gateways.embedded import EmbeddedGateway, InMemoryRecords
-from tests.unit.notify_sms.sms_support import PHONE, send_command
+from notify.sms.adapters.embedded import EmbeddedGateway, InMemoryRecords
+from notify.sms.entrypoints.api import router
+from tests.unit.notify_sms.sms_support import PHONE, notify_of, send_command
 
 TOKENS = {"dev-token": ["admin"], "kannel-token-0001": ["integration"], "viewer-token": ["viewer"],
           "desk-token": ["duty_desk"]}
@@ -36,8 +36,7 @@ def sms(make_sms, embedded):
 
 @pytest.fixture
 async def http(sms) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app("notify", sms.settings, {}, routers=(router,))
-    app.state.sms = sms
+    app = create_app("notify", sms.settings, {}, context=notify_of(sms), routers=(router,))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=basic("kannel-token-0001")) as c:
         yield c
@@ -142,14 +141,14 @@ async def test_kannel_delivery_reports_move_the_message(http, sms):
     assert done.status_code == 202 and done.json()["applied"] is True
     again = await http.get("/v1/sms/dlr?sms_id=S-1&status=1")
     assert again.json()["applied"] is False
-    assert [d["status"] for d in sms.publisher.on("sms.delivery")] == ["sent", "delivered"]
+    assert [d["status"] for d in sms.publisher.on("sms.delivery.notify")] == ["sent", "delivered"]
 
 
 async def test_a_json_receipt_of_failure(http, sms):
     await handlers.request_sms(sms, send_command())
     response = await http.post("/v1/sms/dlr", json={"sms_id": "S-1", "status": "failed"})
     assert response.json()["applied"] is True
-    assert sms.publisher.on("sms.delivery")[-1]["detail"] == "undeliverable"
+    assert sms.publisher.on("sms.delivery.notify")[-1]["detail"] == "undeliverable"
 
 
 @pytest.mark.parametrize(
@@ -162,7 +161,7 @@ async def test_a_report_naming_nothing_known_is_kept_and_answered_202(http, sms,
     response = await http.get(f"/v1/sms/dlr?{query}")
     assert response.status_code == 202 and response.json()["applied"] is False
     assert sms.strays.kept[-1][0] == "receipt"
-    assert [d["status"] for d in sms.publisher.on("sms.delivery")] == ["sent"]
+    assert [d["status"] for d in sms.publisher.on("sms.delivery.notify")] == ["sent"]
 
 
 async def test_the_outbox_shows_numbers_whole_to_the_desk_and_masked_to_a_viewer(http, sms, clock):
@@ -183,8 +182,7 @@ async def test_the_outbox_shows_numbers_whole_to_the_desk_and_masked_to_a_viewer
 
 async def test_no_outbox_with_kannel(make_sms, gateway):
     sms = make_sms(tokens=TOKENS)
-    app = create_app("notify", sms.settings, {}, routers=(router,))
-    app.state.sms = sms
+    app = create_app("notify", sms.settings, {}, context=notify_of(sms), routers=(router,))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
         response = await c.get("/v1/sms/outbox", headers={"Authorization": "Bearer dev-token"})
     assert response.status_code == 404 and response.json()["error"] == "not_found"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notify.sms.inbound import MAX_TEXT, decode_text
+from notify.sms.adapters.mo_text import MAX_TEXT, decode_text
 
 SATISFIED = "满意"
 

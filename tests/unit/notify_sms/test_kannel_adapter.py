@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from common.sms import DeliveryReceipt, OutboundSms
-from notify.sms.gateways.kannel import DLR_MASK, KannelGateway, dlr_url, kannel_receipt
+from notify.sms.adapters.kannel import DLR_MASK, KannelGateway, dlr_url, kannel_receipt
+from notify.sms.adapters.port import DeliveryReceipt, OutboundSms
 
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 SMS = OutboundSms("cb-0042.p1:1", "13800138001", "您好，枫亭派出所回访。回复TD退订")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notify.sms.domain import InboundSms, OutboundMessage, RetryPolicy, station_phone
+from notify.sms.domain.messages import InboundSms, OutboundMessage, RetryPolicy, station_phone
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 POLICY = RetryPolicy()
@@ -159,7 +159,7 @@ def test_station_phone(raw, phone):
 
 def test_an_inbound_sms_is_told_only_when_its_sender_is_a_phone():
     kwargs = {"inbound_id": "in:1", "sender": "x", "to": "10690", "text": "1", "received_at": NOW,
-              "gateway": "kannel", "matched": False, "opt_out": False}
+              "gateway": "kannel", "opt_out": False}
     assert InboundSms.receive(phone="13800138001", **kwargs).events == ["received"]
     assert InboundSms.receive(phone=None, **kwargs).events == []
     long = InboundSms.receive(phone=None, **{**kwargs, "sender": "9" * 100, "to": "8" * 100})

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from common.fakes import FakePublisher
-from common.sms import DeliveryReceipt, OutboundSms, SendResult
 from notify.sms import handlers
-from notify.sms.gateways.embedded import EmbeddedGateway, InMemoryRecords
-from tests.unit.notify_sms.sms_support import PHONE, START, deliveries, send_command
+from notify.sms.adapters.embedded import EmbeddedGateway, InMemoryRecords
+from notify.sms.adapters.port import DeliveryReceipt, OutboundSms, SendResult
+from tests.unit.notify_sms.sms_support import PHONE, START, deliveries, question, send_command
 
 
 async def test_a_send_command_is_sent_and_told_with_what_the_requester_needs(sms, gateway):
@@ -193,7 +193,7 @@ async def test_with_the_broker_away_the_facts_wait_in_the_outbox(sms):
 
 
 async def test_a_reply_is_told_as_sms_inbound_and_one_from_an_unknown_phone_is_counted(sms, clock):
-    await handlers.request_sms(sms, send_command())
+    await handlers.request_sms(sms, send_command(question=question()))
     known = await handlers.receive_inbound(sms, sender="+8613800138001", to="10690", text="1", gateway="kannel",
                                            gateway_id="2cfb72c3-d46f-4123-b737-b4ae8a3c4669")
     unknown = await handlers.receive_inbound(sms, sender="13900139000", to="10690", text="满意", gateway="kannel")

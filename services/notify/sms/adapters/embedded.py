@@ -18,9 +18,9 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from common.clock import Clock
-from common.sms import DeliveryReceipt, OutboundSms, SendResult
 from common.timefmt import epoch_ms
-from notify.sms.domain import station_phone
+from notify.sms.adapters.port import DeliveryReceipt, OutboundSms, SendResult
+from notify.sms.domain.messages import station_phone
 
 RECORDS = "sms_embedded_outbox"
 INDEXES = {

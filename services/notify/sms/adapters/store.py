@@ -16,10 +16,13 @@ from pymongo.errors import DuplicateKeyError
 
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
 from common.timefmt import epoch_ms
-from notify.sms.domain import InboundSms, OutboundMessage
+from notify.sms.domain.messages import InboundSms, OutboundMessage
+from notify.sms.domain.questions import Question
 
 #: receipts and replies that named nothing known are kept this long (for an operator to look into)
 STRAYS_KEPT = timedelta(days=90)
+#: a question is kept this long after it expired (an answer arriving later is a stray, listed with the others)
+QUESTIONS_KEPT = timedelta(days=30)
 #: a day's counter outlives its day by this much (a message sent at 23:59 may be retried after midnight)
 COUNTER_KEPT = timedelta(days=2)
 
@@ -28,6 +31,7 @@ INBOUND = "sms_inbound"
 COUNTERS = "sms_daily_counts"
 OPT_OUTS = "sms_opt_outs"
 STRAYS = "sms_strays"
+QUESTIONS = "sms_questions"
 
 INDEXES = {
     MESSAGES: [
@@ -35,7 +39,9 @@ INDEXES = {
         IndexModel([("phone", ASCENDING)]),
         OUTBOX_INDEX,
     ],
-    INBOUND: [OUTBOX_INDEX],
+    INBOUND: [OUTBOX_INDEX, IndexModel([("stray_ms", ASCENDING)], sparse=True),
+              IndexModel([("answered_ms", ASCENDING)], sparse=True)],
+    QUESTIONS: [IndexModel([("phone", ASCENDING)]), IndexModel([("kept_until", ASCENDING)], expireAfterSeconds=0)],
     COUNTERS: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)],
     STRAYS: [IndexModel([("at", ASCENDING)], expireAfterSeconds=int(STRAYS_KEPT.total_seconds()))],
 }
@@ -60,10 +66,22 @@ class InboundCodec:
         return inbound.inbound_id
 
     def to_document(self, inbound: InboundSms) -> dict[str, Any]:
-        return inbound.to_dict()
+        # one of the two listing fields, never both: each index holds only its own replies
+        return {**inbound.to_dict(), "answered_ms" if inbound.matched else "stray_ms": epoch_ms(inbound.received_at)}
 
     def from_document(self, doc: Mapping[str, Any]) -> InboundSms:
         return InboundSms.from_dict(dict(doc))
+
+
+class QuestionCodec:
+    def ident(self, question: Question) -> str:
+        return question.key
+
+    def to_document(self, question: Question) -> dict[str, Any]:
+        return {**question.to_dict(), "kept_until": question.expires_at + QUESTIONS_KEPT}
+
+    def from_document(self, doc: Mapping[str, Any]) -> Question:
+        return Question.from_dict(dict(doc))
 
 
 class Messages(Repository[OutboundMessage], Protocol):
@@ -97,14 +115,51 @@ class InMemoryMessages(InMemoryRepository[OutboundMessage]):
         return any(m.phone == phone for m in self.aggregates())
 
 
+class Inbound(Repository[InboundSms], Protocol):
+    async def listing(self, *, matched: bool, limit: int) -> list[InboundSms]:
+        """Newest first: the replies matched to a question, or the strays."""
+
+
 class MongoInbound(MongoRepository[InboundSms]):
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         super().__init__(db[INBOUND], InboundCodec())
+
+    async def listing(self, *, matched: bool, limit: int) -> list[InboundSms]:
+        field = "answered_ms" if matched else "stray_ms"
+        cursor = self.collection.find({field: {"$gte": 0}}).sort(field, -1).limit(limit)
+        return [self.codec.from_document(d) async for d in cursor]
 
 
 class InMemoryInbound(InMemoryRepository[InboundSms]):
     def __init__(self) -> None:
         super().__init__(InboundCodec(), INBOUND)
+
+    async def listing(self, *, matched: bool, limit: int) -> list[InboundSms]:
+        found = [i for i in self.aggregates() if i.matched == matched]
+        found.sort(key=lambda i: (i.received_at, i.inbound_id), reverse=True)
+        return found[:limit]
+
+
+class Questions(Repository[Question], Protocol):
+    async def of_phone(self, phone: str) -> list[Question]:
+        """Every question kept for `phone` (through its index; a phone has a handful)."""
+
+
+class MongoQuestions(MongoRepository[Question]):
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        super().__init__(db[QUESTIONS], QuestionCodec())
+
+    async def of_phone(self, phone: str) -> list[Question]:
+        cursor = self.collection.find({"phone": phone}).limit(200)
+        return [self.codec.from_document(d) async for d in cursor]
+
+
+class InMemoryQuestions(InMemoryRepository[Question]):
+    def __init__(self) -> None:
+        super().__init__(QuestionCodec(), QUESTIONS)
+
+    async def of_phone(self, phone: str) -> list[Question]:
+        return [q for q in self.aggregates() if q.phone == phone]
 
 
 # --- the daily counters --------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 import structlog
 
-from common.sms import DeliveryReceipt, OutboundSms, SendResult
+from notify.sms.adapters.port import DeliveryReceipt, OutboundSms, SendResult
 
 log = structlog.get_logger(__name__)
 

@@ -6,7 +6,7 @@ or as the password of Basic auth (role integration). Whatever the gateway sends 
 ids, no sender, bytes in any encoding, fields in the query, a form, JSON or Kannel's post-url
 body — is kept and answered 202: a gateway must never be told to retry what can only fail again.
 
-The routes reach the wired use cases through `request.app.state.sms` (set by notify's bootstrap).
+The routes reach the gateway's use cases through notify's one route context (`n.sms`).
 """
 
 from __future__ import annotations
@@ -16,22 +16,25 @@ import binascii
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from common.contracts.base import ID_PATTERN
-from common.http import ERROR_RESPONSES, Principal, masked, require
-from common.sms import DeliveryReceipt
+from common.http import ERROR_RESPONSES, Principal, context, masked, require
 from common.timefmt import local
+from notify.handlers import Notify
 from notify.sms import handlers
-from notify.sms.domain import station_phone
-from notify.sms.gateways.embedded import EmbeddedGateway
-from notify.sms.gateways.kannel import kannel_receipt
+from notify.sms.adapters.embedded import EmbeddedGateway
+from notify.sms.adapters.kannel import kannel_receipt
+from notify.sms.adapters.mo_text import decode_text
+from notify.sms.adapters.port import DeliveryReceipt
+from notify.sms.domain.messages import station_phone
 from notify.sms.handlers import Sms
-from notify.sms.inbound import decode_text
 
 #: the fields read from one request (Kannel sends a handful)
 MAX_FIELDS = 50
@@ -43,13 +46,13 @@ _ID = re.compile(ID_PATTERN)
 router = APIRouter(tags=["sms"], responses=ERROR_RESPONSES)
 
 
-def sms_context(request: Request) -> Sms:
-    """The wired SMS use cases (a dependency)."""
-    return request.app.state.sms
+def sms_context(n: Annotated[Notify, Depends(context)]) -> Sms:
+    """The gateway's use cases in notify's wired context (a dependency)."""
+    return n.sms
 
 
-async def gateway_caller(request: Request) -> Principal:
-    """The caller is the SMS gateway (or an admin): a token as Bearer, or as the password of Basic auth."""
+def _caller_roles(request: Request) -> frozenset[str]:
+    """The roles of the caller's token (Bearer, or the password of Basic auth); 401 without a known one."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     token = ""
     if scheme.lower() == "bearer":
@@ -63,16 +66,32 @@ async def gateway_caller(request: Request) -> Principal:
     if not token or token not in tokens:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="a valid token is required (Bearer, or Basic auth)",
                             headers={"WWW-Authenticate": 'Bearer, Basic realm="fengqiao"'})
-    roles = frozenset(tokens[token])
+    return frozenset(tokens[token])
+
+
+async def gateway_caller(request: Request) -> Principal:
+    """The caller is the SMS gateway (or an admin): a token as Bearer, or as the password of Basic auth."""
+    roles = _caller_roles(request)
     if not roles & GATEWAY_ROLES:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="needs the role integration")
-    return Principal(token_hint=token[:4] + "…", roles=roles)
+    return Principal(token_hint="…", roles=roles)
 
 
+async def inbound_caller(request: Request) -> Principal:
+    """GET /v1/sms/inbound is Kannel's get-url (the gateway), or with `matched` the list of replies (readers)."""
+    if "matched" not in request.query_params:
+        return await gateway_caller(request)
+    roles = _caller_roles(request)
+    if not roles & (READER_ROLES | {"admin"}):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="needs one of the roles " + ", ".join(sorted(READER_ROLES)))
+    return Principal(token_hint="…", roles=roles)
+
+
+READER_ROLES = frozenset({"viewer", "duty_desk", "officer", "leadership", "mediator", "integration"})
 SmsDep = Annotated[Sms, Depends(sms_context)]
 Gateway = Annotated[Principal, Depends(gateway_caller)]
-Reader = Annotated[Principal, Depends(
-    require("viewer", "duty_desk", "officer", "leadership", "mediator", "integration"))]
+InboundCaller = Annotated[Principal, Depends(inbound_caller)]
+Reader = Annotated[Principal, Depends(require(*sorted(READER_ROLES)))]
 
 
 # --- reading what a gateway sends ----------------------------------------------------------------
@@ -135,13 +154,26 @@ def _shown(fields: dict[str, bytes]) -> dict[str, str]:
 class InboundAck(BaseModel):
     inbound_id: str | None = Field(description="The reply's id (null when it had no sender and was only kept).")
     published: bool = Field(description="Told as sms.inbound (its sender is a phone).")
-    known: bool = Field(description="The station had messaged this phone.")
+    known: bool = Field(description="It answers an open question (told to that question's owner); false: a stray.")
     opt_out: bool = Field(description="The reply put the phone on the opt-out list.")
 
 
 class ReceiptAck(BaseModel):
     applied: bool = Field(description="The receipt moved a message (false: a step, a repeat, or nothing known).")
     note: str = ""
+
+
+class InboundView(BaseModel):
+    inbound_id: str
+    phone: str | None
+    text: str
+    received_at: datetime
+    gateway: str
+    opt_out: bool
+    owner: str | None = Field(default=None, description="The service whose question it answers (null: a stray).")
+    kind: str | None = None
+    question_id: str | None = None
+    matched_by: str | None = Field(default=None, description="code, or latest (the newest open question).")
 
 
 _INBOUND = {"status_code": 202, "response_model": InboundAck,
@@ -151,7 +183,26 @@ _DLR = {"status_code": 202, "response_model": ReceiptAck,
 
 
 # Kannel calls with GET (get-url, dlr-url) or POST (post-url): one route each, named apart in the OpenAPI
-@router.get("/v1/sms/inbound", operation_id="sms_inbound_get", **_INBOUND)
+@router.get("/v1/sms/inbound", operation_id="sms_inbound_get",
+            responses={200: {"model": list[InboundView], "description": "With `matched`: the replies, newest first"}},
+            **_INBOUND)
+async def inbound_or_listing(
+    request: Request, s: SmsDep, principal: InboundCaller,
+    matched: Annotated[Literal["true", "false"] | None, Query(
+        description="Lists the replies instead (readers): false the strays, true those matched to a question; "
+                    "numbers masked.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    if matched is not None:
+        found = await handlers.list_inbound(s, matched=matched == "true", limit=limit)
+        items = [{"inbound_id": i.inbound_id, "phone": i.phone, "text": i.text,
+                  "received_at": local(i.received_at, s.settings.zone), "gateway": i.gateway, "opt_out": i.opt_out,
+                  "owner": i.owner, "kind": i.kind, "question_id": i.question_id, "matched_by": i.matched_by}
+                 for i in found]
+        return JSONResponse(jsonable_encoder(masked(items)), status_code=200)
+    return await inbound(request, s, principal)
+
+
 @router.post("/v1/sms/inbound", operation_id="sms_inbound_post", **_INBOUND)
 async def inbound(request: Request, s: SmsDep, _: Gateway) -> InboundAck:
     fields = await _fields(request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rating.domain.reply import COMMENT_MAX_CHARS, RAW_MAX_BYTES, SCAN_MAX_CHARS, parse_reply
+from common.replies import COMMENT_MAX_CHARS, RAW_MAX_BYTES, SCAN_MAX_CHARS, parse_reply
 
 S, B, D = "satisfied", "basically", "dissatisfied"
 U, OUT = "unreadable", "opt_out"
@@ -23,7 +23,18 @@ TABLE = [
     ("3 态度差", D, "态度差"),
     ("3，等了一个小时才来", D, "等了一个小时才来"),
     ("1 谢谢", S, "谢谢"),
-    ("1 不满意", S, "不满意"),  # the leading digit wins over words
+    ("1 不满意", U, "1 不满意"),  # a digit and words of another level: no guess, never satisfied
+    ("3 满意", U, None),
+    ("1，不太满意", U, None),
+    ("2 非常满意", U, None),
+    ("1 没有不满意", U, None),  # a double negation after the digit
+    ("满意…不满意", U, None),
+    ("1，3", U, None),
+    ("12", U, None),
+    ("1 满意", S, ""),  # the digit's own label is no contradiction
+    ("3 不满意，处理太慢", D, "不满意,处理太慢"),  # NFKC: the full-width comma is ASCII
+    ("2 还行", B, "还行"),
+    ("1 谢谢民警", S, "谢谢民警"),
     ("回复1", S, ""),
     ("选2", B, ""),
     ("满意", S, ""),

@@ -15,4 +15,5 @@ async def _send(s: Sms, command: SmsSendRequested) -> None:
 
 
 def consumers(s: Sms) -> list[Consumer[Any]]:
+    """notify's entrypoints list these beside the callbacks' consumers."""
     return [Consumer("notify-sms-send", SmsSendRequested, lambda command, _: _send(s, command))]

@@ -1,14 +1,13 @@
 """No party gets more than `daily_limit` SMS a local day from the station (default 3).
 
 The service keeps one counter document per (phone, local day): `day_key` names it, a single
-atomic increment-if-below-limit claims a slot (`may_send` is the rule it applies), and a
+atomic increment-if-below-limit claims a slot, and a
 refused send is postponed to `SendPolicy.start_of_next_day`. Days are the station's local days,
 so the counter resets at local midnight, not at UTC midnight (08:00 in Shanghai).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -27,16 +26,3 @@ def local_day(moment: datetime, zone: ZoneInfo = DEFAULT_ZONE) -> str:
 def day_key(phone: str, moment: datetime, zone: ZoneInfo = DEFAULT_ZONE) -> str:
     """The counter key of a phone's local day: '13800138001:2026-11-21'."""
     return f"{phone}:{local_day(moment, zone)}"
-
-
-def may_send(sent_today: int, daily_limit: int = DEFAULT_DAILY_LIMIT) -> bool:
-    """One more SMS is allowed when fewer than `daily_limit` went out today."""
-    if daily_limit < 0:
-        raise ValueError("the daily SMS limit cannot be negative")
-    return sent_today < daily_limit
-
-
-def sent_on_day(sent_at: Iterable[datetime], moment: datetime, zone: ZoneInfo = DEFAULT_ZONE) -> int:
-    """How many of the send times `sent_at` fall on the local day of `moment` (for a log scan)."""
-    day = local_day(moment, zone)
-    return sum(1 for at in sent_at if local_day(at, zone) == day)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from notify.domain import DEFAULT_DAILY_LIMIT, day_key, is_opt_out, local_day, may_send, normalise_reply, sent_on_day
+from notify.sms.domain.optout import is_opt_out, normalise_reply
+from notify.sms.domain.rate_limit import DEFAULT_DAILY_LIMIT, day_key, local_day
 from tests.unit.notify.station_time import SH
 
 
@@ -63,11 +65,6 @@ def test_normalise_reply():
 
 def test_daily_limit():
     assert DEFAULT_DAILY_LIMIT == 3
-    assert may_send(0) and may_send(2)
-    assert not may_send(3) and not may_send(4)
-    assert may_send(4, daily_limit=5) and not may_send(0, daily_limit=0)
-    with pytest.raises(ValueError):
-        may_send(0, daily_limit=-1)
 
 
 def test_the_day_is_the_station_local_day():
@@ -78,14 +75,10 @@ def test_the_day_is_the_station_local_day():
         local_day(datetime(2026, 11, 20, 16, 0), SH)
 
 
-def test_sent_on_day_counts_the_local_day_only():
-    sent = [
-        datetime(2026, 11, 20, 15, 59, 59, tzinfo=UTC),  # 23:59:59 on the 20th local
-        datetime(2026, 11, 20, 16, 0, tzinfo=UTC),  # 00:00 on the 21st
-        datetime(2026, 11, 21, 12, 0, tzinfo=SH),
-        datetime(2026, 11, 21, 23, 59, 59, tzinfo=SH),
-        datetime(2026, 11, 22, 0, 0, tzinfo=SH),
-    ]
-    assert sent_on_day(sent, datetime(2026, 11, 21, 9, 0, tzinfo=SH), SH) == 3
-    assert sent_on_day(sent, datetime(2026, 11, 20, 9, 0, tzinfo=SH), SH) == 1
-    assert sent_on_day([], datetime(2026, 11, 20, 9, 0, tzinfo=SH), SH) == 0
+def test_rate_limit_words_and_zone():
+    with pytest.raises(ValueError) as error:
+        day_key("1", datetime(2026, 11, 20, 10, 0))
+    assert str(error.value) == "rate limits need timezone-aware datetimes"
+    evening_utc = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)  # 04:00 on the 21st in Shanghai
+    assert day_key("1", evening_utc) == "1:2026-11-21"
+    assert day_key("1", evening_utc, ZoneInfo("UTC")) == "1:2026-11-20"

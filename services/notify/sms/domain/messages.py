@@ -232,17 +232,40 @@ class InboundSms(Stored):
     text: str
     received_at: datetime
     gateway: str
-    #: the station sent this phone a message before (else it names nothing known: counted)
+    #: matched to an open question (else a stray, listed for an operator)
     matched: bool
     opt_out: bool
+    #: the question it answers: (owner, question_id, kind, subject_id), and how it was chosen
+    owner: str | None = None
+    question_id: str | None = None
+    kind: str | None = None
+    subject_id: str | None = None
+    matched_by: str | None = None
     version: int = 0
-    #: True until the `sms.inbound` fact is staged (only a readable sender makes one)
+    #: the facts to tell, until staged: "received" (`sms.inbound`, a readable sender) and "answered" (its owner)
     events: list[str] = field(default_factory=list)
 
     @classmethod
     def receive(cls, *, inbound_id: str, phone: str | None, sender: str, to: str | None, text: str,
-                received_at: datetime, gateway: str, matched: bool, opt_out: bool) -> InboundSms:
-        """`phone`: `station_phone(sender)`; a reply publishes `sms.inbound` only when it is a phone."""
-        return cls(inbound_id=inbound_id, phone=phone, sender=sender[:64], to=(to or None) and to[:32], text=text,
-                   received_at=received_at, gateway=gateway, matched=matched, opt_out=opt_out,
-                   events=["received"] if phone else [])
+                received_at: datetime, gateway: str, opt_out: bool, answers: Answers | None = None) -> InboundSms:
+        """`phone`: `station_phone(sender)`; a reply publishes `sms.inbound` only when it is a phone, and
+        `sms.answered.<owner>` only when it answers a question."""
+        reply = cls(inbound_id=inbound_id, phone=phone, sender=sender[:64], to=(to or None) and to[:32], text=text,
+                    received_at=received_at, gateway=gateway, matched=answers is not None, opt_out=opt_out,
+                    events=["received"] if phone else [])
+        if answers is not None and phone is not None:
+            reply.owner, reply.question_id, reply.kind = answers.owner, answers.question_id, answers.kind
+            reply.subject_id, reply.matched_by = answers.subject_id, answers.by
+            reply.events.append("answered")
+        return reply
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The question an inbound SMS was matched to."""
+
+    owner: str
+    question_id: str
+    kind: str
+    subject_id: str
+    by: str
