@@ -10,9 +10,10 @@ from collections.abc import Iterable
 
 #: a thing shown or done -> the roles the service behind it accepts
 ALLOWED: dict[str, frozenset[str]] = {
-    # dispatch: GET /v1/units, /v1/alerts (Reader); ack, close, assign (DutyDesk)
+    # dispatch: GET /v1/units, /v1/alerts (Reader); ack, close (DutyDesk); assign (Dispatcher: the duty desk's word)
     "alerts.read": frozenset({"viewer", "duty_desk", "officer", "leadership"}),
     "alerts.act": frozenset({"duty_desk", "officer"}),
+    "alerts.assign": frozenset({"duty_desk"}),
     # mediation: GET /v1/disputes (Reader); POST …/actions (Mediator)
     "disputes.read": frozenset({"viewer", "mediator", "officer", "leadership", "duty_desk"}),
     "disputes.act": frozenset({"mediator", "officer", "duty_desk"}),

@@ -15,7 +15,7 @@ LABELS: dict[str, str] = {
     "category.traffic": "交通", "category.assistance": "求助", "category.noise": "噪音", "category.other": "其他",
     "priority.1": "紧急", "priority.2": "一般", "priority.3": "较缓",
     # assignment reasons
-    "reason.zone": "辖区", "reason.nearest": "就近", "reason.overflow": "超出处置能力", "reason.dispatcher": "指令派警",
+    "reason.zone": "辖区", "reason.nearest": "就近", "reason.overflow": "超出处置能力", "reason.ordered": "指令派警",
     "reason.duty_desk": "值班台",
     "end.released": "超时改派", "end.reassigned": "改派", "end.acknowledged": "已确认", "end.closed": "已结束",
     "end.ack_timeout": "确认超时", "end.unit_unavailable": "单元不可用",

@@ -220,7 +220,7 @@ async def _alert_card(request: Request, user: User, alert_id: str, message: str 
                                         c.upstream.get("dispatch", "/v1/units", user.token))
     return _page(request, "alert_card.html", user, alert=alert.body if alert.ok else None,
                  load_error=alert.error, units=units.body if units.ok else [], message=message, error=error,
-                 may_act=user.may("alerts.act"))
+                 may_act=user.may("alerts.act"), may_assign=user.may("alerts.assign"))
 
 
 @router.get("/desk/alerts/{alert_id}")
@@ -238,7 +238,8 @@ def _result(answer: Answer, done: str) -> tuple[str, str]:
 
 @router.post("/desk/alerts/{alert_id}/{action}")
 async def alert_action(request: Request, user: SignedIn, alert_id: str, action: str) -> Response:
-    if not user.may("alerts.act") or action not in ("assign", "ack", "close"):
+    needs = {"assign": "alerts.assign", "ack": "alerts.act", "close": "alerts.act"}.get(action)
+    if needs is None or not user.may(needs):
         return Response("不允许的操作", status_code=403)
     form = await _form(request)
     path = f"/v1/alerts/{quote(alert_id, safe='')}/{action}"
