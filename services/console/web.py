@@ -54,7 +54,8 @@ class Console:
         self.hub = hub
         self.now = now or (lambda: datetime.now(settings.zone))
 
-    def roles_of(self, token: str) -> frozenset[str] | None:
+    async def roles_of(self, token: str) -> frozenset[str] | None:
+        """The roles the services give this token (the same table they read), or None for a token they refuse."""
         roles = self.settings.tokens.get(token)
         return frozenset(roles) if roles is not None else None
 
@@ -80,9 +81,9 @@ def _console(request: Request) -> Console:
     return request.app.state.context
 
 
-def _user(request: Request) -> User | None:
+async def _user(request: Request) -> User | None:
     token = request.cookies.get(SESSION, "")
-    roles = _console(request).roles_of(token) if token else None
+    roles = await _console(request).roles_of(token) if token else None
     if roles is None:
         return None
     return User(token, roles, request.cookies.get(ACTOR, ""))
@@ -92,8 +93,8 @@ class NotSignedIn(Exception):
     """No valid session: a page goes to the sign-in, an htmx request is told to (HX-Redirect)."""
 
 
-def signed_in(request: Request) -> User:
-    user = _user(request)
+async def signed_in(request: Request) -> User:
+    user = await _user(request)
     if user is None:
         raise NotSignedIn
     return user
@@ -116,9 +117,10 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[-1].strip() for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 
-def _page(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
+def _page(request: Request, name: str, user: User | None, status_code: int = 200, **context: Any) -> HTMLResponse:
     c = _console(request)
-    return templates.TemplateResponse(request, name, {"user": user, "settings": c.settings, **context})
+    return templates.TemplateResponse(request, name, {"user": user, "settings": c.settings, **context},
+                                      status_code=status_code)
 
 
 # ------------------------------------------------------------------ sign-in
@@ -140,7 +142,7 @@ async def login(request: Request) -> Response:
     token, actor = form.get("token", ""), form.get("actor", "")[:64]
     target = form.get("next", "/desk")
     target = target if target.startswith("/") and not target.startswith("//") else "/desk"
-    roles = _console(request).roles_of(token) if token else None
+    roles = await _console(request).roles_of(token) if token else None
     if roles is None:
         return _page(request, "login.html", None, next=target, error="令牌无效", status_code=401)
     response = RedirectResponse(target, status_code=303)
