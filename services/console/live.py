@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from prometheus_client import Counter, Gauge
 
 from common.http import masked
 
@@ -28,6 +29,10 @@ QUEUE_LIMIT = 1000
 BATCH = 256
 #: a comment line this often keeps proxies from closing an idle stream
 HEARTBEAT_S = 15.0
+
+EVENTS = Counter("fengqiao_console_events_total", "Events the console passed on to browsers, by family.", ["family"])
+STREAMS = Gauge("fengqiao_console_streams", "Browsers' event streams open on this console process.")
+DROPPED = Counter("fengqiao_console_streams_dropped_total", "Event streams dropped because a browser was too slow.")
 
 #: the fields of an event a browser may be told (masked; the rest is read from the APIs with the user's token)
 _SHOWN = ("alert_id", "unit_id", "reason", "distance_m", "attempt", "ack_due_at", "category", "priority", "location",
@@ -79,6 +84,7 @@ class Hub:
 
     def publish(self, family: str, data: bytes) -> None:
         self.events += 1
+        EVENTS.labels(family).inc()
         for listener in list(self.listeners):
             if family not in listener.families:
                 continue
@@ -86,6 +92,7 @@ class Hub:
                 listener.queue.put_nowait(data)
             except asyncio.QueueFull:
                 log.warning("console.browser_too_slow", queued=QUEUE_LIMIT)
+                DROPPED.inc()
                 self._drop(listener)
 
     def _drop(self, listener: Listener) -> None:
@@ -98,6 +105,7 @@ class Hub:
         """One browser's server-sent events until it goes away (or is dropped as too slow)."""
         listener = Listener(families)
         self.listeners.add(listener)
+        STREAMS.inc()
         try:
             yield b"retry: 1000\n: connected\n\n"
             while True:
@@ -117,3 +125,4 @@ class Hub:
                 yield b"".join(batch)
         finally:
             self.listeners.discard(listener)
+            STREAMS.dec()

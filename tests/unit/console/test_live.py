@@ -75,3 +75,10 @@ def test_what_a_role_may_do_is_what_the_services_accept() -> None:
     assert access.may(["duty_desk"], "alerts.act") and not access.may(["viewer"], "alerts.act")
     assert not access.may(["leadership"], "alerts.act") and access.may(["leadership"], "followups.read")
     assert access.may(["mediator"], "disputes.act") and not access.may(["mediator"], "callbacks.act")
+
+
+def test_the_vendored_files_are_those_the_pins_give() -> None:
+    """services/console/vendor.py --check: every vendored file has the checksum recorded for its pinned version."""
+    from console import vendor
+
+    assert vendor.check() == 0
