@@ -24,6 +24,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "ratings.read": frozenset({"viewer", "duty_desk", "officer", "mediator", "leadership"}),
     "followups.read": frozenset({"viewer", "duty_desk", "leadership"}),
     "spotchecks.act": frozenset({"duty_desk", "leadership"}),
+    "followups.act": frozenset({"leadership"}),
 }
 
 #: the live families (SSE event names) a role may be sent: those of the services it may read

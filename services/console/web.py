@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -409,8 +409,37 @@ async def _satisfaction_data(request: Request, user: User) -> dict[str, Any]:
 
 @router.get("/satisfaction")
 async def satisfaction_page(request: Request, user: SignedIn) -> Response:
-    return _page(request, "satisfaction.html", user, active="satisfaction",
-                 **await _satisfaction_data(request, user))
+    q = request.query_params
+    return _page(request, "satisfaction.html", user, active="satisfaction", notice=q.get("notice", "")[:100],
+                 failure=q.get("failure", "")[:300], may_check=user.may("spotchecks.act"),
+                 may_follow_up=user.may("followups.act"), **await _satisfaction_data(request, user))
+
+
+async def _satisfaction_action(request: Request, user: SignedIn, what: str, path: str, body: dict[str, Any],
+                               done: str) -> Response:
+    """Send one spot check's result or one follow-up's close, then show the page again with the outcome."""
+    form = await _form(request)
+    week = form.get("week", "")
+    if not user.may(what):
+        return Response("不允许的操作", status_code=403)
+    answer = await _console(request).upstream.post(
+        "rating", path, user.token, {**{k: form.get(k, "") for k in body}, "actor": user.actor or "console"})
+    notice, failure = _result(answer, done)
+    query = urlencode({"week": week, "notice": notice, "failure": failure})
+    return RedirectResponse(f"/satisfaction?{query}", status_code=303)
+
+
+@router.post("/satisfaction/spot-checks/{check_id}")
+async def spot_check(request: Request, user: SignedIn, check_id: str) -> Response:
+    return await _satisfaction_action(request, user, "spotchecks.act", f"/v1/spot-checks/{quote(check_id, safe='')}",
+                                      {"outcome": "", "note": ""}, "抽查结果已登记")
+
+
+@router.post("/satisfaction/followups/{followup_id}/complete")
+async def followup_done(request: Request, user: SignedIn, followup_id: str) -> Response:
+    return await _satisfaction_action(
+        request, user, "followups.act", f"/v1/followups/{quote(followup_id, safe='')}/complete",
+        {"findings": "", "actions": ""}, "回访调查已办结")
 
 
 @router.get("/satisfaction/data.json")

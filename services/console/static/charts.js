@@ -8,8 +8,8 @@
       xAxis: { type: "category", data: d.keys, axisLabel: { rotate: d.keys.length > 8 ? 30 : 0 } },
       yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
       series: [
-        { name: "满意率", type: "bar", data: d.rate },
-        { name: "严格满意率", type: "bar", data: d.strict },
+        { name: "满意率", type: "bar", barMaxWidth: 36, data: d.rate },
+        { name: "严格满意率", type: "bar", barMaxWidth: 36, data: d.strict },
         { name: "上周满意率", type: "line", data: d.last_rate, connectNulls: true }
       ]
     };
@@ -21,7 +21,7 @@
       xAxis: { type: "category", data: d.keys, axisLabel: { rotate: d.keys.length > 8 ? 30 : 0 } },
       yAxis: { type: "value", minInterval: 1 },
       series: [
-        { name: "满意", type: "bar", stack: "n", data: d.satisfied },
+        { name: "满意", type: "bar", stack: "n", barMaxWidth: 48, data: d.satisfied },
         { name: "基本满意", type: "bar", stack: "n", data: d.basically },
         { name: "不满意", type: "bar", stack: "n", data: d.dissatisfied }
       ]

@@ -30,6 +30,8 @@ def _service(calls: list[tuple[str, str, Any]], down: bool = False):
         path = request.url.path
         if path == "/v1/alerts/A1":
             return httpx.Response(200, json=ALERT)
+        if path.startswith("/v1/spot-checks/"):
+            return httpx.Response(200, json={"check_id": "C1", "state": body["outcome"]})
         if path.endswith("/ack"):
             return httpx.Response(409, json={"error": "refused", "detail": "G2 does not hold it"})
         if path in ("/v1/units", "/v1/alerts", "/v1/disputes", "/v1/callbacks", "/v1/followups", "/v1/spot-checks"):
@@ -120,3 +122,18 @@ async def test_every_page_names_its_scripts_on_the_console_and_a_strict_policy()
         assert "script-src 'self'" in page.headers["content-security-policy"]
         vendored = await client.get("/static/vendor/echarts/echarts.min.js")
         assert vendored.status_code == 200 and len(vendored.content) > 500_000
+
+
+async def test_a_spot_check_result_goes_to_rating_and_the_page_says_so() -> None:
+    calls: list = []
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    async with _client(calls) as client:
+        await _signed_in(client, ADMIN)
+        done = await client.post("/satisfaction/spot-checks/C1", content="week=2026-W48&outcome=denied&note=n",
+                                 headers=form)
+        assert done.status_code == 303 and done.headers["location"].startswith("/satisfaction?week=2026-W48&notice=")
+        await _signed_in(client, VIEWER)
+        refused = await client.post("/satisfaction/spot-checks/C1", content="outcome=denied", headers=form)
+        assert refused.status_code == 403
+    assert [c[1:3] for c in calls if c[0] == "POST"] == [
+        ("/v1/spot-checks/C1", {"outcome": "denied", "note": "n", "actor": "P9001"})]
