@@ -21,7 +21,17 @@ ALERT = {"alert_id": "A1", "state": "assigned", "priority": 1, "category": "thef
          "history": [], "officers": ["P1"], "flagged": False, "closure": None}
 
 
-def _service(calls: list[tuple[str, str, Any]], down: bool = False):
+TRENDS = {"period": "week", "label": "2026-W49", "previous": "2026-W48", "year_before": "2025-W49", "by": "category",
+          "rows": [{"category": "theft", "count": 4, "previous": 2, "year_before": 8, "change_pct": 100.0,
+                    "yoy_pct": -50.0}],
+          "total": {"count": 4, "previous": 2, "year_before": 8, "change_pct": 100.0, "yoy_pct": -50.0},
+          "panel": {"criminal_down": True}}
+HOTSPOTS = {"weeks": ["2026-W49"], "cell_m": 200, "hotspots": [
+    {"lon": 118.96, "lat": 25.22, "count": 7, "place": "枫亭镇某村",
+     "busy_hours": [{"hour_of_week": 140, "label": "周六 20时", "count": 3}]}]}
+
+
+def _service(calls: list[tuple[str, str, Any]], down: bool = False, figures: bool = False):
     def handle(request: httpx.Request) -> httpx.Response:
         if down:
             raise httpx.ConnectError("refused")
@@ -36,6 +46,10 @@ def _service(calls: list[tuple[str, str, Any]], down: bool = False):
             return httpx.Response(409, json={"error": "refused", "detail": "G2 does not hold it"})
         if path in ("/v1/units", "/v1/alerts", "/v1/disputes", "/v1/callbacks", "/v1/followups", "/v1/spot-checks"):
             return httpx.Response(200, json=[])
+        if figures and path == "/v1/trends":
+            return httpx.Response(200, json=TRENDS)
+        if figures and path == "/v1/hotspots":
+            return httpx.Response(200, json=HOTSPOTS)
         if path == "/v1/grid":
             return httpx.Response(200, json={"type": "FeatureCollection", "features": []})
         return httpx.Response(404, json={"error": "not_found", "detail": "Not Found"})
@@ -43,11 +57,11 @@ def _service(calls: list[tuple[str, str, Any]], down: bool = False):
     return httpx.MockTransport(handle)
 
 
-def _client(calls: list, down: bool = False) -> httpx.AsyncClient:
+def _client(calls: list, down: bool = False, figures: bool = False) -> httpx.AsyncClient:
     settings = ConsoleSettings(tokens={ADMIN: ["admin"], VIEWER: ["viewer"]}, environment="test")
     bases = {"dispatch": "http://d", "mediation": "http://m", "notify": "http://n", "rating": "http://r",
              "community": ""}
-    console = Console(settings, Upstream(bases, 1.0, transport=_service(calls, down)), Hub())
+    console = Console(settings, Upstream(bases, 1.0, transport=_service(calls, down, figures)), Hub())
     app = build_app(console, {})
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console")
 
@@ -137,3 +151,12 @@ async def test_a_spot_check_result_goes_to_rating_and_the_page_says_so() -> None
         assert refused.status_code == 403
     assert [c[1:3] for c in calls if c[0] == "POST"] == [
         ("/v1/spot-checks/C1", {"outcome": "denied", "note": "n", "actor": "P9001"})]
+
+
+async def test_the_trends_and_hot_spots_show_once_their_api_answers() -> None:
+    async with _client([], figures=True) as client:
+        await _signed_in(client, ADMIN)
+        page = (await client.get("/figures")).text
+    assert page.count("该数据接口尚未提供") == 3  # only the scorecards and the two stats the stub lacks
+    assert "盗窃</td><td>4</td><td>2</td><td>+100.0%</td><td>8</td><td>-50.0%" in page
+    assert "枫亭镇某村</td><td>7</td><td>周六 20时" in page and 'id="hotspot-map"' in page
