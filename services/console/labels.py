@@ -65,7 +65,12 @@ LABELS: dict[str, str] = {
     "field.median_hours_to_resolve": "调解用时中位数(小时)", "field.scene": "出警民警处警关",
     "field.community": "社区民警介入关", "field.village": "村居干部干预关", "field.town": "镇级调处",
     "field.officer_id": "民警", "field.month": "月份", "field.score": "得分", "field.rank": "排名",
-    "field.category": "类别", "field.hour": "时段", "field.previous": "环比", "field.year_before": "同比",
+    "field.category": "类别", "field.hour": "时段", "field.previous": "上期", "field.year_before": "去年同期",
+    "field.change_pct": "环比(%)", "field.yoy_pct": "同比(%)", "field.criminal": "刑事警情",
+    "field.public_order": "治安警情",
+    "field.categories": "类别", "field.down": "下降", "field.up": "上升", "field.satisfaction": "群众满意率",
+    "field.share": "占比", "field.share_previous": "上期占比", "field.share_year_before": "去年同期占比",
+    "field.total": "合计", "field.rate": "满意率", "field.now": "本期",
 }
 
 

@@ -4,7 +4,7 @@
   var trends = document.getElementById("trends-data");
   if (trends && window.echarts) {
     var rows = JSON.parse(trends.textContent);
-    var names = rows.map(function (r) { return r.category || r.unit_id; });
+    var names = rows.map(function (r) { return r.name; });
     echarts.init(document.getElementById("chart-trends"), null, { renderer: "svg" }).setOption({
       tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 40, right: 10, top: 30, bottom: 30 },
       xAxis: { type: "category", data: names }, yAxis: { type: "value", minInterval: 1 },
