@@ -138,8 +138,3 @@ def previous_week(week: str) -> str:
     monday = date.fromisocalendar(year, number, 1) - timedelta(days=7)
     y, w, _ = monday.isocalendar()
     return f"{y}-W{w:02d}"
-
-
-def age_seconds(received_at: str | None, now: datetime) -> int:
-    at = parse_time(received_at)
-    return max(0, int((now - at).total_seconds())) if at else 0

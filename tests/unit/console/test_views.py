@@ -100,3 +100,57 @@ def test_the_week_before_crosses_years() -> None:
     assert views.previous_week("2026-W49") == "2026-W48"
     assert views.previous_week("2027-W01") == "2026-W53"
     assert views.previous_week("2026-W01") == "2025-W52"
+
+
+def test_an_alert_without_a_priority_waits_as_a_normal_one() -> None:
+    alerts = [_alert("low", "received", 3, 30), _alert("plain", "received", 2, 1), _alert("urgent", "received", 1, 0)]
+    del alerts[1]["priority"]
+    assert [a["alert_id"] for a in views.queue_order(alerts)] == ["urgent", "plain", "low"]
+
+
+def test_a_contact_due_this_very_second_is_late_and_a_resolved_dispute_without_a_visit_date_is_not_listed() -> None:
+    disputes = [_dispute("now", "community", first_contact_due_at=NOW.isoformat(), first_contact_at=None),
+                _dispute("no-date", "village", "resolved", followup_due_at=None, followup_done_at=None)]
+    items = views.dispute_deadlines(disputes, NOW, ZONE)
+    assert [(i["dispute"]["dispute_id"], i["late"]) for i in items] == [("now", True)]
+
+
+def test_a_card_without_a_deadline_comes_last_in_its_column() -> None:
+    columns = views.board([_dispute("none", "town"), _dispute("due", "town", next_due_at="2026-12-09T10:00:00+08:00")])
+    assert [d["dispute_id"] for d in columns["town"]] == ["due", "none"]
+
+
+def test_a_callback_without_a_deadline_comes_first_and_a_report_without_rows_has_none() -> None:
+    groups = views.per_officer([{"callback_id": "2", "officer_id": "P", "due_at": "2026-12-02"},
+                                {"callback_id": "1", "officer_id": "P"}])
+    assert [c["callback_id"] for c in groups["P"]] == ["1", "2"]
+    assert views.totals({"week": "2026-W49"}) == [] and views.totals(None) == []
+
+
+def test_rates_are_percent_to_one_decimal() -> None:
+    row = {"key": "P1", "channel": "all", "satisfaction_rate": 0.81234, "strict_rate": 0.5}
+    assert views.chart_data({"rows": [row]}, None)["rate"] == [81.2]
+
+
+def test_a_station_day_runs_midnight_to_midnight() -> None:
+    start, end = views.day_bounds(NOW.date(), ZONE)
+    assert (start, end) == (datetime(2026, 12, 2, tzinfo=ZONE), datetime(2026, 12, 3, tzinfo=ZONE))
+
+
+def test_a_visit_due_at_midnight_is_tomorrows_and_a_contact_flagged_overdue_is_late_whatever_its_time() -> None:
+    disputes = [_dispute("midnight", "village", "resolved", followup_due_at="2026-12-03T00:00:00+08:00",
+                         followup_done_at=None),
+                _dispute("flagged", "community", first_contact_due_at="2026-12-02T23:00:00+08:00",
+                         first_contact_at=None, overdue=True)]
+    items = views.dispute_deadlines(disputes, NOW, ZONE)
+    assert [(i["dispute"]["dispute_id"], i["late"]) for i in items] == [("flagged", True)]
+
+
+def test_ties_go_by_id() -> None:
+    same = "2026-12-02T10:00:00+08:00"
+    alerts = [{"alert_id": "b", "state": "received", "priority": 2, "received_at": same},
+              {"alert_id": "a", "state": "received", "priority": 2, "received_at": same}]
+    assert [a["alert_id"] for a in views.queue_order(alerts)] == ["a", "b"]
+    groups = views.per_officer([{"callback_id": "2", "officer_id": "P", "due_at": same},
+                                {"callback_id": "1", "officer_id": "P", "due_at": same}])
+    assert [c["callback_id"] for c in groups["P"]] == ["1", "2"]
