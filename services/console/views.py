@@ -55,6 +55,21 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+#: the smallest step of a time as the services store it (epoch milliseconds)
+TICK = timedelta(milliseconds=1)
+
+
+def callbacks_due_on(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """notify's `due_from`/`due_to` (from inclusive, to exclusive) for the callbacks whose last day is `day`.
+
+    A callback's `due_at` is the end of its last day: the next midnight, exclusive (shown 23:59:59).
+    So a callback of today is due at tonight's midnight, and one due at this morning's midnight was
+    yesterday's (overdue, on leadership's list).
+    """
+    start, end = day_bounds(day, zone)
+    return start + TICK, end + TICK
+
+
 def board(disputes: Iterable[dict[str, Any]], states: tuple[str, ...] = OPEN_DISPUTE_STATES
           ) -> dict[str, list[dict[str, Any]]]:
     """Disputes in `states` per level (every level a column, even empty), overdue first, then by due time."""

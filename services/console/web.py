@@ -332,7 +332,7 @@ async def dispute_action(request: Request, user: SignedIn, dispute_id: str) -> R
 
 async def _callbacks_data(request: Request, user: User) -> dict[str, Any]:
     c = _console(request)
-    start, end = views.day_bounds(c.now().date(), c.settings.zone)
+    start, end = views.callbacks_due_on(c.now().date(), c.settings.zone)
     officer = request.query_params.get("officer_id", "")
     if officer:
         today_call = c.upstream.get("notify", "/v1/callbacks/today", user.token, officer_id=officer)

@@ -147,12 +147,7 @@ def test_a_dispute_escalated_from_its_card_moves_column(platform: Up, desk: Watc
 
 
 def test_a_callback_completed_from_the_page_leaves_the_list(platform: Up, desk: Watched) -> None:
-    case_id = f"A-UI-{uuid.uuid4().hex[:6]}"
-    accepted = datetime.now(ZONE) - timedelta(days=7)  # its 7-day deadline ends tonight: today's callback
-    publish(platform.endpoints["nats_url"], "cases.accepted", {
-        "case_id": case_id, "kind": "administrative", "accepted_at": accepted.isoformat(), "officer_id": "P1001",
-        "unit_id": "G1", "parties": [{"party_id": "p1", "name": "王某", "phone": "13800138011", "role": "victim"}]},
-        case_id)
+    case_id = _case_due_today(platform)
 
     def scheduled() -> list[Any]:
         status, found = platform.call("GET", "notify", f"/v1/callbacks?case_id={case_id}")
@@ -162,7 +157,7 @@ def test_a_callback_completed_from_the_page_leaves_the_list(platform: Up, desk: 
     page = desk.page
     page.click("#nav-callbacks")
     row = f'tr[data-callback="{callback["callback_id"]}"]'
-    page.wait_for_selector(row)
+    page.wait_for_selector(f"#callbacks > section:first-of-type {row}")  # today's, under its officer
     page.locator(row).first.locator('input[name="opinion"]').fill("对办案进度表示理解")
     page.locator(row).first.locator("button.complete").click()
     page.wait_for_selector(row, state="detached", timeout=5000)
@@ -215,8 +210,21 @@ def test_a_viewer_sees_phones_masked_and_no_action(platform: Up, browser: Any) -
         page.context.close()
 
 
+def _case_due_today(platform: Up) -> str:
+    """A case accepted 7 days ago: its parties' callbacks are due by tonight."""
+    case_id = f"A-UI-{uuid.uuid4().hex[:6]}"
+    accepted = datetime.now(ZONE) - timedelta(days=7)
+    publish(platform.endpoints["nats_url"], "cases.accepted", {
+        "case_id": case_id, "kind": "administrative", "accepted_at": accepted.isoformat(), "officer_id": "P1001",
+        "unit_id": "G1", "parties": [{"party_id": "p1", "name": "王某", "phone": "13800138011", "role": "victim"}]},
+        case_id)
+    return case_id
+
+
 def test_every_page_loads_clean_local_only_and_is_photographed(platform: Up, desk: Watched) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    case_id = _case_due_today(platform)  # something on the callbacks page too
+    until(lambda: platform.call("GET", "notify", f"/v1/callbacks?case_id={case_id}")[1])
     page = desk.page
     for name in PAGES:
         page.click(f"#nav-{name}")

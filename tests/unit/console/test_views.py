@@ -154,3 +154,10 @@ def test_ties_go_by_id() -> None:
     groups = views.per_officer([{"callback_id": "2", "officer_id": "P", "due_at": same},
                                 {"callback_id": "1", "officer_id": "P", "due_at": same}])
     assert [c["callback_id"] for c in groups["P"]] == ["1", "2"]
+
+
+def test_todays_callbacks_are_those_due_at_tonights_midnight_not_this_mornings() -> None:
+    since, until = views.callbacks_due_on(NOW.date(), ZONE)
+    tonight, this_morning = datetime(2026, 12, 3, tzinfo=ZONE), datetime(2026, 12, 2, tzinfo=ZONE)
+    assert since <= tonight < until
+    assert not since <= this_morning < until
