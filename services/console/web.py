@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from common.domain import ID_PATTERN
 from common.http import create_app
 from common.timefmt import iso_week
 from console import access, views
@@ -142,6 +144,9 @@ async def login(request: Request) -> Response:
     token, actor = form.get("token", ""), form.get("actor", "")[:64]
     target = form.get("next", "/desk")
     target = target if target.startswith("/") and not target.startswith("//") else "/desk"
+    if actor and not re.fullmatch(ID_PATTERN, actor):  # the services take it as the actor of every change
+        return _page(request, "login.html", None, next=target, error="警号只能由字母、数字和 . _ : - 组成",
+                     status_code=422)
     roles = await _console(request).roles_of(token) if token else None
     if roles is None:
         return _page(request, "login.html", None, next=target, error="令牌无效", status_code=401)

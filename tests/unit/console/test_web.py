@@ -160,3 +160,10 @@ async def test_the_trends_and_hot_spots_show_once_their_api_answers() -> None:
     assert page.count("该数据接口尚未提供") == 3  # only the scorecards and the two stats the stub lacks
     assert "盗窃</td><td>4</td><td>2</td><td>+100.0%</td><td>8</td><td>-50.0%" in page
     assert "枫亭镇某村</td><td>7</td><td>周六 20时" in page and 'id="hotspot-map"' in page
+
+
+async def test_a_badge_number_the_services_would_refuse_is_refused_at_sign_in() -> None:
+    async with _client([]) as client:
+        refused = await client.post("/login", content="token=admin-token-0001&actor=%E5%BC%A0%E4%B8%89",
+                                    headers={"content-type": "application/x-www-form-urlencoded"})
+    assert refused.status_code == 422 and "警号只能" in refused.text and "set-cookie" not in refused.headers
