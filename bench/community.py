@@ -36,8 +36,8 @@ from common.settings import DEVELOPMENT_TOKEN  # noqa: E402
 from community import handlers  # noqa: E402
 from community.adapters.store import INDEXES  # noqa: E402
 from community.bootstrap import wire  # noqa: E402
-from community.entrypoints.api import router  # noqa: E402
 from community.domain.scorecard import COUNTERS, MonthSheet, sheet_csv  # noqa: E402
+from community.entrypoints.api import router  # noqa: E402
 from community.settings import CommunitySettings  # noqa: E402
 from fengqiao.embedded import start_store  # noqa: E402
 

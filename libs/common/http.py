@@ -192,7 +192,9 @@ def create_app(
 ) -> FastAPI:
     # the OpenAPI pages' scripts, style and icon are served by the service itself: a station's network has
     # no internet (fastapi-offline ships Swagger UI's and ReDoc's files; ReDoc without Google fonts)
-    app = FastAPIOffline(title=title, static_url="/docs-assets", **kwargs)
+    documented = kwargs.get("openapi_url", "/openapi.json") is not None  # the console serves pages, not an API
+    app = (FastAPIOffline(title=title, static_url="/docs-assets", **kwargs) if documented
+           else FastAPI(title=title, **kwargs))
     tracing.instrument_app(app)
     app.state.settings = settings
     app.state.context = context

@@ -143,10 +143,12 @@ async def connected(
 
         nc = await _retrying("nats", open_nats, patient, missing)
         stack.push_async_callback(_close, nc, settings.shutdown_grace_s)
-        client = mongo.client(reveal(settings.mongo_url), app_name=f"fengqiao-{name}")
-        stack.callback(client.close)
-        db = mongo.database(client, settings.mongo_db or f"fengqiao_{name}")
-        await _retrying("mongodb", lambda: db.command("ping"), patient, missing)
+        db: Any = None  # a service that keeps no data (the console) has no MongoDB URL and no store
+        if reveal(settings.mongo_url):
+            client = mongo.client(reveal(settings.mongo_url), app_name=f"fengqiao-{name}")
+            stack.callback(client.close)
+            db = mongo.database(client, settings.mongo_db or f"fengqiao_{name}")
+            await _retrying("mongodb", lambda: db.command("ping"), patient, missing)
         js = nc.jetstream()
         publisher = bus.Publisher(js, connected=lambda: nc.is_connected)
         yield Runtime(name, settings, nc, js, publisher, db, clock or SystemClock())
@@ -303,7 +305,7 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    missing = {d: "not connected yet" for d in DEPENDENCIES}
+    missing = {d: "not connected yet" for d in DEPENDENCIES if d != "mongodb" or reveal(settings.mongo_url)}
     gate = _Gate(_starting_app(name, settings, missing))
     server = _Server(uvicorn.Config(
         gate, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="off",

@@ -206,6 +206,8 @@ def topology() -> dict[str, ServiceTopology]:
     result = {}
     for name in SERVICES:
         publishes, subscribes = _scan(name)
+        # what a service subscribes to by pattern (the console's live families) it declares in its package
+        subscribes |= set(getattr(importlib.import_module(name), "CORE_SUBSCRIPTIONS", ()))
         result[name] = ServiceTopology(name, _consumers(name), publishes, subscribes)
     return result
 
@@ -401,8 +403,11 @@ def kubernetes_objects() -> list[dict[str, Any]]:
         p = spec.env_prefix
         config |= {f"{p}ENVIRONMENT": "production", f"{p}STREAM_REPLICAS": "3", f"{p}HTTP_HOST": "0.0.0.0",
                    f"{p}STATION_TIMEZONE": "Asia/Shanghai", f"{p}LOG_JSON": "true"}
-        secret |= {f"{p}NATS_URL": _nats_url(name), f"{p}MONGO_URL": MONGO_URL,
+        secret |= {f"{p}NATS_URL": _nats_url(name), **({f"{p}MONGO_URL": MONGO_URL} if spec.keeps_data else {}),
                    f"{p}TOKENS": '{"CHANGE-ME-a-long-random-token": ["admin"]}'}
+        fields = spec.settings_class().model_fields
+        config |= {f"{p}{other.upper()}_URL": f"http://{other}:{SERVICES[other].default_port}"
+                   for other in SERVICES if f"{other}_url" in fields}
         if "sms_gateway" in spec.settings_class().model_fields:  # real SMS through Kannel, never the embedded one
             config |= {f"{p}SMS_GATEWAY": "kannel", f"{p}SMS_KANNEL_URL": f"http://{KANNEL_SMSBOX}:13013",
                        f"{p}SMS_KANNEL_USERNAME": "fengqiao",
@@ -522,7 +527,7 @@ def mongodb_yaml() -> str:
                 "passwordSecretRef": {"name": "mongodb-fengqiao-password"},
                 # each service's own database, and nothing else
                 "roles": [{"name": "readWrite", "db": spec.settings_class().model_fields["mongo_db"].default}
-                          for spec in SERVICES.values()],
+                          for spec in SERVICES.values() if spec.keeps_data],
                 "scramCredentialsSecretName": "mongodb-fengqiao-scram",
             }],
             "statefulSet": {"spec": {"volumeClaimTemplates": [{

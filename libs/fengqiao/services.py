@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from common.settings import ServiceSettings
 
 #: every service of the platform, in the order `fengqiao up` starts and lists them
-NAMES = ("dispatch", "mediation", "notify", "rating", "community")
+NAMES = ("dispatch", "mediation", "notify", "rating", "community", "console")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,13 @@ class ServiceSpec:
     @property
     def env_prefix(self) -> str:
         return str(self.settings_class().model_config["env_prefix"])
+
+    @property
+    def keeps_data(self) -> bool:
+        """Whether it has a MongoDB store of its own (the console keeps none)."""
+        from common.settings import reveal
+
+        return bool(reveal(self.settings_class().model_fields["mongo_url"].default))
 
     @property
     def default_port(self) -> int:

@@ -172,13 +172,17 @@ class Platform:
         env = {
             **os.environ,
             f"{p}NATS_URL": self.nats.url,
-            f"{p}MONGO_URL": self.store.url,
             f"{p}HTTP_PORT": str(_port(spec.default_port)),
             f"{p}TOKENS": json.dumps(self._tokens(os.environ.get(f"{p}TOKENS"))),
             f"{p}LOG_JSON": "true",
         }
         if "sms_gateway" in fields:  # no SMS leaves a development machine, unless a gateway was chosen
             env.setdefault(f"{p}SMS_GATEWAY", "embedded")
+        if spec.keeps_data:
+            env[f"{p}MONGO_URL"] = self.store.url
+        for other, svc in self.services.items():  # a service that calls others (the console) is told where they are
+            if f"{other}_url" in fields:
+                env[f"{p}{other.upper()}_URL"] = svc.base_url
         return ServiceProcess(spec, int(env[f"{p}HTTP_PORT"]), env, self.data_dir / "logs" / f"{spec.name}.log")
 
     def _tokens(self, given: str | None) -> dict[str, list[str]]:
@@ -246,7 +250,10 @@ def run_up(data_dir: Path, sample_grid: bool = True) -> int:
     print(f"NATS      {endpoints['nats_url']}")
     print(f"MongoDB   {endpoints['mongo_url']}")
     for name, svc in endpoints["services"].items():
-        print(f"{name:<9} {svc['base_url']}   (docs: {svc['base_url']}/docs)")
+        if name == "console":
+            print(f"{name:<9} {svc['base_url']}   (the station's screens: sign in with the token)")
+        else:
+            print(f"{name:<9} {svc['base_url']}   (docs: {svc['base_url']}/docs)")
     print(f"token     {endpoints['token']}")
     print(f"endpoints {platform.data_dir / 'endpoints.json'}")
     print("ready. Ctrl-C stops everything.", flush=True)

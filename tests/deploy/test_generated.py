@@ -47,7 +47,8 @@ def test_who_publishes_and_consumes_what_is_read_from_the_services() -> None:
     topo = deployfiles.topology()
     dispatch, mediation = topo["dispatch"], topo["mediation"]
     assert [(c.durable, c.subject, c.stream) for c in dispatch.consumers] == [
-        ("dispatch-alerts-received", "alerts.received", "ALERTS")]
+        ("dispatch-alerts-received", "alerts.received", "ALERTS"),
+        ("dispatch-weekly-satisfaction", "ratings.weekly_satisfaction", "RATINGS")]
     assert {"alerts.assigned", "alerts.closed", "units.status_changed", "grid.replaced",
             "dispatch.internal.unit_load"} <= dispatch.publishes
     assert "alerts.received" not in dispatch.publishes  # its consumer's model is not something it publishes

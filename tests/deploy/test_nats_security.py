@@ -87,8 +87,8 @@ async def test_every_service_works_with_its_own_user(
     assert init.returncode == 0, init.stderr
     # init runs with each service's defaults here: its databases are not this test's; it declared the consumers
     declared = [json.loads(line) for line in init.stdout.splitlines()]
-    assert [d["service"] for d in declared] == ["dispatch", "mediation", "notify", "rating", "community"]
-    assert declared[0]["consumers"] == ["dispatch-alerts-received"]
+    assert [d["service"] for d in declared] == ["dispatch", "mediation", "notify", "rating", "community", "console"]
+    assert declared[0]["consumers"] == ["dispatch-alerts-received", "dispatch-weekly-satisfaction"]
 
     services = Services()
     services.start(tmp_path / "services", secured.url, store_server.url, db_name)

@@ -5,7 +5,6 @@ callback SMS is in the gateway's outbox."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -107,7 +106,7 @@ def test_a_callback_answered_3_is_done_rated_objected_and_followed_up_and_asked_
     case = {"case_id": "A2026-E2E-2", "kind": "criminal", "accepted_at": datetime.now(UTC).isoformat(),
             "officer_id": "P2001", "unit_id": "G2",
             "parties": [{"party_id": "p1", "name": "李某", "phone": phone, "role": "victim"}]}
-    publish(platform, tmp_path, "cases.accepted", case)
+    platform.publish(tmp_path, "cases.accepted", case)
     [sms] = until(lambda: _outbox(platform, phone))
     assert "1满意" in sms["text"] and "回访码" in sms["text"]
     status, _ = platform.call("POST", "notify", "/v1/sms/inbound", {"from": phone, "text": "3 处理太慢"})
@@ -134,13 +133,13 @@ def test_with_a_callback_and_a_survey_open_one_reply_changes_one_record_and_a_co
     case = {"case_id": "A2026-E2E-3", "kind": "administrative", "accepted_at": datetime.now(UTC).isoformat(),
             "officer_id": "P2002", "unit_id": "G2",
             "parties": [{"party_id": "p1", "name": "赵某", "phone": phone, "role": "victim"}]}
-    publish(platform, tmp_path, "cases.accepted", case)
+    platform.publish(tmp_path, "cases.accepted", case)
     [callback_sms] = until(lambda: _outbox(platform, phone))
     now = datetime.now(UTC)
     closed = {"alert_id": "110-E2E-R3", "at": now.isoformat(), "received_at": now.isoformat(), "unit_id": "G2",
               "officer_id": "P2002", "officers": ["P2002"], "disposition": "resolved_on_scene", "category": "noise",
               "priority": 3, "location": {"lon": 118.9651, "lat": 25.2284}, "caller_phone": phone}
-    publish(platform, tmp_path, "alerts.closed", closed)
+    platform.publish(tmp_path, "alerts.closed", closed)
     until(lambda: (found := _outbox(platform, phone)) and len(found) == 2)
     the_survey = survey_id("alert", "110-E2E-R3", phone)
     # no code: the newest open question (the survey) takes it, the callback is untouched

@@ -51,12 +51,12 @@ from motor.motor_asyncio import AsyncIOMotorClient
 
 from common import bus
 from common.contracts.subjects import (
+    ALERTS_ACKNOWLEDGED,
+    ALERTS_ASSIGNED,
     ALERTS_CLOSED,
     ALERTS_RECEIVED,
     CASES_ACCEPTED,
     CASES_SOLVED,
-    ALERTS_ACKNOWLEDGED,
-    ALERTS_ASSIGNED,
     DISPUTES_OPENED,
     RATINGS_RECEIVED,
     SMS_DELIVERY,
