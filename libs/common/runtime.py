@@ -317,8 +317,11 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
     async def service() -> None:
         async with connected(name, settings, patient=True, waiting=missing) as runtime:
             parts = await build(runtime)
-            trail = audit.attach(parts.app, runtime.db, settings.audit_retention_days, name)
-            for hook in (*parts.on_start, trail.store.ensure_indexes):
+            hooks = list(parts.on_start)
+            if runtime.db is not None:  # a service keeping no data (the console) has no store for a trail
+                trail = audit.attach(parts.app, runtime.db, settings.audit_retention_days, name)
+                hooks.append(trail.store.ensure_indexes)
+            for hook in hooks:
                 await _patiently(hook)
             gate.open(parts.app)
             running.set()
