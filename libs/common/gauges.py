@@ -15,9 +15,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import structlog
 from prometheus_client import Gauge
+
+from common.domain import as_utc
 
 log = structlog.get_logger(__name__)
 
@@ -124,3 +128,26 @@ def consumer_readings(js: object, consumers: Sequence[tuple[str, str]]) -> list[
 
         readings += [Reading(CONSUMER_PENDING, pending, (durable,)), Reading(CONSUMER_ACK_PENDING, in_hand, (durable,))]
     return readings
+
+
+def counting(collection: Any, *queries: dict[str, Any]) -> Callable[[], Awaitable[float]]:
+    """A read that counts the documents matching each query (each an indexed equality) and adds them up."""
+
+    async def read() -> float:
+        return float(sum([await collection.count_documents(q) for q in queries]))
+
+    return read
+
+
+def oldest_age(
+    collection: Any, query: dict[str, Any], field: str, now: Callable[[], datetime]
+) -> Callable[[], Awaitable[float]]:
+    """Seconds since the earliest `field` among the documents matching `query` (0 when none)."""
+
+    async def read() -> float:
+        doc = await collection.find_one(query, {field: 1}, sort=[(field, 1)])
+        if not doc or doc.get(field) is None:
+            return 0.0
+        return max(0.0, (now() - as_utc(doc[field])).total_seconds())
+
+    return read

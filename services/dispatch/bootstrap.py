@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from common import gauges
 from common.clock import Clock
 from common.mongo import ensure_indexes
 from common.outbox import RawPublisher
@@ -75,4 +76,9 @@ async def build(runtime: Runtime) -> ServiceParts:
         ],
         on_start=[start],
         context=d,
+        gauges=[  # the duty desk (再快一秒): through the alerts' state index
+            gauges.Reading(gauges.ALERTS_WAITING, gauges.counting(runtime.db["alerts"], {"state": "unassigned"})),
+            gauges.Reading(gauges.ALERTS_WAITING_OLDEST, gauges.oldest_age(
+                runtime.db["alerts"], {"state": "unassigned"}, "received_at", runtime.clock.now)),
+        ],
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from common import gauges
 from common.clock import Clock
 from common.fakes import FakePublisher
 from common.mongo import ensure_indexes
@@ -103,5 +104,10 @@ async def build(runtime: Runtime) -> ServiceParts:
         gateway = s.gateway
         periodic.append(Periodic("sms-embedded-receipts", n.settings.sweep_interval_s,
                                  lambda: sms_handlers.issue_receipts(s, gateway)))
+    callbacks = runtime.db["callbacks"]  # counted through their state index
+    readings = [
+        gauges.Reading(gauges.CALLBACKS_MANUAL, gauges.counting(callbacks, {"state": "manual"})),
+        gauges.Reading(gauges.CALLBACKS_OVERDUE, gauges.counting(callbacks, {"state": "overdue"})),
+    ]
     return ServiceParts(app=build_app(runtime, n), consumers=consumers(n), periodic=periodic, on_start=[start],
-                        context=n)
+                        context=n, gauges=readings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
+from common import gauges
 from common.clock import Clock
 from common.mongo import ensure_indexes
 from common.outbox import RawPublisher
@@ -63,4 +64,6 @@ async def build(runtime: Runtime) -> ServiceParts:
         ],
         on_start=[lambda: ensure_indexes(runtime.db, INDEXES)],
         context=m,
+        gauges=[gauges.Reading(gauges.FOLLOWUPS_OPEN, gauges.counting(
+            runtime.db["followups"], {"state": "open"}, {"state": "overdue"}))],
     )
