@@ -1,5 +1,8 @@
-"""Who read what of the key-person register. A port with one adapter for now: the trail as structured log
-lines (`audit.read`), until the platform's audit trail lands in `common` and this adapter gives way to it."""
+"""Who read what of the key-person register, whole or masked, as structured log lines (`audit.read`).
+
+The stored, queryable record of every such read is the platform's audit trail (`common.audit`): the
+API notes each person read on the caller, masked reads included, since being on the register is itself
+personal data. These lines add whether the read was whole, for the station's own log review."""
 
 from __future__ import annotations
 

@@ -303,6 +303,8 @@ def _person_view(c: Community, person: KeyPerson, who: Principal) -> dict[str, A
 async def _shown(c: Community, persons: list[KeyPerson], who: Principal, request: Request) -> list[dict[str, Any]]:
     await handlers.read_key_persons(c, persons, who=who.token_hint, roles=who.roles, route=request.url.path,
                                     whole=_sees_whole(who))
+    # the register is personal data even masked (being on it): every read goes to the platform's audit trail
+    who.shown_whole.extend(f"person_id={p.person_id}" for p in persons)
     return [_person_view(c, p, who) for p in persons]
 
 

@@ -127,3 +127,18 @@ async def test_the_sheet_is_json_ranked_and_csv_with_a_bom(http: httpx.AsyncClie
         answer = await http.get(f"/v1/scorecards?month={bad}", headers=auth("t-viewer"))
         assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "query.month"
     assert (await http.get("/v1/scorecards?by=station", headers=auth("t-viewer"))).status_code == 422
+
+
+async def test_every_read_of_the_register_is_in_the_platforms_audit_trail_whole_or_masked(c: Community) -> None:
+    c.settings.tokens = TOKENS
+    app = create_app("community", c.settings, {}, context=c, routers=(router,))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        created = (await client.post("/v1/keypersons", json=PERSON, headers=auth("t-officer"))).json()
+        assert (await client.get(f"/v1/keypersons/{created['person_id']}", headers=auth("t-viewer"))).status_code == 200
+        assert (await client.get("/v1/keypersons", headers=auth("t-officer"))).status_code == 200
+    await app.state.audit.idle()
+    records = list(app.state.audit.store.records)
+    reads = [r for r in records if r.method == "GET"]
+    assert [r.roles for r in reads] == [["viewer"], ["officer"]]
+    assert all(f"person_id={created['person_id']}" in r.ids for r in reads)
+    assert not any(PERSON["id_number"] in str(r) or PERSON["name"] in str(r) for r in records)
