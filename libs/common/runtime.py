@@ -318,6 +318,7 @@ async def serve(name: str, settings: ServiceSettings, build: Build) -> None:
         async with connected(name, settings, patient=True, waiting=missing) as runtime:
             parts = await build(runtime)
             hooks = list(parts.on_start)
+            trail = parts.app.state.audit  # create_app's, in memory, unless the service has a store for it
             if runtime.db is not None:  # a service keeping no data (the console) has no store for a trail
                 trail = audit.attach(parts.app, runtime.db, settings.audit_retention_days, name)
                 hooks.append(trail.store.ensure_indexes)
