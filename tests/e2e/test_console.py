@@ -91,8 +91,7 @@ def _assign_offered(platform: Up) -> bool:
 
 
 def test_sent_to_another_unit_from_its_card_the_map_and_the_history_change(platform: Up, desk: Watched) -> None:
-    if not _assign_offered(platform):
-        pytest.skip("dispatch does not offer POST /v1/alerts/{id}/assign yet (being added by its lane)")
+    assert _assign_offered(platform), "dispatch offers the duty desk's order to a named unit"
     page = desk.page
     alert_id, unit = _placed_and_open(platform, page)
     other = "G4" if unit != "G4" else "G2"
