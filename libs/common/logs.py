@@ -97,6 +97,20 @@ class _Capped:
         return redact(json.dumps({**kept, "cut": note, "head": head}, ensure_ascii=False, default=str))
 
 
+class _StandardError:
+    """Whatever ``sys.stderr`` is when a line is written, not when logging was set up: a stream swapped
+    later (a test's capture, a daemon's redirect) gets the lines, and a closed one is never written to."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(level: str = "INFO", json: bool | None = None, service: str | None = None) -> None:
     as_json = (not sys.stderr.isatty()) if json is None else json
     renderer: Any = (
@@ -117,7 +131,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None, service: st
             if structlog.dev.rich is not None else structlog.dev.plain_traceback)
     rendered: list[Any] = [*([tracebacks] if as_json else []), _mask_processor, _Capped(renderer, as_json)]
 
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_StandardError())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*stamped, structlog.stdlib.add_logger_name],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendered],
@@ -132,13 +146,16 @@ def configure_logging(level: str = "INFO", json: bool | None = None, service: st
         logging.getLogger(name).propagate = True
     for noisy in ("uvicorn.access", "nats"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(False)  # set up afresh: a second call must not keep an earlier showwarning
     logging.captureWarnings(True)
 
     structlog.configure(
         processors=[*stamped, *rendered],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(file=_StandardError()),  # type: ignore[arg-type]
+        # not cached: a module's logger follows the configuration in force (a second set-up, a test's
+        # capture_logs) instead of freezing the first; the cost is a few microseconds per line
+        cache_logger_on_first_use=False,
     )
     if service:
         structlog.contextvars.bind_contextvars(service=service)
