@@ -108,3 +108,73 @@ async def test_disputes_awaiting_first_contact_are_counted_due_tonight_or_overdu
         stored.aggregate.contact(now=MIDNIGHT, actor="P1001")  # contacted late: leaves the count
         await store.save(stored, [])
         await _reads(svc, {"fengqiao_disputes_overdue": 5.0})
+
+
+def _callback(n: int, due: datetime):
+    from notify.domain import Callback
+    from notify.domain.schedule import SendPolicy
+
+    return Callback.schedule(now=AFTERNOON - 2 * HOUR, case_id=f"A2026-{n:04d}", party_id="p1", rule="unsolved_7d",
+                             start_at=AFTERNOON - 72 * HOUR, due_at=due, policy=SendPolicy())  # no phone: manual
+
+
+def _sms(n: int, handed: datetime | None):
+    from notify.sms.domain.messages import OutboundMessage
+
+    message = OutboundMessage.request(sms_id=f"S-{n}", phone="13800138000", text="您好", purpose="callback",
+                                      requested_by="notify", ref=None, requested_at=AFTERNOON - 5 * HOUR,
+                                      not_before=None, now=AFTERNOON - 5 * HOUR)
+    if handed is not None:
+        message.accepted(handed, "embedded")
+    return message
+
+
+async def test_callbacks_due_today_open_objections_and_sms_without_receipt_are_counted_at_the_edges(
+    run_service,
+) -> None:
+    from notify.adapters.store import MongoCallbacks
+    from notify.sms.adapters.store import MongoMessages
+
+    clock = FakeClock(AFTERNOON)
+    async with run_service("notify", clock, gauges_interval_s=0.2) as svc:
+        callbacks, messages = MongoCallbacks(svc.runtime.db), MongoMessages(svc.runtime.db)
+        dues = [AFTERNOON - SECOND, AFTERNOON, AFTERNOON + SECOND, MIDNIGHT - SECOND, MIDNIGHT, MIDNIGHT + SECOND]
+        open_ones = [_callback(i, due) for i, due in enumerate(dues)]
+        done = _callback(10, MIDNIGHT)
+        done.complete(now=AFTERNOON - HOUR, channel="phone", reached=True, completed_by="P1001", level="dissatisfied",
+                      objection_within=timedelta(days=3))  # done today: its objection is open
+        objected = _callback(11, AFTERNOON - 24 * HOUR)
+        objected.complete(now=AFTERNOON - 30 * HOUR, channel="visit", reached=True, completed_by="P1001",
+                          objection=True, objection_within=timedelta(days=3))
+        explained = _callback(12, AFTERNOON - 24 * HOUR)
+        explained.complete(now=AFTERNOON - 30 * HOUR, channel="phone", reached=True, completed_by="P1001",
+                           level="dissatisfied", objection_within=timedelta(days=3))
+        explained.explain_objection(now=AFTERNOON - HOUR, by="P1002", how="当面解释处理经过", outcome="accepted")
+        handed_on = _callback(13, AFTERNOON - 24 * HOUR)
+        handed_on.complete(now=AFTERNOON - 30 * HOUR, channel="phone", reached=True, completed_by="P1001",
+                           level="dissatisfied", objection_within=timedelta(hours=1))
+        handed_on.check_deadlines(AFTERNOON - 28 * HOUR)  # not explained in time: escalated to leadership
+        assert (done.objection, objected.objection, explained.objection, handed_on.objection) == (
+            "open", "open", "explained", "escalated")
+        for callback in [*open_ones, done, objected, explained, handed_on]:
+            await callbacks.add(callback, [])
+
+        ago = AFTERNOON - HOUR
+        sms = [_sms(i, at) for i, at in enumerate([ago - SECOND, ago, ago + SECOND, AFTERNOON - 3 * HOUR])]
+        sms.append(_sms(10, None))  # still queued: not handed to the gateway
+        delivered, failed = _sms(11, AFTERNOON - 3 * HOUR), _sms(12, AFTERNOON - 3 * HOUR)
+        delivered.receipt(AFTERNOON - 2 * HOUR, delivered=True)
+        failed.receipt(AFTERNOON - 2 * HOUR, delivered=False)
+        for message in [*sms, delivered, failed]:
+            await messages.add(message, [])
+
+        await _reads(svc, {
+            "fengqiao_callbacks_due_today": 3.0,  # due in 1 s, 1 s before midnight, at midnight
+            "fengqiao_objections_open": 2.0,
+            "fengqiao_sms_undelivered": 2.0,  # handed 1 h 1 s and 3 h ago; exactly 1 h ago is not over an hour
+        })
+
+        clock.advance(SECOND)
+        await _reads(svc, {"fengqiao_callbacks_due_today": 2.0, "fengqiao_sms_undelivered": 3.0})
+        clock.advance(MIDNIGHT - AFTERNOON - SECOND)  # the next station day: only the one due 1 s after midnight
+        await _reads(svc, {"fengqiao_callbacks_due_today": 1.0, "fengqiao_sms_undelivered": 4.0})
