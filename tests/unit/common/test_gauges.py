@@ -31,7 +31,8 @@ async def test_counts_of_several_states_are_added_up() -> None:
 
 
 async def test_the_oldest_age_is_from_the_earliest_and_zero_when_none() -> None:
-    c = _Collection([{"state": "w", "at": NOW - timedelta(seconds=30)}, {"state": "w", "at": NOW - timedelta(seconds=61)},
+    c = _Collection([{"state": "w", "at": NOW - timedelta(seconds=30)},
+                     {"state": "w", "at": NOW - timedelta(seconds=61)},
                      {"state": "x", "at": NOW - timedelta(hours=5)}])
     assert await gauges.oldest_age(c, {"state": "w"}, "at", lambda: NOW)() == 61.0
     assert await gauges.oldest_age(c, {"state": "none"}, "at", lambda: NOW)() == 0.0
