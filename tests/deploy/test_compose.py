@@ -113,6 +113,14 @@ def test_kubernetes_wires_kannel_with_notify_s_secrets() -> None:
     assert ("Service", "kannel-smsbox") in objects and ("Service", "kannel-bearerbox") in objects
 
 
+def test_every_service_in_the_image_listens_beyond_its_container() -> None:
+    """On loopback (the settings' default) a replica is out of the reach of Prometheus and the reverse proxy."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    for name, spec in SERVICES.items():
+        assert f"    {spec.env_prefix}HTTP_HOST=0.0.0.0" in dockerfile, name
+        assert str(spec.settings_class().model_fields["http_port"].default) in dockerfile.split("\nEXPOSE ")[1], name
+
+
 @pytest.mark.parametrize("dockerfile", ["deploy/Dockerfile", "deploy/kannel/Dockerfile"])
 def test_the_dockerfiles_are_hadolint_clean(dockerfile: str) -> None:
     linted = subprocess.run([str(BIN / "hadolint"), str(ROOT / dockerfile)], capture_output=True, text=True,
