@@ -307,3 +307,23 @@ def test_the_sign_in_cookies_are_sealed_and_expire() -> None:
     # RFC 7636, appendix B
     verifier, challenge = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     assert pkce_challenge(verifier) == challenge
+
+
+async def test_no_span_records_the_callbacks_code(provider: FakeProvider) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from common import tracing
+
+    caught = InMemorySpanExporter()
+    if tracing.configure("tests", processors=[SimpleSpanProcessor(caught)]) is None:
+        pytest.skip("OTEL_SDK_DISABLED is set: no span is made at all")
+    async with _console(provider, Services()) as console:
+        assert (await _sign_in(console)).status_code == 200
+        assert (await console.get("/desk")).status_code == 200
+    spans = caught.get_finished_spans()
+    caught.shutdown()
+    assert any(s.attributes.get("http.route") == "/desk" for s in spans)  # the app is traced
+    [code] = [r["code"] for r in provider.token_requests]
+    recorded = json.dumps([dict(s.attributes or {}) for s in spans], default=str)
+    assert "/login/oidc/callback" not in recorded and code not in recorded
