@@ -28,6 +28,31 @@ from starlette.routing import Route
 REALM = "/realms/station"
 
 
+class Served:
+    """An ASGI app under uvicorn on 127.0.0.1 in a thread, on a port bound before it starts."""
+
+    def __init__(self, app: Any) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._server.force_exit = True  # open streams (the console's events) do not hold it
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+
 class FakeProvider:
     def __init__(self, *, client_id: str, client_secret: str, api_audience: str) -> None:
         self.client_id, self.client_secret, self.api_audience = client_id, client_secret, api_audience
@@ -42,11 +67,7 @@ class FakeProvider:
         self.token_requests: list[dict[str, str]] = []
         self.issued: list[str] = []  # access tokens handed out
         self.end_session = True
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self.base = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self.issuer = self.base + REALM
+        self.issuer = ""  # known once the port is
         app = Starlette(routes=[
             Route(REALM + "/.well-known/openid-configuration", self._discovery),
             Route(REALM + "/certs", self._certs),
@@ -54,25 +75,20 @@ class FakeProvider:
             Route(REALM + "/token", self._token, methods=["POST"]),
             Route(REALM + "/logout", self._logout),
         ])
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+        self._served = Served(app)
+        self.base = f"http://127.0.0.1:{self._served.port}"
+        self.issuer = self.base + REALM
 
     @property
     def jwks_url(self) -> str:
         return self.issuer + "/certs"
 
     def start(self) -> FakeProvider:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "the fake provider did not start"
-            time.sleep(0.02)
+        self._served.start()
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._sock.close()
+        self._served.stop()
 
     # ------------------------------------------------------------------ endpoints
 
