@@ -10,7 +10,7 @@ its own nats-server and database, with the same grid (bench/dispatch.py's, 900 u
   off     OTEL_SDK_DISABLED=true
 Then `--rounds` fixed-rate windows of each, taking turns (traced, off, traced, off, ...), so a noisy
 minute of the machine falls on both. Prints each mode's p50 and p99 (the median of its windows), every
-window's p99, and the ratio traced / off (aim: p99 within 5 %).
+window's p99, dispatch's (and the store's) CPU per alert, and the ratios traced / off (aim: p99 within 5 %).
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ class Mode:
     windows: list[list[float]] = field(default_factory=list)
     p50: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)  # dispatch's CPU per alert in each window
+    store_cpu_ms: list[float] = field(default_factory=list)  # the store's, in the same window
+    pid: int = 0
 
 
 def _env(mode: Mode, nats_url: str, store_url: str, port: int) -> dict[str, str]:
@@ -81,6 +84,7 @@ async def main(args: argparse.Namespace) -> None:
                                     stdout=open(tmp / f"dispatch-{mode.name}.log", "wb"),  # noqa: SIM115
                                     stderr=subprocess.STDOUT)
             procs.append(proc)
+            mode.pid = proc.pid
             wait_for_port(port, 30, proc, "dispatch")
             base = f"http://127.0.0.1:{port}"
             async with httpx.AsyncClient(headers={"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}, timeout=30) as http:
@@ -95,13 +99,17 @@ async def main(args: argparse.Namespace) -> None:
         for round_ in range(args.rounds):
             for mode, probe in zip(modes if round_ % 2 == 0 else modes[::-1], probes if round_ % 2 == 0
                                    else probes[::-1], strict=True):
+                own, stored = bench_dispatch._cpu_s(mode.pid), bench_dispatch._cpu_s(store.process.pid)
                 await probe.run(f"r{round_}-", count, args.rate, 60 + args.seconds)
+                mode.cpu_ms.append((bench_dispatch._cpu_s(mode.pid) - own) * 1000 / count)
+                mode.store_cpu_ms.append((bench_dispatch._cpu_s(store.process.pid) - stored) * 1000 / count)
                 window = list(probe.latencies.values())
                 mode.windows.append(window)
                 mode.p50.append(statistics.median(window) * 1000)
                 mode.p99.append(bench_dispatch._p(window, 0.99) * 1000)
                 print(f"round {round_ + 1}/{args.rounds} {mode.name:<7} p50 {mode.p50[-1]:6.2f} ms  "
-                      f"p99 {mode.p99[-1]:6.2f} ms", flush=True)
+                      f"p99 {mode.p99[-1]:6.2f} ms  CPU/alert {mode.cpu_ms[-1]:.2f} + {mode.store_cpu_ms[-1]:.2f} ms",
+                      flush=True)
     finally:
         for nc in clients:
             await nc.close()
@@ -119,15 +127,20 @@ def _report(modes: list[Mode], args: argparse.Namespace) -> None:
     traced, off = modes
     print(f"\ndispatch, alert -> alerts.assigned at {args.rate:.0f}/s: {args.rounds} windows of {args.seconds:.0f} s "
           f"per mode, taking turns (order swapped every round); p50, p99: median of the windows")
-    print(f"{'mode':<40}{'p50 ms':>8}{'p99 ms':>8}   p99 of each window")
+    print(f"{'mode':<32}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/alert':>14}   p99 of each window")
     for mode, label in ((traced, "traced, no exporter"), (off, "off (OTEL_SDK_DISABLED=true)")):
-        print(f"{label:<40}{statistics.median(mode.p50):>8.2f}{statistics.median(mode.p99):>8.2f}   "
+        cpu = f"{statistics.median(mode.cpu_ms):.2f} + {statistics.median(mode.store_cpu_ms):.2f}"
+        print(f"{label:<32}{statistics.median(mode.p50):>8.2f}{statistics.median(mode.p99):>8.2f}{cpu:>14}   "
               + " / ".join(f"{x:.1f}" for x in mode.p99))
     p50 = statistics.median(traced.p50) / statistics.median(off.p50)
     p99 = statistics.median(traced.p99) / statistics.median(off.p99)
     pooled = (bench_dispatch._p([x for w in traced.windows for x in w], 0.99)
               / bench_dispatch._p([x for w in off.windows for x in w], 0.99))
-    print(f"traced / off: p50 x{p50:.3f}, p99 x{p99:.3f} (windows pooled: x{pooled:.3f}); aim: p99 within 5 %")
+    cpu = statistics.median(traced.cpu_ms) / statistics.median(off.cpu_ms)
+    print(f"traced / off: p50 x{p50:.3f}, p99 x{p99:.3f} (windows pooled: x{pooled:.3f}), dispatch's CPU per alert "
+          f"x{cpu:.3f}; aim: p99 within 5 %")
+    print("CPU ms/alert: dispatch's process + the store's, user + system, median of the windows (steadier than "
+          "latency on a busy machine)")
 
 
 if __name__ == "__main__":
