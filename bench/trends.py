@@ -9,7 +9,8 @@ Starts its own nx-27017 on a free loopback port and, in one run:
             rebuilt from them), next to a bare `find_one` by id of one roll-up document; and
             `GET /v1/hotspots?weeks=8`
   write     one alert counted into the roll-ups (three trend documents, its hotspot cell and the
-            week's summary of cells, each with its mark) next to a bare `insert_one` of the alert's document, taking turns; medians
+            week's summary of cells, each with its mark) next to a bare `insert_one` of the alert's document, taking
+            turns; medians
 Prints medians and ratios against the baselines of this run; the answer should not grow with N.
 """
 
@@ -149,7 +150,8 @@ async def main(sizes: list[int], repeats: int, writes: int) -> None:
             bare, counted = await bench_write(d, db, writes)
             print(f"counting one alert ({writes} each, taking turns):")
             print(f"    bare insert_one of the alert     {bare * 1000:7.2f} ms")
-            print(f"    its roll-ups (5 documents)       {counted * 1000:7.2f} ms  ({counted / bare:5.1f}× bare insert)")
+            print(f"    its roll-ups (5 documents)       {counted * 1000:7.2f} ms  "
+                  f"({counted / bare:5.1f}× bare insert)")
         finally:
             client.close()
             store.stop()

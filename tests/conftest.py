@@ -1,4 +1,9 @@
-"""Real servers for the integration tests: nx-27017 once per session, a fresh nats-server per test."""
+"""Real servers for the integration tests: nx-27017 once per session, a fresh nats-server per test.
+
+The suite runs on pytest-xdist workers (`-n`, in pyproject.toml). Each test file stays on one worker
+(its module fixtures are started once); the tests that load the whole machine — the fault tests and
+the podman ones — share one worker, so they run one after the other, and the `fengqiao up` ones
+share another (see HEAVY and UP)."""
 
 from __future__ import annotations
 
@@ -10,6 +15,21 @@ from pathlib import Path
 import pytest
 
 from fengqiao.embedded import EmbeddedServer, start_nats, start_store
+
+#: run one after the other on one worker: they kill processes under load, or build images with podman
+HEAVY = ("tests/faults/", "tests/deploy/test_compose.py", "tests/deploy/test_container.py")
+#: one after the other too: each brings the platform up on the ports a station knows (8100–8106) when free,
+#: and two starting at once would both find a port free and race for it
+UP = ("tests/e2e/",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        where = item.nodeid.split("::")[0]
+        group = "heavy" if where.startswith(HEAVY) else "up" if where.startswith(UP) else where
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

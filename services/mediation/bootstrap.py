@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from common import gauges
 from common.clock import Clock
 from common.mongo import ensure_indexes
 from common.outbox import RawPublisher
@@ -14,6 +15,8 @@ from mediation.adapters.store import (
     InMemoryRequestIds,
     MongoDisputes,
     MongoRequestIds,
+    first_contact_due_tonight,
+    first_contact_overdue,
 )
 from mediation.domain import RiskRules, load_risk_rules
 from mediation.entrypoints.api import build_app
@@ -45,6 +48,7 @@ def wire_in_memory(
 
 async def build(runtime: Runtime) -> ServiceParts:
     m = wire(runtime)
+    disputes = runtime.db["disputes"]
 
     async def start() -> None:
         await ensure_indexes(runtime.db, INDEXES)
@@ -58,4 +62,10 @@ async def build(runtime: Runtime) -> ServiceParts:
         ],
         on_start=[start],
         context=m,
+        gauges=[  # 事不过夜: through the sparse index of the disputes whose first contact is awaited
+            gauges.Reading(gauges.DISPUTES_DUE_TONIGHT, gauges.counting(
+                disputes, lambda: first_contact_due_tonight(runtime.clock.now(), m.settings.zone))),
+            gauges.Reading(gauges.DISPUTES_OVERDUE, gauges.counting(
+                disputes, lambda: first_contact_overdue(runtime.clock.now()))),
+        ],
     )

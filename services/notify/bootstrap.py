@@ -17,6 +17,7 @@ from common.mongo import ensure_indexes
 from common.runtime import Periodic, Runtime, ServiceParts
 from common.settings import reveal
 from notify import domain, handlers
+from notify.adapters import store
 from notify.adapters.store import INDEXES, InMemoryCallbacks, MongoCallbacks, memory_cases, mongo_cases
 from notify.entrypoints.api import build_app
 from notify.entrypoints.consumers import consumers
@@ -104,10 +105,15 @@ async def build(runtime: Runtime) -> ServiceParts:
         gateway = s.gateway
         periodic.append(Periodic("sms-embedded-receipts", n.settings.sweep_interval_s,
                                  lambda: sms_handlers.issue_receipts(s, gateway)))
-    callbacks = runtime.db["callbacks"]  # counted through their state index
-    readings = [
+    callbacks, messages, zone = runtime.db["callbacks"], runtime.db[sms_store.MESSAGES], n.settings.zone
+    readings = [  # each through an index of its own: state, open_due_ms, objection, receipt_awaited_ms
         gauges.Reading(gauges.CALLBACKS_MANUAL, gauges.counting(callbacks, {"state": "manual"})),
         gauges.Reading(gauges.CALLBACKS_OVERDUE, gauges.counting(callbacks, {"state": "overdue"})),
+        gauges.Reading(gauges.CALLBACKS_DUE_TODAY, gauges.counting(
+            callbacks, lambda: store.due_today(runtime.clock.now(), zone))),
+        gauges.Reading(gauges.OBJECTIONS_OPEN, gauges.counting(callbacks, store.OBJECTIONS_OPEN)),
+        gauges.Reading(gauges.SMS_UNDELIVERED, gauges.counting(
+            messages, lambda: sms_store.undelivered(runtime.clock.now()))),
     ]
     return ServiceParts(app=build_app(runtime, n), consumers=consumers(n), periodic=periodic, on_start=[start],
                         context=n, gauges=readings)

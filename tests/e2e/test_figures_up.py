@@ -153,8 +153,8 @@ def test_a_mediation_team_is_named_on_a_settled_dispute_and_in_the_statistics(pl
                  {"action": "join", "actor": "P1001", "mediator_id": "T-JQ-1", "name": "枫亭警企调解队",
                   "kind": "police_enterprise_team"},
                  {"action": "resolve", "actor": "P1001", "settled_by": "T-JQ-1",
-                  "agreement": {"terms": "按原界址立桩", "signatures": {"p1": "林某", "p2": "陈某", "mediator": "枫亭警企调解队",
-                                                                     "witness": "村委王某"}}}):
+                  "agreement": {"terms": "按原界址立桩", "signatures": {
+                      "p1": "林某", "p2": "陈某", "mediator": "枫亭警企调解队", "witness": "村委王某"}}}):
         status, answer = platform.call("POST", "mediation", actions, body)
         assert status == 200, answer
     assert answer["settled_by"] == "T-JQ-1"

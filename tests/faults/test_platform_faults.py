@@ -26,9 +26,10 @@ closed, none held twice, no unit over capacity; every referred alert has exactly
 callback scheduled once per party and rule, none lost; every survey requested once per subject and
 phone; every valid reply that reached notify became exactly one rating of the level replied, none
 doubled; every callback answered by SMS is done once with the level answered and is exactly one rating
-(subject the callback), none lost, none doubled; every SMS sent once by the gateway; every visit stored and told once, every dispute finding one
-dispute; the officers' month sheets count every visit, assignment, acknowledgement and rating of the
-streams once (the sums of their counters against the facts in the streams). One summary line gives what was
+(subject the callback), none lost, none doubled; every SMS sent once by the gateway; every visit stored
+and told once, every dispute finding one dispute; the officers' month sheets count every visit,
+assignment, acknowledgement and rating of the streams once (the sums of their counters against the
+facts in the streams). One summary line gives what was
 injected and the counts.
 
 notify's callbacks and SMS gateway are checked when notify serves them (its OpenAPI has

@@ -19,10 +19,12 @@ from community.domain.keypersons import KeyPerson
 from community.domain.scorecard import MonthSheet
 from community.domain.visits import Visit
 
-INDEXES = {
-    "visits": [IndexModel([("officer_month", ASCENDING)]), IndexModel([("visited_at", ASCENDING)]), OUTBOX_INDEX],
+INDEXES = {  # one field each: the embedded store answers an equality from a single-field index, scans compounds
+    "visits": [IndexModel([("officer_month", ASCENDING)]), IndexModel([("officer_id", ASCENDING)]),
+               IndexModel([("month", ASCENDING)]), IndexModel([("visited_at", ASCENDING)]), OUTBOX_INDEX],
     "hazards": [IndexModel([("next_due_ms", ASCENDING)]), IndexModel([("month", ASCENDING)]),
-                IndexModel([("state", ASCENDING)]), IndexModel([("overdue", ASCENDING)]), OUTBOX_INDEX],
+                IndexModel([("state", ASCENDING)]), IndexModel([("overdue", ASCENDING)]),
+                IndexModel([("reported_at", ASCENDING)]), OUTBOX_INDEX],
     "keypersons": [IndexModel([("next_due_ms", ASCENDING)]), IndexModel([("officer_id", ASCENDING)]),
                    IndexModel([("overdue", ASCENDING)]), OUTBOX_INDEX],
     "sheets": [IndexModel([("month", ASCENDING)]), OUTBOX_INDEX],

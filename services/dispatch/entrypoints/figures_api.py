@@ -22,7 +22,8 @@ router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES, tags=["figures"])
 async def trends(
     _: Reader,
     d: DispatchDep,
-    period: Annotated[Literal["week", "month", "year"], Query(description="ISO week, calendar month or year.")] = "week",
+    period: Annotated[Literal["week", "month", "year"],
+                      Query(description="ISO week, calendar month or year.")] = "week",
     at: Annotated[date | None, Query(
         description="A local date in the period (e.g. 2026-11-23); default today.",
         ge=date(1001, 1, 1), le=date(9998, 12, 31),

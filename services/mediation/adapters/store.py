@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from types import SimpleNamespace
 from typing import Any, Protocol
 
@@ -11,6 +11,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from common import gauges
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
 from common.timefmt import epoch_ms
 from mediation.domain import Dispute, RecurrenceCandidate, recurrence_keys
@@ -18,12 +19,17 @@ from mediation.domain import Dispute, RecurrenceCandidate, recurrence_keys
 #: a client's request_id is remembered this long, so its retries open one dispute
 REQUEST_ID_KEPT = timedelta(days=7)
 
+#: the first-contact deadline (epoch ms), kept only while the first contact is awaited
+CONTACT_DUE_MS = "contact_due_ms"
+
 INDEXES = {
     "disputes": [
         IndexModel([("state", ASCENDING)]),
         IndexModel([("level", ASCENDING)]),
         IndexModel([("next_due_ms", ASCENDING)]),  # numeric: the embedded store scans date ranges
         IndexModel([("reported_at", ASCENDING)]),
+        # the gauges' counts (due tonight, overdue): only disputes whose first contact is awaited hold the key
+        IndexModel([(CONTACT_DUE_MS, ASCENDING)], sparse=True),
         OUTBOX_INDEX,
     ],
     "requests": [IndexModel([("at", ASCENDING)], expireAfterSeconds=int(REQUEST_ID_KEPT.total_seconds()))],
@@ -35,10 +41,25 @@ class DisputeCodec:
         return dispute.dispute_id
 
     def to_document(self, dispute: Dispute) -> dict[str, Any]:
-        return {**dispute.to_dict(), "next_due_ms": epoch_ms(dispute.next_due_at)}
+        doc = {**dispute.to_dict(), "next_due_ms": epoch_ms(dispute.next_due_at)}
+        if dispute.first_contact_awaited:  # absent otherwise: the sparse index holds only these
+            doc[CONTACT_DUE_MS] = epoch_ms(dispute.first_contact_due_at)
+        return doc
 
     def from_document(self, doc: Mapping[str, Any]) -> Dispute:
         return Dispute.from_dict(doc)
+
+
+def first_contact_due_tonight(now: datetime, zone: tzinfo) -> dict[str, Any]:
+    """Disputes not yet contacted whose first-contact deadline is still ahead and falls before the end of
+    the station's day (a deadline at local midnight, the day report's, is tonight's)."""
+    return gauges.due_by_day_end(CONTACT_DUE_MS, now, zone)
+
+
+def first_contact_overdue(now: datetime) -> dict[str, Any]:
+    """Disputes not yet contacted at or past their first-contact deadline (`now >= due` is late, as the
+    domain's check says), whether or not a sweep has flagged them yet."""
+    return gauges.past(CONTACT_DUE_MS, now)
 
 
 class Disputes(Repository[Dispute], Protocol):

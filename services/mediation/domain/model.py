@@ -389,6 +389,11 @@ class Dispute(Aggregate):
             dues.append(self.followup_due_at)
         return min(dues, default=None)
 
+    @property
+    def first_contact_awaited(self) -> bool:
+        """Open and nobody has contacted the parties yet, whether or not the deadline has passed (事不过夜)."""
+        return self.state in OPEN_STATES and self.first_contact_at is None
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the store (datetimes stay datetimes); `next_due_at` is derived, for the sweep."""
         doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "events"}

@@ -4,23 +4,31 @@ Every query a sweep or a hot route asks goes through one single-field index with
 numeric range and a limit (the embedded store answers those from the index; times are therefore
 also stored as epoch ms): `next_due_ms` for the sweep, `open_officer` for an officer's day,
 `case_id` for a case's callbacks, `state` for leadership's overdue list, `objection` for the
-objections' lists, `completed_ms`, `overdue_ms`, `explained_ms` and `escalated_ms` for the weekly figures.
+objections' lists, `completed_ms`, `overdue_ms`, `explained_ms` and `escalated_ms` for the
+weekly figures; for the gauges, `open_due_ms` (sparse: open callbacks only) counts those due today and
+`open_objection_ms` (sparse: open objections only) the open objections.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel
 
+from common import gauges
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository, Stored
 from common.store_tuning import ReadAhead
 from common.timefmt import epoch_ms
 from notify.domain import UNASSIGNED, Callback, Case
+
+#: the deadline (epoch ms) of an open callback only: what "due today" counts
+OPEN_DUE_MS = "open_due_ms"
+#: when the objection was opened (epoch ms), only while it is open: what the open objections count
+OPEN_OBJECTION_MS = "open_objection_ms"
 
 INDEXES = {
     "callbacks": [
@@ -36,6 +44,8 @@ INDEXES = {
         IndexModel([("due_ms", ASCENDING)]),
         IndexModel([("completed_ms", ASCENDING)]),
         IndexModel([("overdue_ms", ASCENDING)]),
+        IndexModel([(OPEN_DUE_MS, ASCENDING)], sparse=True),  # the gauge of callbacks due today
+        IndexModel([(OPEN_OBJECTION_MS, ASCENDING)], sparse=True),  # the gauge of open objections
         OUTBOX_INDEX,
     ],
     "cases": [OUTBOX_INDEX],
@@ -97,10 +107,23 @@ class CallbackCodec:
             "explained_ms": epoch_ms(callback.explained_at),
             "escalated_ms": epoch_ms(callback.escalated_at),
             "open_officer": (callback.officer_id or UNASSIGNED) if callback.is_open else None,
+            # absent once done or superseded: the sparse index holds the open callbacks only
+            **({OPEN_DUE_MS: epoch_ms(callback.due_at)} if callback.is_open else {}),
+            **({OPEN_OBJECTION_MS: epoch_ms(callback.objection_at)} if callback.objection == "open" else {}),
         }
 
     def from_document(self, doc: Mapping[str, Any]) -> Callback:
         return Callback.from_dict(doc)
+
+
+def due_today(now: datetime, zone: tzinfo) -> dict[str, Any]:
+    """Open callbacks whose deadline is still ahead and falls before the end of the station's day (`due_at`
+    is the exclusive local midnight, so the last day's callbacks are today's; past ones count as overdue)."""
+    return gauges.due_by_day_end(OPEN_DUE_MS, now, zone)
+
+
+#: objections not yet explained or handed on (escalated)
+OBJECTIONS_OPEN = gauges.holding(OPEN_OBJECTION_MS)
 
 
 @dataclass(eq=False)

@@ -44,6 +44,14 @@ async def test_trends_and_hotspots_through_jetstream(run_service, nc) -> None:
             "rated": 10, "satisfaction_rate": 0.8, "strict_rate": 0.8, "as_of": "2025-11-30T08:10:00+08:00",
         }, "2025-W48/satisfaction/8-0-2-0")
 
+        async def all_counted() -> bool:  # the roll-ups follow each stored alert through the outbox
+            units = (await svc.http.get("/v1/trends", params={"period": "year", "by": "unit", "at": "2026-11-23"}))
+            spots = (await svc.http.get("/v1/hotspots", params={"weeks": 2})).json()["hotspots"]
+            return ([(r["unit_id"], r["count"], r["year_before"]) for r in units.json()["rows"]] == [("G1", 4, 3)]
+                    and [p["count"] for p in spots] == [4])
+
+        await eventually(all_counted)
+
         async def panel() -> dict | None:
             body = (await svc.http.get("/v1/trends", params={"period": "week", "at": "2026-11-23"})).json()
             return body if body["panel"]["satisfaction"]["rate"] is not None else None

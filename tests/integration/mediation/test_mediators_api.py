@@ -29,7 +29,8 @@ async def test_a_cadre_of_the_third_gate_settles_and_the_statistics_name_it(run_
         cadre = {"action": "join", "actor": "P1001", "mediator_id": "C-XEC-1", "name": "村支书林某",
                  "kind": "village_cadre"}
         assert (await act(cadre)).status_code == 200
-        for bad, field in [({**cadre, "kind": "boss"}, "join.kind"), ({**cadre, "mediator_id": "a b"}, "join.mediator_id"),
+        for bad, field in [({**cadre, "kind": "boss"}, "join.kind"),
+                           ({**cadre, "mediator_id": "a b"}, "join.mediator_id"),
                            ({**cadre, "name": ""}, "join.name"), ({**cadre, "name": "名" * 61}, "join.name")]:
             refused = await act(bad)
             assert refused.status_code == 422, bad

@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from prometheus_client import Gauge
 
 from common import gauges
+from common.timefmt import epoch_ms
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
-class _Collection:
-    def __init__(self, docs: list[dict]) -> None:
-        self.docs = docs
+def _matches(doc: dict, query: dict) -> bool:
+    """What the store answers for an equality or a numeric range: a document without the field never matches
+    a range."""
+    tests = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
+    def holds(value: object, condition: object) -> bool:
+        if not isinstance(condition, dict):
+            return value == condition
+        return value is not None and all(tests[op](value, bound) for op, bound in condition.items())
 
-    async def count_documents(self, query: dict) -> int:
-        return sum(all(d.get(k) == v for k, v in query.items()) for d in self.docs)
+    return all(holds(doc.get(field), condition) for field, condition in query.items())
+
+
+class _Database:
+    """The `count` command over the collections it holds, as the store answers it."""
+
+    def __init__(self) -> None:
+        self.collections: dict[str, list[dict]] = {}
+
+    async def command(self, name: str, collection: str, *, query: dict) -> dict:
+        assert name == "count"
+        return {"ok": 1, "n": sum(_matches(d, query) for d in self.collections[collection])}
+
+
+class _Collection:
+    def __init__(self, docs: list[dict], name: str = "things") -> None:
+        self.docs, self.name, self.database = docs, name, _Database()
+        self.database.collections[name] = docs
 
     async def find_one(self, query: dict, projection: dict, sort: list) -> dict | None:
         (field, _), = sort
@@ -31,7 +56,8 @@ async def test_counts_of_several_states_are_added_up() -> None:
 
 
 async def test_the_oldest_age_is_from_the_earliest_and_zero_when_none() -> None:
-    c = _Collection([{"state": "w", "at": NOW - timedelta(seconds=30)}, {"state": "w", "at": NOW - timedelta(seconds=61)},
+    c = _Collection([{"state": "w", "at": NOW - timedelta(seconds=30)},
+                     {"state": "w", "at": NOW - timedelta(seconds=61)},
                      {"state": "x", "at": NOW - timedelta(hours=5)}])
     assert await gauges.oldest_age(c, {"state": "w"}, "at", lambda: NOW)() == 61.0
     assert await gauges.oldest_age(c, {"state": "none"}, "at", lambda: NOW)() == 0.0
@@ -56,3 +82,71 @@ async def test_a_failing_read_keeps_the_last_value_and_the_others_are_read() -> 
     assert await refresh() == 2
     assert await refresh() == 1
     assert g1._value.get() == 7.0 and g2._value.get() == 2.0
+
+
+# --- the windows the moving counts read, at their edges ---------------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: 2026-11-23 15:30 local; the station's day ends at 2026-11-24 00:00 local = 2026-11-23 16:00 UTC
+AFTERNOON = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
+MIDNIGHT = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+
+
+def _due(moment: datetime | None) -> dict:
+    return {} if moment is None else {"due_ms": epoch_ms(moment)}
+
+
+def test_the_station_day_ends_at_the_next_local_midnight_also_from_just_after_the_last() -> None:
+    assert gauges.station_day_end(AFTERNOON, SHANGHAI) == MIDNIGHT
+    assert gauges.station_day_end(MIDNIGHT - SECOND, SHANGHAI) == MIDNIGHT
+    assert gauges.station_day_end(MIDNIGHT, SHANGHAI) == MIDNIGHT + timedelta(days=1)  # a new day has begun
+    # 01:00 local is still the UTC day before: the local date decides
+    assert gauges.station_day_end(datetime(2026, 11, 23, 17, 0, tzinfo=UTC), SHANGHAI) == MIDNIGHT + timedelta(days=1)
+    with pytest.raises(ValueError):
+        gauges.station_day_end(datetime(2026, 11, 23, 7, 30), SHANGHAI)
+
+
+@pytest.mark.parametrize(("due", "tonight"), [
+    (MIDNIGHT - SECOND, True),
+    (MIDNIGHT, True),  # the first late instant is midnight: it must be done tonight
+    (MIDNIGHT + SECOND, False),  # done at 00:00:00 it is still in time: tomorrow's
+    (AFTERNOON + SECOND, True),
+    (AFTERNOON, False),  # reached now: overdue, not due
+    (AFTERNOON - SECOND, False),
+    (None, False),  # no key: not awaited (contacted, done)
+])
+def test_due_before_the_day_ends_is_after_now_and_up_to_local_midnight(due: datetime | None, tonight: bool) -> None:
+    assert _matches(_due(due), gauges.due_by_day_end("due_ms", AFTERNOON, SHANGHAI)) is tonight
+
+
+@pytest.mark.parametrize(("due", "late"), [
+    (AFTERNOON - SECOND, True), (AFTERNOON, True), (AFTERNOON + SECOND, False), (None, False),
+])
+def test_past_a_deadline_is_at_or_after_it(due: datetime | None, late: bool) -> None:
+    assert _matches(_due(due), gauges.past("due_ms", AFTERNOON)) is late
+
+
+@pytest.mark.parametrize(("handed", "old"), [
+    (AFTERNOON - timedelta(hours=1) - SECOND, True),
+    (AFTERNOON - timedelta(hours=1), False),  # exactly an hour ago: not yet over an hour
+    (AFTERNOON - timedelta(hours=1) + SECOND, False),
+    (None, False),
+])
+def test_older_than_an_hour_is_strictly_more_than_an_hour(handed: datetime | None, old: bool) -> None:
+    assert _matches(_due(handed), gauges.older_than("due_ms", AFTERNOON, timedelta(hours=1))) is old
+
+
+def test_holding_a_key_is_any_epoch_ms_from_zero_and_not_a_missing_key() -> None:
+    query = gauges.holding("open_ms")
+    assert [_matches(d, query) for d in ({"open_ms": 0}, {"open_ms": epoch_ms(AFTERNOON)}, {}, {"open_ms": None})] == [
+        True, True, False, False]
+
+
+async def test_a_query_factory_is_made_again_at_each_read() -> None:
+    c = _Collection([{"due_ms": epoch_ms(AFTERNOON + timedelta(minutes=m))} for m in (1, 2, 3)])
+    clock = {"now": AFTERNOON}
+    read = gauges.counting(c, lambda: gauges.past("due_ms", clock["now"]))
+    assert await read() == 0.0
+    clock["now"] = AFTERNOON + timedelta(minutes=2)
+    assert await read() == 2.0

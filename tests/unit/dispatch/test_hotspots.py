@@ -125,7 +125,7 @@ def test_the_week_summary_names_the_busiest_cells() -> None:
 
     at = datetime(2026, 11, 23, 0, 15, tzinfo=UTC)
     assert summary_increment(received_at=at, lon=118.9651, lat=25.2284, zone=ZONE, cell_m=500) == (
-        "cells:2026-W48|500", {"n.%d_%d" % cell_of(118.9651, 25.2284, 500): 1})
+        "cells:2026-W48|500", {"n.{}_{}".format(*cell_of(118.9651, 25.2284, 500)): 1})
     weeks = [{"n": {"1_2": 3, "-4_5": 1}}, {"n": {"-4_5": 2, "7_1": 3}}, {}]
     assert busiest_cells(weeks, 2) == [(7, 1), (1, 2)]  # 3 each: the southern first
     assert busiest_cells(weeks, 1) == [(7, 1)] and busiest_cells([], 3) == []

@@ -21,7 +21,8 @@ def test_the_review_s_findings_hold_in_the_code() -> None:
     for name in SERVICES:
         for method, path, granted, _ in roles.rows(name):
             if method != "GET" and "integration" in (granted or ()):
-                # what other systems may change: report a dispute or a hazard (信息员's apps), hand in an SMS or a receipt
+                # what other systems may change: report a dispute or a hazard (信息员's apps),
+                # hand in an SMS or a receipt
                 assert path in ("/v1/disputes", "/v1/hazards", "/v1/sms/inbound", "/v1/sms/dlr"), (name, method, path)
             if method != "GET":
                 assert "viewer" not in (granted or ()), (name, method, path)

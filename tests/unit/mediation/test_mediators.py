@@ -41,7 +41,8 @@ def test_a_team_is_named_with_its_kind_recorded_and_told(contacted: Dispute) -> 
     assert contacted.events[-1] == DisputeMediatorJoined(
         dispute_id="D-1", at=contacted.reported_at + 2 * HOUR, actor="P1001", mediator_id="T-FT-1",
         name="枫亭镇纠纷调解队", kind="mediation_team", level="community")
-    assert (contacted.history[-1].action, contacted.history[-1].note) == ("join", "mediation_team: 枫亭镇纠纷调解队 (T-FT-1)")
+    last = contacted.history[-1]
+    assert (last.action, last.note) == ("join", "mediation_team: 枫亭镇纠纷调解队 (T-FT-1)")
     assert contacted.state == "mediating"
 
 

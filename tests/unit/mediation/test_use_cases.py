@@ -50,7 +50,7 @@ async def test_a_report_opens_once_per_request_id_and_is_published(m: Mediation)
     again, opened_again = await handlers.report_dispute(m, report(), "req-1")
     assert opened and not opened_again and again.dispute_id == dispute.dispute_id
     assert m.publisher.msg_ids == [f"{dispute.dispute_id}/opened/1"]
-    assert m.publisher.on("disputes.opened")[0]["first_contact_due_at"] == "2026-11-23T16:00:00Z"  # 24:00 at the station
+    assert m.publisher.on("disputes.opened")[0]["first_contact_due_at"] == "2026-11-23T16:00:00Z"  # 24:00 local
 
 
 async def test_actions_record_history_publish_in_order_and_refusals_change_nothing(m: Mediation) -> None:

@@ -14,6 +14,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from common import gauges
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
 from common.timefmt import epoch_ms
 from notify.sms.domain.messages import InboundSms, OutboundMessage
@@ -33,10 +34,16 @@ OPT_OUTS = "sms_opt_outs"
 STRAYS = "sms_strays"
 QUESTIONS = "sms_questions"
 
+#: when the gateway took the message (epoch ms), kept only while its delivery report is awaited (state sent)
+RECEIPT_AWAITED_MS = "receipt_awaited_ms"
+#: a message handed to the gateway longer ago than this without a receipt counts as undelivered
+RECEIPT_EXPECTED_WITHIN = timedelta(hours=1)
+
 INDEXES = {
     MESSAGES: [
         IndexModel([("next_try_ms", ASCENDING)]),  # numeric: the embedded store scans date ranges
         IndexModel([("phone", ASCENDING)]),
+        IndexModel([(RECEIPT_AWAITED_MS, ASCENDING)], sparse=True),  # the gauge of SMS without a receipt
         OUTBOX_INDEX,
     ],
     INBOUND: [OUTBOX_INDEX, IndexModel([("stray_ms", ASCENDING)], sparse=True),
@@ -55,10 +62,19 @@ class MessageCodec:
         return message.sms_id
 
     def to_document(self, message: OutboundMessage) -> dict[str, Any]:
-        return {**message.to_dict(), "next_try_ms": epoch_ms(message.next_try_at)}
+        doc = {**message.to_dict(), "next_try_ms": epoch_ms(message.next_try_at)}
+        if message.state == "sent":  # absent otherwise: the sparse index holds only these
+            doc[RECEIPT_AWAITED_MS] = epoch_ms(message.sent_at)
+        return doc
 
     def from_document(self, doc: Mapping[str, Any]) -> OutboundMessage:
         return OutboundMessage.from_dict(dict(doc))
+
+
+def undelivered(now: datetime) -> dict[str, Any]:
+    """Messages the gateway took more than an hour before `now` with no delivery report yet (exactly an hour
+    ago is not yet late)."""
+    return gauges.older_than(RECEIPT_AWAITED_MS, now, RECEIPT_EXPECTED_WITHIN)
 
 
 class InboundCodec:
