@@ -23,8 +23,23 @@ HEAVY = ("tests/faults/", "tests/deploy/test_compose.py", "tests/deploy/test_con
 UP = ("tests/e2e/",)
 
 
+def _unique_node_id(item: pytest.Item) -> None:
+    """Schemathesis gives each operation's test its own `name` but the function's node id (pytest 9);
+    xdist tells items apart by node id and would run one operation per test function. The id is
+    given the name's parameters, as pytest's own parametrize does."""
+    wanted = item.nodeid + item.name[item.name.index("["):]
+    if hasattr(item, "_id"):  # pytest >= 9: a structured id
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(wanted)
+    else:
+        item._nodeid = wanted
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        if "[" in item.name and not item.nodeid.endswith("]"):
+            _unique_node_id(item)
         if item.get_closest_marker("xdist_group"):
             continue
         where = item.nodeid.split("::")[0]

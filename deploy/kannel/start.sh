@@ -1,7 +1,14 @@
 #!/bin/sh
 # Writes kannel.conf from its template with the secrets of the environment, then runs the box named
 # (bearerbox or smsbox) on it. The secrets are never in the image; the file is readable by Kannel only.
+#
+# Kannel writes whole URLs into its error lines ("Couldn't fetch <http://kannel:TOKEN@notify:8103/…>")
+# when notify is slow or away, and the get-url carries notify's token as the URL's password: the box's
+# output goes through a filter that masks a URL's password and a password= parameter, as the services'
+# own logs do. SIGTERM and SIGINT are handed to the box; the script exits with the box's status.
 set -eu
+template=${KANNEL_TEMPLATE:-/etc/kannel/kannel.conf.in}
+run=${KANNEL_RUN_DIR:-/tmp}
 for name in KANNEL_ADMIN_PASSWORD KANNEL_SENDSMS_PASSWORD KANNEL_NOTIFY_TOKEN; do
     eval "value=\${$name:-}"
     case "$value" in
@@ -13,5 +20,21 @@ umask 077
 sed -e "s/@KANNEL_ADMIN_PASSWORD@/${KANNEL_ADMIN_PASSWORD}/g" \
     -e "s/@KANNEL_SENDSMS_PASSWORD@/${KANNEL_SENDSMS_PASSWORD}/g" \
     -e "s/@KANNEL_NOTIFY_TOKEN@/${KANNEL_NOTIFY_TOKEN}/g" \
-    /etc/kannel/kannel.conf.in > /tmp/kannel.conf
-exec "$@" /tmp/kannel.conf
+    "$template" > "$run/kannel.conf"
+
+fifo="$run/kannel.output"
+rm -f "$fifo"
+mkfifo "$fifo"
+sed -u -E -e 's#(://[^:/@[:space:]]*:)[^@/[:space:]]+@#\1***@#g' \
+          -e 's#([?&]password=)[^&[:space:]]*#\1***#g' < "$fifo" >&2 &
+filter=$!
+"$@" "$run/kannel.conf" > "$fifo" 2>&1 &
+box=$!
+trap 'kill -TERM "$box" 2>/dev/null || true' TERM INT
+while :; do
+    if wait "$box"; then status=0; else status=$?; fi
+    kill -0 "$box" 2>/dev/null || break  # a signal ended the wait, not the box: wait again
+done
+wait "$filter" || true
+rm -f "$fifo"
+exit "$status"

@@ -110,6 +110,12 @@ class OidcVerifier:
             self._fetched_at = self._now()
 
     async def verify(self, token: str) -> Principal:
+        claims = await self.claims(token)
+        return Principal(token_hint="jwt", roles=self.roles_of(claims), subject=str(claims["sub"]))
+
+    async def claims(self, token: str, *, audience: str | None = None, nonce: str | None = None) -> dict[str, Any]:
+        """The claims of a JWT whose signature, `iss`, `aud` (`oidc_audience` unless given), `exp`, `nbf` and
+        `sub` hold — and its `nonce`, when one is given (an ID token of a sign-in this process began)."""
         await self._refresh(unknown_kid=False)  # fetches only when nothing is kept or the set is old
         try:
             token_obj = self._decode(token)
@@ -118,18 +124,19 @@ class OidcVerifier:
             token_obj = self._decode(token)
         claims = token_obj.claims
         s = self.settings
-        registry = jwt.JWTClaimsRegistry(
-            now=int(self._now()), leeway=s.oidc_leeway_s,
-            iss={"essential": True, "value": s.oidc_issuer},
-            aud={"essential": True, "value": s.oidc_audience},
-            exp={"essential": True}, sub={"essential": True},
-        )
+        expected: dict[str, Any] = {
+            "iss": {"essential": True, "value": s.oidc_issuer},
+            "aud": {"essential": True, "value": audience if audience is not None else s.oidc_audience},
+            "exp": {"essential": True}, "sub": {"essential": True},
+        }
+        if nonce is not None:
+            expected["nonce"] = {"essential": True, "value": nonce}
+        registry = jwt.JWTClaimsRegistry(now=int(self._now()), leeway=s.oidc_leeway_s, **expected)
         try:
             registry.validate(claims)
         except JoseError as exc:
             raise InvalidToken(f"{exc.__class__.__name__}: {exc}") from None
-        roles = self.roles_of(claims)
-        return Principal(token_hint="jwt", roles=roles, subject=str(claims["sub"]))
+        return claims
 
     def _decode(self, token: str) -> jwt.Token:
         assert self._keys is not None

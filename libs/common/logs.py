@@ -29,7 +29,9 @@ from structlog.tracebacks import ExceptionDictTransformer
 
 from common import tracing
 
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+#: a mainland mobile number, alone or after the country code (+86, 0086, 86): a number is not a
+#: phone when more digits stand right before or after it
+_PHONE = re.compile(r"(?<!\d)((?:\+|00)?86[\s-]?)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 #: scheme://user:password@ — the password part, in any URL written into any text
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"']*:)[^\s@/\"']+(?=@)")
 #: the longest line a service writes; a longer one is cut and says how long it was
@@ -42,8 +44,9 @@ _SHORTEST_SECRET = 6
 
 
 def mask_phones(text: str) -> str:
-    """13800138000 -> 138****8000 (the form Chinese police systems print)."""
-    return _PHONE.sub(r"\1****\3", text)
+    """13800138000 -> 138****8000 (the form Chinese police systems print); +8613800138000 ->
+    +86138****8000."""
+    return _PHONE.sub(r"\1\2****\4", text)
 
 
 def register_secrets(*values: str) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC
+from typing import Any
 
 from bson.codec_options import CodecOptions
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
@@ -27,6 +28,29 @@ async def ensure_indexes(db: AsyncIOMotorDatabase, indexes: Mapping[str, Sequenc
     for collection, models in indexes.items():
         if models:
             await db[collection].create_indexes(list(models))
+
+
+async def key_before_index(
+    collection: AsyncIOMotorCollection, field: str, queries: Sequence[Mapping[str, Any]],
+    keys: Callable[[Mapping[str, Any]], dict[str, Any]],
+) -> int:
+    """Give the documents stored before the index on `field` existed the keys a save now derives from them.
+
+    Once: runs at start-up before the index is built (with the index there it reads nothing), over the
+    documents `queries` find (those that may need a key), each `$set` with `keys(document)` only if it is
+    still at the version read (a save since wrote its keys itself). Returns how many documents it changed.
+    """
+    async for index in collection.list_indexes():
+        if field in index["key"]:
+            return 0
+    changed = 0
+    for query in queries:
+        async for doc in collection.find(query):
+            derived = keys(doc)
+            if derived:
+                result = await collection.update_one({"_id": doc["_id"], "version": doc["version"]}, {"$set": derived})
+                changed += result.modified_count
+    return changed
 
 
 def forget_marks_update(marks: Mapping[str, int], older_than_ms: int) -> dict:

@@ -197,4 +197,5 @@ def instrument_app(app: Any) -> None:
     """Trace every HTTP request of a FastAPI app (server spans, context from `traceparent`)."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    # the console's sign-in callback carries the provider's one-time code in its query: no span records it
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,login/oidc/callback")

@@ -1,24 +1,31 @@
 """The console's pages: server-rendered (Jinja2), htmx fragments for cards and actions, server-sent events.
 
 Every figure is read from a service's API with the signed-in user's own token, every action is sent
-to it with that token; the token lives in an HttpOnly, SameSite=Strict cookie and is never logged.
+to it with that token; the token lives in an HttpOnly, SameSite=Strict cookie and is never logged. A
+token is one the services accept: a static one typed on the sign-in page, or the access token of the
+station's OpenID Connect sign-in (`console.signin`), read on every request as the services read it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
+import httpx
+import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from common.auth import Identity, InvalidToken, Principal, ProviderUnreachable
 from common.domain import ID_PATTERN
 from common.http import create_app
 from common.timefmt import iso_week
@@ -26,11 +33,19 @@ from console import access, views
 from console.labels import LABELS, label
 from console.live import Hub
 from console.settings import ConsoleSettings
+from console.signin import FLOW_S, OidcSignIn, Seal, SignInRefused
 from console.upstream import Answer, Upstream
+
+log = structlog.get_logger(__name__)
 
 HERE = Path(__file__).resolve().parent
 SESSION = "fq_session"
 ACTOR = "fq_actor"
+#: sealed: who signed in through the provider (name, badge number, subject)
+WHO = "fq_who"
+#: sealed: one sign-in at the provider under way (state, nonce, PKCE verifier), sent back to its callback only
+FLOW = "fq_oidc_flow"
+FLOW_PATH = "/login/oidc"
 #: the most items one list on a page reads from a service
 PAGE = 500
 
@@ -55,18 +70,29 @@ class Console:
         self.upstream = upstream
         self.hub = hub
         self.now = now or (lambda: datetime.now(settings.zone))
+        self.identity = Identity(settings)
+        self.seal = Seal(settings.session_secret.get_secret_value())
+        self.signin = None if not settings.oidc_issuer else OidcSignIn(
+            settings, self.identity, self.seal, httpx.AsyncClient(timeout=settings.upstream_timeout_s))
+
+    async def principal_of(self, token: str) -> Principal | None:
+        """Who the services take this token for (their token table, the provider's JWTs), or None if they refuse it."""
+        try:
+            return await self.identity.principal(token)
+        except (InvalidToken, ProviderUnreachable):
+            return None
 
     async def roles_of(self, token: str) -> frozenset[str] | None:
-        """The roles the services give this token (the same table they read), or None for a token they refuse."""
-        roles = self.settings.tokens.get(token)
-        return frozenset(roles) if roles is not None else None
+        principal = await self.principal_of(token)
+        return principal.roles if principal is not None else None
 
 
 class User:
-    def __init__(self, token: str, roles: frozenset[str], actor: str) -> None:
+    def __init__(self, token: str, roles: frozenset[str], actor: str, name: str = "") -> None:
         self.token = token
         self.roles = roles
         self.actor = actor
+        self.name = name
 
     def may(self, what: str) -> bool:
         return access.may(self.roles, what)
@@ -84,11 +110,15 @@ def _console(request: Request) -> Console:
 
 
 async def _user(request: Request) -> User | None:
+    c = _console(request)
     token = request.cookies.get(SESSION, "")
-    roles = await _console(request).roles_of(token) if token else None
-    if roles is None:
+    principal = await c.principal_of(token) if token else None
+    if principal is None:
         return None
-    return User(token, roles, request.cookies.get(ACTOR, ""))
+    who = c.seal.open(request.cookies.get(WHO, ""))
+    if who is not None and who.get("sub") == principal.subject:  # signed in at the provider: its name and number
+        return User(token, principal.roles, str(who.get("actor", "")), str(who.get("name", "")))
+    return User(token, principal.roles, request.cookies.get(ACTOR, ""))
 
 
 class NotSignedIn(Exception):
@@ -133,36 +163,98 @@ async def home() -> RedirectResponse:
     return RedirectResponse("/desk", status_code=303)
 
 
+def _target(value: str) -> str:
+    """Where to go after signing in: a path on the console, never another site."""
+    return value if value.startswith("/") and not value.startswith("//") and "\\" not in value else "/desk"
+
+
+def _login_page(request: Request, target: str, error: str = "", status_code: int = 200) -> HTMLResponse:
+    return _page(request, "login.html", None, next=target, error=error, status_code=status_code,
+                 oidc=_console(request).signin is not None)
+
+
 @router.get("/login")
 async def login_page(request: Request, next: str = "/desk") -> HTMLResponse:
-    return _page(request, "login.html", None, next=next if next.startswith("/") else "/desk", error="")
+    return _login_page(request, _target(next))
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await _form(request)
     token, actor = form.get("token", ""), form.get("actor", "")[:64]
-    target = form.get("next", "/desk")
-    target = target if target.startswith("/") and not target.startswith("//") else "/desk"
+    target = _target(form.get("next", "/desk"))
     if actor and not re.fullmatch(ID_PATTERN, actor):  # the services take it as the actor of every change
-        return _page(request, "login.html", None, next=target, error="警号只能由字母、数字和 . _ : - 组成",
-                     status_code=422)
+        return _login_page(request, target, "警号只能由字母、数字和 . _ : - 组成", 422)
     roles = await _console(request).roles_of(token) if token else None
     if roles is None:
-        return _page(request, "login.html", None, next=target, error="令牌无效", status_code=401)
+        return _login_page(request, target, "令牌无效", 401)
     response = RedirectResponse(target, status_code=303)
     settings = _console(request).settings
     age = int(settings.session_hours * 3600)
     for name, value in ((SESSION, token), (ACTOR, actor)):
         response.set_cookie(name, value, max_age=age, httponly=True, samesite="strict", secure=settings.cookie_secure)
+    response.delete_cookie(WHO)
+    return response
+
+
+def _refused(request: Request, refused: SignInRefused, target: str = "/desk") -> HTMLResponse:
+    log.info("signin.refused", reason=refused.reason)
+    response = _login_page(request, target, refused.message, refused.status)
+    response.delete_cookie(FLOW, path=FLOW_PATH)
+    return response
+
+
+@router.get("/login/oidc")
+async def oidc_begin(request: Request, next: str = "/desk") -> Response:
+    c = _console(request)
+    if c.signin is None:
+        return _login_page(request, _target(next), "本平台未配置统一身份认证，请使用令牌登录。", 404)
+    try:
+        flow = await c.signin.begin(str(request.base_url), _target(next))
+    except SignInRefused as refused:
+        return _refused(request, refused, _target(next))
+    response = RedirectResponse(flow.authorize_url, status_code=303)
+    # Lax, not Strict: the provider's redirect back to the callback is a navigation from another site
+    response.set_cookie(FLOW, flow.cookie, max_age=FLOW_S, path=FLOW_PATH, httponly=True, samesite="lax",
+                        secure=c.settings.cookie_secure)
+    return response
+
+
+@router.get("/login/oidc/callback")
+async def oidc_callback(request: Request) -> Response:
+    c = _console(request)
+    if c.signin is None:
+        return _login_page(request, "/desk", "本平台未配置统一身份认证，请使用令牌登录。", 404)
+    params = {k: v for k, v in request.query_params.items() if k in ("code", "state", "error")}
+    try:
+        signed, target = await c.signin.finish(str(request.base_url), params, request.cookies.get(FLOW, ""))
+    except SignInRefused as refused:
+        return _refused(request, refused)
+    age = int(min(c.settings.session_hours * 3600, signed.expires_at - time.time()))
+    if age <= 0:
+        return _refused(request, SignInRefused("统一身份认证的令牌已过期，请重新登录。", "expired"))
+    # a page of ours moves on, so the next request is same-site and carries the SameSite=Strict session
+    url = html.escape(target, quote=True)
+    response = HTMLResponse(f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={url}">'
+                            f'<title>已登录</title><p>已登录，正在进入 <a href="{url}">{url}</a> …</p>',
+                            headers={"Cache-Control": "no-store"})
+    who = c.seal.seal({"sub": signed.principal.subject, "name": signed.name, "actor": signed.actor, "idp": True},
+                      age)
+    for name, value in ((SESSION, signed.access_token), (WHO, who)):
+        response.set_cookie(name, value, max_age=age, httponly=True, samesite="strict", secure=c.settings.cookie_secure)
+    response.delete_cookie(ACTOR)
+    response.delete_cookie(FLOW, path=FLOW_PATH)
     return response
 
 
 @router.post("/logout")
-async def logout() -> RedirectResponse:
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION)
-    response.delete_cookie(ACTOR)
+async def logout(request: Request) -> RedirectResponse:
+    c = _console(request)
+    who = c.seal.open(request.cookies.get(WHO, ""))
+    ended = await c.signin.end_session_url(str(request.base_url)) if c.signin and who and who.get("idp") else None
+    response = RedirectResponse(ended or "/login", status_code=303)
+    for name in (SESSION, ACTOR, WHO):
+        response.delete_cookie(name)
     return response
 
 

@@ -12,6 +12,7 @@ from dispatch.adapters.figures import INDEXES as FIGURE_INDEXES
 from dispatch.adapters.figures import InMemoryFigures, MongoFigures
 from dispatch.adapters.store import (
     INDEXES,
+    WAITING,
     AlertStore,
     GridStore,
     InMemoryAlerts,
@@ -76,9 +77,8 @@ async def build(runtime: Runtime) -> ServiceParts:
         ],
         on_start=[start],
         context=d,
-        gauges=[  # the duty desk (再快一秒): through the alerts' state index
-            gauges.Reading(gauges.ALERTS_WAITING, gauges.counting(runtime.db["alerts"], {"state": "unassigned"})),
-            gauges.Reading(gauges.ALERTS_WAITING_OLDEST, gauges.oldest_age(
-                runtime.db["alerts"], {"state": "unassigned"}, "received_at", runtime.clock.now)),
+        gauges=[  # the duty desk's queue (再快一秒): through its index, `waiting_key` (held while no unit holds it)
+            gauges.Reading(gauges.ALERTS_WAITING, gauges.counting(runtime.db["alerts"], WAITING)),
+            gauges.Reading(gauges.ALERTS_WAITING_OLDEST, gauges.age_since(d.alerts.oldest_waiting, runtime.clock.now)),
         ],
     )

@@ -86,6 +86,7 @@ async def build(runtime: Runtime) -> ServiceParts:
     s = n.sms
 
     async def start() -> None:
+        await store.key_before_gauges(runtime.db)  # callbacks stored before the gauges' keys: before their indexes
         await ensure_indexes(runtime.db, INDEXES)
         await ensure_indexes(runtime.db, sms_store.INDEXES)
         if isinstance(s.gateway, embedded.EmbeddedGateway):
@@ -106,9 +107,10 @@ async def build(runtime: Runtime) -> ServiceParts:
         periodic.append(Periodic("sms-embedded-receipts", n.settings.sweep_interval_s,
                                  lambda: sms_handlers.issue_receipts(s, gateway)))
     callbacks, messages, zone = runtime.db["callbacks"], runtime.db[sms_store.MESSAGES], n.settings.zone
-    readings = [  # each through an index of its own: state, open_due_ms, objection, receipt_awaited_ms
-        gauges.Reading(gauges.CALLBACKS_MANUAL, gauges.counting(callbacks, {"state": "manual"})),
-        gauges.Reading(gauges.CALLBACKS_OVERDUE, gauges.counting(callbacks, {"state": "overdue"})),
+    readings = [  # each a range of a sparse index: manual_since_ms, open_due_ms, open_objection_ms, receipt_awaited_ms
+        gauges.Reading(gauges.CALLBACKS_MANUAL, gauges.counting(callbacks, store.MANUAL)),
+        gauges.Reading(gauges.CALLBACKS_OVERDUE, gauges.counting(
+            callbacks, lambda: store.overdue(runtime.clock.now()))),
         gauges.Reading(gauges.CALLBACKS_DUE_TODAY, gauges.counting(
             callbacks, lambda: store.due_today(runtime.clock.now(), zone))),
         gauges.Reading(gauges.OBJECTIONS_OPEN, gauges.counting(callbacks, store.OBJECTIONS_OPEN)),

@@ -11,6 +11,7 @@ from common.mongo import ensure_indexes
 from common.outbox import RawPublisher
 from common.runtime import Periodic, Runtime, ServiceParts
 from rating import handlers
+from rating.adapters import store
 from rating.adapters.store import (
     INDEXES,
     InMemoryFollowups,
@@ -52,6 +53,11 @@ async def build(runtime: Runtime) -> ServiceParts:
     settings = runtime.settings
     assert isinstance(settings, RatingSettings)
     m = wire(settings, runtime.db, runtime.clock, runtime.publisher)
+
+    async def start() -> None:
+        await store.key_before_gauge(runtime.db)  # follow-ups stored before the gauge's key: before its index
+        await ensure_indexes(runtime.db, INDEXES)
+
     return ServiceParts(
         app=build_app(runtime, m),
         consumers=consumers(m),
@@ -62,8 +68,8 @@ async def build(runtime: Runtime) -> ServiceParts:
             Periodic("relay", 5.0, lambda: handlers.relay(m)),
             Periodic("weekly-satisfaction", settings.satisfaction_tell_s, SatisfactionTeller(m).tick),
         ],
-        on_start=[lambda: ensure_indexes(runtime.db, INDEXES)],
+        on_start=[start],
         context=m,
-        gauges=[gauges.Reading(gauges.FOLLOWUPS_OPEN, gauges.counting(
-            runtime.db["followups"], {"state": "open"}, {"state": "overdue"}))],
+        gauges=[  # through a sparse index: undone_since_ms, held while the follow-up is not done
+            gauges.Reading(gauges.FOLLOWUPS_OPEN, gauges.counting(runtime.db["followups"], store.FOLLOWUPS_UNDONE))],
     )

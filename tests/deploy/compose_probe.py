@@ -3,7 +3,8 @@
 Prints one JSON object: the streams' replicas and cluster and the services answering; with
 `publish`, also Kannel's fake SMSC online and an alert published as the external user assigned;
 with `callback`, a case published as the external user and its callback as notify shows it once
-the SMS went out through Kannel and the phone's reply came back.
+the SMS went out through Kannel and the phone's reply came back; with `wait`, an alert beyond every
+unit's reach published as the external user and the duty desk's queue once it waits there.
 """
 
 from __future__ import annotations
@@ -52,6 +53,26 @@ async def callback() -> dict:
     return {"callbacks": found}
 
 
+async def wait() -> dict:
+    """An alert no unit can take (beyond every unit's reach): it waits at the duty desk."""
+    alert = json.loads(os.environ["WAITING"])
+    external = await nats.connect(nats_url("publisher"))
+    await external.jetstream().publish("alerts.received", json.dumps(alert, ensure_ascii=False).encode(),
+                                       headers={"Nats-Msg-Id": alert["alert_id"]})
+    await external.close()
+    deadline = time.monotonic() + 30
+    queue: object = None
+    while time.monotonic() < deadline:
+        try:
+            _, queue = http("GET", "http://dispatch:8101/v1/alerts?state=unassigned")
+        except OSError:  # a slow answer on a loaded machine: ask again until the deadline
+            continue
+        if isinstance(queue, list) and any(a["alert_id"] == alert["alert_id"] for a in queue):
+            break
+        await asyncio.sleep(0.5)
+    return {"duty_desk": [a["alert_id"] for a in queue] if isinstance(queue, list) else queue}
+
+
 async def main(publish: bool) -> dict:
     result: dict = {}
     ops = await nats.connect(nats_url("ops"))
@@ -94,5 +115,7 @@ async def main(publish: bool) -> dict:
 if __name__ == "__main__":
     if sys.argv[1:] == ["callback"]:
         print(json.dumps(asyncio.run(callback()), ensure_ascii=False))
+    elif sys.argv[1:] == ["wait"]:
+        print(json.dumps(asyncio.run(wait()), ensure_ascii=False))
     else:
         print(json.dumps(asyncio.run(main(publish=sys.argv[1:] == ["publish"]))))

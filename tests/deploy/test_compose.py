@@ -3,6 +3,12 @@
 The live test runs the compose file itself with podman-compose, with local stand-in images
 (no registry is reachable here) and, in place of MongoDB (no installable package here), the
 nx-27017 store as `mongo-1` (tests/deploy/compose.standin.yaml).
+
+Prometheus runs from deploy/prometheus/Dockerfile with the shipped rules; only timing is shortened
+for the test: a variant of deploy/prometheus/prometheus.yml with 2 s scrape, evaluation and DNS
+refresh intervals (same targets, same rules), and dispatch's gauges read every 2 s. The rule the
+test fires, FengqiaoAlertsWaiting, has no `for:`; its 60 s threshold is met by an alert received two
+minutes before it reaches dispatch (the age counts from receipt), so the test does not wait a minute.
 """
 
 from __future__ import annotations
@@ -15,12 +21,17 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from urllib.request import urlopen
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
+from fengqiao.embedded import free_port
 from fengqiao.services import SERVICES
 from tests.deploy import engine
 from tests.deploy.support import ALERT, ROOT, TOKEN, nats_server_binary
@@ -30,7 +41,16 @@ CASE = {"case_id": "A2026-0900", "kind": "criminal", "accepted_at": "2026-12-01T
         "officer_id": "P1001", "unit_id": "G1",
         "parties": [{"party_id": "p1", "name": "王某", "phone": "13800138001"}]}
 
+#: an alert no unit can take (50 km from every post; beyond the 5 km overflow radius), received two minutes
+#: before it is published: it waits at the duty desk and its age is already past the page's 60 s
+WAITING_FOR_S = 120
+WAITING = {**ALERT, "alert_id": "110-DEPLOY-0002", "location": {"lon": 119.30, "lat": 25.60, "address": "辖区外某地"},
+           "summary": "辖区外报警"}
+
 COMPOSE = ROOT / "deploy" / "compose.yaml"
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+#: all the live test changes in deploy/prometheus/prometheus.yml: timing (plus every DNS refresh_interval)
+TEST_TIMING = {"scrape_interval": "2s", "scrape_timeout": "2s", "evaluation_interval": "2s"}
 STANDIN = ROOT / "tests" / "deploy" / "compose.standin.yaml"
 BIN = Path(sys.executable).parent
 
@@ -113,7 +133,51 @@ def test_kubernetes_wires_kannel_with_notify_s_secrets() -> None:
     assert ("Service", "kannel-smsbox") in objects and ("Service", "kannel-bearerbox") in objects
 
 
-@pytest.mark.parametrize("dockerfile", ["deploy/Dockerfile", "deploy/kannel/Dockerfile"])
+def test_every_service_in_the_image_listens_beyond_its_container() -> None:
+    """On loopback (the settings' default) a replica is out of the reach of Prometheus and the reverse proxy."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    for name, spec in SERVICES.items():
+        assert f"    {spec.env_prefix}HTTP_HOST=0.0.0.0" in dockerfile, name
+        assert str(spec.settings_class().model_fields["http_port"].default) in dockerfile.split("\nEXPOSE ")[1], name
+
+
+def test_prometheus_scrapes_every_replica_of_every_service_with_the_rules_on_loopback_only() -> None:
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text(encoding="utf-8"))
+    assert config["rule_files"] == ["rules.yaml"]
+    [job] = config["scrape_configs"]
+    assert job["job_name"] == "fengqiao" and job["metrics_path"] == "/metrics"  # the rules' `up{job="fengqiao"}`
+    # each service by its compose name, one A record (one target) per replica, on the port it listens on
+    found = {(sd["type"], *sd["names"]): sd["port"] for sd in job["dns_sd_configs"]}
+    ports = {("A", name): spec.settings_class().model_fields["http_port"].default for name, spec in SERVICES.items()}
+    assert found == ports
+    assert {"source_labels": ["__meta_dns_name"], "target_label": "service"} in job["relabel_configs"]
+    service = _compose()["services"]["prometheus"]
+    assert service["ports"] == ["127.0.0.1:${PROMETHEUS_PORT:-9090}:9090"]
+    assert service["build"]["context"] == "./prometheus"
+    dockerfile = (PROMETHEUS / "Dockerfile").read_text(encoding="utf-8")
+    assert "COPY prometheus.yml rules.yaml /etc/prometheus/" in dockerfile and "\nUSER 10003\n" in dockerfile
+
+
+def prometheus_timing_variant() -> str:
+    """deploy/prometheus/prometheus.yml with the test's short intervals: the same targets and rules."""
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text(encoding="utf-8"))
+    assert set(config["global"]) == set(TEST_TIMING), "the variant would keep a station's setting unknown here"
+    config["global"] = dict(TEST_TIMING)
+    for job in config["scrape_configs"]:
+        for sd in job["dns_sd_configs"]:
+            sd["refresh_interval"] = "2s"
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def prometheus_api(port: int, path: str) -> dict:
+    with urlopen(f"http://127.0.0.1:{port}/api/v1/{path}", timeout=10) as response:
+        answer = json.loads(response.read())
+    assert answer["status"] == "success", answer
+    return answer["data"]
+
+
+@pytest.mark.parametrize("dockerfile",
+                         ["deploy/Dockerfile", "deploy/kannel/Dockerfile", "deploy/prometheus/Dockerfile"])
 def test_the_dockerfiles_are_hadolint_clean(dockerfile: str) -> None:
     linted = subprocess.run([str(BIN / "hadolint"), str(ROOT / dockerfile)], capture_output=True, text=True,
                             timeout=120)
@@ -127,7 +191,7 @@ def _standin_images() -> dict[str, str]:
     """Local images for what compose.yaml pulls from registries; built once, then kept."""
     base = engine.BASE_IMAGE
     images = {"NATS_IMAGE": "localhost/fq-standin-nats:latest", "KANNEL_IMAGE": "localhost/fq-standin-kannel:latest",
-              "FENGQIAO_IMAGE": engine.IMAGE}
+              "PROMETHEUS_IMAGE": "localhost/fq-standin-prometheus:latest", "FENGQIAO_IMAGE": engine.IMAGE}
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Path(tmp)
         if engine.podman("image", "exists", images["NATS_IMAGE"], check=False).returncode != 0:
@@ -143,6 +207,14 @@ def _standin_images() -> dict[str, str]:
         # deploy/kannel/Dockerfile itself, on the Debian stand-in (apt reaches the Debian mirror)
         engine.podman("build", "--format", "docker", "--network", "host", "--build-arg", f"DEBIAN_IMAGE={base}",
                       "-t", images["KANNEL_IMAGE"], str(ROOT / "deploy" / "kannel"), timeout=900)
+    # deploy/prometheus/Dockerfile, built every run (its configuration and rules are in the image; the
+    # package's layer is cached), the image it replaces removed
+    before = engine.podman("image", "inspect", "--format", "{{.Id}}", images["PROMETHEUS_IMAGE"], check=False)
+    engine.podman("build", "--format", "docker", "--network", "host", "--build-arg", f"DEBIAN_IMAGE={base}",
+                  "-t", images["PROMETHEUS_IMAGE"], str(PROMETHEUS), timeout=900)
+    after = engine.podman("image", "inspect", "--format", "{{.Id}}", images["PROMETHEUS_IMAGE"]).stdout.strip()
+    if before.stdout.strip() and before.stdout.strip() != after:
+        engine.podman("rmi", before.stdout.strip(), check=False)
     return images
 
 
@@ -164,8 +236,13 @@ def test_compose_up_with_podman_compose(tmp_path: Path) -> None:
                                                                               "NOTIFY_TOKEN")}
     probe_dir = tmp_path / "probe"
     probe_dir.mkdir()
+    prometheus_config = tmp_path / "prometheus.yml"
+    prometheus_config.write_text(prometheus_timing_variant(), encoding="utf-8")
+    prometheus_config.chmod(0o644)  # read by the image's user, 10003
+    prometheus_port = free_port()
     env = {**os.environ, **images, **passwords, "FQ_TOKENS": json.dumps({TOKEN: ["admin"]}),
-           "MONGO_URL": "mongodb://mongo-1:27017/?directConnection=true", "FAKE_PHONE_DIR": str(probe_dir)}
+           "MONGO_URL": "mongodb://mongo-1:27017/?directConnection=true", "FAKE_PHONE_DIR": str(probe_dir),
+           "PROMETHEUS_PORT": str(prometheus_port), "PROMETHEUS_TEST_CONFIG": str(prometheus_config)}
     compose = [str(BIN / "podman-compose"), "-p", project, "-f", str(COMPOSE), "-f", str(STANDIN)]
 
     def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -189,8 +266,11 @@ def test_compose_up_with_podman_compose(tmp_path: Path) -> None:
 
         replicas = [f"{project}_{name}_{i}" for name in SERVICES for i in (1, 2)]
         deadline = time.monotonic() + 120
+        received = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(seconds=WAITING_FOR_S)
+        waiting = {**WAITING, "received_at": received.isoformat(timespec="seconds")}
         probe_env = [arg for k, v in {**passwords, "TOKEN": TOKEN, "ALERT": json.dumps(ALERT),
-                                      "CASE": json.dumps(CASE, ensure_ascii=False)}.items()
+                                      "CASE": json.dumps(CASE, ensure_ascii=False),
+                                      "WAITING": json.dumps(waiting, ensure_ascii=False)}.items()
                      for arg in ("-e", f"{k}={v}")]
 
         def probe(*args: str) -> tuple[dict | None, str]:
@@ -230,10 +310,58 @@ def test_compose_up_with_podman_compose(tmp_path: Path) -> None:
         assert text.startswith("【枫亭派出所】王某") and CASE["case_id"] in text and "回复TD退订" in text, text
         assert {"replied": "1", "from": CASE["parties"][0]["phone"]} in phone_said
         sms_s = time.monotonic() - sms_started
+
+        # Prometheus (published on loopback) scrapes every replica of every service and has the rules loaded
+        prometheus_started = time.monotonic()
+        deadline = time.monotonic() + 60
+        while True:
+            targets = [t for t in prometheus_api(prometheus_port, "targets")["activeTargets"]
+                       if t["labels"]["job"] == "fengqiao"]
+            health = {(t["labels"]["service"], t["labels"]["instance"]): t["health"] for t in targets}
+            if Counter(s for s, _ in health) == Counter({name: 2 for name in SERVICES}) and \
+                    set(health.values()) == {"up"}:
+                break
+            assert time.monotonic() < deadline, [(t["labels"]["service"], t["labels"]["instance"], t["health"],
+                                                  t["lastError"]) for t in targets]
+            time.sleep(1)
+        targets_s = time.monotonic() - prometheus_started
+        shipped = yaml.safe_load((PROMETHEUS / "rules.yaml").read_text(encoding="utf-8"))["groups"]
+        loaded = prometheus_api(prometheus_port, "rules")["groups"]
+        assert [(g["name"], [r["name"] for r in g["rules"]]) for g in loaded] == \
+            [(g["name"], [r["alert"] for r in g["rules"]]) for g in shipped]
+        rules = {r["name"]: r for g in loaded for r in g["rules"]}
+        assert {r["health"] for r in rules.values()} == {"ok"}, rules
+        # nothing waits yet: both dispatch replicas (which count the duty desk) say so, and the page is quiet
+        query = "query?query=fengqiao_alerts_waiting_oldest_seconds{service='dispatch'}"
+        oldest = prometheus_api(prometheus_port, query)["result"]
+        assert [s["value"][1] for s in oldest] == ["0", "0"], oldest
+        assert rules["FengqiaoAlertsWaiting"]["state"] == "inactive"
+
+        # an alert no unit can take waits at the duty desk: the page fires
+        seen, output = probe("wait")
+        assert seen and WAITING["alert_id"] in seen["duty_desk"], output[-3000:]
+        waiting_started = time.monotonic()
+        deadline = time.monotonic() + 60
+        while True:
+            paged = [a for a in prometheus_api(prometheus_port, "alerts")["alerts"]
+                     if a["labels"]["alertname"] == "FengqiaoAlertsWaiting"]
+            if paged and paged[0]["state"] == "firing":
+                break
+            assert time.monotonic() < deadline, paged
+            time.sleep(1)
+        fire_s = time.monotonic() - waiting_started
+        assert paged[0]["labels"] == {"alertname": "FengqiaoAlertsWaiting", "severity": "page"}
+        assert float(paged[0]["value"]) >= WAITING_FOR_S  # its age counts from receipt, not from arrival
+        assert paged[0]["annotations"]["summary"].startswith("1 alerts wait at the duty desk, the oldest for "), \
+            paged[0]
+        assert paged[0]["annotations"]["runbook"] == "docs/operations.md#alerts-waiting"
+        prometheus_s = time.monotonic() - prometheus_started
         for secret in passwords.values():  # and no secret in any container's log
             for container in [*replicas, f"{project}_kannel-bearerbox_1", f"{project}_kannel-smsbox_1"]:
                 logs = engine.podman("logs", container, check=False)
-                assert secret not in logs.stdout + logs.stderr, container
+                leaked = [line.replace(secret, "<secret>") for line in (logs.stdout + logs.stderr).splitlines()
+                          if secret in line]
+                assert not leaked, (container, [k for k, v in passwords.items() if v == secret], leaked[:3])
 
         stopping = time.monotonic()
         engine.podman("stop", "--time", "30", *replicas, timeout=180)
@@ -241,9 +369,12 @@ def test_compose_up_with_podman_compose(tmp_path: Path) -> None:
         codes = {c: engine.podman("inspect", "--format", "{{.State.ExitCode}}", c).stdout.strip() for c in replicas}
         assert set(codes.values()) == {"0"}, codes
         print(f"\n[compose] images ready in {prepared_s:.1f} s; up (3 NATS, stand-in store, Kannel + fake SMSC, "
-              f"init, 8 service replicas) in {up_s:.1f} s, all ready in {ready_s:.1f} s; alert assigned through "
-              f"the cluster; a callback SMS out through Kannel and its reply back in {sms_s:.1f} s; "
-              f"8 replicas stopped with exit 0 in {stop_s:.1f} s; "
+              f"init, {len(replicas)} service replicas, Prometheus) in {up_s:.1f} s, all ready in {ready_s:.1f} s; "
+              f"alert assigned through the cluster; a callback SMS out through Kannel and its reply back in "
+              f"{sms_s:.1f} s; "
+              f"Prometheus saw the {len(health)} targets up {targets_s:.1f} s after that, a waiting alert fired "
+              f"FengqiaoAlertsWaiting in {fire_s:.1f} s (Prometheus' checks {prometheus_s:.1f} s in all); "
+              f"{len(replicas)} replicas stopped with exit 0 in {stop_s:.1f} s; "
               f"whole test {time.monotonic() - started:.1f} s")
     finally:
         run("down", "--volumes", "--timeout", "5", timeout=300)

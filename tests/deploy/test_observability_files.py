@@ -57,6 +57,14 @@ def test_the_rules_are_valid() -> None:
 
 
 @needs_promtool
+def test_the_prometheus_configuration_is_valid_and_loads_the_rules() -> None:
+    result = subprocess.run([promtool, "check", "config", str(RULES.parent / "prometheus.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 1 rule files found" in result.stdout and f"Checking {RULES}" in result.stdout, result.stdout
+
+
+@needs_promtool
 def test_the_rules_unit_tests_pass() -> None:
     result = subprocess.run(
         [promtool, "test", "rules", "rules_test.yaml"], cwd=RULES.parent, capture_output=True, text=True, timeout=60

@@ -6,7 +6,8 @@ also stored as epoch ms): `next_due_ms` for the sweep, `open_officer` for an off
 `case_id` for a case's callbacks, `state` for leadership's overdue list, `objection` for the
 objections' lists, `completed_ms`, `overdue_ms`, `explained_ms` and `escalated_ms` for the
 weekly figures; for the gauges, `open_due_ms` (sparse: open callbacks only) counts those due today and
-`open_objection_ms` (sparse: open objections only) the open objections.
+those overdue, `open_objection_ms` (sparse: open objections only) the open objections and `manual_since_ms`
+(sparse: manual callbacks only) those waiting for an officer.
 """
 
 from __future__ import annotations
@@ -20,15 +21,20 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel
 
 from common import gauges
+from common.mongo import key_before_index
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository, Stored
 from common.store_tuning import ReadAhead
 from common.timefmt import epoch_ms
-from notify.domain import UNASSIGNED, Callback, Case
+from notify.domain import OPEN_STATES, UNASSIGNED, Callback, Case
 
 #: the deadline (epoch ms) of an open callback only: what "due today" counts
 OPEN_DUE_MS = "open_due_ms"
 #: when the objection was opened (epoch ms), only while it is open: what the open objections count
 OPEN_OBJECTION_MS = "open_objection_ms"
+#: when the callback became an officer's task (epoch ms), only while it is `manual`: what the manual ones count
+MANUAL_SINCE_MS = "manual_since_ms"
+#: the keys the gauges count, each held only while the callback belongs in a count
+GAUGE_KEYS = (OPEN_DUE_MS, OPEN_OBJECTION_MS, MANUAL_SINCE_MS)
 
 INDEXES = {
     "callbacks": [
@@ -46,6 +52,7 @@ INDEXES = {
         IndexModel([("overdue_ms", ASCENDING)]),
         IndexModel([(OPEN_DUE_MS, ASCENDING)], sparse=True),  # the gauge of callbacks due today
         IndexModel([(OPEN_OBJECTION_MS, ASCENDING)], sparse=True),  # the gauge of open objections
+        IndexModel([(MANUAL_SINCE_MS, ASCENDING)], sparse=True),  # the gauge of manual callbacks
         OUTBOX_INDEX,
     ],
     "cases": [OUTBOX_INDEX],
@@ -110,6 +117,8 @@ class CallbackCodec:
             # absent once done or superseded: the sparse index holds the open callbacks only
             **({OPEN_DUE_MS: epoch_ms(callback.due_at)} if callback.is_open else {}),
             **({OPEN_OBJECTION_MS: epoch_ms(callback.objection_at)} if callback.objection == "open" else {}),
+            **({MANUAL_SINCE_MS: epoch_ms(callback.manual_at or callback.start_at)} if callback.state == "manual"
+               else {}),
         }
 
     def from_document(self, doc: Mapping[str, Any]) -> Callback:
@@ -122,8 +131,30 @@ def due_today(now: datetime, zone: tzinfo) -> dict[str, Any]:
     return gauges.due_by_day_end(OPEN_DUE_MS, now, zone)
 
 
+def overdue(now: datetime) -> dict[str, Any]:
+    """Open callbacks at or past their deadline (`now >= due_at` is late, as `check_deadlines` says), whether or
+    not the sweep has flagged them `overdue` yet."""
+    return gauges.past(OPEN_DUE_MS, now)
+
+
 #: objections not yet explained or handed on (escalated)
 OBJECTIONS_OPEN = gauges.holding(OPEN_OBJECTION_MS)
+#: callbacks waiting for an officer's phone call or visit
+MANUAL = gauges.holding(MANUAL_SINCE_MS)
+
+
+def gauge_keys(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The gauges' keys a save now writes for a stored callback (see `key_before_gauges`)."""
+    codec = CallbackCodec()
+    fresh = codec.to_document(codec.from_document(doc))
+    return {k: fresh[k] for k in GAUGE_KEYS if k in fresh}
+
+
+async def key_before_gauges(db: AsyncIOMotorDatabase) -> int:
+    """Callbacks stored before the gauges' keys get them, once (start-up, before the indexes): every open
+    callback and open objection, read by the state and objection indexes. Returns how many changed."""
+    queries = [*({"state": state} for state in sorted(OPEN_STATES)), {"objection": "open"}]
+    return await key_before_index(db["callbacks"], MANUAL_SINCE_MS, queries, gauge_keys)
 
 
 @dataclass(eq=False)

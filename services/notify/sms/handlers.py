@@ -332,6 +332,14 @@ def inbound_id_for(gateway_id: str | None) -> str:
     return "in:" + hashlib.blake2b(gateway_id.encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 
+async def withdraw_opt_out(s: Sms, *, phone: str, actor: str, reason: str) -> bool:
+    """The citizen asked (in person or in writing) for the station's SMS again: the phone leaves the
+    opt-out list, and the next SMS to it is sent. False when it was not on the list."""
+    removed = await s.opt_outs.remove(phone)
+    log.info("sms.opt_out_withdrawn", phone=phone, actor=actor, reason=reason, was_listed=removed)
+    return removed
+
+
 async def receive_inbound(
     s: Sms, *, sender: str, to: str | None, text: str, gateway: str, gateway_id: str | None = None
 ) -> InboundSms:

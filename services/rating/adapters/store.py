@@ -23,7 +23,8 @@ from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from common.mongo import forget_marks_update
+from common import gauges
+from common.mongo import forget_marks_update, key_before_index
 from common.outbox import LOCAL, Effect, EffectHandler
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
 from common.timefmt import epoch_ms
@@ -38,6 +39,9 @@ ROLLUP = "rating.rollup"
 PHONE_SURVEYS_READ = 50
 #: a subject has a handful of ratings; more than this are not listed by subject
 SUBJECT_RATINGS_READ = 1000
+
+#: when the follow-up was opened (epoch ms), only while it is not done (open or overdue): what the gauge counts
+UNDONE_SINCE_MS = "undone_since_ms"
 
 INDEXES = {
     "surveys": [
@@ -55,6 +59,7 @@ INDEXES = {
     "followups": [
         IndexModel([("state", ASCENDING)]),
         IndexModel([("next_due_ms", ASCENDING)]),
+        IndexModel([(UNDONE_SINCE_MS, ASCENDING)], sparse=True),  # the gauge of follow-ups not done
         OUTBOX_INDEX,
     ],
     "spot_checks": [IndexModel([("week", ASCENDING)]), OUTBOX_INDEX],
@@ -127,12 +132,35 @@ def _due_ms(record: Survey | Followup) -> dict[str, Any]:
     return {"next_due_ms": epoch_ms(record.next_due_at)}
 
 
+def _followup_keys(followup: Followup) -> dict[str, Any]:
+    keys = _due_ms(followup)
+    if followup.state != "done":  # absent once done: the sparse index holds the follow-ups not done only
+        keys[UNDONE_SINCE_MS] = epoch_ms(followup.opened_at)
+    return keys
+
+
 def _rating_keys(rating: Rating) -> dict[str, Any]:
     return {"officer_week": f"{rating.officer_id}|{rating.week}" if rating.officer_id else None}
 
 
 SURVEYS, RATINGS = RecordCodec(Survey, _due_ms), RecordCodec(Rating, _rating_keys)
-FOLLOWUPS, SPOT_CHECKS = RecordCodec(Followup, _due_ms), RecordCodec(SpotCheck)
+FOLLOWUPS, SPOT_CHECKS = RecordCodec(Followup, _followup_keys), RecordCodec(SpotCheck)
+
+#: leadership follow-ups not yet done (open or overdue)
+FOLLOWUPS_UNDONE = gauges.holding(UNDONE_SINCE_MS)
+
+
+def followup_gauge_key(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The gauge's key a save now writes for a stored follow-up (see `key_before_gauge`)."""
+    fresh = FOLLOWUPS.to_document(FOLLOWUPS.from_document(doc))
+    return {UNDONE_SINCE_MS: fresh[UNDONE_SINCE_MS]} if UNDONE_SINCE_MS in fresh else {}
+
+
+async def key_before_gauge(db: AsyncIOMotorDatabase) -> int:
+    """Follow-ups stored before the gauge's key get it, once (start-up, before the indexes): those open or
+    overdue, read by the state index. Returns how many changed."""
+    queries = [{"state": "open"}, {"state": "overdue"}]
+    return await key_before_index(db["followups"], UNDONE_SINCE_MS, queries, followup_gauge_key)
 
 
 # --- record repositories ------------------------------------------------------------------------

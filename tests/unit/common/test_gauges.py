@@ -1,4 +1,4 @@
-"""The gauges' reads: counts added up, the oldest's age, a failing read keeps the last value."""
+"""The gauges' reads: counts added up, an age since the earliest, a failing read keeps the last value."""
 
 from __future__ import annotations
 
@@ -43,11 +43,6 @@ class _Collection:
         self.docs, self.name, self.database = docs, name, _Database()
         self.database.collections[name] = docs
 
-    async def find_one(self, query: dict, projection: dict, sort: list) -> dict | None:
-        (field, _), = sort
-        found = sorted((d for d in self.docs if all(d.get(k) == v for k, v in query.items())), key=lambda d: d[field])
-        return found[0] if found else None
-
 
 async def test_counts_of_several_states_are_added_up() -> None:
     c = _Collection([{"state": "open"}, {"state": "overdue"}, {"state": "done"}, {"state": "open"}])
@@ -55,14 +50,16 @@ async def test_counts_of_several_states_are_added_up() -> None:
     assert await gauges.counting(c, {"state": "gone"})() == 0.0
 
 
-async def test_the_oldest_age_is_from_the_earliest_and_zero_when_none() -> None:
-    c = _Collection([{"state": "w", "at": NOW - timedelta(seconds=30)},
-                     {"state": "w", "at": NOW - timedelta(seconds=61)},
-                     {"state": "x", "at": NOW - timedelta(hours=5)}])
-    assert await gauges.oldest_age(c, {"state": "w"}, "at", lambda: NOW)() == 61.0
-    assert await gauges.oldest_age(c, {"state": "none"}, "at", lambda: NOW)() == 0.0
-    future = _Collection([{"state": "w", "at": NOW + timedelta(seconds=5)}])
-    assert await gauges.oldest_age(future, {"state": "w"}, "at", lambda: NOW)() == 0.0
+async def test_the_age_is_from_the_earliest_read_and_zero_when_none_or_ahead() -> None:
+    async def at(moment: datetime | None):
+        return moment
+
+    assert await gauges.age_since(lambda: at(NOW - timedelta(seconds=61)), lambda: NOW)() == 61.0
+    assert await gauges.age_since(lambda: at(NOW), lambda: NOW)() == 0.0
+    assert await gauges.age_since(lambda: at(None), lambda: NOW)() == 0.0
+    assert await gauges.age_since(lambda: at(NOW + timedelta(seconds=5)), lambda: NOW)() == 0.0
+    naive = (NOW - timedelta(seconds=90)).replace(tzinfo=None)  # as the store hands datetimes back: UTC
+    assert await gauges.age_since(lambda: at(naive), lambda: NOW)() == 90.0
 
 
 async def test_a_failing_read_keeps_the_last_value_and_the_others_are_read() -> None:

@@ -117,6 +117,6 @@ def test_personal_data_is_masked_for_roles_that_do_not_act_and_in_lists() -> Non
     assert personal(data, desk) == data
     hidden = personal(data, viewer)
     assert hidden["caller_phone"] == "138****8000"
-    assert hidden["parties"][0] == {"phone": "+86****5678", "id_number": "3503**********1234", "name": "王某"}
+    assert hidden["parties"][0] == {"phone": "+86139****5678", "id_number": "3503**********1234", "name": "王某"}
     assert hidden["note"] == "call 138****8000"
     assert personal(data, desk, listing=True) == hidden

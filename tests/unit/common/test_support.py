@@ -30,6 +30,18 @@ def test_phones_are_masked_in_logs() -> None:
     assert mask_phones("alert 110-20261123-000123") == "alert 110-20261123-000123"
 
 
+@pytest.mark.parametrize(("text", "shown"), [
+    ("13800138000", "138****8000"),  # the whole text, first and last character
+    ("+8613800138000", "+86138****8000"), ("008613800138000", "0086138****8000"),
+    ("8613800138000", "86138****8000"), ("+86 13800138000", "+86 138****8000"), ("86-13800138000", "86-138****8000"),
+    ("tel:19912345678.", "tel:199****5678."),
+    ("12800138000", "12800138000"),  # 12x is not a mobile prefix
+    ("213800138000", "213800138000"), ("138001380001", "138001380001"),  # digits around: not a phone
+])
+def test_a_mobile_number_is_masked_with_or_without_the_country_code(text: str, shown: str) -> None:
+    assert mask_phones(text) == shown
+
+
 def test_production_refuses_the_development_token(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError, match="production refuses"):
         ServiceSettings(environment="production")

@@ -35,8 +35,12 @@ def sms(make_sms, embedded):
 
 
 @pytest.fixture
-async def http(sms) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app("notify", sms.settings, {}, context=notify_of(sms), routers=(router,))
+def app(sms):
+    return create_app("notify", sms.settings, {}, context=notify_of(sms), routers=(router,))
+
+
+@pytest.fixture
+async def http(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=basic("kannel-token-0001")) as c:
         yield c
@@ -186,3 +190,30 @@ async def test_no_outbox_with_kannel(make_sms, gateway):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
         response = await c.get("/v1/sms/outbox", headers={"Authorization": "Bearer dev-token"})
     assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+async def test_an_admin_takes_a_phone_off_the_opt_out_list_and_the_audit_keeps_no_number(http, sms, app):
+    await http.post("/v1/sms/inbound", json={"from": PHONE, "text": "TD", "to": "10690"})
+    assert await sms.opt_outs.has(PHONE)
+    route = "/v1/sms/opt-outs/withdrawals"
+    body = {"phone": f"+86 {PHONE[:3]} {PHONE[3:]}", "reason": "本人到所书面申请"}
+    for token, code in (("viewer-token", 403), ("desk-token", 403), ("nobody", 401)):
+        answer = await http.post(route, json=body, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == code, token
+    assert await sms.opt_outs.has(PHONE)
+
+    admin = {"Authorization": "Bearer dev-token"}
+    for bad, field in (({**body, "phone": "not a phone"}, "phone"), ({**body, "reason": "x"}, "reason"),
+                       ({"phone": PHONE}, "reason")):
+        refused = await http.post(route, json=bad, headers=admin)
+        assert refused.status_code == 422 and field in str(refused.json()["detail"]), bad
+    first = await http.post(route, json=body, headers=admin)
+    again = await http.post(route, json=body, headers=admin)
+    assert (first.status_code, first.json(), again.json()) == (200, {"removed": True}, {"removed": False})
+    assert not await sms.opt_outs.has(PHONE)
+    trail = app.state.audit
+    await trail.flush()
+    records = [r for r in await trail.store.find(who=None, start=None, end=None, limit=50)
+               if r.route == route]
+    assert sorted(r.status for r in records) == [200, 200, 422, 422, 422]  # the admin's commands, refused ones too
+    assert all(PHONE not in str(r) for r in records)

@@ -238,6 +238,8 @@ class OptOuts(Protocol):
 
     async def has(self, phone: str) -> bool: ...
 
+    async def remove(self, phone: str) -> bool: ...
+
 
 class MongoOptOuts:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
@@ -252,6 +254,9 @@ class MongoOptOuts:
     async def has(self, phone: str) -> bool:
         return await self._opt_outs.find_one({"_id": phone}, {"_id": 1}) is not None
 
+    async def remove(self, phone: str) -> bool:
+        return (await self._opt_outs.delete_one({"_id": phone})).deleted_count == 1
+
 
 class InMemoryOptOuts:
     def __init__(self) -> None:
@@ -262,6 +267,9 @@ class InMemoryOptOuts:
 
     async def has(self, phone: str) -> bool:
         return phone in self.phones
+
+    async def remove(self, phone: str) -> bool:
+        return self.phones.pop(phone, None) is not None
 
 
 # --- strays: receipts that named nothing known ---------------------------------------------------

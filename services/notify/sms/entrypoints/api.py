@@ -24,7 +24,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from common.contracts.base import ID_PATTERN
+from common.contracts.base import ID_PATTERN, Phone
+from common.errors import Invalid
 from common.http import ERROR_RESPONSES, Principal, context, masked, require
 from common.timefmt import local
 from notify.handlers import Notify
@@ -271,3 +272,25 @@ async def outbox(
     items = [{"sms_id": r.sms_id, "phone": r.phone, "text": r.text, "sent_at": local(r.sent_at, s.settings.zone),
               "receipt": r.outcome} for r in records]
     return items if principal.roles & SEES_PHONES else masked(items)
+
+
+class OptOutWithdrawal(BaseModel):
+    phone: Phone = Field(description="The phone that asked for the station's SMS again (in the body: the audit "
+                                     "trail records a command's route and path, never personal data).")
+    reason: str = Field(min_length=2, max_length=200,
+                        description="How the citizen asked, e.g. 本人到所书面申请 2026-12-03 (kept in the log line).")
+
+
+class OptOutWithdrawn(BaseModel):
+    removed: bool = Field(description="The phone was on the opt-out list and is no longer.")
+
+
+@router.post("/v1/sms/opt-outs/withdrawals", response_model=OptOutWithdrawn,
+             summary="Take a phone off the opt-out list when the citizen asks for the station's SMS again")
+async def withdraw_opt_out(body: OptOutWithdrawal, s: SmsDep,
+                           principal: Annotated[Principal, Depends(require("admin"))]) -> OptOutWithdrawn:
+    phone = station_phone(body.phone)
+    if phone is None:
+        raise Invalid("phone", "not a phone number the station sends to")
+    removed = await handlers.withdraw_opt_out(s, phone=phone, actor=principal.who, reason=body.reason)
+    return OptOutWithdrawn(removed=removed)
