@@ -23,12 +23,8 @@ HEAVY = ("tests/faults/", "tests/deploy/test_compose.py", "tests/deploy/test_con
 UP = ("tests/e2e/",)
 
 
-def _unique_node_id(item: pytest.Item) -> None:
-    """Schemathesis gives each operation's test its own `name` but the function's node id (pytest 9);
-    xdist tells items apart by node id and would run one operation per test function. The id is
-    given the name's parameters, as pytest's own parametrize does."""
-    wanted = item.nodeid + item.name[item.name.index("["):]
-    if hasattr(item, "_id"):  # pytest >= 9: a structured id
+def _set_node_id(item: pytest.Item, wanted: str) -> None:
+    if hasattr(item, "_id"):  # pytest >= 9: a structured id, read by `nodeid`
         from _pytest.nodeid import NodeId
 
         item._id = NodeId.parse(wanted)
@@ -36,15 +32,25 @@ def _unique_node_id(item: pytest.Item) -> None:
         item._nodeid = wanted
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # xdist's loadgroup reads an item's group from a node id ending in `@group`, which xdist writes into
+    # `_nodeid`; pytest 9 builds the node id from `_id`, so without the suffix written here every test
+    # would be scheduled alone and the groups below would not hold
+    suffixed = hasattr(pytest.Item, "id") and config.getoption("dist", "no") == "loadgroup"
     for item in items:
         if "[" in item.name and not item.nodeid.endswith("]"):
-            _unique_node_id(item)
-        if item.get_closest_marker("xdist_group"):
-            continue
-        where = item.nodeid.split("::")[0]
-        group = "heavy" if where.startswith(HEAVY) else "up" if where.startswith(UP) else where
-        item.add_marker(pytest.mark.xdist_group(group))
+            # schemathesis names each operation's case in `name` only (pytest 9): without its own id,
+            # xdist would run one operation per test function
+            _set_node_id(item, item.nodeid + item.name[item.name.index("["):])
+        marked = item.get_closest_marker("xdist_group")
+        if marked:
+            group = str(marked.args[0] if marked.args else marked.kwargs.get("name", "default"))
+        else:
+            where = item.nodeid.split("::")[0]
+            group = "heavy" if where.startswith(HEAVY) else "up" if where.startswith(UP) else where
+            item.add_marker(pytest.mark.xdist_group(group))
+        if suffixed and "@" not in item.nodeid:
+            _set_node_id(item, f"{item.nodeid}@{group}")
 
 
 @pytest.fixture(scope="session")
