@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.replies import COMMENT_MAX_CHARS, RAW_MAX_BYTES, SCAN_MAX_CHARS, parse_reply
+from common.replies import COMMENT_MAX_CHARS, RAW_MAX_BYTES, RAW_MAX_CHARS, SCAN_MAX_CHARS, parse_reply, short_code
 
 S, B, D = "satisfied", "basically", "dissatisfied"
 U, OUT = "unreadable", "opt_out"
@@ -206,3 +206,44 @@ def test_level_words_past_the_scan_window_are_not_read() -> None:
 
 def test_white_space_inside_is_collapsed_and_newlines_become_spaces() -> None:
     assert parse_reply("3\n\n态度  差").comment == "态度 差"
+
+
+def test_every_outcome_names_its_reason_exactly() -> None:
+    assert parse_reply("1 不满意").reason == "contradiction: 1 and dissatisfied"
+    assert parse_reply("1 基本满意不满意").reason == "contradiction: 1 and basically, dissatisfied"
+    assert parse_reply("二").reason == "numeral 二"
+    assert parse_reply("man-yi").reason == "pinyin manyi"  # separators inside the pinyin are dropped
+    assert parse_reply("man_yi").level == "satisfied"
+    assert parse_reply("很不错").reason == "words: satisfied"
+    assert parse_reply("td").reason == "opt-out"
+
+
+def test_an_opt_out_keeps_the_text_the_codes_and_the_cut() -> None:
+    reply = parse_reply("退订 A7K2")
+    assert (reply.kind, reply.level, reply.text, reply.comment, reply.codes, reply.truncated) == (
+        "opt_out", None, "退订 A7K2", "退订 A7K2", ("A7K2",), False)
+    assert parse_reply("TD" + " " * RAW_MAX_BYTES).truncated is True  # longer than what is read
+
+
+def test_an_unreadable_reply_keeps_its_codes_and_empty_codes_are_a_tuple() -> None:
+    assert parse_reply("A7K2").codes == ("A7K2",)
+    assert parse_reply("ok").codes == ()
+
+
+@pytest.mark.parametrize("spaces", [0, 1])
+def test_the_cut_flag_is_set_only_past_what_is_read(spaces: int) -> None:
+    """Exactly RAW_MAX_CHARS characters (RAW_MAX_BYTES bytes) are all read: not cut; one more is. The
+    white space collapses, so only the length read decides."""
+    assert parse_reply("1" + " " * (RAW_MAX_CHARS - 1 + spaces)).truncated is bool(spaces)
+    assert parse_reply(b"1" + b" " * (RAW_MAX_BYTES - 1 + spaces)).truncated is bool(spaces)
+    assert parse_reply("1" + " " * (RAW_MAX_CHARS - 1 + spaces)).level == "satisfied"
+
+
+def test_short_codes_stay_the_same_across_releases() -> None:
+    """A code already sent by SMS must mean the same question after an upgrade: known values, pinned."""
+    assert short_code("survey-1") == "GNE4"
+    assert short_code("survey-1", 3) == "GN4"
+    assert short_code("alert:110-7:13800138000") == "NYR8"
+    for length in (2, 5):
+        with pytest.raises(ValueError, match="^a short code has 3 or 4 characters$"):
+            short_code("survey-1", length)
