@@ -56,6 +56,7 @@ def test_settings_never_render_their_secrets() -> None:
     ("http://127.0.0.1:8103/v1/sms/dlr", "http://127.0.0.1:8103/v1/sms/dlr"),  # a port is not a password
     ("http://kannel:tok@notify:8103/v1", "http://kannel:***@notify:8103/v1"),
     ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+    ("nats://u:pa:ss@h:4222", "nats://u:***@h:4222"),  # a colon in the password: all of it, from the first
 ])
 def test_url_passwords_are_redacted(text: str, expected: str) -> None:
     assert redact(text) == expected

@@ -247,3 +247,49 @@ def test_short_codes_stay_the_same_across_releases() -> None:
     for length in (2, 5):
         with pytest.raises(ValueError, match="^a short code has 3 or 4 characters$"):
             short_code("survey-1", length)
+
+
+# The edges of the parser's patterns and vocabulary (mutmut does not change a regular expression's text:
+# these were found by changing each by hand): reply, expected level (or U / OUT)
+PATTERN_EDGES = [
+    ("std", U),  # TD only as a token: not after a letter or digit ...
+    ("tdx", U),  # ... nor before one
+    ("Td", OUT),
+    ("【回复】1", S),  # punctuation before the keyword and between it and the digit
+    ("回复：3", D),
+    ("我选2", B),
+    ("回覆2", B),
+    ("选择3", D),
+    ("评价1", S),
+    ("答2", B),
+    ("1 2号楼", S),  # a digit inside a word is no second choice
+    ("2 个小时才到", U),  # a number then a unit, white space between: no choice, and no level words
+    ("并不是十分满意", D),  # three degree words between the negation and 满意
+    ("未满意", D),
+    ("不是很好", D),  # never the 很好 inside it
+    ("点赞", S),
+    ("hen manyi", S),
+    ("是否满意", U),  # the question's own words are no answer
+    ("满不满意", U),
+    ("没有不太怎么满意", U),  # a double negation with three degree words
+    ("谈不上不满意", U),
+    ("無不滿意", U),  # traditional forms: 无不满意, a double negation
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PATTERN_EDGES)
+def test_the_patterns_edges(text: str, expected: str) -> None:
+    reply = parse_reply(text)
+    assert (reply.kind if expected in (U, OUT) else reply.level) == expected
+
+
+def test_short_code_tokens_to_their_edges() -> None:
+    assert parse_reply("1 XA7K2").codes == ()  # a code is a whole token: not the end of a longer one
+    assert parse_reply("1 A7KM2").codes == ()  # five characters
+    assert parse_reply("1 A7K9").codes == ("A7K9",)  # 9 is a code's last digit too
+    assert parse_reply("1 A7K2").codes == ("A7K2",)
+
+
+def test_cjk_punctuation_before_a_comment_is_dropped() -> None:
+    assert parse_reply("3。态度差").comment == "态度差"
+    assert parse_reply("3【态度差】").comment == "态度差】"
