@@ -207,25 +207,31 @@ def identity_of(request: Request) -> Identity:
     return identity
 
 
+async def authenticate(request: Request, token: str, *, challenge: str = "Bearer",
+                       detail: str = "a valid bearer token is required") -> Principal:
+    """The caller holding `token` (a static token or the provider's JWT); 401, or 503 when the
+    provider's keys cannot be fetched, as HTTP errors."""
+    unauthorized = HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": challenge})
+    if not token:
+        raise unauthorized
+    try:
+        return await identity_of(request).principal(token)
+    except ProviderUnreachable:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            detail="the identity provider's keys cannot be fetched: retry later",
+                            headers={"Retry-After": "5"}) from None
+    except InvalidToken as exc:
+        log.info("auth.refused", path=request.url.path, reason=str(exc)[:200])
+        raise unauthorized from None
+
+
 def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller's bearer token must carry one of `roles` (admin passes everywhere)."""
 
     async def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Principal:
-        unauthorized = HTTPException(status.HTTP_401_UNAUTHORIZED, detail="a valid bearer token is required",
-                                     headers={"WWW-Authenticate": "Bearer"})
-        if credentials is None:
-            raise unauthorized
-        try:
-            principal = await identity_of(request).principal(credentials.credentials)
-        except ProviderUnreachable:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                                detail="the identity provider's keys cannot be fetched: retry later",
-                                headers={"Retry-After": "5"}) from None
-        except InvalidToken as exc:
-            log.info("auth.refused", path=request.url.path, reason=str(exc)[:200])
-            raise unauthorized from None
+        principal = await authenticate(request, credentials.credentials if credentials else "")
         if "admin" not in principal.roles and roles and not principal.roles.intersection(roles):
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs one of the roles {sorted(roles)}")
         request.state.principal = principal  # the audit trail reads who called, after the response

@@ -7,6 +7,12 @@ trace context of the use case that staged it, so the relay that publishes it lat
 the same trace. A publisher from another system that sends a `traceparent` is the parent of
 our spans.
 
+A trace also waits in stored data where the platform waits for time or for a person: a callback
+keeps the trace context of the use case that scheduled it (its timer fires days later with no
+trace of its own), and an SMS question keeps the one of the send that asked it (the citizen's
+reply is a new HTTP request). `resumed` continues such a kept context: its span is a child of
+the stored one, and the span current at that moment (the reply's request) is kept as a link.
+
 Export follows OpenTelemetry's standard environment variables: spans go out over OTLP when
 `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, or to the
 console when `OTEL_TRACES_EXPORTER=console`; with none of them set nothing is exported and a
@@ -24,7 +30,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 #: the W3C trace-context headers carried on NATS messages
 TRACE_HEADERS = ("traceparent", "tracestate")
@@ -99,6 +105,16 @@ def current_headers() -> dict[str, str]:
     return inject()
 
 
+def current_traceparent() -> str:
+    """The current span's W3C `traceparent`, to keep with stored data ("" outside a trace or with tracing off)."""
+    return inject().get("traceparent", "")
+
+
+def in_trace() -> bool:
+    """Whether a span is current (a message, a request); a timer's tick has none."""
+    return trace.get_current_span().get_span_context().is_valid
+
+
 def _extract(headers: Mapping[str, str] | None) -> otel_context.Context:
     carrier = {k.lower(): v for k, v in (headers or {}).items() if k.lower() in TRACE_HEADERS}
     return propagate.extract(carrier)
@@ -144,6 +160,22 @@ def publishing(subject: str, msg_id: str, headers: Mapping[str, str] | None) -> 
 def span(name: str, **attributes: Any) -> Iterator[Span]:
     """An internal span (a use case, a store write)."""
     with _tracer.start_as_current_span(name, attributes={k: v for k, v in attributes.items() if v is not None}) as s:
+        yield s
+
+
+@contextlib.contextmanager
+def resumed(traceparent: str | None, name: str, **attributes: Any) -> Iterator[Span]:
+    """A span continuing a trace kept with stored data (see the module's doc): a child of `traceparent`,
+    linked to the span current now, if any. Without a kept context, an ordinary `span`."""
+    if not traceparent:
+        with span(name, **attributes) as s:
+            yield s
+        return
+    now = trace.get_current_span().get_span_context()
+    with _tracer.start_as_current_span(
+        name, context=_extract({"traceparent": traceparent}), links=[Link(now)] if now.is_valid else None,
+        attributes={k: v for k, v in attributes.items() if v is not None},
+    ) as s:
         yield s
 
 

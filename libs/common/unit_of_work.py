@@ -126,14 +126,21 @@ class UnitOfWork(Generic[A]):
     def changed(self, stored: Stored[A]) -> bool:
         return own_fields(self.repository.codec, stored.aggregate) != stored.loaded
 
-    async def act(self, ident: str, command: Command[A]) -> A:
-        """Apply `command` to the stored aggregate and save it; decide again if someone saved it meanwhile."""
+    async def act(self, ident: str, command: Command[A], *, resume: Callable[[A], str] | None = None) -> A:
+        """Apply `command` to the stored aggregate and save it; decide again if someone saved it meanwhile.
+
+        `resume` (for a timer, which has no trace of its own) names the trace context the aggregate
+        keeps: outside a trace, the use case continues that trace (`tracing.resumed`)."""
+        if resume is not None and not tracing.in_trace():
+            first = await self.load(ident)
+            with tracing.resumed(resume(first.aggregate), f"{self._kind} use case", **{"fengqiao.id": ident}):
+                return await self._act(ident, command, first)
         with tracing.span(f"{self._kind} use case", **{"fengqiao.id": ident}):
             return await self._act(ident, command)
 
-    async def _act(self, ident: str, command: Command[A]) -> A:
+    async def _act(self, ident: str, command: Command[A], first: Stored[A] | None = None) -> A:
         for _ in range(self._attempts):
-            stored = await self.load(ident)
+            stored, first = first or await self.load(ident), None
             try:
                 command(stored.aggregate)
             except self._refusal as exc:

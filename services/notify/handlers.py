@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from common import tracing
 from common.clock import Clock
 from common.contracts import callbacks as contract
 from common.contracts import cases as case_contract
@@ -169,6 +170,7 @@ async def _on_case(
         if known is not None and plan.case == known:
             return  # a duplicate, with the same or a new msg id: nothing new to schedule
         for callback in plan.schedule:
+            callback.traceparent = tracing.current_traceparent()  # its timers continue this trace
             if await n.uow.add(callback):
                 log.info("callback.scheduled", callback_id=callback.callback_id, rule=callback.rule,
                          state=callback.state, due_at=callback.due_at.isoformat())
@@ -214,8 +216,10 @@ async def _assign(n: Notify, callback_id: str, case: domain.Case) -> None:
 
 
 async def fire(n: Notify, callback_id: str) -> Callback:
-    """Whatever is due now on one callback (send, cutoff, deadline); once, whatever the replicas."""
-    return await n.uow.act(callback_id, lambda c: domain.fire(c, n.clock.now(), n.policy))
+    """Whatever is due now on one callback (send, cutoff, deadline); once, whatever the replicas. A timer has
+    no trace of its own: the firing continues the trace that scheduled the callback (its `cases.*` event's)."""
+    return await n.uow.act(callback_id, lambda c: domain.fire(c, n.clock.now(), n.policy),
+                           resume=lambda c: c.traceparent)
 
 
 async def sweep(n: Notify, *, batches: int = 20) -> int:

@@ -54,6 +54,25 @@ def test_a_staged_entry_keeps_the_trace_of_the_use_case_that_staged_it() -> None
     assert outbox.staged({k: {**v, "traceparent": ""} for k, v in entries.items()})[0].headers() is None
 
 
+def test_a_kept_trace_context_is_resumed_as_the_parent_and_the_current_span_is_its_link() -> None:
+    assert not tracing.in_trace() and tracing.current_traceparent() == ""
+    with tracing.consuming({}, "tests.asked", "c", "m6") as request:  # a new request, its own trace
+        assert tracing.in_trace()
+        with tracing.resumed(PARENT, "tests resumed") as resumed:
+            kept = tracing.current_traceparent()
+        with tracing.resumed("", "tests plain") as plain:
+            pass
+    context = resumed.get_span_context()
+    assert format(context.trace_id, "032x") == TRACE and kept.split("-")[1] == TRACE
+    assert format(resumed.parent.span_id, "016x") == PARENT.split("-")[2]
+    assert [link.context.span_id for link in resumed.links] == [request.get_span_context().span_id]
+    # without a kept context: an ordinary child of the current span, no link
+    assert plain.parent.span_id == request.get_span_context().span_id and not plain.links
+    with tracing.resumed(PARENT, "tests timer") as timer:  # a timer: nothing current, nothing to link
+        pass
+    assert format(timer.get_span_context().trace_id, "032x") == TRACE and not timer.links
+
+
 def test_log_lines_carry_the_trace_and_span_ids_only_inside_a_span() -> None:
     assert tracing.log_ids(None, "info", {"event": "x"}) == {"event": "x"}
     with tracing.consuming({"traceparent": PARENT}, "tests.noted", "c", "m5") as span:

@@ -134,6 +134,8 @@ class Callback(Aggregate):
     objection_outcome: str | None = None
     escalated_at: datetime | None = None
     escalation: str | None = None  # still_objects | deadline_missed
+    #: the W3C trace context of the use case that scheduled it: its timers continue that trace (`common.tracing`)
+    traceparent: str = ""
 
     refusal: ClassVar[type[Refusal]] = CallbackRefused
     all_states: ClassVar[tuple[str, ...]] = STATES

@@ -68,6 +68,7 @@ def _view(n: Notify, callback: domain.Callback, principal: Principal, *, listing
     data = callback.to_dict()
     data.pop("version", None)
     data.pop("next_due_at", None)
+    data.pop("traceparent", None)  # the trace's bookkeeping, not the callback's
     data["due_shown"] = domain.shown_due_at(callback.due_at, n.settings.zone).strftime("%Y-%m-%d %H:%M:%S")
     if listing:
         data.pop("history", None)

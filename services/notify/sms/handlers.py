@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import structlog
 from prometheus_client import Counter
 
+from common import tracing
 from common.clock import Clock
 from common.contracts.base import ID_PATTERN, Event
 from common.contracts.sms import (
@@ -169,12 +170,13 @@ async def _ask(s: Sms, command: SmsSendRequested, phone: str, asked_at: datetime
     """The question the message asks, kept open for its answer; a re-prompt (a new sms_id) asks it again."""
     q = command.question
     assert q is not None
+    traceparent = tracing.current_traceparent()  # the answer, a new request, continues this trace
     question = Question.asked(owner=q.owner, question_id=q.question_id, kind=q.kind, subject_id=q.subject_id,
                               phone=phone, code=q.code, sms_id=command.sms_id, asked_at=asked_at,
-                              expires_at=q.expires_at)
+                              expires_at=q.expires_at, traceparent=traceparent)
     if not await s.question_uow.add(question):
         await s.question_uow.act(question.key, lambda stored: stored.ask_again(
-            sms_id=command.sms_id, asked_at=asked_at, expires_at=q.expires_at))
+            sms_id=command.sms_id, asked_at=asked_at, expires_at=q.expires_at, traceparent=traceparent))
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -352,7 +354,15 @@ async def receive_inbound(
     answers = await _match(s, phone, text, inbound_id, now) if phone is not None else None
     reply = InboundSms.receive(inbound_id=inbound_id, phone=phone, sender=sender, to=to, text=text,
                                received_at=now, gateway=gateway, opt_out=opt_out, answers=answers)
-    matched = answers is not None
+    # the reply is a new request (its own trace); an answer is told onward in the trace of the send that
+    # asked the question, linked to the request, so the callback's or the survey's trace goes on through it
+    with tracing.resumed(answers.traceparent if answers else None, "inbound sms use case",
+                         **{"fengqiao.id": inbound_id}):
+        return await _keep_reply(s, reply, opt_out=opt_out, now=now)
+
+
+async def _keep_reply(s: Sms, reply: InboundSms, *, opt_out: bool, now: datetime) -> InboundSms:
+    inbound_id, phone, sender, matched = reply.inbound_id, reply.phone, reply.sender, reply.matched
     if opt_out and phone is not None:
         await s.opt_outs.add(phone, now, inbound_id)  # before the reply is stored: a retry repeats both
     if not await s.inbound_uow.add(reply):
@@ -395,7 +405,7 @@ async def _match(s: Sms, phone: str, text: str, inbound_id: str, now: datetime) 
             continue
         if taken:
             q = match.question
-            return Answers(q.owner, q.question_id, q.kind, q.subject_id, match.by)
+            return Answers(q.owner, q.question_id, q.kind, q.subject_id, match.by, q.traceparent)
     return None
 
 

@@ -202,3 +202,30 @@ async def test_without_an_issuer_a_jwt_is_just_an_unknown_token(jwks: Jwks) -> N
 def test_settings_refuse_an_unsafe_or_partial_provider(given: dict, error: str) -> None:
     with pytest.raises(ValueError, match=error):
         ServiceSettings(**given)
+
+
+async def test_notify_s_sms_routes_take_the_provider_s_jwt_as_bearer_or_basic_password(jwks: Jwks) -> None:
+    """The gateway's routes read a token from Basic auth too (Kannel's way), through the same identity."""
+    from common.clock import FakeClock
+    from common.fakes import FakePublisher
+    from notify.bootstrap import wire_in_memory
+    from notify.settings import NotifySettings
+    from notify.sms.entrypoints.api import router
+
+    settings = NotifySettings(environment="test", oidc_issuer=ISSUER, oidc_audience=AUDIENCE, oidc_jwks_url=jwks.url,
+                              oidc_roles_claim="realm_access.roles", oidc_role_map={"fq-officer": "officer"})
+    n = wire_in_memory(settings, FakeClock(), FakePublisher())
+    app = create_app("notify", n.settings, {}, context=n, routers=(router,))
+    token = _token(jwks.keys[0])
+    basic = "Basic " + base64.b64encode(f"officer:{token}".encode()).decode()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        for header in (f"Bearer {token}", basic):
+            listed = await http.get("/v1/sms/inbound", params={"matched": "false"}, headers={"Authorization": header})
+            assert listed.status_code == 200, listed.text
+            handed = await http.post("/v1/sms/inbound", json={"from": "13800138000", "text": "1"},
+                                     headers={"Authorization": header})
+            assert handed.status_code == 403  # an officer is not the gateway
+        expired = _token(jwks.keys[0], exp=int(time.time()) - 3600)
+        refused = await http.get("/v1/sms/inbound", params={"matched": "false"},
+                                 headers={"Authorization": f"Bearer {expired}"})
+        assert refused.status_code == 401 and "Basic" in refused.headers["WWW-Authenticate"]

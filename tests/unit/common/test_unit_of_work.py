@@ -180,3 +180,22 @@ async def test_insert_stages_nothing_and_tell_publishes_what_was_recorded_once(p
     with pytest.raises(BrokerUnavailable):  # to the caller: its message is redelivered
         await uow.tell(ticker)
     assert ticker.events == [2]  # still recorded: a later tell sends it
+
+
+async def test_a_timer_outside_any_trace_resumes_the_trace_its_aggregate_kept_and_a_traced_call_keeps_its_own(
+    parts,
+) -> None:
+    from common import tracing
+
+    tracing.configure("unit")
+    repo, publisher, uow = parts
+    kept_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert await uow.add(Ticker("t9", note=f"00-{kept_trace}-00f067aa0ba902b7-01"))  # the note stands for it
+    publisher.away = True  # the entries stay staged, each with the trace context it was staged in
+    assert not tracing.in_trace()
+    await uow.act("t9", Ticker.tick, resume=lambda t: t.note)  # a timer: the kept trace goes on
+    with tracing.consuming({}, "tests.other", "c", "m1") as span:  # a message of its own: its trace
+        await uow.act("t9", Ticker.tick, resume=lambda t: t.note)
+    staged = {e["msg_id"]: e["traceparent"].split("-")[1] for e in repo.staged_now("t9").values()}
+    own = format(span.get_span_context().trace_id, "032x")
+    assert staged == {"t9/ticked/1": kept_trace, "t9/ticked/2": own} and own != kept_trace

@@ -269,3 +269,5 @@ class Answers:
     kind: str
     subject_id: str
     by: str
+    #: the trace context kept with the question (its answer is told onward in that trace)
+    traceparent: str = ""

@@ -49,20 +49,23 @@ class Question(Stored):
     asked_by: list[str] = field(default_factory=list)
     answered_by: str | None = None
     answered_at: datetime | None = None
+    #: the W3C trace context of the send that last asked it: its answer, a new request, continues that trace
+    traceparent: str = ""
     version: int = 0
     events: list[str] = field(default_factory=list)
 
     @classmethod
     def asked(cls, *, owner: str, question_id: str, kind: str, subject_id: str, phone: str, code: str,
-              sms_id: str, asked_at: datetime, expires_at: datetime) -> Question:
+              sms_id: str, asked_at: datetime, expires_at: datetime, traceparent: str = "") -> Question:
         return cls(key=question_key(owner, question_id), question_id=question_id, owner=owner, kind=kind,
                    subject_id=subject_id, phone=phone, code=code.upper(), asked_at=asked_at, expires_at=expires_at,
-                   asked_by=[sms_id])
+                   asked_by=[sms_id], traceparent=traceparent)
 
-    def ask_again(self, *, sms_id: str, asked_at: datetime, expires_at: datetime) -> bool:
+    def ask_again(self, *, sms_id: str, asked_at: datetime, expires_at: datetime, traceparent: str = "") -> bool:
         """A new SMS asks it (a re-prompt): open for one more answer. False for an sms_id seen before."""
         if sms_id in self.asked_by:
             return False
+        self.traceparent = traceparent or self.traceparent
         self.asked_by = [*self.asked_by, sms_id][-MAX_ASKED:]
         self.asked_at = max(self.asked_at, asked_at)
         self.expires_at = max(self.expires_at, expires_at)
