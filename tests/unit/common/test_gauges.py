@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from prometheus_client import Gauge
+import structlog
+from prometheus_client import CollectorRegistry, Gauge
 
 from common import gauges
 from common.timefmt import epoch_ms
@@ -63,22 +64,68 @@ async def test_the_age_is_from_the_earliest_read_and_zero_when_none_or_ahead() -
 
 
 async def test_a_failing_read_keeps_the_last_value_and_the_others_are_read() -> None:
-    g1, g2 = Gauge("test_gauge_one", "one"), Gauge("test_gauge_two", "two")
+    registry = CollectorRegistry()  # its own: the test can run twice in one process (mutmut does)
+    g1, g2 = Gauge("test_gauge_one", "one", registry=registry), Gauge("test_gauge_two", "two", registry=registry)
     calls = {"n": 0}
 
-    async def flaky() -> float:
+    async def flaky() -> float:  # answers at the 1st and 4th read, fails at the 2nd, 3rd and 5th
         calls["n"] += 1
-        if calls["n"] > 1:
+        if calls["n"] not in (1, 4):
             raise ConnectionError("store away")
-        return 7.0
+        return 7.0 * calls["n"]
 
     async def steady() -> float:
         return 2.0
 
     refresh = gauges.refresher([gauges.Reading(g1, flaky), gauges.Reading(g2, steady)], "tests")
-    assert await refresh() == 2
-    assert await refresh() == 1
-    assert g1._value.get() == 7.0 and g2._value.get() == 2.0
+    with structlog.testing.capture_logs() as logged:
+        assert await refresh() == 2
+        assert await refresh() == 1
+        assert g1._value.get() == 7.0 and g2._value.get() == 2.0
+        assert await refresh() == 1  # the same failure run: not logged again
+        assert await refresh() == 2
+        assert g1._value.get() == 28.0
+        assert await refresh() == 1  # a new failure run: logged again
+    failed = {"event": "gauges.read_failed", "where": "tests", "gauge": "test_gauge_one",
+              "error": "ConnectionError('store away')", "log_level": "warning"}
+    assert logged == [failed, failed]
+
+
+async def test_readings_set_their_labelled_gauge_readiness_and_consumers() -> None:
+    registry = CollectorRegistry()
+    labelled = Gauge("test_gauge_labelled", "labelled", ["dependency"], registry=registry)
+    gauges.Reading(labelled, _reads(3.0), ("store",)).set(3.0)
+    assert labelled.labels("store")._value.get() == 3.0
+
+    async def answers() -> None:
+        return None
+
+    async def away() -> None:
+        raise ConnectionError("away")
+
+    ready = gauges.readiness_readings({"store": answers, "nats": away})
+    assert [(r.gauge, r.labels, await r.read()) for r in ready] == [
+        (gauges.READY, ("store",), 1.0), (gauges.READY, ("nats",), 0.0)]
+
+    class Info:
+        def __init__(self, pending: int | None, in_hand: int | None) -> None:
+            self.num_pending, self.num_ack_pending = pending, in_hand
+
+    class JetStream:
+        async def consumer_info(self, stream: str, durable: str) -> Info:
+            return {("S1", "d1"): Info(5, 2), ("S2", "d2"): Info(None, None)}[(stream, durable)]
+
+    read = gauges.consumer_readings(JetStream(), [("S1", "d1"), ("S2", "d2")])
+    assert [(r.gauge, r.labels, await r.read()) for r in read] == [
+        (gauges.CONSUMER_PENDING, ("d1",), 5.0), (gauges.CONSUMER_ACK_PENDING, ("d1",), 2.0),
+        (gauges.CONSUMER_PENDING, ("d2",), 0.0), (gauges.CONSUMER_ACK_PENDING, ("d2",), 0.0)]
+
+
+def _reads(value: float):
+    async def read() -> float:
+        return value
+
+    return read
 
 
 # --- the windows the moving counts read, at their edges ---------------------------------------
@@ -96,6 +143,7 @@ def _due(moment: datetime | None) -> dict:
 
 def test_the_station_day_ends_at_the_next_local_midnight_also_from_just_after_the_last() -> None:
     assert gauges.station_day_end(AFTERNOON, SHANGHAI) == MIDNIGHT
+    assert gauges.station_day_end(AFTERNOON, SHANGHAI).tzinfo is UTC  # in UTC, whatever the host's zone
     assert gauges.station_day_end(MIDNIGHT - SECOND, SHANGHAI) == MIDNIGHT
     assert gauges.station_day_end(MIDNIGHT, SHANGHAI) == MIDNIGHT + timedelta(days=1)  # a new day has begun
     # 01:00 local is still the UTC day before: the local date decides

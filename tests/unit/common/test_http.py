@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import Depends
 from pydantic import BaseModel
 from pymongo.errors import ServerSelectionTimeoutError
@@ -120,3 +121,43 @@ def test_personal_data_is_masked_for_roles_that_do_not_act_and_in_lists() -> Non
     assert hidden["parties"][0] == {"phone": "+86139****5678", "id_number": "3503**********1234", "name": "王某"}
     assert hidden["note"] == "call 138****8000"
     assert personal(data, desk, listing=True) == hidden
+
+
+@pytest.mark.parametrize(("key", "value", "shown"), [
+    ("id_number", "123456789", "1234*6789"),  # the shortest kept at both ends: 9 characters
+    ("id_number", "12345678", "********"),  # 8 or fewer: nothing of it kept
+    ("id_number", "350322199001011234", "3503**********1234"),
+    ("phone", "02012345678", "020****5678"),  # not a mobile number: its first 3 and last 4 kept all the same
+    ("phone", "13800138000", "138****8000"),
+    ("phone", "", ""),  # empty stays empty, not "****"
+    ("caller_phone", None, None),
+    ("phone", 13800138000, 13800138000),  # not text: left to the schema, never raised on
+])
+def test_a_personal_field_is_masked_to_its_edges(key: str, value: object, shown: object) -> None:
+    from common.personal import masked
+
+    assert masked({key: value, "name": "王某"}) == {key: shown, "name": "王某"}
+
+
+def test_personal_data_is_found_at_any_depth_and_only_under_its_keys() -> None:
+    from common.personal import has_personal_data
+
+    assert has_personal_data({"case": {"caller_phone": "13800138000"}})
+    assert has_personal_data({"parties": [{"id_number": "350322199001011234"}]})
+    assert has_personal_data([{"phone": "13800138000"}])
+    assert not has_personal_data({"phone": "", "name": "王某", "parties": [{"note": "x"}]})
+    assert not has_personal_data("call 13800138000")  # free text is masked, not a record shown whole
+    assert not has_personal_data([])
+
+
+def test_a_route_s_own_roles_see_whole_and_a_record_without_ids_is_noted_so() -> None:
+    from common.http import Principal, personal
+
+    data = {"caller_phone": "13800138000"}
+    leader, viewer = Principal("l…", frozenset({"leader"})), Principal("v…", frozenset({"viewer"}))
+    assert personal(data, leader, whole_for=frozenset({"leader"})) == data
+    assert leader.shown_whole == ["(no id)"]
+    assert personal(data, viewer, whole_for=frozenset({"leader"})) == {"caller_phone": "138****8000"}
+    assert viewer.shown_whole == []
+    desk = Principal("d…", frozenset({"duty_desk"}))  # a role that acts, but not the route's own
+    assert personal(data, desk, whole_for=frozenset({"leader"})) == {"caller_phone": "138****8000"}

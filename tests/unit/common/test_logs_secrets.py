@@ -8,6 +8,7 @@ import logging
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import structlog
@@ -55,6 +56,7 @@ def test_settings_never_render_their_secrets() -> None:
     ("http://127.0.0.1:8103/v1/sms/dlr", "http://127.0.0.1:8103/v1/sms/dlr"),  # a port is not a password
     ("http://kannel:tok@notify:8103/v1", "http://kannel:***@notify:8103/v1"),
     ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+    ("nats://u:pa:ss@h:4222", "nats://u:***@h:4222"),  # a colon in the password: all of it, from the first
 ])
 def test_url_passwords_are_redacted(text: str, expected: str) -> None:
     assert redact(text) == expected
@@ -103,3 +105,47 @@ def test_the_console_renderer_is_capped_and_redacted_too(json_logging) -> None:
     structlog.get_logger("x").info("big.one", body="y" * 50_000, token=TOKEN)
     text = json_logging.readouterr().err
     assert TOKEN not in text and "cut to" in text and len(text.encode()) < MAX_LINE_BYTES + 200
+
+
+class _Renderer:
+    """A renderer that hands back a line of our making, and remembers what it was called with."""
+
+    def __init__(self, line: str) -> None:
+        self.line, self.calls = line, []
+
+    def __call__(self, logger: object, name: str, event_dict: dict) -> str:
+        self.calls.append((logger, name, event_dict))
+        return self.line
+
+
+@pytest.mark.parametrize(("extra", "cut"), [(0, False), (1, True)])
+def test_a_line_of_exactly_the_cap_is_kept_whole_one_byte_more_is_cut(extra: int, cut: bool) -> None:
+    line = "宽" * (MAX_LINE_BYTES // 3) + "x" * (MAX_LINE_BYTES % 3 + extra)
+    assert len(line.encode()) == MAX_LINE_BYTES + extra  # counted in UTF-8 bytes, not characters
+    renderer, logger, event = _Renderer(line), object(), {"event": "big.one"}
+    written = logs._Capped(renderer, as_json=True)(logger, "info", event)
+    assert renderer.calls == [(logger, "info", event)]
+    assert (written != line) is cut
+    if cut:
+        assert json.loads(written)["cut"] == f"line of {MAX_LINE_BYTES + 1} bytes cut to {MAX_LINE_BYTES}"
+
+
+def test_a_cut_json_line_keeps_the_named_fields_a_short_event_and_half_the_cap() -> None:
+    stamp = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)  # not JSON itself: written as text
+    event = {"timestamp": stamp, "level": "info", "event": "出" * 600, "service": "notify", "logger": "x",
+             "body": "b", "other": 1}
+    cut = json.loads(logs._Capped(_Renderer("a" * (MAX_LINE_BYTES + 1)), as_json=True)(None, "info", event))
+    assert cut == {"timestamp": str(stamp), "level": "info", "event": "出" * 512, "service": "notify", "logger": "x",
+                   "cut": f"line of {MAX_LINE_BYTES + 1} bytes cut to {MAX_LINE_BYTES}",
+                   "head": "a" * (MAX_LINE_BYTES // 2)}
+    line = logs._Capped(_Renderer("a" + "宽" * MAX_LINE_BYTES), as_json=True)(None, "info", {})
+    assert "宽" in line  # not escaped to \\u5bbd
+    nameless = json.loads(line)
+    assert nameless["event"] == ""  # no event: an empty one
+    assert nameless["head"] == "a" + "宽" * ((MAX_LINE_BYTES // 2 - 1) // 3)  # a character split in two is dropped
+
+
+def test_a_secret_is_registered_from_six_characters(json_logging) -> None:
+    register_secrets("s3cr3", "s3cr3t", "")
+    assert redact("s3cr3 and s3cr3t") == "s3cr3 and ***"
+    assert "" not in logs._SECRETS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.replies import COMMENT_MAX_CHARS, RAW_MAX_BYTES, SCAN_MAX_CHARS, parse_reply
+from common.replies import COMMENT_MAX_CHARS, RAW_MAX_BYTES, RAW_MAX_CHARS, SCAN_MAX_CHARS, parse_reply, short_code
 
 S, B, D = "satisfied", "basically", "dissatisfied"
 U, OUT = "unreadable", "opt_out"
@@ -206,3 +206,90 @@ def test_level_words_past_the_scan_window_are_not_read() -> None:
 
 def test_white_space_inside_is_collapsed_and_newlines_become_spaces() -> None:
     assert parse_reply("3\n\n态度  差").comment == "态度 差"
+
+
+def test_every_outcome_names_its_reason_exactly() -> None:
+    assert parse_reply("1 不满意").reason == "contradiction: 1 and dissatisfied"
+    assert parse_reply("1 基本满意不满意").reason == "contradiction: 1 and basically, dissatisfied"
+    assert parse_reply("二").reason == "numeral 二"
+    assert parse_reply("man-yi").reason == "pinyin manyi"  # separators inside the pinyin are dropped
+    assert parse_reply("man_yi").level == "satisfied"
+    assert parse_reply("很不错").reason == "words: satisfied"
+    assert parse_reply("td").reason == "opt-out"
+
+
+def test_an_opt_out_keeps_the_text_the_codes_and_the_cut() -> None:
+    reply = parse_reply("退订 A7K2")
+    assert (reply.kind, reply.level, reply.text, reply.comment, reply.codes, reply.truncated) == (
+        "opt_out", None, "退订 A7K2", "退订 A7K2", ("A7K2",), False)
+    assert parse_reply("TD" + " " * RAW_MAX_BYTES).truncated is True  # longer than what is read
+
+
+def test_an_unreadable_reply_keeps_its_codes_and_empty_codes_are_a_tuple() -> None:
+    assert parse_reply("A7K2").codes == ("A7K2",)
+    assert parse_reply("ok").codes == ()
+
+
+@pytest.mark.parametrize("spaces", [0, 1])
+def test_the_cut_flag_is_set_only_past_what_is_read(spaces: int) -> None:
+    """Exactly RAW_MAX_CHARS characters (RAW_MAX_BYTES bytes) are all read: not cut; one more is. The
+    white space collapses, so only the length read decides."""
+    assert parse_reply("1" + " " * (RAW_MAX_CHARS - 1 + spaces)).truncated is bool(spaces)
+    assert parse_reply(b"1" + b" " * (RAW_MAX_BYTES - 1 + spaces)).truncated is bool(spaces)
+    assert parse_reply("1" + " " * (RAW_MAX_CHARS - 1 + spaces)).level == "satisfied"
+
+
+def test_short_codes_stay_the_same_across_releases() -> None:
+    """A code already sent by SMS must mean the same question after an upgrade: known values, pinned."""
+    assert short_code("survey-1") == "GNE4"
+    assert short_code("survey-1", 3) == "GN4"
+    assert short_code("alert:110-7:13800138000") == "NYR8"
+    for length in (2, 5):
+        with pytest.raises(ValueError, match="^a short code has 3 or 4 characters$"):
+            short_code("survey-1", length)
+
+
+# The edges of the parser's patterns and vocabulary (mutmut does not change a regular expression's text:
+# these were found by changing each by hand): reply, expected level (or U / OUT)
+PATTERN_EDGES = [
+    ("std", U),  # TD only as a token: not after a letter or digit ...
+    ("tdx", U),  # ... nor before one
+    ("Td", OUT),
+    ("【回复】1", S),  # punctuation before the keyword and between it and the digit
+    ("回复：3", D),
+    ("我选2", B),
+    ("回覆2", B),
+    ("选择3", D),
+    ("评价1", S),
+    ("答2", B),
+    ("1 2号楼", S),  # a digit inside a word is no second choice
+    ("2 个小时才到", U),  # a number then a unit, white space between: no choice, and no level words
+    ("并不是十分满意", D),  # three degree words between the negation and 满意
+    ("未满意", D),
+    ("不是很好", D),  # never the 很好 inside it
+    ("点赞", S),
+    ("hen manyi", S),
+    ("是否满意", U),  # the question's own words are no answer
+    ("满不满意", U),
+    ("没有不太怎么满意", U),  # a double negation with three degree words
+    ("谈不上不满意", U),
+    ("無不滿意", U),  # traditional forms: 无不满意, a double negation
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PATTERN_EDGES)
+def test_the_patterns_edges(text: str, expected: str) -> None:
+    reply = parse_reply(text)
+    assert (reply.kind if expected in (U, OUT) else reply.level) == expected
+
+
+def test_short_code_tokens_to_their_edges() -> None:
+    assert parse_reply("1 XA7K2").codes == ()  # a code is a whole token: not the end of a longer one
+    assert parse_reply("1 A7KM2").codes == ()  # five characters
+    assert parse_reply("1 A7K9").codes == ("A7K9",)  # 9 is a code's last digit too
+    assert parse_reply("1 A7K2").codes == ("A7K2",)
+
+
+def test_cjk_punctuation_before_a_comment_is_dropped() -> None:
+    assert parse_reply("3。态度差").comment == "态度差"
+    assert parse_reply("3【态度差】").comment == "态度差】"
