@@ -147,6 +147,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None, service: st
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()  # theirs would print plain text: ours, through the root
         logging.getLogger(name).propagate = True
+        logging.getLogger(name).setLevel(logging.NOTSET)  # the service's level, whatever uvicorn set before
     for noisy in ("uvicorn.access", "nats"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.captureWarnings(False)  # set up afresh: a second call must not keep an earlier showwarning
