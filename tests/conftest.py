@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # xdist's loadgroup reads an item's group from a node id ending in `@group`, which xdist writes into
     # `_nodeid`; pytest 9 builds the node id from `_id`, so without the suffix written here every test
     # would be scheduled alone and the groups below would not hold
-    suffixed = hasattr(pytest.Item, "id") and config.getoption("dist", "no") == "loadgroup"
+    suffixed = hasattr(pytest.Item, "id") and getattr(config.option, "loadgroup", False)  # set on xdist's workers
     for item in items:
         if "[" in item.name and not item.nodeid.endswith("]"):
             # schemathesis names each operation's case in `name` only (pytest 9): without its own id,
