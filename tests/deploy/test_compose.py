@@ -203,18 +203,16 @@ def _standin_images() -> dict[str, str]:
             (ctx / "Containerfile").write_text(f"FROM {base}\nRUN pip install --no-cache-dir 'nx-27017>=0.8.1,<0.9'\n")
             engine.podman("build", "--network", "host", "-v", "/etc/ssl/certs:/etc/ssl/certs:ro",
                           "-t", "localhost/fq-standin-store:latest", str(ctx), timeout=900)
-    if engine.podman("image", "exists", images["KANNEL_IMAGE"], check=False).returncode != 0:
-        # deploy/kannel/Dockerfile itself, on the Debian stand-in (apt reaches the Debian mirror)
+    # deploy/kannel/Dockerfile and deploy/prometheus/Dockerfile themselves, on the Debian stand-in (apt reaches
+    # the Debian mirror), built every run: their entrypoint, configuration and rules are in the image and a
+    # change to them must be what runs (the packages' layers are cached); the image each replaces removed
+    for variable, context in (("KANNEL_IMAGE", ROOT / "deploy" / "kannel"), ("PROMETHEUS_IMAGE", PROMETHEUS)):
+        before = engine.podman("image", "inspect", "--format", "{{.Id}}", images[variable], check=False)
         engine.podman("build", "--format", "docker", "--network", "host", "--build-arg", f"DEBIAN_IMAGE={base}",
-                      "-t", images["KANNEL_IMAGE"], str(ROOT / "deploy" / "kannel"), timeout=900)
-    # deploy/prometheus/Dockerfile, built every run (its configuration and rules are in the image; the
-    # package's layer is cached), the image it replaces removed
-    before = engine.podman("image", "inspect", "--format", "{{.Id}}", images["PROMETHEUS_IMAGE"], check=False)
-    engine.podman("build", "--format", "docker", "--network", "host", "--build-arg", f"DEBIAN_IMAGE={base}",
-                  "-t", images["PROMETHEUS_IMAGE"], str(PROMETHEUS), timeout=900)
-    after = engine.podman("image", "inspect", "--format", "{{.Id}}", images["PROMETHEUS_IMAGE"]).stdout.strip()
-    if before.stdout.strip() and before.stdout.strip() != after:
-        engine.podman("rmi", before.stdout.strip(), check=False)
+                      "-t", images[variable], str(context), timeout=900)
+        after = engine.podman("image", "inspect", "--format", "{{.Id}}", images[variable]).stdout.strip()
+        if before.stdout.strip() and before.stdout.strip() != after:
+            engine.podman("rmi", before.stdout.strip(), check=False)
     return images
 
 
