@@ -8,6 +8,7 @@ share another (see HEAVY and UP)."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -51,6 +52,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(group))
         if suffixed and "@" not in item.nodeid:
             _set_node_id(item, f"{item.nodeid}@{group}")
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_left_as_found() -> Iterator[None]:
+    """A test that sets logging up as a service does (`configure_logging`) leaves the root logger as it
+    found it: its handler writes to the stderr of the moment, which is the next tests' captured stream."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

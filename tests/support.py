@@ -48,8 +48,10 @@ async def publish(nc, subject: str, body: dict | bytes, msg_id: str) -> None:
     await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": msg_id})
 
 
-async def eventually(probe: Callable, timeout: float = 10.0, interval: float = 0.05):
-    """Poll `probe` (sync or async) until it returns something truthy."""
+async def eventually(probe: Callable, timeout: float = 30.0, interval: float = 0.05):
+    """Poll `probe` (sync or async) until it returns something truthy. The timeout only tells a failure
+    from a slow machine (the suite's workers share two cores with podman and the fault tests): a test
+    that needs a time bound asserts it itself."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = probe()

@@ -94,7 +94,7 @@ def zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
-def until(probe, timeout: float = 20.0):
+def until(probe, timeout: float = 45.0):  # tells a failure from a loaded machine; returns as soon as true
     deadline = time.monotonic() + timeout
     while not (value := probe()):
         assert time.monotonic() < deadline, "condition not met in time"

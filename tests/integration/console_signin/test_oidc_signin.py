@@ -10,9 +10,11 @@ secret appears in a page or a log line.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -194,14 +196,15 @@ async def test_an_expired_id_token_is_refused_at_the_callback(provider: FakeProv
 
 
 async def test_the_session_ends_when_the_access_token_does(provider: FakeProvider) -> None:
-    provider.access_lifetime_s = 2
+    provider.access_lifetime_s = 8  # long enough to sign in and read a page on a loaded machine
     services = Services()
     async with _console(provider, services, oidc_leeway_s=0) as console:
         signed = await _sign_in(console)
         assert signed.status_code == 200
-        assert int(re.search(r"Max-Age=(\d+)", _cookies(signed)["fq_session"]).group(1)) <= 2
+        assert int(re.search(r"Max-Age=(\d+)", _cookies(signed)["fq_session"]).group(1)) <= 8
         assert (await console.get("/desk")).status_code == 200
-        await asyncio.sleep(3.1)
+        expires = json.loads(base64.urlsafe_b64decode(provider.issued[0].split(".")[1] + "=="))["exp"]
+        await asyncio.sleep(max(0.0, expires - time.time()) + 1.1)
         # the browser would have dropped the cookie; one that kept it is refused all the same
         console.cookies.set("fq_session", provider.issued[0], domain="console")
         calls_before = len(services.calls)
