@@ -118,6 +118,16 @@ def require_embedded() -> None:
 # ---------------------------------------------------------------- init
 
 
+#: durable consumers an earlier version declared and this one no longer reads: `init` deletes them, so that
+#: no stream keeps messages for a reader that is gone (and its lag is not mistaken for a service's). Named
+#: one by one, never guessed: a consumer of another system on the same stream is not ours to delete.
+RETIRED_CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
+    # issue 20: replies are interpreted once, by notify's gateway, and told as sms.answered.<owner>
+    "notify": (("sms.inbound", "notify-callbacks-sms-inbound"),),
+    "rating": (("sms.inbound", "rating-sms-inbound"),),
+}
+
+
 async def init(names: list[str], nats_url: str | None, mongo_url: str | None, replicas: int | None,
                wait_s: float = 180.0) -> int:
     loop = asyncio.get_running_loop()
@@ -139,6 +149,7 @@ async def init(names: list[str], nats_url: str | None, mongo_url: str | None, re
 async def _init_service(name: str, nats_url: str | None, mongo_url: str | None, replicas: int | None) -> dict:
     from common.audit import MongoAuditStore
     from common.consume import ConsumeLoop
+    from common.contracts.subjects import stream_for
     from common.runtime import connected
 
     spec = SERVICES[name]
@@ -164,9 +175,21 @@ async def _init_service(name: str, nats_url: str | None, mongo_url: str | None, 
             sub = await loop.subscribe()
             await sub.unsubscribe()  # the durable consumer stays; only this fetcher goes
             durables.append(consumer.durable)
+        retired = [durable for subject, durable in RETIRED_CONSUMERS.get(name, ())
+                   if await _delete_consumer(runtime.js, stream_for(subject), durable)]
         collections = await runtime.db.list_collection_names()
     return {"service": name, "stream_replicas": settings.stream_replicas, "consumers": durables,
-            "database": runtime.db.name, "collections": sorted(collections)}
+            "retired": retired, "database": runtime.db.name, "collections": sorted(collections)}
+
+
+async def _delete_consumer(js: Any, stream: str, durable: str) -> bool:
+    """True when it was there and is gone; False when it was not there (a fresh install, a second init)."""
+    from nats.js.errors import NotFoundError
+
+    try:
+        return bool(await js.delete_consumer(stream, durable))
+    except NotFoundError:
+        return False
 
 
 # ---------------------------------------------------------------- dead letters
