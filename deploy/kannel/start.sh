@@ -4,8 +4,9 @@
 #
 # Kannel writes whole URLs into its error lines ("Couldn't fetch <http://kannel:TOKEN@notify:8103/…>")
 # when notify is slow or away, and the get-url carries notify's token as the URL's password: the box's
-# output goes through a filter that masks a URL's password and a password= parameter, as the services'
-# own logs do. SIGTERM and SIGINT are handed to the box; the script exits with the box's status.
+# output goes through a filter that masks a URL's password and a password= parameter, and a citizen's
+# mobile number (138****8000, +86 too: Kannel logs every sender and receiver), as the services' own logs
+# do. SIGTERM and SIGINT are handed to the box; the script exits with the box's status.
 set -eu
 template=${KANNEL_TEMPLATE:-/etc/kannel/kannel.conf.in}
 run=${KANNEL_RUN_DIR:-/tmp}
@@ -26,7 +27,10 @@ fifo="$run/kannel.output"
 rm -f "$fifo"
 mkfifo "$fifo"
 sed -u -E -e 's#(://[^:/@[:space:]]*:)[^@/[:space:]]+@#\1***@#g' \
-          -e 's#([?&]password=)[^&[:space:]]*#\1***#g' < "$fifo" >&2 &
+          -e 's#([?&]password=)[^&[:space:]]*#\1***#g' \
+          -e ':phone' \
+          -e 's#(^|[^0-9*])((\+|00)?86[ -]?)?(1[3-9][0-9])[0-9]{4}([0-9]{4})($|[^0-9])#\1\2\4****\5\6#' \
+          -e 't phone' < "$fifo" >&2 &
 filter=$!
 "$@" "$run/kannel.conf" > "$fifo" 2>&1 &
 box=$!

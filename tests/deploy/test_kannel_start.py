@@ -52,8 +52,22 @@ def test_urls_with_a_password_are_masked_in_the_box_output_and_its_status_is_kep
     assert not any(value in out + err for value in SECRETS.values()), err
     lines = err.splitlines()
     assert "Couldn't fetch <http://kannel:***@notify:8103/v1/sms/inbound?from=1>" in lines[0]
-    assert "sendsms?username=fengqiao&password=***&to=13800138000" in err
-    assert "Starting to service <你好>" in err  # the rest untouched
+    assert "sendsms?username=fengqiao&password=***&to=138****8000" in err
+    assert "Starting to service <你好> from <138****8000>" in err  # the rest untouched, the phone masked
+
+
+@pytest.mark.parametrize(("line", "shown"), [
+    ("sendsms sender:<fengqiao:10690> to:<13800138000> msg:<x>",
+     "sendsms sender:<fengqiao:10690> to:<138****8000> msg:<x>"),
+    ("from <+8613900139000> to <10690>", "from <+86139****9000> to <10690>"),
+    ("13800138000 13900139000", "138****8000 139****9000"),  # the first and the last of the line, one apart
+    ("id 213800138000 and 1380013800012", "id 213800138000 and 1380013800012"),  # digits around: not a phone
+    ("12800138000", "12800138000"),  # 12x is no mobile prefix
+])
+def test_a_citizens_mobile_number_is_masked_in_the_box_output(env, line: str, shown: str) -> None:
+    run = _start(env, f"echo '{line}'")
+    out, err = run.communicate(timeout=30)
+    assert err.strip() == shown
 
 
 def test_sigterm_reaches_the_box_and_the_script_ends_with_it(env) -> None:
