@@ -106,7 +106,9 @@ async def test_an_acknowledgement_and_a_closing_while_the_broker_is_away_are_bot
         closed = await svc.http.post("/v1/alerts/offline/close", json={
             "unit_id": "G1", "officer_id": "P100", "disposition": "no_action"})
         assert closed.status_code == 200 and closed.json()["state"] == "closed"
-        assert time.monotonic() - started < 3  # answered at once, not after the publisher's retries (~15 s)
+        # answered at once, not after the publisher's retries (~15 s each, 45 s for the three); the bound is
+        # loose because the suite's workers share two cores with podman and the fault tests
+        assert time.monotonic() - started < 12
         stored = await svc.parts.context.alerts.collection.find_one({"_id": "offline"})
         assert [e["msg_id"] for _, e in sorted(stored["outbox"].items())] == [
             "offline/acknowledged", "offline/closed"]
@@ -139,7 +141,9 @@ async def test_a_status_change_and_a_new_grid_while_the_broker_is_away_answer_at
         assert off.status_code == 200 and off.json()["status"] == "off_duty"
         regrid = await svc.http.put("/v1/grid", json=row_grid((2, 2, 2)))  # G4 leaves the grid
         assert regrid.status_code == 200 and regrid.json()["grid_version"] == 2
-        assert time.monotonic() - started < 3  # answered at once, not after the publisher's retries (~15 s)
+        # answered at once, not after the publisher's retries (~15 s each, 45 s for the three); the bound is
+        # loose because the suite's workers share two cores with podman and the fault tests
+        assert time.monotonic() - started < 12
         unit = await d.units.collection.find_one({"_id": "G3"})
         assert unit["status"] == "available"  # the new grid gives it its status again
         # G3 was stored by the first grid (version 1), then changed twice, then described by the new grid
