@@ -83,7 +83,20 @@ class Recorder:
         return self
 
     def on(self, subject: str, **match) -> list[dict]:
-        return [b for s, b, _ in self.messages if s == subject and all(b.get(k) == v for k, v in match.items())]
+        """The bodies on `subject` as a JetStream consumer gets them: a publish repeated with the same
+        Nats-Msg-Id (an outbox sending again what it could not yet mark sent) once. A core subscription
+        sees every repeat; `messages` keeps them all."""
+        seen: set[str] = set()
+        found = []
+        for s, b, msg_id in self.messages:
+            if s != subject or not all(b.get(k) == v for k, v in match.items()):
+                continue
+            if msg_id is not None:
+                if msg_id in seen:
+                    continue
+                seen.add(msg_id)
+            found.append(b)
+        return found
 
 
 async def handled(http, consumer: str, outcome: str) -> float:
