@@ -65,7 +65,7 @@ async def _reads(svc, expected: dict[str, float]) -> None:
         return all(_sample(text, name) == value for name, value in expected.items())
 
     try:
-        await eventually(shown, timeout=5.0)
+        await eventually(shown, timeout=30.0)
     except AssertionError:
         text = (await svc.http.get("/metrics")).text
         assert {name: _sample(text, name) for name in expected} == expected
