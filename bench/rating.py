@@ -1,6 +1,7 @@
 """Rating benchmark: the reply parser, the weekly report over many stored ratings, and what a roll-up costs.
 
-    .venv/bin/python bench/rating.py [--sizes 100000 1000000] [--repeats 15] [--writes 300]
+    .venv/bin/python bench/rating.py [--sizes 100000 1000000] [--repeats 15] [--writes 300] [--batches 30]
+                                     [--batch 32]
 
 Starts its own nx-27017 on a free loopback port and, in one run:
   parser   replies/s of `parse_reply` over a mix of real-looking replies (short, long, invalid UTF-8)
@@ -8,6 +9,8 @@ Starts its own nx-27017 on a free loopback port and, in one run:
            entry staged, then three cells updated with their marks, then the entry unstaged) next
            to a bare `insert_one` of the same document into a collection with the same indexes,
            taking turns; medians per rating
+  batches  a batch of `--batch` ratings stored at once (the consume loop hands a fetched batch over),
+           next to the bare sequential loop's `insert_one` each and one `insert_many`, taking turns
   report   `GET /v1/reports/weekly`'s use case (by officer, unit, station) with N ratings stored
            (bulk-inserted with their roll-ups), next to a bare `find_one` by id of one roll-up cell
 Prints medians and ratios against the baselines of this run.
@@ -126,7 +129,33 @@ async def bench_write(m, writes: int) -> tuple[float, float]:
     return statistics.median(bare), statistics.median(kept)
 
 
-async def main(sizes: list[int], repeats: int, writes: int) -> None:
+async def bench_batches(m, batches: int, size: int) -> tuple[float, float, float]:
+    """Median seconds per rating when a batch's ratings are stored at once (as the consume loop hands a
+    fetched batch over), next to the bare sequential loop's one `insert_one` each and one `insert_many`
+    of the batch, taking turns: (bare insert_one, bare insert_many, service) per rating."""
+    one, many, kept = [], [], []
+    scratch = m.ratings.collection.database["bare_batches"]
+    await scratch.create_indexes(INDEXES["ratings"])
+    ratings = generated(batches * size, seed=11)
+    for b in range(batches):
+        batch = list(itertools.islice(ratings, size))
+        for i, rating in enumerate(batch):
+            rating.rating_id = f"rt-batch-{b:04d}-{i:03d}"
+        docs = [{"_id": r.rating_id, **m.ratings.codec.to_document(r), "version": 1, "outbox": {}} for r in batch]
+        started = time.perf_counter()
+        for doc in docs:
+            await scratch.insert_one({**doc, "_id": f"one-{doc['_id']}"})
+        one.append((time.perf_counter() - started) / size)
+        started = time.perf_counter()
+        await scratch.insert_many([{**doc, "_id": f"many-{doc['_id']}"} for doc in docs], ordered=False)
+        many.append((time.perf_counter() - started) / size)
+        started = time.perf_counter()
+        await asyncio.gather(*(m.rating_uow.add(r) for r in batch))
+        kept.append((time.perf_counter() - started) / size)
+    return statistics.median(one), statistics.median(many), statistics.median(kept)
+
+
+async def main(sizes: list[int], repeats: int, writes: int, batches: int, batch: int) -> None:
     print(f"parser: {bench_parser():,.0f} replies/s (mix of {len(REPLIES)} replies, up to 600 characters)")
     with tempfile.TemporaryDirectory(prefix="fq-bench-rating-") as folder:
         store = start_store(Path(folder))
@@ -152,6 +181,12 @@ async def main(sizes: list[int], repeats: int, writes: int) -> None:
             print(f"    bare insert_one            {bare * 1000:7.2f} ms")
             print(f"    with its roll-up           {kept * 1000:7.2f} ms  ({kept / bare:5.1f}× bare insert; "
                   f"+{(kept - bare) * 1000:.2f} ms)")
+            one, many, kept = await bench_batches(m, batches, batch)
+            print(f"storing a batch of {batch} ratings at once ({batches} batches, taking turns; per rating):")
+            print(f"    bare insert_one each       {one * 1000:7.2f} ms")
+            print(f"    bare insert_many           {many * 1000:7.2f} ms")
+            print(f"    with their roll-ups        {kept * 1000:7.2f} ms  ({kept / one:5.1f}× bare insert_one; "
+                  f"{kept / many:5.1f}× insert_many)")
         finally:
             client.close()
             store.stop()
@@ -162,5 +197,7 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--writes", type=int, default=300)
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=32, help="ratings stored at once (the consume loop's in hand)")
     args = parser.parse_args()
-    asyncio.run(main(args.sizes, args.repeats, args.writes))
+    asyncio.run(main(args.sizes, args.repeats, args.writes, args.batches, args.batch))

@@ -23,9 +23,10 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError,
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """One write of a group: an insert of `doc`, or a replace or update of the document `query` finds."""
+    """One write of a group: an insert of `doc`, or a replace or update of the document `query` finds
+    (`upsert`: an update that inserts the document when `query` finds none)."""
 
-    kind: Literal["insert", "replace", "update"]
+    kind: Literal["insert", "replace", "update", "upsert"]
     query: dict[str, Any] | None
     doc: dict[str, Any]
 
@@ -34,7 +35,7 @@ class Write:
             return InsertOne(self.doc)
         if self.kind == "replace":
             return ReplaceOne(self.query, self.doc, upsert=True)
-        return UpdateOne(self.query, self.doc)
+        return UpdateOne(self.query, self.doc, upsert=self.kind == "upsert")
 
     async def alone(self, collection: AsyncIOMotorCollection) -> None:
         if self.kind == "insert":
@@ -42,7 +43,7 @@ class Write:
         elif self.kind == "replace":
             await collection.replace_one(self.query, self.doc, upsert=True)
         else:
-            await collection.update_one(self.query, self.doc)
+            await collection.update_one(self.query, self.doc, upsert=self.kind == "upsert")
 
 
 class WriteGroup:
