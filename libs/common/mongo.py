@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from datetime import UTC
 from typing import Any
 
@@ -53,11 +53,12 @@ async def key_before_index(
     return changed
 
 
-def forget_marks_update(marks: Mapping[str, int], older_than_ms: int) -> dict:
-    """The update that drops a roll-up document's marks older than `older_than_ms` (epoch ms) and keeps
-    `marked_ms` (the index the forgetting sweep reads) at the oldest mark left, or drops it."""
-    kept = [at for at in marks.values() if at > older_than_ms]
-    update: dict = {"$unset": {f"marks.{name}": "" for name, at in marks.items() if at <= older_than_ms}}
+def forget_marks_update(marks: Mapping[str, int], older_than_ms: int, keep: Set[str] = frozenset()) -> dict:
+    """The update that drops a roll-up document's marks older than `older_than_ms` (epoch ms), except those in
+    `keep`, and keeps `marked_ms` (the index the forgetting sweep reads) at the oldest mark left, or drops it."""
+    kept = [at for name, at in marks.items() if at > older_than_ms or name in keep]
+    update: dict = {"$unset": {f"marks.{name}": "" for name, at in marks.items()
+                               if at <= older_than_ms and name not in keep}}
     if kept:
         update["$set"] = {"marked_ms": min(kept)}
     else:

@@ -623,5 +623,7 @@ async def relay(m: Evaluation) -> int:
     done = 0
     for unit in m.units:
         done += await unit.relay()
-    await m.rollups.forget_marks(wall_ms() - int(m.settings.rollup_marks_kept_s * 1000))
+    # what is staged is read first: an entry staged after this read was marked after it, so it is not forgotten
+    staged = set().union(*[await unit.repository.staged_marks() for unit in m.units])
+    await m.rollups.forget_marks(wall_ms() - int(m.settings.rollup_marks_kept_s * 1000), staged)
     return done

@@ -41,8 +41,9 @@ class RatingSettings(ServiceSettings):
                                     description="The share of each officer's weekly SMS ratings called back.")
     spot_check_minimum: int = Field(default=1, ge=0, description="At least this many of them.")
     rollup_marks_kept_s: float = Field(
-        default=3600, ge=60,
-        description="How long a report cell remembers an update it took (redeliveries within it change nothing).")
+        default=300, ge=60,
+        description="How long at least a report cell remembers an update it took (and while the update is still "
+        "staged in its record): a redelivery within it changes nothing.")
     satisfaction_tell_s: float = Field(
         default=60.0, gt=0,
         description="How often the station's weekly satisfaction is checked and, when it changed, told "

@@ -4,10 +4,14 @@ A record's save stages, in the record's own outbox and in the same write as its 
 roll-up increments the change causes (`rollup_effect`: one local effect per save, after its events);
 the kernel's unit of work applies it after the save through `apply_rollup`, as it publishes events.
 `Rollups.apply` adds a staged entry to each of its cells at most once: the cell document marks the
-entries it took (`marks`) in the same write as the `$inc`, and keeps the marks for `marks_kept`, far
-longer than a handler, a replica or the relay can hold the entry staged. A crash between the
-record's write and its roll-up leaves the entry staged for the next load or the relay; a redelivery
-applies nothing twice.
+entries it took (`marks`) in the same write as the `$inc`. A mark is needed only while its entry can
+be applied again, that is while the entry is staged in its record (a crash or an outage between the
+cell's write and the unstaging) and for a while after (`marks_kept`: a handler that read the entry
+before it was unstaged and writes late). The relay forgets the marks older than that whose entries are
+no longer staged (`staged_marks`), so a station-wide cell holds the marks of the last few minutes, not
+of the last hour: a cell's update costs in proportion to its size (docs/performance.md). A crash
+between the record's write and its roll-up leaves the entry staged for the next load or the relay; a
+redelivery applies nothing twice.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -177,9 +181,17 @@ class Records(Repository[R], Protocol):
     async def forget_all_staged(self) -> None:
         """The roll-ups were rebuilt from the records as they are: no staged roll-up entry is still to apply."""
 
+    async def staged_marks(self) -> set[str]:
+        """The marks of the roll-up entries staged in these records now (read through the outbox index)."""
+
 
 def _rollup_keys(outbox: Mapping[str, Mapping[str, str]] | None) -> list[str]:
     return [key for key, entry in (outbox or {}).items() if entry["subject"] == LOCAL + ROLLUP]
+
+
+def _rollup_marks(outbox: Mapping[str, Mapping[str, str]] | None) -> set[str]:
+    """The marks the staged roll-up entries of an outbox set on their cells."""
+    return {mark(outbox[key]["msg_id"]) for key in _rollup_keys(outbox)} if outbox else set()
 
 
 class MongoRecords(MongoRepository[R]):
@@ -199,6 +211,10 @@ class MongoRecords(MongoRepository[R]):
             if keys := _rollup_keys(doc.get("outbox")):
                 await self.collection.update_one({"_id": doc["_id"]}, {"$unset": {f"outbox.{k}": "" for k in keys}})
 
+    async def staged_marks(self) -> set[str]:
+        found = self.collection.find({"outbox_ms": {"$gte": 0}}, {"outbox": 1})
+        return set().union(*[_rollup_marks(doc.get("outbox")) async for doc in found])
+
 
 class InMemoryRecords(InMemoryRepository[R]):
     async def scan(self, batch: int = 5000) -> AsyncIterator[list[R]]:
@@ -210,6 +226,9 @@ class InMemoryRecords(InMemoryRepository[R]):
         for doc in self.documents.values():
             for key in _rollup_keys(doc.get("outbox")):
                 del doc["outbox"][key]
+
+    async def staged_marks(self) -> set[str]:
+        return set().union(*[_rollup_marks(doc.get("outbox")) for doc in self.documents.values()])
 
 
 # surveys
@@ -381,8 +400,9 @@ class Rollups(Protocol):
 
     async def of_week(self, week: str, scope: str) -> list[Rollup]: ...
 
-    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
-        """Drop marks set at or before `older_than_ms` (through an index); how many cells were cleaned."""
+    async def forget_marks(self, older_than_ms: int, staged: Set[str] = frozenset(), limit: int = 100) -> int:
+        """Drop marks set at or before `older_than_ms` (through an index), except those of entries still `staged`;
+        how many cells were cleaned."""
 
     async def replace_all(self, rollups: Iterable[Rollup]) -> None:
         """The rebuild: these and no other cells."""
@@ -419,11 +439,11 @@ class MongoRollups:
     async def of_week(self, week: str, scope: str) -> list[Rollup]:
         return [Rollup.from_dict(d) async for d in self.collection.find({"week_scope": f"{week}|{scope}"})]
 
-    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
+    async def forget_marks(self, older_than_ms: int, staged: Set[str] = frozenset(), limit: int = 100) -> int:
         cleaned = 0
         marked = self.collection.find({"marked_ms": {"$lte": older_than_ms}}, {"marks": 1, "rev": 1}).limit(limit)
         async for doc in marked:
-            update = forget_marks_update(doc.get("marks") or {}, older_than_ms)
+            update = forget_marks_update(doc.get("marks") or {}, older_than_ms, staged)
             # a cell that took an entry meanwhile (rev moved) is cleaned on the next run
             result = await self.collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)
             cleaned += result.modified_count
@@ -451,10 +471,13 @@ class InMemoryRollups:
     async def of_week(self, week: str, scope: str) -> list[Rollup]:
         return [r for c, r in self.cells.items() if (c.week, c.scope) == (week, scope)]
 
-    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
-        stale = [c for c, marks in self.marks.items() if marks and min(marks.values()) <= older_than_ms][:limit]
+    async def forget_marks(self, older_than_ms: int, staged: Set[str] = frozenset(), limit: int = 100) -> int:
+        def forgotten(marks: dict[str, int]) -> dict[str, int]:
+            return {m: at for m, at in marks.items() if at > older_than_ms or m in staged}
+
+        stale = [c for c, marks in self.marks.items() if forgotten(marks) != marks][:limit]
         for cell in stale:
-            self.marks[cell] = {m: at for m, at in self.marks[cell].items() if at > older_than_ms}
+            self.marks[cell] = forgotten(self.marks[cell])
         return len(stale)
 
     async def replace_all(self, rollups: Iterable[Rollup]) -> None:

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from common import mongo
-from rating.adapters.store import MongoRollups
+from common.outbox import LOCAL
+from rating.adapters.store import INDEXES, ROLLUP, MongoRatings, MongoRollups, mark
 from rating.domain.report import Cell
 
 pytestmark = pytest.mark.integration
@@ -53,5 +54,32 @@ async def test_a_cell_the_store_refuses_fails_the_entry_and_the_other_cells_keep
         assert (await _counts(rollups))[STATION.doc_id] == (1, 0)
         await rollups.apply("rt-1/rollup/1", [(STATION, {"satisfied": 1}), (bad, {"satisfied": 1})], 1_001)
         assert await _counts(rollups) == {STATION.doc_id: (1, 0), bad.doc_id: (1, 0)}  # the retry: the new cell only
+    finally:
+        client.close()
+
+
+async def test_marks_old_enough_are_forgotten_except_those_of_entries_still_staged(store_server, db_name) -> None:
+    client = mongo.client(store_server.url)
+    try:
+        db = mongo.database(client, db_name)
+        rollups, ratings = MongoRollups(db), MongoRatings(db)
+        await mongo.ensure_indexes(db, INDEXES)
+        staged_entry = {"msg_id": "rt-2/rollup/1", "subject": LOCAL + ROLLUP, "data": "[]"}
+        event = {"msg_id": "rt-2/received", "subject": "ratings.received", "data": "{}"}
+        await db["ratings"].insert_many([
+            {"_id": "rt-1", "version": 1, "outbox": {}},  # its entry applied and unstaged
+            {"_id": "rt-2", "version": 1, "outbox": {"0001-0000": event, "0001-0001": staged_entry}, "outbox_ms": 5},
+        ])
+        staged = await ratings.staged_marks()
+        assert staged == {mark("rt-2/rollup/1")}
+        for msg_id, at_ms in (("rt-1/rollup/1", 1_000), ("rt-2/rollup/1", 1_000), ("rt-3/rollup/1", 3_000)):
+            await rollups.apply(mark(msg_id), [(STATION, {"satisfied": 1})], at_ms)
+        assert await rollups.forget_marks(999, staged) == 0  # none old enough: the cell is not read
+        assert await rollups.forget_marks(2_000, staged) == 1
+        doc = await rollups.collection.find_one({"_id": STATION.doc_id})
+        assert (set(doc["marks"]), doc["marked_ms"]) == ({mark("rt-2/rollup/1"), mark("rt-3/rollup/1")}, 1_000)
+        assert await rollups.forget_marks(5_000) == 1  # the entry unstaged since: every mark goes
+        doc = await rollups.collection.find_one({"_id": STATION.doc_id})
+        assert (doc["marks"], "marked_ms" in doc, doc["satisfied"]) == ({}, False, 3)
     finally:
         client.close()

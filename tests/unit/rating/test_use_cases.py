@@ -20,7 +20,7 @@ from common.contracts.sms import SmsAnsweredRating, SmsDeliveryRating
 from common.errors import Conflict, Invalid, NotFound, Refused
 from common.fakes import FakePublisher
 from rating import handlers
-from rating.adapters.store import ROLLUP, RatingQuery, apply_rollup
+from rating.adapters.store import ROLLUP, RatingQuery, apply_rollup, mark
 from rating.domain import survey_id
 from rating.handlers import Evaluation, RatingEntry
 from tests.unit.rating.conftest import START, wired
@@ -371,6 +371,36 @@ async def test_an_entry_applied_twice_changes_its_cells_once(m, clock) -> None:
     apply = apply_rollup(lambda: m.rollups)
     await apply(f"{doc['_id']}/rollup/1", json.dumps(staged))  # a stale copy of the applied entry, applied again
     assert (await report(m))["P1002", "on_site"]["basically"] == 1
+
+
+async def test_a_cell_forgets_a_mark_when_its_entry_is_unstaged_and_old_never_while_it_is_staged(m, clock) -> None:
+    await handlers.record_rating(m, entry())  # taken by its cells and unstaged
+    unstage = m.ratings.unstage
+
+    async def away(*args: Any, **kwargs: Any) -> None:
+        raise AutoReconnect("the store went away after the cells took the entry")
+
+    m.ratings.unstage = away  # type: ignore[method-assign]
+    with pytest.raises(AutoReconnect):
+        await handlers.record_rating(m, entry(subject_id="W-78", phone="13900139000"))
+    staged_id = next(i for i, d in m.ratings.documents.items() if staged_rollups(d))
+    staged_mark = mark(f"{staged_id}/rollup/1")
+    cells = [c for c in m.rollups.marks if c.key == "P1002"]
+    assert cells and all(len(m.rollups.marks[c]) == 2 for c in cells)
+
+    await handlers.relay(m)  # marks younger than the setting: all kept
+    assert all(len(m.rollups.marks[c]) == 2 for c in cells)
+    m.settings = m.settings.model_copy(update={"rollup_marks_kept_s": -1.0})  # every mark old enough
+    await handlers.relay(m)
+    assert all(m.rollups.marks[c] == {staged_mark: m.rollups.marks[c][staged_mark]} for c in cells)
+
+    m.ratings.unstage = unstage  # type: ignore[method-assign]
+    for unit in m.units:  # the relay finds the entry left staged: its cells are marked, nothing is added twice
+        await unit.relay(now=datetime.now(UTC) + timedelta(minutes=1))
+    assert staged_rollups(m.ratings.documents[staged_id]) == []
+    await handlers.relay(m)
+    assert all(m.rollups.marks[c] == {} for c in cells)
+    assert (await report(m))["P1002", "on_site"]["basically"] == 2
 
 
 async def test_rebuilt_rollups_equal_the_incremental_ones(m, clock) -> None:
