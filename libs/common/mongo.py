@@ -55,10 +55,13 @@ async def key_before_index(
 
 def forget_marks_update(marks: Mapping[str, int], older_than_ms: int, keep: Set[str] = frozenset()) -> dict:
     """The update that drops a roll-up document's marks older than `older_than_ms` (epoch ms), except those in
-    `keep`, and keeps `marked_ms` (the index the forgetting sweep reads) at the oldest mark left, or drops it."""
+    `keep`, and keeps `marked_ms` (the index the forgetting sweep reads) at the oldest mark left, or drops it;
+    {} when no mark is dropped (nothing to write)."""
     kept = [at for name, at in marks.items() if at > older_than_ms or name in keep]
-    update: dict = {"$unset": {f"marks.{name}": "" for name, at in marks.items()
-                               if at <= older_than_ms and name not in keep}}
+    dropped = {f"marks.{name}": "" for name, at in marks.items() if at <= older_than_ms and name not in keep}
+    if marks and not dropped:
+        return {}
+    update: dict = {"$unset": dropped}
     if kept:
         update["$set"] = {"marked_ms": min(kept)}
     else:

@@ -94,6 +94,9 @@ class Repository(Protocol[A]):
     async def leftovers(self, older_than: datetime, limit: int) -> list[Leftover]:
         """Documents with events staged since before `older_than`, up to `limit`, through an index."""
 
+    async def outboxes(self) -> list[dict[str, dict[str, str]]]:
+        """The outboxes that hold something now, through the outbox index (what is in flight or left)."""
+
 
 def own_fields(codec: Codec[A], aggregate: A) -> dict[str, Any]:
     """The aggregate's document without the repository's bookkeeping."""
@@ -185,6 +188,10 @@ class MongoRepository(Generic[A]):
             writes.append(Write("update", query, {"$unset": removed}))
         await asyncio.gather(*(self._writes.write(w) for w in writes))
 
+    async def outboxes(self) -> list[dict[str, dict[str, str]]]:
+        """The outboxes that hold something now (read through the outbox index: what is in flight or left)."""
+        return [d["outbox"] async for d in self.collection.find({"outbox_ms": {"$gte": 0}}, {"outbox": 1})]
+
     async def leftovers(self, older_than: datetime, limit: int) -> list[Leftover]:
         cursor = self.collection.find(
             {"outbox_ms": {"$lte": epoch_ms(older_than)}}, {"version": 1, "outbox": 1}
@@ -234,6 +241,9 @@ class InMemoryRepository(Generic[A]):
             return
         for key in keys:
             doc["outbox"].pop(key, None)
+
+    async def outboxes(self) -> list[dict[str, dict[str, str]]]:
+        return [copy.deepcopy(d["outbox"]) for d in self.documents.values() if d.get("outbox")]
 
     async def leftovers(self, older_than: datetime, limit: int) -> list[Leftover]:
         cutoff = epoch_ms(older_than)

@@ -21,7 +21,9 @@ A UnitOfWork holds no state between calls: one instance serves every concurrent 
 The one named exception to the outbox is `insert` + `tell`: a new aggregate that a consumed
 message creates, stored without its events staged and told at once. The message is acknowledged
 only after the telling, so its redelivery is that aggregate's outbox (dispatch's received alert:
-one write on the hottest path instead of a save and an unstage).
+one write on the hottest path instead of a save and an unstage). Local effects may still be staged
+with the insert (`insert(aggregate, effects)`): `publish` applies them after the telling and
+unstages them, so what waits on the telling is the one write.
 """
 
 from __future__ import annotations
@@ -99,14 +101,15 @@ class UnitOfWork(Generic[A]):
         await self.publish(self.repository.codec.ident(aggregate), stored)
         return True
 
-    async def insert(self, aggregate: A) -> None:
+    async def insert(self, aggregate: A, effects: Events = ()) -> Stored[A]:
         """Store a new aggregate WITHOUT staging its events (the named exception, see the module's doc).
 
         The caller `tell`s them once stored; a crash in between redelivers the message that created
-        it, and the caller tells the stored state again with the same msg ids. VersionConflict if
-        one with its id is stored already; any refusal of the store's own to the caller.
+        it, and the caller tells the stored state again with the same msg ids. Local `effects` are
+        staged with it, for the caller to `publish` once told (or the next load, or the relay).
+        VersionConflict if one with its id is stored already; any refusal of the store's own to the caller.
         """
-        await self.repository.add(aggregate, [])
+        return await self.repository.add(aggregate, effects)
 
     async def tell(self, aggregate: A) -> None:
         """Publish what the aggregate recorded, now and unstaged (after `insert`); a failure to the caller."""

@@ -40,6 +40,7 @@ from rating.adapters.store import (
     Surveys,
     apply_rollup,
     rollup_effect,
+    rollup_marks,
     wall_ms,
 )
 from rating.domain import (
@@ -624,6 +625,6 @@ async def relay(m: Evaluation) -> int:
     for unit in m.units:
         done += await unit.relay()
     # what is staged is read first: an entry staged after this read was marked after it, so it is not forgotten
-    staged = set().union(*[await unit.repository.staged_marks() for unit in m.units])
+    staged = {mark for unit in m.units for outbox in await unit.repository.outboxes() for mark in rollup_marks(outbox)}
     await m.rollups.forget_marks(wall_ms() - int(m.settings.rollup_marks_kept_s * 1000), staged)
     return done

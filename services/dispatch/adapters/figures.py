@@ -1,16 +1,19 @@
 """Where dispatch keeps its headline figures: roll-ups written with each alert, and rating's weekly
 satisfaction as rating published it.
 
-A roll-up document remembers, in `marks`, each alert it took (for `marks_kept_s`), so a redelivered
-`alerts.received` adds nothing twice: the update matches only a document without the alert's mark
-(one document, one atomic write; an upsert that finds the document marked fails on `_id` and is
-skipped). `forget_marks` drops old marks through the `marked_ms` index.
+An alert's counts are staged with its insert and applied after its placement is told (a local effect
+of the alert's outbox, `handlers.figures.apply_counts`). A roll-up document remembers, in `marks`, each
+alert it took, so counts applied again (a crash before the unstaging, the relay) add nothing twice: the
+update matches only a document without the alert's mark (one document, one atomic write).
+`forget_marks` drops, through the `marked_ms` index, the marks at least `marks_kept_s` old whose counts
+are no longer staged: a document holds the marks of the last minutes, and an update costs in
+proportion to the document's size (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from copy import deepcopy
 from typing import Any, Protocol
 
@@ -52,7 +55,10 @@ class Figures(Protocol):
 
     async def satisfaction(self, weeks: Sequence[str]) -> dict[str, dict[str, Any]]: ...
 
-    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int: ...
+    async def forget_marks(self, older_than_ms: int, staged: Set[str] = frozenset(), limit: int = 100) -> int:
+        """Drop marks set at or before `older_than_ms` (through the `marked_ms` index), except those of alerts
+        whose counts are still `staged`; how many documents were cleaned."""
+        ...
 
     async def replace_all(self, trends: Iterable[Mapping[str, Any]], hotspots: Iterable[Mapping[str, Any]]) -> None:
         """The roll-ups, rebuilt (`trends.rebuild`, `hotspots.rebuild`: a repair, or a benchmark's fill)."""
@@ -95,12 +101,14 @@ class MongoFigures:
         # one read: a week's document each, a few hundred in all after years
         return {doc["_id"]: doc async for doc in self.weekly.find({"_id": {"$in": list(weeks)}})}
 
-    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
-        cleaned = 0
+    async def forget_marks(self, older_than_ms: int, staged: Set[str] = frozenset(), limit: int = 100) -> int:
+        cleaned, keep = 0, {field_key(mark) for mark in staged}
         for collection in (self.trends, self.hotspots):
             marked = collection.find({"marked_ms": {"$lte": older_than_ms}}, {"marks": 1, "rev": 1}).limit(limit)
             async for doc in marked:
-                update = forget_marks_update(doc.get("marks") or {}, older_than_ms)
+                update = forget_marks_update(doc.get("marks") or {}, older_than_ms, keep)
+                if not update:
+                    continue  # every mark still needed
                 # a document that took an alert meanwhile (rev moved) is cleaned next time
                 result = await collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)
                 cleaned += result.modified_count
@@ -181,12 +189,13 @@ class InMemoryFigures:
     async def satisfaction(self, weeks: Sequence[str]) -> dict[str, dict[str, Any]]:
         return {w: dict(self.docs[SATISFACTION][w]) for w in weeks if w in self.docs[SATISFACTION]}
 
-    async def forget_marks(self, older_than_ms: int, limit: int = 100) -> int:
+    async def forget_marks(self, older_than_ms: int, staged: Set[str] = frozenset(), limit: int = 100) -> int:
         cleaned = 0
         for name in (TRENDS, HOTSPOTS):
             for doc in list(self.docs[name].values()):
-                if cleaned < limit and any(at <= older_than_ms for at in doc["marks"].values()):
-                    doc["marks"] = {m: at for m, at in doc["marks"].items() if at > older_than_ms}
+                kept = {m: at for m, at in doc["marks"].items() if at > older_than_ms or m in staged}
+                if cleaned < limit and kept != doc["marks"]:
+                    doc["marks"] = kept
                     cleaned += 1
         return cleaned
 

@@ -7,10 +7,10 @@ import structlog
 
 from common.contracts import alerts as contract
 from common.errors import Conflict, Invalid, Refused
-from common.repository import VersionConflict
+from common.repository import Stored, VersionConflict
 from dispatch.domain.alerts import Alert, desk_order
 from dispatch.handlers.context import Dispatch
-from dispatch.handlers.figures import count_alert
+from dispatch.handlers.figures import counted
 from dispatch.placement.placing import place, place_ordered, release_and_place, to_duty_desk
 
 log = structlog.get_logger(__name__)
@@ -31,23 +31,28 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
         address=event.location.address, caller_phone=event.caller_phone, summary=event.summary,
         source=event.source, parties=[p.model_dump() for p in event.parties],
     )
+    inserted: list[Stored[Alert]] = []
+
+    async def insert(alert: Alert) -> None:  # the alert in its place, and its counts staged with it
+        inserted.append(await d.uow.insert(alert, counted(d, alert)))
+
     try:
-        alert = await place(d.placement, received, d.uow.insert)
+        alert = await place(d.placement, received, insert)
         if alert is None:
             alert = received
             to_duty_desk(d.placement, alert)
-            await d.uow.insert(alert)
+            await insert(alert)
     except VersionConflict:
-        # a duplicate, or a redelivery after a crash: the stored alert stands. Tell its placement
-        # again (the same msg id) unless it has moved on, when later facts have told it all
+        # a duplicate, or a redelivery after a crash: the stored alert stands (loading it applies the
+        # counts a crash left staged: the figures take it once, however often it comes). Tell its
+        # placement again (the same msg id) unless it has moved on, when later facts have told it all
         stored = await load(d, event.alert_id)
-        await count_alert(d, stored)  # the figures took it once, however often it comes
         if stored.state in ("assigned", "unassigned"):
             stored.events.append(stored.placement())
             await d.uow.tell(stored)
         return
-    await count_alert(d, alert)
     await d.uow.tell(alert)
+    await d.uow.publish(alert.alert_id, inserted[-1])  # then the counts, off the way to alerts.assigned
     log.info("alert.placed", alert_id=alert.alert_id, unit_id=alert.unit_id, reason=alert.reason,
              distance_m=alert.distance_m)
 

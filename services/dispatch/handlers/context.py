@@ -13,6 +13,7 @@ from dispatch.adapters.figures import Figures
 from dispatch.adapters.store import AlertStore, GridStore, UnitStore
 from dispatch.domain.alerts import AlertRefused
 from dispatch.domain.units import UnitRefused
+from dispatch.handlers.figures import COUNTS, apply_counts
 from dispatch.handlers.public import public_events
 from dispatch.placement.placing import Placement
 from dispatch.placement.view import ReplicaView
@@ -34,7 +35,8 @@ class Dispatch:
 
     def __post_init__(self) -> None:
         events = partial(public_events, self.view)
-        self.uow = UnitOfWork(self.alerts, self.publisher, events, kind="alert", refusal=AlertRefused)
+        self.uow = UnitOfWork(self.alerts, self.publisher, events, kind="alert", refusal=AlertRefused,
+                              effects={COUNTS: apply_counts(lambda: self.figures)})
         self.unit_work = UnitOfWork(self.units, self.publisher, events, kind="unit", refusal=UnitRefused)
         self.grid_work = UnitOfWork(self.grids, self.publisher, events, kind="grid")
         self.placement = Placement(self.settings, self.clock, self.alerts, self.uow, self.view)

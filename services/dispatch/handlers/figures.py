@@ -4,20 +4,27 @@ satisfaction, and answering `/v1/trends` and `/v1/hotspots` from what is kept (n
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from common.contracts.ratings import WeeklySatisfaction
+from common.outbox import LOCAL, Effect, EffectHandler
 from common.timefmt import epoch_ms
+from dispatch.adapters.figures import Figures
 from dispatch.domain import hotspots as spots
 from dispatch.domain import trends as tr
 from dispatch.domain.alerts import Alert
 from dispatch.domain.grid import DUTY_DESK
 
-if TYPE_CHECKING:  # the alerts' use cases call count_alert
+if TYPE_CHECKING:  # the alerts' use cases stage their counts
     from dispatch.handlers.context import Dispatch
+
+#: the local effect an alert's insert stages: its counts in the roll-ups
+COUNTS = "dispatch.figures"
 
 log = structlog.get_logger(__name__)
 
@@ -36,19 +43,36 @@ def first_unit(alert: Alert) -> str:
     return first or DUTY_DESK
 
 
-async def count_alert(d: Dispatch, alert: Alert) -> None:
-    """Add a stored alert to the trend and hotspot roll-ups, once whatever the deliveries."""
-    zone, at_ms = d.settings.zone, _wall_ms()
-    increments = tr.alert_increments(received_at=alert.received_at, category=alert.category,
-                                     unit_id=first_unit(alert), zone=zone)
-    doc_id, fixed, delta, names = spots.alert_increment(
-        received_at=alert.received_at, lon=alert.lon, lat=alert.lat, address=alert.address, zone=zone,
-        cell_m=d.settings.hotspot_cell_m,
-    )
-    increments.append(spots.summary_increment(received_at=alert.received_at, lon=alert.lon, lat=alert.lat, zone=zone,
-                                              cell_m=d.settings.hotspot_cell_m))
-    await asyncio.gather(d.figures.add(alert.alert_id, increments, at_ms),
-                         d.figures.add_hotspot(alert.alert_id, doc_id, fixed, delta, names, at_ms))
+def counted(d: Dispatch, alert: Alert) -> list[tuple[Effect, str]]:
+    """What the alert adds to the trend and hotspot roll-ups, as a local effect staged with its insert: it is
+    applied once the placement is told, each roll-up at most once whatever the deliveries (`apply_counts`)."""
+    zone = d.settings.zone
+    trends = tr.alert_increments(received_at=alert.received_at, category=alert.category,
+                                 unit_id=first_unit(alert), zone=zone)
+    trends.append(spots.summary_increment(received_at=alert.received_at, lon=alert.lon, lat=alert.lat, zone=zone,
+                                          cell_m=d.settings.hotspot_cell_m))
+    hotspot = spots.alert_increment(received_at=alert.received_at, lon=alert.lon, lat=alert.lat,
+                                    address=alert.address, zone=zone, cell_m=d.settings.hotspot_cell_m)
+    data = {"mark": alert.alert_id, "trends": trends, "hotspot": hotspot}
+    return [(Effect(COUNTS, json.dumps(data, ensure_ascii=False)), f"{alert.alert_id}/figures")]
+
+
+def apply_counts(figures: Callable[[], Figures]) -> EffectHandler:
+    """The handler of the staged counts: each roll-up document takes the alert once (it marks it)."""
+
+    async def apply(msg_id: str, data: str) -> None:
+        counts, at_ms = json.loads(data), _wall_ms()
+        doc_id, fixed, delta, names = counts["hotspot"]
+        trends = [(doc, dict(increment)) for doc, increment in counts["trends"]]
+        await asyncio.gather(figures().add(counts["mark"], trends, at_ms),
+                             figures().add_hotspot(counts["mark"], doc_id, fixed, delta, names, at_ms))
+
+    return apply
+
+
+def counts_marks(outbox: Mapping[str, Mapping[str, str]] | None) -> set[str]:
+    """The marks (alert ids) of the counts staged in an alert's outbox."""
+    return {json.loads(e["data"])["mark"] for e in (outbox or {}).values() if e["subject"] == LOCAL + COUNTS}
 
 
 async def keep_satisfaction(d: Dispatch, event: WeeklySatisfaction) -> bool:
@@ -60,7 +84,10 @@ async def keep_satisfaction(d: Dispatch, event: WeeklySatisfaction) -> bool:
 
 
 async def forget_marks(d: Dispatch) -> int:
-    return await d.figures.forget_marks(_wall_ms() - int(d.settings.figure_marks_kept_s * 1000))
+    """Forget the marks old enough whose counts are no longer staged in their alert (what is staged is read
+    first: counts staged after the read are marked after it, so they are too young to be forgotten)."""
+    staged = {mark for outbox in await d.alerts.outboxes() for mark in counts_marks(outbox)}
+    return await d.figures.forget_marks(_wall_ms() - int(d.settings.figure_marks_kept_s * 1000), staged)
 
 
 def _classes(d: Dispatch) -> tr.Classes:

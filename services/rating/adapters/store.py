@@ -7,9 +7,10 @@ the kernel's unit of work applies it after the save through `apply_rollup`, as i
 entries it took (`marks`) in the same write as the `$inc`. A mark is needed only while its entry can
 be applied again, that is while the entry is staged in its record (a crash or an outage between the
 cell's write and the unstaging) and for a while after (`marks_kept`: a handler that read the entry
-before it was unstaged and writes late). The relay forgets the marks older than that whose entries are
-no longer staged (`staged_marks`), so a station-wide cell holds the marks of the last few minutes, not
-of the last hour: a cell's update costs in proportion to its size (docs/performance.md). A crash
+before it was unstaged and writes late). The relay forgets the marks older than that whose entries
+are no longer staged (`rollup_marks` of the records' outboxes), so a station-wide cell holds the
+marks of the last minutes, not of the last hour: a cell's update costs in proportion to its size
+(docs/performance.md). A crash
 between the record's write and its roll-up leaves the entry staged for the next load or the relay; a
 redelivery applies nothing twice.
 """
@@ -181,15 +182,12 @@ class Records(Repository[R], Protocol):
     async def forget_all_staged(self) -> None:
         """The roll-ups were rebuilt from the records as they are: no staged roll-up entry is still to apply."""
 
-    async def staged_marks(self) -> set[str]:
-        """The marks of the roll-up entries staged in these records now (read through the outbox index)."""
-
 
 def _rollup_keys(outbox: Mapping[str, Mapping[str, str]] | None) -> list[str]:
     return [key for key, entry in (outbox or {}).items() if entry["subject"] == LOCAL + ROLLUP]
 
 
-def _rollup_marks(outbox: Mapping[str, Mapping[str, str]] | None) -> set[str]:
+def rollup_marks(outbox: Mapping[str, Mapping[str, str]] | None) -> set[str]:
     """The marks the staged roll-up entries of an outbox set on their cells."""
     return {mark(outbox[key]["msg_id"]) for key in _rollup_keys(outbox)} if outbox else set()
 
@@ -211,10 +209,6 @@ class MongoRecords(MongoRepository[R]):
             if keys := _rollup_keys(doc.get("outbox")):
                 await self.collection.update_one({"_id": doc["_id"]}, {"$unset": {f"outbox.{k}": "" for k in keys}})
 
-    async def staged_marks(self) -> set[str]:
-        found = self.collection.find({"outbox_ms": {"$gte": 0}}, {"outbox": 1})
-        return set().union(*[_rollup_marks(doc.get("outbox")) async for doc in found])
-
 
 class InMemoryRecords(InMemoryRepository[R]):
     async def scan(self, batch: int = 5000) -> AsyncIterator[list[R]]:
@@ -226,9 +220,6 @@ class InMemoryRecords(InMemoryRepository[R]):
         for doc in self.documents.values():
             for key in _rollup_keys(doc.get("outbox")):
                 del doc["outbox"][key]
-
-    async def staged_marks(self) -> set[str]:
-        return set().union(*[_rollup_marks(doc.get("outbox")) for doc in self.documents.values()])
 
 
 # surveys
@@ -444,6 +435,8 @@ class MongoRollups:
         marked = self.collection.find({"marked_ms": {"$lte": older_than_ms}}, {"marks": 1, "rev": 1}).limit(limit)
         async for doc in marked:
             update = forget_marks_update(doc.get("marks") or {}, older_than_ms, staged)
+            if not update:
+                continue  # every mark still needed
             # a cell that took an entry meanwhile (rev moved) is cleaned on the next run
             result = await self.collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)
             cleaned += result.modified_count

@@ -100,6 +100,8 @@ async def test_the_roll_up_store_counts_a_mark_once_and_forgets_old_marks(store_
                                   "row": 2}, {"n": 1, "h.8": 1, "a.k": 1}, {"names.k": "某村"}, at_ms=1000)
         (cell,) = await figures.hotspot_cells(["2026-W48|500|1|2", "2026-W47|500|1|2"])
         assert (cell["n"], cell["h"], cell["names"]) == (1, {"8": 1}, {"k": "某村"})
+        # a.1's counts still staged in its alert: its marks stay, whatever their age
+        assert await figures.forget_marks(older_than_ms=1500, staged={"a.1"}) == 0
         assert await figures.forget_marks(older_than_ms=1500) == 2  # the week's a.1 and the cell's a.1
         await figures.add("a2", increments, at_ms=4000)  # still remembered
         assert (await figures.periods(["week:2026-W48"]))["week:2026-W48"]["c"] == {"theft": 2}

@@ -18,3 +18,8 @@ def test_a_kept_mark_stays_whatever_its_age_and_holds_marked_ms_at_its_time() ->
 def test_when_every_mark_goes_marked_ms_goes_too() -> None:
     assert forget_marks_update({"a": 10}, 1_000, keep={"z"}) == {"$unset": {"marks.a": "", "marked_ms": ""}}
     assert forget_marks_update({}, 1_000) == {"$unset": {"marked_ms": ""}}
+
+
+def test_when_every_old_mark_is_kept_there_is_nothing_to_write() -> None:
+    assert forget_marks_update({"a": 10, "b": 5_000}, 1_000, keep={"a"}) == {}
+    assert forget_marks_update({"b": 5_000}, 1_000) == {}

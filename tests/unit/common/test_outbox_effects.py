@@ -82,3 +82,22 @@ async def test_an_effect_nobody_handles_is_a_mistake_said_at_once() -> None:
     await uow.add(Ticker("t1"))
     with pytest.raises(LookupError, match="no handler for the staged effect 'local:tally'"):
         await uow.act("t1", Ticker.tick)
+
+
+async def test_an_insert_stages_only_its_effects_which_publish_applies_after_the_telling(parts) -> None:
+    repo, publisher, tally, uow = parts
+    ticker = Ticker("t1")
+    stored = await uow.insert(ticker, [(Effect("tally", json.dumps({"n": 5})), "t1/tally/inserted")])
+    assert [e["subject"] for e in repo.staged_now("t1").values()] == ["local:tally"]
+    assert stored.aggregate.version == 1 and tally.total == 0 and publisher.msg_ids == []
+    await uow.publish("t1", stored)
+    assert tally.total == 5 and repo.staged_now("t1") == {} and "outbox_ms" not in repo.documents["t1"]
+    assert await repo.outboxes() == []
+
+
+async def test_outboxes_are_those_holding_something_now(parts) -> None:
+    repo, publisher, tally, uow = parts
+    await uow.insert(Ticker("t1"), [(Effect("tally", json.dumps({"n": 1})), "t1/tally/a")])
+    await uow.insert(Ticker("t2"))
+    [outbox] = await repo.outboxes()
+    assert [e["msg_id"] for e in outbox.values()] == ["t1/tally/a"]

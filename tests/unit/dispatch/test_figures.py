@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from common.clock import FakeClock
 from common.contracts.alerts import AlertReceived
 from common.contracts.ratings import WeeklySatisfaction
@@ -94,3 +96,49 @@ async def test_marks_are_forgotten_after_they_are_kept():
     assert await figures.forget_marks(d) == 0  # kept for FIGURE_MARKS_KEPT_S
     d.settings = d.settings.model_copy(update={"figure_marks_kept_s": -1.0})
     assert await figures.forget_marks(d) == 5  # three trend periods, the week's cells and one hotspot cell
+
+
+async def test_counts_a_crash_left_staged_are_applied_once_by_the_redelivery_and_their_marks_kept_meanwhile():
+    d = await _dispatch()
+    publish = d.uow.publish
+
+    async def crash(*args, **kwargs):  # the process dies once alerts.assigned is told, before the counts
+        raise RuntimeError("killed")
+
+    d.uow.publish = crash
+    with pytest.raises(RuntimeError):
+        await _receive(d, "a1", category="theft")
+    assert [e["subject"] for e in d.alerts.staged_now("a1").values()] == ["local:dispatch.figures"]
+    week = await figures.trends(d, period="week", at=None, by="category")
+    assert week["rows"] == [] or all(r["count"] == 0 for r in week["rows"])  # told, not counted yet
+    d.uow.publish = publish
+    await _receive(d, "a1", category="theft")  # the redelivery loads the alert: its staged counts go first
+    await _receive(d, "a1", category="theft")  # and again: nothing is staged, nothing is added
+    assert d.alerts.staged_now("a1") == {}
+    week = await figures.trends(d, period="week", at=None, by="category")
+    assert [(r["category"], r["count"]) for r in week["rows"]] == [("theft", 1)]
+
+
+async def test_a_mark_is_kept_while_its_counts_are_staged_and_forgotten_once_they_are_not():
+    d = await _dispatch()
+    await _receive(d, "a1")
+    publish = d.uow.publish
+    d.uow.publish = lambda *args, **kwargs: _never()  # the counts of a2 stay staged
+    await _receive(d, "a2")
+    d.uow.publish = publish
+    apply = figures.apply_counts(lambda: d.figures)
+    [entry] = d.alerts.staged_now("a2").values()
+    await apply(entry["msg_id"], entry["data"])  # its documents took it: the unstaging did not happen
+    d.settings = d.settings.model_copy(update={"figure_marks_kept_s": -1.0})
+    assert await figures.forget_marks(d) == 5
+    week = d.figures.docs["trend_rollups"]
+    assert {m for doc in week.values() for m in doc["marks"]} == {"a2"}
+    await handlers.load(d, "a2")  # the load applies the staged counts: marked, nothing added; then unstaged
+    assert await figures.forget_marks(d) == 5
+    assert {m for doc in week.values() for m in doc["marks"]} == set()
+    rows = (await figures.trends(d, period="week", at=None, by="category"))["rows"]
+    assert sum(r["count"] for r in rows) == 2
+
+
+async def _never() -> None:
+    return None
