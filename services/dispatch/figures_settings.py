@@ -25,7 +25,7 @@ class FigureSettings(BaseModel):
         description="Side of the square cells hotspots are counted in, metres (changing it starts the counts anew).",
     )
     figure_marks_kept_s: float = Field(
-        default=300, ge=60,
+        default=60, ge=60,
         description="How long at least a roll-up remembers an alert it counted (and while the alert's counts are "
         "still staged in it): counts applied again within it add nothing.",
     )

@@ -41,7 +41,7 @@ class RatingSettings(ServiceSettings):
                                     description="The share of each officer's weekly SMS ratings called back.")
     spot_check_minimum: int = Field(default=1, ge=0, description="At least this many of them.")
     rollup_marks_kept_s: float = Field(
-        default=300, ge=60,
+        default=60, ge=60,
         description="How long at least a report cell remembers an update it took (and while the update is still "
         "staged in its record): a redelivery within it changes nothing.")
     satisfaction_tell_s: float = Field(
