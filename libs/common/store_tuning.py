@@ -5,6 +5,9 @@
   the fate of its own; `MongoRepository` writes through one per collection.
 - `ReadAhead`: the documents a sweep's query read whole, each handed once to the load that acts on it,
   so firing a due aggregate reads nothing more (its version-checked save still decides).
+- `MarkedIncrements`: counts added to roll-up documents, each document taking an entry at most once
+  (it keeps the entry's mark); what concurrent callers add to one document goes as one update, so a
+  station-wide roll-up is rewritten once per batch rather than once per entry.
 
 Measured on the embedded store (a write per message is what it bounds): docs/embedded-store.md.
 """
@@ -12,21 +15,23 @@ Measured on the embedded store (a write per message is what it bounds): docs/emb
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorCursor
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, OperationFailure
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """One write of a group: an insert of `doc`, or a replace or update of the document `query` finds
-    (`upsert`: an update that inserts the document when `query` finds none)."""
+    """One write of a group: an insert of `doc`, or a replace or update of the document `query` finds."""
 
-    kind: Literal["insert", "replace", "update", "upsert"]
+    kind: Literal["insert", "replace", "update"]
     query: dict[str, Any] | None
     doc: dict[str, Any]
 
@@ -35,7 +40,7 @@ class Write:
             return InsertOne(self.doc)
         if self.kind == "replace":
             return ReplaceOne(self.query, self.doc, upsert=True)
-        return UpdateOne(self.query, self.doc, upsert=self.kind == "upsert")
+        return UpdateOne(self.query, self.doc)
 
     async def alone(self, collection: AsyncIOMotorCollection) -> None:
         if self.kind == "insert":
@@ -43,10 +48,42 @@ class Write:
         elif self.kind == "replace":
             await collection.replace_one(self.query, self.doc, upsert=True)
         else:
-            await collection.update_one(self.query, self.doc, upsert=self.kind == "upsert")
+            await collection.update_one(self.query, self.doc)
 
 
-class WriteGroup:
+class _GroupCommit(Generic[T]):
+    """A group commit: the first caller starts a writer task; the callers of the same moment (a fetched batch's
+    handlers) join the next group; each caller awaits its own item's fate."""
+
+    def __init__(self, max_batch: int | None = None) -> None:
+        self._max_batch = max_batch
+        self._pending: list[tuple[T, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def _join(self, item: T) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await future
+
+    async def _write(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0)  # let the handlers running now join this write
+            size = self._max_batch or len(self._pending)
+            group, self._pending = self._pending[:size], self._pending[size:]
+            try:
+                await self._flush(group)
+            except Exception as exc:  # a mistake of the flush itself: no caller waits for ever
+                for _, future in group:
+                    _settle(future, exc)
+
+    async def _flush(self, group: list[tuple[T, asyncio.Future[None]]]) -> None:
+        """Write the group and settle every future (a result or the caller's own error)."""
+        raise NotImplementedError
+
+
+class WriteGroup(_GroupCommit[Write]):
     """The writes of concurrent handlers to one collection, sent as one unordered bulk write (a group commit).
 
     The consume loop handles a fetched batch's messages at once, so their saves meet here: the first
@@ -59,10 +96,8 @@ class WriteGroup:
     """
 
     def __init__(self, collection: AsyncIOMotorCollection, max_batch: int = 256) -> None:
+        super().__init__(max_batch)
         self._collection = collection
-        self._max_batch = max_batch
-        self._pending: list[tuple[Write, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
 
     async def insert(self, doc: dict[str, Any]) -> None:
         """Insert `doc`; DuplicateKeyError (with the store's details) as insert_one would."""
@@ -73,32 +108,25 @@ class WriteGroup:
         await self.write(Write("replace", {"_id": doc["_id"], "version": expected}, doc))
 
     async def write(self, write: Write) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((write, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
-        await future
+        await self._join(write)
 
-    async def _write(self) -> None:
-        while self._pending:
-            await asyncio.sleep(0)  # let the handlers running now join this write
-            group, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-            try:
-                errors = await self._send([w for w, _ in group])
-            except Exception as exc:
-                if len(group) == 1 or isinstance(exc, ConnectionFailure):
-                    for _, future in group:
-                        _settle(future, exc)
-                    continue
-                errors = {}
-                for i, (write, _) in enumerate(group):  # one bad write: find it, write the others
-                    try:
-                        if refused := (await self._send([write])).get(0):
-                            errors[i] = refused
-                    except Exception as alone:
-                        errors[i] = alone
-            for index, (_, future) in enumerate(group):
-                _settle(future, errors.get(index))
+    async def _flush(self, group: list[tuple[Write, asyncio.Future[None]]]) -> None:
+        try:
+            errors = await self._send([w for w, _ in group])
+        except Exception as exc:
+            if len(group) == 1 or isinstance(exc, ConnectionFailure):
+                for _, future in group:
+                    _settle(future, exc)
+                return
+            errors = {}
+            for i, (write, _) in enumerate(group):  # one bad write: find it, write the others
+                try:
+                    if refused := (await self._send([write])).get(0):
+                        errors[i] = refused
+                except Exception as alone:
+                    errors[i] = alone
+        for index, (_, future) in enumerate(group):
+            _settle(future, errors.get(index))
 
     async def _send(self, writes: list[Write]) -> dict[int, Exception]:
         """Each refused write's error, by its place in `writes`."""
@@ -145,3 +173,95 @@ class ReadAhead:
 
     def take(self, ident: str) -> dict[str, Any] | None:
         return self._docs.pop(ident, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Increment:
+    doc_id: str
+    mark: str
+    delta: Mapping[str, int]
+    at_ms: int
+    on_insert: Mapping[str, Any]
+    names: Mapping[str, Any]
+
+
+class MarkedIncrements(_GroupCommit[_Increment]):
+    """Counts added to roll-up documents, each at most once per entry: the document marks the entries it took
+    (`marks.<mark>` = epoch ms, in the same write as the `$inc`) and an update matches only a document
+    without the entry's mark.
+
+    What concurrent callers (a fetched batch's handlers) add to one document goes as one update that
+    matches only if none of its marks is there; a document that took one of them already, or is not
+    there yet, takes each entry alone. The first write of a document is an insert, not an upsert (the
+    embedded store would write `c.theft` as one key rather than `c: {theft: …}`). `mark` must be safe as
+    one step of a field path.
+    """
+
+    def __init__(self, collection: AsyncIOMotorCollection) -> None:
+        super().__init__()
+        self._collection = collection
+
+    async def add(self, doc_id: str, mark: str, delta: Mapping[str, int], at_ms: int, *,
+                  on_insert: Mapping[str, Any] | None = None, names: Mapping[str, Any] | None = None) -> None:
+        """Add `delta` (dotted paths) to the document unless it took `mark`; set `names` (paths) with it, and
+        `on_insert` when the document is first written."""
+        await self._join(_Increment(doc_id, mark, delta, at_ms, on_insert or {}, names or {}))
+
+    async def _flush(self, group: list[tuple[_Increment, asyncio.Future[None]]]) -> None:
+        by_doc: dict[str, list[tuple[_Increment, asyncio.Future[None]]]] = defaultdict(list)
+        for pair in group:
+            by_doc[pair[0].doc_id].append(pair)
+        await asyncio.gather(*(self._apply(pairs) for pairs in by_doc.values()))
+
+    async def _apply(self, pairs: list[tuple[_Increment, asyncio.Future[None]]]) -> None:
+        increments = [i for i, _ in pairs]
+        try:
+            marks = {i.mark for i in increments}
+            if len(increments) == 1 or len(marks) < len(increments) or not await self._together(increments):
+                for increment in increments:
+                    await self._alone(increment)
+        except Exception as exc:
+            for _, future in pairs:
+                _settle(future, exc)
+            return
+        for _, future in pairs:
+            _settle(future, None)
+
+    async def _together(self, increments: list[_Increment]) -> bool:
+        """One update for all of them, if the document is there and took none; whether it did."""
+        query: dict[str, Any] = {"_id": increments[0].doc_id}
+        inc: dict[str, int] = {"rev": len(increments)}
+        marked: dict[str, Any] = {}
+        for i in increments:
+            query[f"marks.{i.mark}"] = {"$exists": False}
+            marked.update({**i.names, f"marks.{i.mark}": i.at_ms})
+            for path, n in i.delta.items():
+                inc[path] = inc.get(path, 0) + n
+        update = {"$inc": inc, "$set": marked, "$min": {"marked_ms": min(i.at_ms for i in increments)}}
+        return bool((await self._collection.update_one(query, update)).matched_count)
+
+    async def _alone(self, i: _Increment) -> None:
+        key = f"marks.{i.mark}"
+        update: dict[str, Any] = {
+            "$inc": {**i.delta, "rev": 1}, "$set": {key: i.at_ms, **i.names}, "$min": {"marked_ms": i.at_ms},
+        }
+        for _ in range(2):
+            if (await self._collection.update_one({"_id": i.doc_id, key: {"$exists": False}}, update)).matched_count:
+                return
+            # no document, or one that took this entry already
+            first: dict[str, Any] = {"_id": i.doc_id, **i.on_insert, "rev": 1, "marked_ms": i.at_ms}
+            for path, value in {**i.delta, **i.names, key: i.at_ms}.items():
+                set_path(first, path, lambda _, value=value: value)
+            try:
+                await self._collection.insert_one(first)
+                return
+            except DuplicateKeyError:
+                continue  # there is one: marked (the next update matches nothing), or just inserted by another
+
+
+def set_path(doc: dict[str, Any], path: str, change: Any) -> None:
+    """Change the value at a dotted `path` of a plain document (`change(old)`), making the parents on the way."""
+    *parents, last = path.split(".")
+    for step in parents:
+        doc = doc.setdefault(step, {})
+    doc[last] = change(doc.get(last))

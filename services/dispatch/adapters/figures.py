@@ -22,6 +22,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from common.mongo import forget_marks_update
+from common.store_tuning import MarkedIncrements, set_path
 from dispatch.domain.trends import Increment, field_key
 
 TRENDS, HOTSPOTS, SATISFACTION = "trend_rollups", "hotspot_rollups", "weekly_satisfaction"
@@ -70,16 +71,20 @@ class MongoFigures:
         self.trends: AsyncIOMotorCollection = db[TRENDS]
         self.hotspots: AsyncIOMotorCollection = db[HOTSPOTS]
         self.weekly: AsyncIOMotorCollection = db[SATISFACTION]
+        #: what a batch's alerts add to one document goes as one update
+        self._trend_counts = MarkedIncrements(self.trends)
+        self._hotspot_counts = MarkedIncrements(self.hotspots)
 
     async def add(self, mark: str, increments: Sequence[Increment], at_ms: int) -> None:
         # one document each, in any order: together, not one round trip after the other
-        await asyncio.gather(*(_add_once(self.trends, doc_id, mark, delta, at_ms) for doc_id, delta in increments))
+        key = field_key(mark)
+        await asyncio.gather(*(self._trend_counts.add(doc_id, key, delta, at_ms) for doc_id, delta in increments))
 
     async def add_hotspot(
         self, mark: str, doc_id: str, fixed: Mapping[str, Any], delta: Mapping[str, int], names: Mapping[str, str],
         at_ms: int,
     ) -> None:
-        await _add_once(self.hotspots, doc_id, mark, delta, at_ms, on_insert=fixed, names=names)
+        await self._hotspot_counts.add(doc_id, field_key(mark), delta, at_ms, on_insert=fixed, names=names)
 
     async def periods(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The trend roll-ups (and hotspot week summaries) of these ids that have any alert."""
@@ -122,29 +127,6 @@ class MongoFigures:
                 await collection.insert_many(docs[start : start + 1000], ordered=False)
 
 
-async def _add_once(
-    collection: AsyncIOMotorCollection, doc_id: str, mark: str, delta: Mapping[str, int], at_ms: int, *,
-    on_insert: Mapping[str, Any] | None = None, names: Mapping[str, str] | None = None,
-) -> None:
-    key = f"marks.{field_key(mark)}"
-    update: dict[str, Any] = {
-        "$inc": {**delta, "rev": 1}, "$set": {key: at_ms, **(names or {})}, "$min": {"marked_ms": at_ms},
-    }
-    for _ in range(2):
-        if (await collection.update_one({"_id": doc_id, key: {"$exists": False}}, update)).matched_count:
-            return
-        # no document, or one that took this alert already. Not an upsert: the embedded store would
-        # insert "c.theft" as one key rather than c: {theft: …}
-        first: dict[str, Any] = {"_id": doc_id, **(on_insert or {}), "rev": 1, "marked_ms": at_ms}
-        for path, value in {**delta, **(names or {}), key: at_ms}.items():
-            _set_path(first, path, lambda _, value=value: value)
-        try:
-            await collection.insert_one(first)
-            return
-        except DuplicateKeyError:
-            continue  # there is one: marked (the next update matches nothing), or just inserted by another
-
-
 class InMemoryFigures:
     """The same figures in dictionaries, for use-case tests."""
 
@@ -159,9 +141,9 @@ class InMemoryFigures:
         doc["marks"][mark] = at_ms
         doc["rev"] += 1
         for path, n in delta.items():
-            _set_path(doc, path, lambda old, n=n: (old or 0) + n)
+            set_path(doc, path, lambda old, n=n: (old or 0) + n)
         for path, value in (names or {}).items():
-            _set_path(doc, path, lambda _, value=value: value)
+            set_path(doc, path, lambda _, value=value: value)
 
     async def add(self, mark: str, increments: Sequence[Increment], at_ms: int) -> None:
         for doc_id, delta in increments:
@@ -202,13 +184,6 @@ class InMemoryFigures:
     async def replace_all(self, trends: Iterable[Mapping[str, Any]], hotspots: Iterable[Mapping[str, Any]]) -> None:
         self.docs[TRENDS] = {d["_id"]: {**deepcopy(dict(d)), "marks": {}, "rev": 0} for d in trends}
         self.docs[HOTSPOTS] = {d["_id"]: {**deepcopy(dict(d)), "marks": {}, "rev": 0} for d in hotspots}
-
-
-def _set_path(doc: dict[str, Any], path: str, change: Any) -> None:
-    *parents, last = path.split(".")
-    for step in parents:
-        doc = doc.setdefault(step, {})
-    doc[last] = change(doc.get(last))
 
 
 def _unmarked(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from common import gauges
 from common.mongo import forget_marks_update, key_before_index
 from common.outbox import LOCAL, Effect, EffectHandler
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
-from common.store_tuning import Write, WriteGroup
+from common.store_tuning import MarkedIncrements
 from common.timefmt import epoch_ms
 from rating.domain import Followup, Rating, Rollup, SpotCheck, Survey, increments
 from rating.domain.report import Cell, Increment
@@ -406,26 +406,16 @@ def _week_scope(cell: Cell) -> str:
 class MongoRollups:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self.collection: AsyncIOMotorCollection = db["rollups"]
-        #: the cells' updates of concurrent saves (and of one save's several cells) as one bulk write
-        self._writes = WriteGroup(self.collection)
+        #: what concurrent saves (and one save's several cells) add to one cell goes as one update
+        self._counts = MarkedIncrements(self.collection)
 
     async def apply(self, mark: str, changes: Sequence[Increment], at_ms: int) -> None:
-        taken = await asyncio.gather(*(self._take(mark, cell, delta, at_ms) for cell, delta in changes),
-                                     return_exceptions=True)
+        taken = await asyncio.gather(*(
+            self._counts.add(cell.doc_id, mark, delta, at_ms,
+                             on_insert={**asdict(cell), "week_scope": _week_scope(cell)})
+            for cell, delta in changes), return_exceptions=True)
         if failed := next((e for e in taken if isinstance(e, BaseException)), None):
             raise failed  # the entry stays staged: the cells that took it are marked, the others take it next time
-
-    async def _take(self, mark: str, cell: Cell, delta: Mapping[str, int], at_ms: int) -> None:
-        query = {"_id": cell.doc_id, f"marks.{mark}": {"$exists": False}}
-        update: dict[str, Any] = {"$inc": {**delta, "rev": 1}, "$set": {f"marks.{mark}": at_ms},
-                                  "$min": {"marked_ms": at_ms}}
-        try:
-            await self._writes.write(Write("upsert", query, {
-                **update, "$setOnInsert": {**asdict(cell), "week_scope": _week_scope(cell)}}))
-        except DuplicateKeyError:
-            # the cell is there: it took this entry already (the update finds nothing), or another save
-            # made it meanwhile (the update finds it and takes the entry now)
-            await self._writes.write(Write("update", query, update))
 
     async def of_week(self, week: str, scope: str) -> list[Rollup]:
         return [Rollup.from_dict(d) async for d in self.collection.find({"week_scope": f"{week}|{scope}"})]

@@ -48,10 +48,12 @@ async def test_a_cell_the_store_refuses_fails_the_entry_and_the_other_cells_keep
     try:
         rollups = MongoRollups(mongo.database(client, db_name))
         bad = Cell(WEEK, "officer", "P1002", "sms")
-        with pytest.raises(Exception) as refused:  # $inc by a string: the store refuses that cell's update
-            await rollups.apply("rt-1/rollup/1", [(STATION, {"satisfied": 1}), (bad, {"satisfied": "one"})], 1_000)
+        await rollups.collection.insert_one({"_id": bad.doc_id, "satisfied": "one", "marks": {}})  # not a number
+        with pytest.raises(Exception) as refused:  # the store refuses that cell's $inc
+            await rollups.apply("rt-1/rollup/1", [(STATION, {"satisfied": 1}), (bad, {"satisfied": 1})], 1_000)
         assert "DuplicateKeyError" not in type(refused.value).__name__
         assert (await _counts(rollups))[STATION.doc_id] == (1, 0)
+        await rollups.collection.update_one({"_id": bad.doc_id}, {"$set": {"satisfied": 0}})  # repaired
         await rollups.apply("rt-1/rollup/1", [(STATION, {"satisfied": 1}), (bad, {"satisfied": 1})], 1_001)
         assert await _counts(rollups) == {STATION.doc_id: (1, 0), bad.doc_id: (1, 0)}  # the retry: the new cell only
     finally:

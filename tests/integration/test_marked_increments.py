@@ -1,0 +1,74 @@
+"""Roll-up counts on the real store: each entry taken at most once per document, a batch's entries in one update."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from common import mongo
+from common.store_tuning import MarkedIncrements
+
+pytestmark = pytest.mark.integration
+
+
+class Counted:
+    """The collection, counting the updates and inserts sent to it."""
+
+    def __init__(self, collection: Any) -> None:
+        self.collection, self.updates, self.inserts = collection, 0, 0
+
+    async def update_one(self, *args: Any, **kwargs: Any) -> Any:
+        self.updates += 1
+        return await self.collection.update_one(*args, **kwargs)
+
+    async def insert_one(self, *args: Any, **kwargs: Any) -> Any:
+        self.inserts += 1
+        return await self.collection.insert_one(*args, **kwargs)
+
+
+@pytest.fixture
+async def cells(store_server, db_name):
+    client = mongo.client(store_server.url)
+    yield mongo.database(client, db_name)["cells"]
+    client.close()
+
+
+async def test_a_batch_of_entries_on_one_document_is_one_update(cells) -> None:
+    counted = Counted(cells)
+    counts = MarkedIncrements(counted)  # type: ignore[arg-type]
+    await counts.add("week", "first", {"c.theft": 1}, 1_000, on_insert={"kind": "week"}, names={"names.x": "某村"})
+    assert (counted.updates, counted.inserts) == (1, 1)  # no document yet: the update found none, then the insert
+    await asyncio.gather(*(counts.add("week", f"m{i}", {"c.theft": 1, "u.G1.theft": 1}, 2_000 + i) for i in range(30)))
+    assert (counted.updates, counted.inserts) == (2, 1)
+    doc = await cells.find_one({"_id": "week"})
+    assert (doc["kind"], doc["c"], doc["u"], doc["names"], doc["rev"], doc["marked_ms"], len(doc["marks"])) == (
+        "week", {"theft": 31}, {"G1": {"theft": 30}}, {"x": "某村"}, 31, 1_000, 31)
+
+
+async def test_a_batch_holding_an_entry_taken_already_takes_each_of_the_others_once(cells) -> None:
+    counted = Counted(cells)
+    counts = MarkedIncrements(counted)  # type: ignore[arg-type]
+    await counts.add("week", "m0", {"n": 1}, 1_000)
+    marks = ["m0", "m1", "m2", "m1", "m3"]  # m0 taken already, m1 twice in the batch
+    await asyncio.gather(*(counts.add("week", m, {"n": 1}, 2_000) for m in marks))
+    doc = await cells.find_one({"_id": "week"})
+    assert (doc["n"], sorted(doc["marks"]), doc["rev"]) == (4, ["m0", "m1", "m2", "m3"], 4)
+
+
+async def test_entries_on_a_new_document_from_many_callers_are_each_counted_once(cells) -> None:
+    counts = MarkedIncrements(cells)
+    await asyncio.gather(*(counts.add(f"cell-{i % 3}", f"m{i}", {"n": 1}, 1_000 + i, on_insert={"cell": i % 3})
+                           for i in range(30)))
+    docs = {d["_id"]: (d["n"], d["cell"], len(d["marks"])) async for d in cells.find({})}
+    assert docs == {f"cell-{k}": (10, k, 10) for k in range(3)}
+
+
+async def test_a_document_the_store_refuses_fails_its_callers_only(cells) -> None:
+    await cells.insert_one({"_id": "bad", "n": "not a number", "marks": {}})
+    counts = MarkedIncrements(cells)
+    results = await asyncio.gather(counts.add("bad", "m1", {"n": 1}, 1_000), counts.add("good", "m1", {"n": 1}, 1_000),
+                                   return_exceptions=True)
+    assert isinstance(results[0], Exception) and results[1] is None
+    assert (await cells.find_one({"_id": "good"}))["n"] == 1
