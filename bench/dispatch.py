@@ -139,8 +139,11 @@ class _Probe:
             body = self._body(alert_id, self._rng)
             await self._js.publish_async(self._subject, body, headers={"Nats-Msg-Id": alert_id})
         await self._js.publish_async_completed()
-        await asyncio.wait_for(self._done.wait(), timeout)
-        return max(self.sent[a] + self.latencies[a] for a in self.latencies) - start
+        try:
+            await asyncio.wait_for(self._done.wait(), timeout)
+        except TimeoutError:  # reported with what came out, not a crash of the whole run
+            print(f"    {self._prefix}-{phase}: {len(self.latencies)} of {count} out after {timeout:.0f} s", flush=True)
+        return max((self.sent[a] + self.latencies[a] for a in self.latencies), default=start + timeout) - start
 
 
 @dataclass
@@ -175,7 +178,10 @@ async def _windows(paths: list[BenchPath], args: argparse.Namespace, phase: str)
     for round_ in range(args.rounds):
         for path in paths:
             await path.probe.run(f"{phase}{round_}-", int(args.rate * args.seconds), args.rate, 60 + args.seconds)
-            path.windows.append(list(path.probe.latencies.values()))
+            path.windows.append(list(path.probe.latencies.values()) or [60.0 + args.seconds])
+            window = path.windows[-1]
+            print(f"    window {phase}{round_} {path.name}: {len(window)} out, p50 {_p(window, 0.5) * 1000:.1f} ms, "
+                  f"p99 {_p(window, 0.99) * 1000:.1f} ms", flush=True)
             if args.trace is not None:  # when each alert was sent (s from the first) and how long it took (ms)
                 probe = path.probe
                 start = min(probe.sent.values())
