@@ -69,6 +69,31 @@ def forget_marks_update(marks: Mapping[str, int], older_than_ms: int, keep: Set[
     return update
 
 
+async def forget_marks(collection: AsyncIOMotorCollection, older_than_ms: int, keep: Set[str] = frozenset(),
+                       limit: int = 100) -> int:
+    """Drop the marks of roll-up documents set at or before `older_than_ms`, except those in `keep`, reading the
+    documents through the `marked_ms` index; how many documents changed.
+
+    The marks dropped are named, so a document that takes an entry meanwhile keeps it (a busy station-wide
+    document takes one every few milliseconds: a guard on the whole document would never let the sweep
+    through). Only dropping `marked_ms` itself, when no mark is left, waits for a quiet moment (`rev`
+    unchanged); otherwise the next run reads the document again."""
+    cleaned = 0
+    async for doc in collection.find({"marked_ms": {"$lte": older_than_ms}}, {"marks": 1, "rev": 1}).limit(limit):
+        update = forget_marks_update(doc.get("marks") or {}, older_than_ms, keep)
+        if not update:
+            continue  # every old mark still needed
+        if "marked_ms" in update["$unset"]:
+            if (await collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)).modified_count:
+                cleaned += 1
+                continue
+            del update["$unset"]["marked_ms"]  # it took an entry meanwhile: marked_ms stays, read next run
+            if not update["$unset"]:
+                continue
+        cleaned += (await collection.update_one({"_id": doc["_id"]}, update)).modified_count
+    return cleaned
+
+
 def refused_by_id(exc: DuplicateKeyError) -> bool:
     """Whether the document's `_id` was taken, rather than another unique index's key.
 

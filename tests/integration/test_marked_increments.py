@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from common import mongo
+from common.mongo import forget_marks
 from common.store_tuning import MarkedIncrements
 
 pytestmark = pytest.mark.integration
@@ -72,3 +73,44 @@ async def test_a_document_the_store_refuses_fails_its_callers_only(cells) -> Non
                                    return_exceptions=True)
     assert isinstance(results[0], Exception) and results[1] is None
     assert (await cells.find_one({"_id": "good"}))["n"] == 1
+
+
+class Busy(Counted):
+    """A station-wide document taking an entry between the sweep's read and its write."""
+
+    def __init__(self, collection: Any, doc_id: str, at_ms: int) -> None:
+        super().__init__(collection)
+        self.doc_id, self.at_ms, self.taken = doc_id, at_ms, False
+
+    def find(self, *args: Any, **kwargs: Any) -> Any:
+        return self.collection.find(*args, **kwargs)
+
+    async def update_one(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.taken:
+            self.taken = True
+            await MarkedIncrements(self.collection).add(self.doc_id, "meanwhile", {"n": 1}, self.at_ms)
+        return await super().update_one(*args, **kwargs)
+
+
+async def test_old_marks_of_a_busy_document_are_forgotten_though_it_takes_entries_meanwhile(cells) -> None:
+    counts = MarkedIncrements(cells)
+    for i, at in enumerate((1_000, 1_100, 5_000)):
+        await counts.add("week", f"m{i}", {"n": 1}, at)
+    assert await forget_marks(Busy(cells, "week", 6_000), 2_000) == 1  # type: ignore[arg-type]
+    doc = await cells.find_one({"_id": "week"})
+    assert (sorted(doc["marks"]), doc["marked_ms"], doc["n"]) == (["m2", "meanwhile"], 5_000, 4)
+
+
+async def test_when_every_mark_is_old_marked_ms_goes_only_if_nothing_came_meanwhile(cells) -> None:
+    counts = MarkedIncrements(cells)
+    await counts.add("quiet", "m0", {"n": 1}, 1_000)
+    assert await forget_marks(cells, 2_000) == 1
+    quiet = await cells.find_one({"_id": "quiet"})
+    assert (quiet["marks"], "marked_ms" in quiet) == ({}, False)
+    await counts.add("busy", "m0", {"n": 1}, 1_000)
+    assert await forget_marks(Busy(cells, "busy", 7_000), 2_000) == 1  # type: ignore[arg-type]
+    busy = await cells.find_one({"_id": "busy"})
+    assert (busy["marks"], busy["marked_ms"]) == ({"meanwhile": 7_000}, 1_000)  # read again on the next run
+    assert await forget_marks(cells, 8_000) == 1
+    busy = await cells.find_one({"_id": "busy"})
+    assert (busy["marks"], "marked_ms" in busy, busy["n"]) == ({}, False, 2)

@@ -21,7 +21,7 @@ from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from common.mongo import forget_marks_update
+from common.mongo import forget_marks
 from common.store_tuning import MarkedIncrements, set_path
 from dispatch.domain.trends import Increment, field_key
 
@@ -107,17 +107,8 @@ class MongoFigures:
         return {doc["_id"]: doc async for doc in self.weekly.find({"_id": {"$in": list(weeks)}})}
 
     async def forget_marks(self, older_than_ms: int, staged: Set[str] = frozenset(), limit: int = 100) -> int:
-        cleaned, keep = 0, {field_key(mark) for mark in staged}
-        for collection in (self.trends, self.hotspots):
-            marked = collection.find({"marked_ms": {"$lte": older_than_ms}}, {"marks": 1, "rev": 1}).limit(limit)
-            async for doc in marked:
-                update = forget_marks_update(doc.get("marks") or {}, older_than_ms, keep)
-                if not update:
-                    continue  # every mark still needed
-                # a document that took an alert meanwhile (rev moved) is cleaned next time
-                result = await collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)
-                cleaned += result.modified_count
-        return cleaned
+        keep = {field_key(mark) for mark in staged}
+        return sum([await forget_marks(c, older_than_ms, keep, limit) for c in (self.trends, self.hotspots)])
 
     async def replace_all(self, trends: Iterable[Mapping[str, Any]], hotspots: Iterable[Mapping[str, Any]]) -> None:
         for collection, docs in ((self.trends, [{**d, "rev": 0} for d in trends]),

@@ -30,7 +30,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from common import gauges
-from common.mongo import forget_marks_update, key_before_index
+from common.mongo import forget_marks, key_before_index
 from common.outbox import LOCAL, Effect, EffectHandler
 from common.repository import OUTBOX_INDEX, InMemoryRepository, MongoRepository, Repository
 from common.store_tuning import MarkedIncrements
@@ -421,16 +421,7 @@ class MongoRollups:
         return [Rollup.from_dict(d) async for d in self.collection.find({"week_scope": f"{week}|{scope}"})]
 
     async def forget_marks(self, older_than_ms: int, staged: Set[str] = frozenset(), limit: int = 100) -> int:
-        cleaned = 0
-        marked = self.collection.find({"marked_ms": {"$lte": older_than_ms}}, {"marks": 1, "rev": 1}).limit(limit)
-        async for doc in marked:
-            update = forget_marks_update(doc.get("marks") or {}, older_than_ms, staged)
-            if not update:
-                continue  # every mark still needed
-            # a cell that took an entry meanwhile (rev moved) is cleaned on the next run
-            result = await self.collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)
-            cleaned += result.modified_count
-        return cleaned
+        return await forget_marks(self.collection, older_than_ms, staged, limit)
 
     async def replace_all(self, rollups: Iterable[Rollup]) -> None:
         await self.collection.delete_many({})
