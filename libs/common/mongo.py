@@ -69,10 +69,15 @@ def forget_marks_update(marks: Mapping[str, int], older_than_ms: int, keep: Set[
     return update
 
 
+#: fields one `$unset` removes at most: nx-27017 leaves a document unchanged, silently, when one update unsets
+#: 127 fields or more (SQLite's 127 arguments to a function; docs/embedded-store.md)
+UNSET_AT_ONCE = 100
+
+
 async def forget_marks(collection: AsyncIOMotorCollection, older_than_ms: int, keep: Set[str] = frozenset(),
                        limit: int = 100) -> int:
     """Drop the marks of roll-up documents set at or before `older_than_ms`, except those in `keep`, reading the
-    documents through the `marked_ms` index; how many documents changed.
+    documents through the `marked_ms` index; how many documents had marks to drop.
 
     The marks dropped are named, so a document that takes an entry meanwhile keeps it (a busy station-wide
     document takes one every few milliseconds: a guard on the whole document would never let the sweep
@@ -83,14 +88,19 @@ async def forget_marks(collection: AsyncIOMotorCollection, older_than_ms: int, k
         update = forget_marks_update(doc.get("marks") or {}, older_than_ms, keep)
         if not update:
             continue  # every old mark still needed
+        cleaned += 1
+        names = list(update["$unset"])  # the marks, then marked_ms if none is left
+        while len(names) > UNSET_AT_ONCE:  # the first ones a chunk at a time, the rest with marked_ms below
+            chunk, names = names[:UNSET_AT_ONCE], names[UNSET_AT_ONCE:]
+            await collection.update_one({"_id": doc["_id"]}, {"$unset": dict.fromkeys(chunk, "")})
+        update["$unset"] = dict.fromkeys(names, "")
         if "marked_ms" in update["$unset"]:
-            if (await collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)).modified_count:
-                cleaned += 1
+            if (await collection.update_one({"_id": doc["_id"], "rev": doc.get("rev")}, update)).matched_count:
                 continue
             del update["$unset"]["marked_ms"]  # it took an entry meanwhile: marked_ms stays, read next run
             if not update["$unset"]:
                 continue
-        cleaned += (await collection.update_one({"_id": doc["_id"]}, update)).modified_count
+        await collection.update_one({"_id": doc["_id"]}, update)
     return cleaned
 
 

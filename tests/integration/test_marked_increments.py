@@ -114,3 +114,11 @@ async def test_when_every_mark_is_old_marked_ms_goes_only_if_nothing_came_meanwh
     assert await forget_marks(cells, 8_000) == 1
     busy = await cells.find_one({"_id": "busy"})
     assert (busy["marks"], "marked_ms" in busy, busy["n"]) == ({}, False, 2)
+
+
+async def test_a_thousand_old_marks_are_forgotten_though_the_store_unsets_few_fields_at_once(cells) -> None:
+    marks = {f"m{i}": 1_000 + i for i in range(1_000)} | {"young": 9_000}
+    await cells.insert_one({"_id": "week", "n": 1_001, "rev": 1_001, "marks": marks, "marked_ms": 1_000})
+    assert await forget_marks(cells, 5_000) == 1
+    doc = await cells.find_one({"_id": "week"})
+    assert (doc["marks"], doc["marked_ms"], doc["n"]) == ({"young": 9_000}, 9_000, 1_001)
