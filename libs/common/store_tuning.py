@@ -192,14 +192,16 @@ class MarkedIncrements(_GroupCommit[_Increment]):
 
     What concurrent callers (a fetched batch's handlers) add to one document goes as one update that
     matches only if none of its marks is there; a document that took one of them already, or is not
-    there yet, takes each entry alone. The first write of a document is an insert, not an upsert (the
-    embedded store would write `c.theft` as one key rather than `c: {theft: …}`). `mark` must be safe as
-    one step of a field path.
+    there yet, takes each entry alone. The documents of one batch go in one bulk write. `upsert=True`
+    (documents of flat fields: rating's cells) writes a new document with its first update; otherwise
+    the first write of a document is an insert (the embedded store's upsert would write `c.theft` as one
+    key rather than `c: {theft: …}`). `mark` must be safe as one step of a field path.
     """
 
-    def __init__(self, collection: AsyncIOMotorCollection) -> None:
+    def __init__(self, collection: AsyncIOMotorCollection, *, upsert: bool = False) -> None:
         super().__init__()
         self._collection = collection
+        self._upsert = upsert
 
     async def add(self, doc_id: str, mark: str, delta: Mapping[str, int], at_ms: int, *,
                   on_insert: Mapping[str, Any] | None = None, names: Mapping[str, Any] | None = None) -> None:
@@ -211,15 +213,63 @@ class MarkedIncrements(_GroupCommit[_Increment]):
         by_doc: dict[str, list[tuple[_Increment, asyncio.Future[None]]]] = defaultdict(list)
         for pair in group:
             by_doc[pair[0].doc_id].append(pair)
-        await asyncio.gather(*(self._apply(pairs) for pairs in by_doc.values()))
+        # an entry twice in one document's group (a repeat meeting its first delivery) goes alone
+        together = {d: pairs for d, pairs in by_doc.items() if len({i.mark for i, _ in pairs}) == len(pairs)}
+        if len(group) == 1:
+            together = {}  # one entry alone: its own update (and the insert of a new document) at once
+        alone = [pairs for d, pairs in by_doc.items() if d not in together]
+        if together:
+            try:
+                left, errors = await self._together({d: [i for i, _ in pairs] for d, pairs in together.items()})
+            except Exception as exc:  # the store away, or the driver refusing the batch: each caller learns it
+                left, errors = [], dict.fromkeys(together, exc)
+            alone += [together[d] for d in left]
+            for doc_id, pairs in together.items():
+                if doc_id not in left:
+                    for _, future in pairs:
+                        _settle(future, errors.get(doc_id))
+        await asyncio.gather(*(self._each_alone(pairs) for pairs in alone))
 
-    async def _apply(self, pairs: list[tuple[_Increment, asyncio.Future[None]]]) -> None:
-        increments = [i for i, _ in pairs]
+    async def _together(self, groups: dict[str, list[_Increment]]) -> tuple[list[str], dict[str, Exception]]:
+        """One update per document for all its entries, the documents in one bulk write, each matched only if
+        the document is there and took none of them. Returns the documents to take their entries alone
+        (not there yet, or one entry taken already) and each refused document's error."""
+        ids = list(groups)
+        updates = [_merged(groups[d], self._upsert) for d in ids]
+        errors: dict[str, Exception] = {}
         try:
-            marks = {i.mark for i in increments}
-            if len(increments) == 1 or len(marks) < len(increments) or not await self._together(increments):
-                for increment in increments:
-                    await self._alone(increment)
+            if len(updates) == 1:
+                result = await self._collection.update_one(*updates[0], upsert=self._upsert)
+                matched = result.matched_count + (result.upserted_id is not None)
+            else:
+                bulk = [UpdateOne(query, update, upsert=self._upsert) for query, update in updates]
+                result = await self._collection.bulk_write(bulk, ordered=False)
+                matched = result.matched_count + result.upserted_count
+        except DuplicateKeyError:  # one document, there with one of the marks: each entry alone
+            return ids, {}
+        except BulkWriteError as exc:
+            refused = exc.details.get("writeErrors", [])
+            taken = [ids[e["index"]] for e in refused if e.get("code") == 11000]  # there, with one of the marks
+            errors = {ids[e["index"]]: _write_error(e) for e in refused if e.get("code") != 11000}
+            if self._upsert:
+                return taken, errors
+            matched = exc.details.get("nMatched", 0)
+        if self._upsert or matched == len(ids) - len(errors):
+            return [], errors
+        if len(ids) == 1:
+            return ([] if errors else ids), errors
+        # which did not match: those without every one of their marks now
+        asked = [d for d in ids if d not in errors]
+        # the whole `marks` (the embedded store answers a projection of `marks.<mark>` with none of them)
+        found = {doc["_id"]: doc.get("marks") or {}
+                 async for doc in self._collection.find({"_id": {"$in": asked}}, {"marks": 1})}
+        left = [d for d in asked if any(i.mark not in found.get(d, {}) for i in groups[d])]
+        return left, errors
+
+    async def _each_alone(self, pairs: list[tuple[_Increment, asyncio.Future[None]]]) -> None:
+        try:
+            for increment, _ in pairs:
+                await self._alone(increment)
         except Exception as exc:
             for _, future in pairs:
                 _settle(future, exc)
@@ -227,26 +277,17 @@ class MarkedIncrements(_GroupCommit[_Increment]):
         for _, future in pairs:
             _settle(future, None)
 
-    async def _together(self, increments: list[_Increment]) -> bool:
-        """One update for all of them, if the document is there and took none; whether it did."""
-        query: dict[str, Any] = {"_id": increments[0].doc_id}
-        inc: dict[str, int] = {"rev": len(increments)}
-        marked: dict[str, Any] = {}
-        for i in increments:
-            query[f"marks.{i.mark}"] = {"$exists": False}
-            marked.update({**i.names, f"marks.{i.mark}": i.at_ms})
-            for path, n in i.delta.items():
-                inc[path] = inc.get(path, 0) + n
-        update = {"$inc": inc, "$set": marked, "$min": {"marked_ms": min(i.at_ms for i in increments)}}
-        return bool((await self._collection.update_one(query, update)).matched_count)
-
     async def _alone(self, i: _Increment) -> None:
+        query, update = _merged([i], upsert=False)
+        if self._upsert:
+            try:
+                await self._collection.update_one(*_merged([i], upsert=True), upsert=True)
+            except DuplicateKeyError:  # there: it took this entry already, or another caller just made it
+                await self._collection.update_one(query, update)
+            return
         key = f"marks.{i.mark}"
-        update: dict[str, Any] = {
-            "$inc": {**i.delta, "rev": 1}, "$set": {key: i.at_ms, **i.names}, "$min": {"marked_ms": i.at_ms},
-        }
         for _ in range(2):
-            if (await self._collection.update_one({"_id": i.doc_id, key: {"$exists": False}}, update)).matched_count:
+            if (await self._collection.update_one(query, update)).matched_count:
                 return
             # no document, or one that took this entry already
             first: dict[str, Any] = {"_id": i.doc_id, **i.on_insert, "rev": 1, "marked_ms": i.at_ms}
@@ -257,6 +298,23 @@ class MarkedIncrements(_GroupCommit[_Increment]):
                 return
             except DuplicateKeyError:
                 continue  # there is one: marked (the next update matches nothing), or just inserted by another
+
+
+def _merged(increments: list[_Increment], upsert: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(filter, update) adding all the entries to their one document, matched only if it took none of them
+    (`upsert`: with the first entry's `on_insert` for a new document)."""
+    query: dict[str, Any] = {"_id": increments[0].doc_id}
+    inc: dict[str, int] = {"rev": len(increments)}
+    marked: dict[str, Any] = {}
+    for i in increments:
+        query[f"marks.{i.mark}"] = {"$exists": False}
+        marked.update({**i.names, f"marks.{i.mark}": i.at_ms})
+        for path, n in i.delta.items():
+            inc[path] = inc.get(path, 0) + n
+    update = {"$inc": inc, "$set": marked, "$min": {"marked_ms": min(i.at_ms for i in increments)}}
+    if upsert and increments[0].on_insert:
+        update["$setOnInsert"] = dict(increments[0].on_insert)
+    return query, update
 
 
 def set_path(doc: dict[str, Any], path: str, change: Any) -> None:

@@ -28,6 +28,14 @@ class Counted:
         self.inserts += 1
         return await self.collection.insert_one(*args, **kwargs)
 
+    async def bulk_write(self, requests: list[Any], **kwargs: Any) -> Any:
+        self.updates += len(requests)
+        self.bulks = getattr(self, "bulks", 0) + 1
+        return await self.collection.bulk_write(requests, **kwargs)
+
+    def find(self, *args: Any, **kwargs: Any) -> Any:
+        return self.collection.find(*args, **kwargs)
+
 
 @pytest.fixture
 async def cells(store_server, db_name):
@@ -122,3 +130,33 @@ async def test_a_thousand_old_marks_are_forgotten_though_the_store_unsets_few_fi
     assert await forget_marks(cells, 5_000) == 1
     doc = await cells.find_one({"_id": "week"})
     assert (doc["marks"], doc["marked_ms"], doc["n"]) == ({"young": 9_000}, 9_000, 1_001)
+
+
+async def test_a_batch_over_many_documents_is_one_bulk_write_and_the_new_or_taken_ones_go_alone(cells) -> None:
+    counts = MarkedIncrements(cells)
+    await asyncio.gather(*(counts.add(f"cell-{k}", "seed", {"n": 1}, 1_000) for k in range(20)))  # 20 new: alone
+    counted = Counted(cells)
+    counts = MarkedIncrements(counted)  # type: ignore[arg-type]
+    adds = [counts.add(f"cell-{k}", "a1", {"n": 1, "h.8": 1}, 2_000, names={"names.k": "某村"}) for k in range(20)]
+    adds += [counts.add("cell-0", "a2", {"n": 1}, 2_001), counts.add("cell-1", "seed", {"n": 1}, 2_002),
+             counts.add("cell-new", "a1", {"n": 1}, 2_003, on_insert={"week": "2026-W49"})]
+    await asyncio.gather(*adds)
+    # one bulk for the 21 documents; then alone: cell-new's insert, and cell-1's taken "seed" tried twice
+    assert (getattr(counted, "bulks", 0), counted.inserts) == (1, 3)
+    docs = {d["_id"]: d async for d in cells.find({})}
+    assert docs["cell-0"]["n"] == 3 and docs["cell-1"]["n"] == 2 and docs["cell-19"]["n"] == 2  # seed once
+    assert (docs["cell-5"]["h"], docs["cell-5"]["names"], docs["cell-5"]["rev"]) == ({"8": 1}, {"k": "某村"}, 2)
+    assert (docs["cell-new"]["n"], docs["cell-new"]["week"], list(docs["cell-new"]["marks"])) == (1, "2026-W49", ["a1"])
+
+
+async def test_upserting_a_batch_takes_new_documents_at_once_and_a_taken_entry_once(cells) -> None:
+    counted = Counted(cells)
+    counts = MarkedIncrements(counted, upsert=True)  # type: ignore[arg-type]
+    await counts.add("cell-0", "seed", {"n": 1}, 1_000, on_insert={"cell": 0})
+    adds = [counts.add(f"cell-{k}", f"a{k}", {"n": 1}, 2_000, on_insert={"cell": k}) for k in range(10)]
+    adds += [counts.add("cell-0", "seed", {"n": 1}, 2_001, on_insert={"cell": 0}),  # taken: cell-0 goes alone
+             counts.add("cell-0", "b", {"n": 1}, 2_002, on_insert={"cell": 0})]
+    await asyncio.gather(*adds)
+    assert (getattr(counted, "bulks", 0), counted.inserts) == (1, 0)  # new cells made by the bulk's upserts
+    docs = {d["_id"]: (d["n"], d["cell"], len(d["marks"])) async for d in cells.find({})}
+    assert docs == {"cell-0": (3, 0, 3), **{f"cell-{k}": (1, k, 1) for k in range(1, 10)}}

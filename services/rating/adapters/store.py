@@ -407,7 +407,7 @@ class MongoRollups:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self.collection: AsyncIOMotorCollection = db["rollups"]
         #: what concurrent saves (and one save's several cells) add to one cell goes as one update
-        self._counts = MarkedIncrements(self.collection)
+        self._counts = MarkedIncrements(self.collection, upsert=True)  # a cell's fields are flat
 
     async def apply(self, mark: str, changes: Sequence[Increment], at_ms: int) -> None:
         taken = await asyncio.gather(*(
