@@ -4,8 +4,8 @@ Two replicas take a burst of alerts; one is SIGKILLed while both have alerts in 
 hands what the dead one held to the other once the consumer's ack wait (5 s for alerts, not 30 s)
 has passed, and in-progress signals keep the live one's slow alerts from being handed over. The
 checks: every alert placed, each told once in the stream; the last placement within ack wait + 3 s
-of the kill; some alerts were indeed held by the dead replica (placed only after the ack wait).
-About 30 s on 2 shared cores.
+of the kill; some alerts were indeed held by the dead replica (placed only after the ack wait) —
+a run where it held none is run again, up to three times. About 30 s a run on 2 shared cores.
 """
 
 from __future__ import annotations
@@ -31,7 +31,27 @@ KILL_AFTER_S = 0.15  # into the burst: both replicas have alerts in hand
 WITHIN_S = ACK_WAIT_S + 3.0
 
 
+#: runs of the scenario at most: whether the killed replica has alerts in hand at the kill depends on how a
+#: loaded machine schedules two processes (once in a full suite it had none, and the run proved nothing)
+ATTEMPTS = 3
+
+
 async def test_an_alert_held_by_a_killed_replica_is_placed_by_the_other_within_seconds(tmp_path) -> None:
+    for attempt in range(ATTEMPTS):
+        placed, told, last, held = await _burst_and_kill(tmp_path / f"attempt-{attempt}")
+        ids = [f"H-{i:04d}" for i in range(BURST)]
+        assert sorted(placed) == ids, f"not placed: {sorted(set(ids) - set(placed))}"
+        assert {a: n for a, n in told.items() if n != 1} == {}, "an alert told twice"
+        assert last <= WITHIN_S, f"the last alert placed {last:.1f} s after the kill"
+        if held:
+            return
+    raise AssertionError(f"the killed replica held no alert in {ATTEMPTS} runs: the test did not test it")
+
+
+async def _burst_and_kill(tmp_path) -> tuple[dict[str, float], Counter, float, list[str]]:
+    """One run: a burst into two replicas, one killed into it. (placed alert -> when, told counts, the last
+    placement after the kill in s, the alerts placed only after the ack wait: those the killed one held)."""
+    tmp_path.mkdir()
     with Harness(tmp_path) as h:
         h.start_nats()
         h.start_store()
@@ -73,7 +93,4 @@ async def test_an_alert_held_by_a_killed_replica_is_placed_by_the_other_within_s
         finally:
             await nc.close()
             h.stop()
-    assert sorted(placed) == ids, f"not placed: {sorted(set(ids) - set(placed))}"
-    assert {a: n for a, n in told.items() if n != 1} == {}, "an alert told twice"
-    assert last <= WITHIN_S, f"the last alert placed {last:.1f} s after the kill"
-    assert held, "the killed replica held no alert: the test did not test it"
+    return placed, told, last, held

@@ -143,4 +143,4 @@ def test_without_the_store_it_names_the_store_and_still_stops(served, nats_serve
     assert ready["checks"] == {"nats": "ok", "mongodb": "failed: NotConnectedYet", "start": "failed: StillStarting"}
     code, took = svc.terminate()  # while a ping of the store is waiting for its server
     assert code == 0, svc.log()
-    assert took < 2.0, took
+    assert took < 5.0, took  # the ping not waited out (the store's server selection timeout is 5 s)
