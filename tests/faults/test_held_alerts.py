@@ -22,7 +22,7 @@ from common.contracts.subjects import ALERTS_ASSIGNED, ALERTS_RECEIVED, ALERTS_U
 from tests.faults.harness import AUTH, Harness, read_stream
 from tests.support import STEP, alert_body, centre, row_grid
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(360)]  # up to three runs of about 30 s (more when loaded)
 
 BURST = 240
 CAPACITIES = (100, 100, 100, 100)
