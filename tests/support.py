@@ -10,6 +10,10 @@ from collections.abc import Callable
 ORIGIN_LON, LAT = 118.90, 25.20
 STEP = 0.01
 
+#: how long a test waits for a JetStream publish's acknowledgement (nats-py waits 0.5 s by default: a
+#: loaded machine misses that, and the test fails on its own input, not on what it checks)
+PUBLISH_TIMEOUT_S = 10.0
+
 
 def square(i: int) -> list[list[float]]:
     x0 = ORIGIN_LON + i * STEP
@@ -45,7 +49,7 @@ def alert_body(alert_id: str, lon: float, lat: float, **extra) -> dict:
 
 async def publish(nc, subject: str, body: dict | bytes, msg_id: str) -> None:
     data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": msg_id})
+    await nc.jetstream().publish(subject, data, timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": msg_id})
 
 
 async def eventually(probe: Callable, timeout: float = 30.0, interval: float = 0.05):

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import nats
 
+PUBLISH_TIMEOUT_S = 10.0  # nats-py waits 0.5 s for a publish's acknowledgement by default
+
 
 def nats_url(user: str) -> list[str]:
     password = os.environ[f"NATS_PASSWORD_{user.upper()}"]
@@ -42,7 +44,7 @@ async def callback() -> dict:
     case = json.loads(os.environ["CASE"])
     external = await nats.connect(nats_url("publisher"))
     await external.jetstream().publish("cases.accepted", json.dumps(case, ensure_ascii=False).encode(),
-                                       headers={"Nats-Msg-Id": case["case_id"]})
+                                       timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": case["case_id"]})
     await external.close()
     deadline = time.monotonic() + 180  # through notify, Kannel, the fake SMSC and back, on a loaded machine
     found: object = None
@@ -59,7 +61,7 @@ async def wait() -> dict:
     alert = json.loads(os.environ["WAITING"])
     external = await nats.connect(nats_url("publisher"))
     await external.jetstream().publish("alerts.received", json.dumps(alert, ensure_ascii=False).encode(),
-                                       headers={"Nats-Msg-Id": alert["alert_id"]})
+                                       timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": alert["alert_id"]})
     await external.close()
     deadline = time.monotonic() + 30
     queue: object = None
@@ -108,7 +110,7 @@ async def main(publish: bool) -> dict:
     external = await nats.connect(nats_url("publisher"))
     alert = json.loads(os.environ["ALERT"])
     await external.jetstream().publish("alerts.received", json.dumps(alert).encode(),
-                                       headers={"Nats-Msg-Id": alert["alert_id"]})
+                                       timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": alert["alert_id"]})
     deadline = time.monotonic() + 30
     while not assigned and time.monotonic() < deadline:
         await asyncio.sleep(0.1)

@@ -22,7 +22,7 @@ from fengqiao.services import SERVICES
 from fengqiao.up import http_json
 from tests.deploy import engine
 from tests.deploy.support import ALERT, TOKEN, load_sample_grid, service_env, wait_ready
-from tests.support import Recorder
+from tests.support import PUBLISH_TIMEOUT_S, Recorder
 
 pytestmark = [pytest.mark.container, pytest.mark.integration, pytest.mark.timeout(1200)]
 
@@ -84,7 +84,7 @@ def test_the_four_services_as_containers(image: str, nats_server, store_server, 
             try:
                 seen = await Recorder().start(nc, "alerts.assigned")
                 await nc.jetstream().publish("alerts.received", json.dumps(ALERT, ensure_ascii=False).encode(),
-                                             headers={"Nats-Msg-Id": ALERT["alert_id"]})
+                                             timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": ALERT["alert_id"]})
                 deadline = time.monotonic() + 20
                 while not seen.on("alerts.assigned", alert_id=ALERT["alert_id"]):
                     assert time.monotonic() < deadline, "alerts.assigned not seen"

@@ -24,7 +24,7 @@ from common.contracts.subjects import ALERTS_ASSIGNED, CASES_SOLVED, DISPUTES_OP
 from fengqiao.deployfiles import EXTERNAL_USER, INBOUND, OPS_USER, nats_users, topology
 from fengqiao.up import http_json
 from tests.deploy.support import ALERT, TOKEN, SecuredNats, Services, load_sample_grid, start_secured_nats, wait_ready
-from tests.support import Recorder
+from tests.support import PUBLISH_TIMEOUT_S, Recorder
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +106,7 @@ async def test_every_service_works_with_its_own_user(
 
         # an alert from the 110 desk, published as the external user, is assigned by dispatch
         await external.jetstream().publish("alerts.received", json.dumps(ALERT, ensure_ascii=False).encode(),
-                                           headers={"Nats-Msg-Id": ALERT["alert_id"]})
+                                           timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": ALERT["alert_id"]})
         await _until(lambda: seen.on(ALERTS_ASSIGNED, alert_id=ALERT["alert_id"]))
 
         # closed as referred to mediation: mediation (its own user) opens a dispute
@@ -121,7 +121,7 @@ async def test_every_service_works_with_its_own_user(
         # a bad alert is dead-lettered by dispatch; the operator lists it and replays it corrected
         bad = {**ALERT, "alert_id": "110-DEPLOY-0002", "priority": 9}
         await external.jetstream().publish("alerts.received", json.dumps(bad, ensure_ascii=False).encode(),
-                                           headers={"Nats-Msg-Id": bad["alert_id"]})
+                                           timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": bad["alert_id"]})
         await _until(lambda: seen.on("deadletter.alerts.received", msg_id=bad["alert_id"]))
         listed = await asyncio.to_thread(_fengqiao, "deadletters", "--nats-url", secured.url(OPS_USER), "list",
                                          "--subject", "alerts.received")

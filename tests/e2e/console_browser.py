@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import PUBLISH_TIMEOUT_S
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: 1366×768, the duty desk's screen
 VIEWPORT = {"width": 1366, "height": 768}
@@ -65,7 +67,7 @@ async def _publish(nats_url: str, subject: str, payload: dict[str, Any], msg_id:
     nc = await nats.connect(nats_url)
     try:
         await nc.jetstream().publish(subject, json.dumps(payload, ensure_ascii=False).encode(),
-                                     headers={"Nats-Msg-Id": msg_id})
+                                     timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": msg_id})
     finally:
         await nc.close()
 

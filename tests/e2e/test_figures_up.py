@@ -21,6 +21,7 @@ import pytest
 
 from dispatch.domain.trends import Period
 from tests.e2e.up import Up, until
+from tests.support import PUBLISH_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +54,8 @@ def _publish(platform: Up, alerts: list[dict]) -> None:
             js = nc.jetstream()
             for alert in alerts:
                 data = json.dumps(alert, ensure_ascii=False).encode()
-                await js.publish("alerts.received", data, headers={"Nats-Msg-Id": alert["alert_id"]})
+                await js.publish("alerts.received", data,
+                                 timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": alert["alert_id"]})
         finally:
             await nc.close()
 

@@ -42,6 +42,7 @@ from common.settings import DEVELOPMENT_TOKEN
 from fengqiao.embedded import EmbeddedServer, binary, free_port, start_store, wait_for_port
 from fengqiao.services import SERVICES
 from fengqiao.up import ServiceProcess
+from tests.support import PUBLISH_TIMEOUT_S
 
 AUTH = {"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}
 
@@ -448,7 +449,7 @@ async def publish_retrying(nc, subject: str, body: dict, msg_id: str, within_s: 
     deadline = time.monotonic() + within_s
     while True:
         try:
-            await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": msg_id})
+            await nc.jetstream().publish(subject, data, timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": msg_id})
             return
         except Exception:
             if time.monotonic() > deadline:

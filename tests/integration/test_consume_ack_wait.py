@@ -12,6 +12,7 @@ from common.consume import ConsumeLoop, Consumer, Delivery
 from common.contracts.alerts import AlertReceived
 from common.contracts.subjects import ALERTS_RECEIVED
 from tests.integration.test_consume_loop import _run_until as _run
+from tests.support import PUBLISH_TIMEOUT_S
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,8 @@ async def test_a_message_handled_longer_than_its_ack_wait_is_not_handed_to_anoth
 
     consumer = Consumer("slow", AlertReceived, slow, ack_wait_s=1.0)
     other = ConsumeLoop(js, Publisher(js), consumer)  # a second replica fetching from the same consumer
-    await js.publish(ALERTS_RECEIVED, json.dumps(GOOD).encode(), headers={"Nats-Msg-Id": "slow-1"})
+    await js.publish(ALERTS_RECEIVED, json.dumps(GOOD).encode(),
+                     timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": "slow-1"})
     stop = asyncio.Event()
     second = asyncio.create_task(other.run(stop))
     try:
@@ -56,6 +58,7 @@ async def test_a_changed_ack_wait_updates_the_durable_consumer(nc) -> None:
     await (await ConsumeLoop(js, Publisher(js), consumer).subscribe()).unsubscribe()
     assert (await js.consumer_info("ALERTS", "changing")).config.ack_wait == 30.0
     loop = ConsumeLoop(js, Publisher(js), consumer, ack_wait_s=4.0)  # the service's setting for this durable
-    await js.publish(ALERTS_RECEIVED, json.dumps(GOOD).encode(), headers={"Nats-Msg-Id": "c-1"})
+    await js.publish(ALERTS_RECEIVED, json.dumps(GOOD).encode(),
+                     timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": "c-1"})
     await _run(loop, lambda: seen == ["110-1"])
     assert (await js.consumer_info("ALERTS", "changing")).config.ack_wait == 4.0

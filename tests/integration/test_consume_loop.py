@@ -14,6 +14,7 @@ from common.consume import ConsumeLoop, Consumer, Delivery
 from common.contracts.alerts import AlertReceived
 from common.contracts.subjects import ALERTS_RECEIVED, deadletter_subject
 from common.errors import Conflict, Invalid, NotFound, Refused
+from tests.support import PUBLISH_TIMEOUT_S
 
 pytestmark = pytest.mark.integration
 
@@ -60,9 +61,11 @@ async def test_valid_is_handled_invalid_is_deadlettered_and_loop_goes_on(nc) -> 
         seen.append(event.alert_id)
 
     loop = ConsumeLoop(js, Publisher(js), Consumer("t1", AlertReceived, handler))
-    await js.publish(ALERTS_RECEIVED, b"{not json", headers={"Nats-Msg-Id": "bad-1"})
-    await js.publish(ALERTS_RECEIVED, json.dumps({**GOOD, "priority": 9}).encode(), headers={"Nats-Msg-Id": "bad-2"})
-    await js.publish(ALERTS_RECEIVED, json.dumps(GOOD).encode(), headers={"Nats-Msg-Id": "good-1"})
+    await js.publish(ALERTS_RECEIVED, b"{not json", timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": "bad-1"})
+    await js.publish(ALERTS_RECEIVED, json.dumps({**GOOD, "priority": 9}).encode(),
+                     timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": "bad-2"})
+    await js.publish(ALERTS_RECEIVED, json.dumps(GOOD).encode(),
+                     timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": "good-1"})
     await _run_until(loop, lambda: seen == ["110-1"])
 
     letters = await _collect(nc, deadletter_subject(ALERTS_RECEIVED), 2)
@@ -86,7 +89,8 @@ async def test_transient_failure_is_retried_then_succeeds(nc) -> None:
             raise Conflict("changed by others meanwhile")
 
     loop = ConsumeLoop(js, Publisher(js), Consumer("t2", AlertReceived, flaky))
-    await js.publish(ALERTS_RECEIVED, json.dumps(GOOD).encode(), headers={"Nats-Msg-Id": "g"})
+    await js.publish(ALERTS_RECEIVED, json.dumps(GOOD).encode(),
+                     timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": "g"})
     await _run_until(loop, lambda: len(attempts) == 3)
     assert attempts == [1, 2, 3]
 
@@ -106,7 +110,7 @@ async def test_rejected_and_always_failing_end_in_deadletter(nc) -> None:
     loop = ConsumeLoop(js, Publisher(js), Consumer("t3", AlertReceived, refuse), max_deliver=2)
     for alert_id in ("refused", "unknown", "invalid", "buggy"):
         payload = json.dumps({**GOOD, "alert_id": alert_id}).encode()
-        await js.publish(ALERTS_RECEIVED, payload, headers={"Nats-Msg-Id": alert_id})
+        await js.publish(ALERTS_RECEIVED, payload, timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": alert_id})
     letters: list[dict] = []
 
     async def watch() -> None:

@@ -11,7 +11,7 @@ import pytest
 from common.clock import FakeClock
 from common.contracts.subjects import ALERTS_RECEIVED
 from common.timefmt import epoch_ms
-from tests.support import eventually
+from tests.support import PUBLISH_TIMEOUT_S, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ async def test_an_alert_no_unit_can_take_is_counted_waiting_with_its_age(run_ser
             "caller_phone": "13800138000", "summary": "电动车被盗", "source": "110",
         }
         await nc.jetstream().publish(ALERTS_RECEIVED, json.dumps(alert, ensure_ascii=False).encode(),
-                                     headers={"Nats-Msg-Id": alert["alert_id"]})
+                                     timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": alert["alert_id"]})
 
         pending = 'fengqiao_consumer_pending_messages{consumer="dispatch-alerts-received"}'
 

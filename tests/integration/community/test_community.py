@@ -12,7 +12,7 @@ from common.clock import FakeClock
 from common.contracts import subjects
 from common.contracts.subjects import deadletter_subject
 from community import handlers
-from tests.support import eventually
+from tests.support import PUBLISH_TIMEOUT_S, eventually
 from tests.unit.community.conftest import G1, sample_grid
 
 pytestmark = pytest.mark.integration
@@ -22,7 +22,7 @@ START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 async def publish(nc, subject: str, body: dict | bytes, msg_id: str) -> None:
     data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": msg_id})
+    await nc.jetstream().publish(subject, data, timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": msg_id})
 
 
 async def test_a_visits_dispute_finding_opens_one_dispute_in_mediation_and_the_visit_counts_once(

@@ -11,6 +11,7 @@ from common.clock import FakeClock
 from common.contracts.alerts import AlertClosed
 from common.contracts.subjects import ALERTS_CLOSED, deadletter_subject
 from mediation import handlers
+from tests.support import PUBLISH_TIMEOUT_S
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,7 @@ def closed_alert(alert_id: str, **changes: object) -> dict:
 
 async def publish(nc, body: dict | bytes, msg_id: str) -> None:
     data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    await nc.jetstream().publish(ALERTS_CLOSED, data, headers={"Nats-Msg-Id": msg_id})
+    await nc.jetstream().publish(ALERTS_CLOSED, data, timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": msg_id})
 
 
 async def dispute_of(med, dispute_id: str) -> dict | None:

@@ -12,6 +12,7 @@ import pytest
 import dispatch
 from common.clock import FakeClock
 from common.contracts.subjects import ALERTS_RECEIVED
+from tests.support import PUBLISH_TIMEOUT_S
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +41,7 @@ async def test_an_alert_closed_as_referred_to_mediation_becomes_a_dispute(run_se
             "caller_phone": "13800138000", "summary": "邻居因烧烤排烟争吵", "source": "110",
         }
         await nc.jetstream().publish(ALERTS_RECEIVED, json.dumps(alert, ensure_ascii=False).encode(),
-                                     headers={"Nats-Msg-Id": alert["alert_id"]})
+                                     timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": alert["alert_id"]})
         path = f"/v1/alerts/{alert['alert_id']}"
         assigned = await wait_for(lambda: _found(disp.http, path, state="assigned"))
         unit_id = assigned["unit_id"]

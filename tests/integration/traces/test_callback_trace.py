@@ -12,7 +12,7 @@ from common.contracts.subjects import CASES_ACCEPTED
 from common.replies import short_code
 from notify import handlers
 from notify.domain import callback_id_for
-from tests.support import eventually
+from tests.support import PUBLISH_TIMEOUT_S, eventually
 from tests.unit.notify.station_time import sh
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,7 @@ async def test_an_accepted_case_its_callback_sms_the_answer_and_the_rating_are_o
     async with run_service("notify", clock) as notify, run_service("rating", clock) as rating:
         await nc.jetstream().publish(
             CASES_ACCEPTED, json.dumps(ACCEPTED, ensure_ascii=False).encode(),
-            headers={"Nats-Msg-Id": CASE, "traceparent": f"00-{CASE_TRACE}-{CASE_SPAN}-01"},
+            timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": CASE, "traceparent": f"00-{CASE_TRACE}-{CASE_SPAN}-01"},
         )
         await eventually(lambda: _state(notify.http, f"/v1/callbacks/{callback_id}", "scheduled"))
         assert await handlers.sweep(notify.parts.context) == 1  # the callback timer's tick, as the periodic does

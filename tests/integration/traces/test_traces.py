@@ -12,7 +12,7 @@ from opentelemetry.trace import SpanKind
 import dispatch
 from common.clock import FakeClock
 from common.contracts.subjects import ALERTS_RECEIVED
-from tests.support import eventually
+from tests.support import PUBLISH_TIMEOUT_S, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ async def test_a_publishers_traceparent_is_the_parent_of_dispatchs_spans(run_ser
         assert (await disp.http.put("/v1/grid", json=grid)).status_code == 200
         alert = _alert("110-20261123-000900")
         await nc.jetstream().publish(
-            ALERTS_RECEIVED, json.dumps(alert, ensure_ascii=False).encode(),
+            ALERTS_RECEIVED, json.dumps(alert, ensure_ascii=False).encode(), timeout=PUBLISH_TIMEOUT_S,
             headers={"Nats-Msg-Id": alert["alert_id"], "traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"},
         )
         await eventually(lambda: _state(disp.http, f"/v1/alerts/{alert['alert_id']}", "assigned"))
@@ -76,7 +76,8 @@ async def test_an_alert_referred_to_mediation_is_one_trace_through_dispatch_and_
         assert (await disp.http.put("/v1/grid", json=grid)).status_code == 200
         alert = _alert("110-20261123-000901")
         await nc.jetstream().publish(
-            ALERTS_RECEIVED, json.dumps(alert, ensure_ascii=False).encode(), headers={"Nats-Msg-Id": alert["alert_id"]}
+            ALERTS_RECEIVED, json.dumps(alert, ensure_ascii=False).encode(),
+            timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": alert["alert_id"]}
         )
         path = f"/v1/alerts/{alert['alert_id']}"
         assigned = await eventually(lambda: _state(disp.http, path, "assigned"))
