@@ -116,8 +116,9 @@ class Evaluation:
         self.units = (self.survey_uow, self.rating_uow, self.followup_uow, self.check_uow)
 
     def staged(self, record: Any) -> Staged:
-        """What a record's save stages: its events as public contracts, then its roll-up increments."""
-        return [*public_events(EVENTS, self.settings, record), *rollup_effect(record, self.settings.station_id)]
+        """What a record's save stages: its roll-up increments, then its events as public contracts — so
+        whoever is told (the console re-reading the weekly report on `ratings.received`) finds it counted."""
+        return [*rollup_effect(record, self.settings.station_id), *public_events(EVENTS, self.settings, record)]
 
     @property
     def policy(self) -> SurveyPolicy:
