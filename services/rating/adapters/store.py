@@ -1,7 +1,7 @@
 """Where rating keeps its records, the weekly roll-ups, the opt-outs and the weeks drawn: MongoDB, or memory for tests.
 
 A record's save stages, in the record's own outbox and in the same write as its state change, the
-roll-up increments the change causes (`rollup_effect`: one local effect per save, after its events);
+roll-up increments the change causes (`rollup_effect`: one local effect per save, before its events);
 the kernel's unit of work applies it after the save through `apply_rollup`, as it publishes events.
 `Rollups.apply` adds a staged entry to each of its cells at most once: the cell document marks the
 entries it took (`marks`) in the same write as the `$inc`. A mark is needed only while its entry can
