@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "libs"), str(ROOT / "services")]
 
 import httpx  # noqa: E402
+from bench_store import store_client  # noqa: E402
 
 from common import mongo  # noqa: E402
 from common.clock import FakeClock  # noqa: E402
@@ -39,7 +39,6 @@ from community.bootstrap import wire  # noqa: E402
 from community.domain.scorecard import COUNTERS, MonthSheet, sheet_csv  # noqa: E402
 from community.entrypoints.api import router  # noqa: E402
 from community.settings import CommunitySettings  # noqa: E402
-from fengqiao.embedded import start_store  # noqa: E402
 
 UNITS, PER_UNIT, MONTHS = 100, 3, 24
 MONTH = "2026-11"
@@ -116,28 +115,22 @@ async def bench(c, repeats: int) -> dict[str, float]:
 
 
 async def main(sizes: list[int], repeats: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-community-") as folder:
-        store = start_store(Path(folder))
-        client = mongo.client(store.url, app_name="bench-community")
-        try:
-            for size in sizes:
-                db = mongo.database(client, f"bench_{size}")
-                await mongo.ensure_indexes(db, INDEXES)
-                settings = CommunitySettings(environment="test")
-                runtime = SimpleNamespace(settings=settings, db=db, clock=FakeClock(NOW), publisher=FakePublisher())
-                c = wire(runtime)  # type: ignore[arg-type]
-                started = time.perf_counter()
-                await load(c, size)
-                stored = sum([len(d["applied"]) async for d in c.sheets.collection.find({}, {"applied": 1})])
-                print(f"{stored:>9,} facts stored on {await c.sheets.collection.count_documents({}):,} sheets "
-                      f"in {time.perf_counter() - started:.1f} s", flush=True)
-                figures = await bench(c, repeats)
-                base = figures["baseline find_one"]
-                for name, ms in figures.items():
-                    print(f"  {name:<18} {ms:8.2f} ms  ({ms / base:5.1f}x baseline)", flush=True)
-        finally:
-            client.close()
-            store.stop()
+    async with store_client("community") as client:
+        for size in sizes:
+            db = mongo.database(client, f"bench_{size}")
+            await mongo.ensure_indexes(db, INDEXES)
+            settings = CommunitySettings(environment="test")
+            runtime = SimpleNamespace(settings=settings, db=db, clock=FakeClock(NOW), publisher=FakePublisher())
+            c = wire(runtime)  # type: ignore[arg-type]
+            started = time.perf_counter()
+            await load(c, size)
+            stored = sum([len(d["applied"]) async for d in c.sheets.collection.find({}, {"applied": 1})])
+            print(f"{stored:>9,} facts stored on {await c.sheets.collection.count_documents({}):,} sheets "
+                  f"in {time.perf_counter() - started:.1f} s", flush=True)
+            figures = await bench(c, repeats)
+            base = figures["baseline find_one"]
+            for name, ms in figures.items():
+                print(f"  {name:<18} {ms:8.2f} ms  ({ms / base:5.1f}x baseline)", flush=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -26,12 +25,13 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "libs"), str(ROOT / "services")]
 
+from bench_store import store_client  # noqa: E402
+
 from common import mongo  # noqa: E402
 from common.gauges import _count  # noqa: E402
 from dispatch.adapters import store as dispatch_store  # noqa: E402
 from dispatch.domain.alerts import Alert  # noqa: E402
 from dispatch.domain.assignment import Candidate  # noqa: E402
-from fengqiao.embedded import start_store  # noqa: E402
 from notify.adapters import store as notify_store  # noqa: E402
 from notify.domain import Callback  # noqa: E402
 from notify.domain.schedule import SendPolicy  # noqa: E402
@@ -106,48 +106,42 @@ async def median_ms(read: Callable[[], Awaitable[object]], reads: int) -> tuple[
 
 
 async def main(records: int, counted: int, reads: int) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        server = start_store(Path(folder))
-        client = mongo.client(server.url)
-        try:
-            db = client["bench_gauges"]
-            await mongo.ensure_indexes(db, dispatch_store.INDEXES | notify_store.INDEXES | rating_store.INDEXES)
-            for name, docs in (("alerts", alerts(records, counted)), ("callbacks", callbacks(records, counted)),
-                               ("followups", followups(records, counted))):
-                for start in range(0, len(docs), 2000):
-                    await db[name].insert_many(docs[start : start + 2000])
-            alert_store = dispatch_store.AlertStore(db)
+    async with store_client("gauges") as client:
+        db = client["bench_gauges"]
+        await mongo.ensure_indexes(db, dispatch_store.INDEXES | notify_store.INDEXES | rating_store.INDEXES)
+        for name, docs in (("alerts", alerts(records, counted)), ("callbacks", callbacks(records, counted)),
+                           ("followups", followups(records, counted))):
+            for start in range(0, len(docs), 2000):
+                await db[name].insert_many(docs[start : start + 2000])
+        alert_store = dispatch_store.AlertStore(db)
 
-            async def oldest_by_state() -> datetime:
-                doc = await db["alerts"].find_one({"state": "unassigned"}, {"received_at": 1},
-                                                  sort=[("received_at", 1)])
-                return doc["received_at"].replace(tzinfo=UTC)
+        async def oldest_by_state() -> datetime:
+            doc = await db["alerts"].find_one({"state": "unassigned"}, {"received_at": 1},
+                                              sort=[("received_at", 1)])
+            return doc["received_at"].replace(tzinfo=UTC)
 
-            def count(name: str, *queries: dict) -> Callable[[], Awaitable[int]]:
-                async def read() -> int:
-                    return sum([await _count(db[name], q) for q in queries])
-                return read
+        def count(name: str, *queries: dict) -> Callable[[], Awaitable[int]]:
+            async def read() -> int:
+                return sum([await _count(db[name], q) for q in queries])
+            return read
 
-            rows = [
-                ("fengqiao_alerts_waiting", count("alerts", {"state": "unassigned"}),
-                 count("alerts", dispatch_store.WAITING)),
-                ("fengqiao_alerts_waiting_oldest_seconds", oldest_by_state, alert_store.oldest_waiting),
-                ("fengqiao_callbacks_manual", count("callbacks", {"state": "manual"}),
-                 count("callbacks", notify_store.MANUAL)),
-                ("fengqiao_callbacks_overdue", count("callbacks", {"state": "overdue"}),
-                 count("callbacks", notify_store.overdue(NOW))),
-                ("fengqiao_followups_open", count("followups", {"state": "open"}, {"state": "overdue"}),
-                 count("followups", rating_store.FOLLOWUPS_UNDONE)),
-            ]
-            print(f"{records:,} records per collection, {counted:,} counted; medians of {reads} reads")
-            print(f"{'gauge':42} {'before (state)':>16} {'after (key)':>13}  figure")
-            for name, before, after in rows:
-                (was_ms, was), (now_ms, now) = await median_ms(before, reads), await median_ms(after, reads)
-                assert was == now, f"{name}: {was} by state, {now} by key"
-                print(f"{name:42} {was_ms:13.2f} ms {now_ms:10.2f} ms  {now}")
-        finally:
-            client.close()
-            server.stop()
+        rows = [
+            ("fengqiao_alerts_waiting", count("alerts", {"state": "unassigned"}),
+             count("alerts", dispatch_store.WAITING)),
+            ("fengqiao_alerts_waiting_oldest_seconds", oldest_by_state, alert_store.oldest_waiting),
+            ("fengqiao_callbacks_manual", count("callbacks", {"state": "manual"}),
+             count("callbacks", notify_store.MANUAL)),
+            ("fengqiao_callbacks_overdue", count("callbacks", {"state": "overdue"}),
+             count("callbacks", notify_store.overdue(NOW))),
+            ("fengqiao_followups_open", count("followups", {"state": "open"}, {"state": "overdue"}),
+             count("followups", rating_store.FOLLOWUPS_UNDONE)),
+        ]
+        print(f"{records:,} records per collection, {counted:,} counted; medians of {reads} reads")
+        print(f"{'gauge':42} {'before (state)':>16} {'after (key)':>13}  figure")
+        for name, before, after in rows:
+            (was_ms, was), (now_ms, now) = await median_ms(before, reads), await median_ms(after, reads)
+            assert was == now, f"{name}: {was} by state, {now} by key"
+            print(f"{name:42} {was_ms:13.2f} ms {now_ms:10.2f} ms  {now}")
 
 
 if __name__ == "__main__":

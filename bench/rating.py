@@ -24,7 +24,6 @@ import itertools
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,10 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "libs"), str(ROOT / "services")]
 
+from bench_store import store_client  # noqa: E402
+
 from common import mongo  # noqa: E402
 from common.clock import FakeClock  # noqa: E402
 from common.fakes import FakePublisher  # noqa: E402
-from fengqiao.embedded import start_store  # noqa: E402
 from rating import handlers  # noqa: E402
 from rating.adapters.store import INDEXES  # noqa: E402
 from rating.bootstrap import wire  # noqa: E402
@@ -157,39 +157,33 @@ async def bench_batches(m, batches: int, size: int) -> tuple[float, float, float
 
 async def main(sizes: list[int], repeats: int, writes: int, batches: int, batch: int) -> None:
     print(f"parser: {bench_parser():,.0f} replies/s (mix of {len(REPLIES)} replies, up to 600 characters)")
-    with tempfile.TemporaryDirectory(prefix="fq-bench-rating-") as folder:
-        store = start_store(Path(folder))
-        client = mongo.client(store.url, app_name="bench-rating")
-        try:
-            for size in sizes:
-                db = mongo.database(client, f"bench_{size}")
-                m = wire(RatingSettings(environment="test"), db, FakeClock(START), FakePublisher())
-                await mongo.ensure_indexes(db, {"rollups": INDEXES["rollups"]})
-                seconds = await load(m, generated(size))
-                cells = await db["rollups"].count_documents({})
-                print(f"report with {size:,} ratings stored (loaded in {seconds:.0f} s, {cells:,} roll-up cells):")
-                medians = await bench_report(m, repeats)
-                base = medians.pop("baseline")
-                print(f"    baseline find_one by id   {base * 1000:7.2f} ms")
-                for by, t in medians.items():
-                    print(f"    weekly report by {by:<8} {t * 1000:7.2f} ms  ({t / base:5.1f}× baseline)")
-            db = mongo.database(client, "bench_writes")
+    async with store_client("rating") as client:
+        for size in sizes:
+            db = mongo.database(client, f"bench_{size}")
             m = wire(RatingSettings(environment="test"), db, FakeClock(START), FakePublisher())
-            await mongo.ensure_indexes(db, INDEXES)
-            bare, kept = await bench_write(m, writes)
-            print(f"storing one rating ({writes} each, taking turns, all indexes of the service):")
-            print(f"    bare insert_one            {bare * 1000:7.2f} ms")
-            print(f"    with its roll-up           {kept * 1000:7.2f} ms  ({kept / bare:5.1f}× bare insert; "
-                  f"+{(kept - bare) * 1000:.2f} ms)")
-            one, many, kept = await bench_batches(m, batches, batch)
-            print(f"storing a batch of {batch} ratings at once ({batches} batches, taking turns; per rating):")
-            print(f"    bare insert_one each       {one * 1000:7.2f} ms")
-            print(f"    bare insert_many           {many * 1000:7.2f} ms")
-            print(f"    with their roll-ups        {kept * 1000:7.2f} ms  ({kept / one:5.1f}× bare insert_one; "
-                  f"{kept / many:5.1f}× insert_many)")
-        finally:
-            client.close()
-            store.stop()
+            await mongo.ensure_indexes(db, {"rollups": INDEXES["rollups"]})
+            seconds = await load(m, generated(size))
+            cells = await db["rollups"].count_documents({})
+            print(f"report with {size:,} ratings stored (loaded in {seconds:.0f} s, {cells:,} roll-up cells):")
+            medians = await bench_report(m, repeats)
+            base = medians.pop("baseline")
+            print(f"    baseline find_one by id   {base * 1000:7.2f} ms")
+            for by, t in medians.items():
+                print(f"    weekly report by {by:<8} {t * 1000:7.2f} ms  ({t / base:5.1f}× baseline)")
+        db = mongo.database(client, "bench_writes")
+        m = wire(RatingSettings(environment="test"), db, FakeClock(START), FakePublisher())
+        await mongo.ensure_indexes(db, INDEXES)
+        bare, kept = await bench_write(m, writes)
+        print(f"storing one rating ({writes} each, taking turns, all indexes of the service):")
+        print(f"    bare insert_one            {bare * 1000:7.2f} ms")
+        print(f"    with its roll-up           {kept * 1000:7.2f} ms  ({kept / bare:5.1f}× bare insert; "
+              f"+{(kept - bare) * 1000:.2f} ms)")
+        one, many, kept = await bench_batches(m, batches, batch)
+        print(f"storing a batch of {batch} ratings at once ({batches} batches, taking turns; per rating):")
+        print(f"    bare insert_one each       {one * 1000:7.2f} ms")
+        print(f"    bare insert_many           {many * 1000:7.2f} ms")
+        print(f"    with their roll-ups        {kept * 1000:7.2f} ms  ({kept / one:5.1f}× bare insert_one; "
+              f"{kept / many:5.1f}× insert_many)")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import itertools
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,8 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "libs"), str(ROOT / "services")]
+
+from bench_store import store_client  # noqa: E402
 
 from common import mongo  # noqa: E402
 from common.clock import FakeClock  # noqa: E402
@@ -41,7 +42,6 @@ from dispatch.domain.alerts import Alert  # noqa: E402
 from dispatch.domain.trends import CATEGORIES  # noqa: E402
 from dispatch.handlers import figures  # noqa: E402
 from dispatch.settings import DispatchSettings  # noqa: E402
-from fengqiao.embedded import start_store  # noqa: E402
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 DAYS = 3 * 365
@@ -106,6 +106,7 @@ async def bench_answers(d, repeats: int) -> dict[str, float]:
 async def bench_write(d, db, writes: int) -> tuple[float, float]:
     """Median seconds of a bare insert of an alert and of counting it into the roll-ups, taking turns."""
     bare, counted = [], []
+    apply = figures.apply_counts(lambda: d.figures)  # what the unit of work calls with the insert's staged counts
     scratch, codec = db["bare_inserts"], AlertCodec()
     for i, (alert, _) in enumerate(generated(writes, seed=7)):
         alert.alert_id = f"110-write-{i:06d}"
@@ -114,7 +115,8 @@ async def bench_write(d, db, writes: int) -> tuple[float, float]:
         await scratch.insert_one(doc)
         bare.append(time.perf_counter() - started)
         started = time.perf_counter()
-        await figures.count_alert(d, alert)
+        [(counts, msg_id)] = figures.counted(d, alert)
+        await apply(msg_id, counts.data)
         counted.append(time.perf_counter() - started)
     return statistics.median(bare), statistics.median(counted)
 
@@ -126,35 +128,29 @@ def context(db, settings: DispatchSettings) -> SimpleNamespace:
 
 async def main(sizes: list[int], repeats: int, writes: int) -> None:
     settings = DispatchSettings(environment="test")
-    with tempfile.TemporaryDirectory(prefix="fq-bench-trends-") as folder:
-        store = start_store(Path(folder))
-        client = mongo.client(store.url, app_name="bench-trends")
-        try:
-            for size in sizes:
-                db = mongo.database(client, f"bench_{size}")
-                d = context(db, settings)
-                await mongo.ensure_indexes(db, INDEXES)
-                seconds = await load(db, d.figures, size, settings)
-                docs = await db["trend_rollups"].count_documents({})
-                cells = await db["hotspot_rollups"].count_documents({})
-                print(f"{size:,} alerts stored over {DAYS} days (loaded in {seconds:.0f} s; {docs:,} trend roll-ups, "
-                      f"{cells:,} hotspot cell-weeks):")
-                medians = await bench_answers(d, repeats)
-                base = medians.pop("baseline")
-                print(f"    baseline find_one by id          {base * 1000:7.2f} ms")
-                for name, t in medians.items():
-                    print(f"    {name:<32} {t * 1000:7.2f} ms  ({t / base:5.1f}× baseline)")
-            db = mongo.database(client, "bench_writes")
+    async with store_client("trends") as client:
+        for size in sizes:
+            db = mongo.database(client, f"bench_{size}")
             d = context(db, settings)
             await mongo.ensure_indexes(db, INDEXES)
-            bare, counted = await bench_write(d, db, writes)
-            print(f"counting one alert ({writes} each, taking turns):")
-            print(f"    bare insert_one of the alert     {bare * 1000:7.2f} ms")
-            print(f"    its roll-ups (5 documents)       {counted * 1000:7.2f} ms  "
-                  f"({counted / bare:5.1f}× bare insert)")
-        finally:
-            client.close()
-            store.stop()
+            seconds = await load(db, d.figures, size, settings)
+            docs = await db["trend_rollups"].count_documents({})
+            cells = await db["hotspot_rollups"].count_documents({})
+            print(f"{size:,} alerts stored over {DAYS} days (loaded in {seconds:.0f} s; {docs:,} trend roll-ups, "
+                  f"{cells:,} hotspot cell-weeks):")
+            medians = await bench_answers(d, repeats)
+            base = medians.pop("baseline")
+            print(f"    baseline find_one by id          {base * 1000:7.2f} ms")
+            for name, t in medians.items():
+                print(f"    {name:<32} {t * 1000:7.2f} ms  ({t / base:5.1f}× baseline)")
+        db = mongo.database(client, "bench_writes")
+        d = context(db, settings)
+        await mongo.ensure_indexes(db, INDEXES)
+        bare, counted = await bench_write(d, db, writes)
+        print(f"counting one alert ({writes} each, taking turns):")
+        print(f"    bare insert_one of the alert     {bare * 1000:7.2f} ms")
+        print(f"    its roll-ups (5 documents)       {counted * 1000:7.2f} ms  "
+              f"({counted / bare:5.1f}× bare insert)")
 
 
 if __name__ == "__main__":
