@@ -94,8 +94,8 @@ class Repository(Protocol[A]):
     async def leftovers(self, older_than: datetime, limit: int) -> list[Leftover]:
         """Documents with events staged since before `older_than`, up to `limit`, through an index."""
 
-    async def outboxes(self) -> list[dict[str, dict[str, str]]]:
-        """The outboxes that hold something now, through the outbox index (what is in flight or left)."""
+    async def outboxes(self, limit: int) -> list[dict[str, dict[str, str]]]:
+        """Up to `limit` of the outboxes that hold something now, through the outbox index (in flight or left)."""
 
 
 def own_fields(codec: Codec[A], aggregate: A) -> dict[str, Any]:
@@ -188,9 +188,9 @@ class MongoRepository(Generic[A]):
             writes.append(Write("update", query, {"$unset": removed}))
         await asyncio.gather(*(self._writes.write(w) for w in writes))
 
-    async def outboxes(self) -> list[dict[str, dict[str, str]]]:
-        """The outboxes that hold something now (read through the outbox index: what is in flight or left)."""
-        return [d["outbox"] async for d in self.collection.find({"outbox_ms": {"$gte": 0}}, {"outbox": 1})]
+    async def outboxes(self, limit: int) -> list[dict[str, dict[str, str]]]:
+        found = self.collection.find({"outbox_ms": {"$gte": 0}}, {"outbox": 1}).limit(limit)
+        return [d["outbox"] async for d in found]
 
     async def leftovers(self, older_than: datetime, limit: int) -> list[Leftover]:
         cursor = self.collection.find(
@@ -242,8 +242,8 @@ class InMemoryRepository(Generic[A]):
         for key in keys:
             doc["outbox"].pop(key, None)
 
-    async def outboxes(self) -> list[dict[str, dict[str, str]]]:
-        return [copy.deepcopy(d["outbox"]) for d in self.documents.values() if d.get("outbox")]
+    async def outboxes(self, limit: int) -> list[dict[str, dict[str, str]]]:
+        return [copy.deepcopy(d["outbox"]) for d in self.documents.values() if d.get("outbox")][:limit]
 
     async def leftovers(self, older_than: datetime, limit: int) -> list[Leftover]:
         cutoff = epoch_ms(older_than)
@@ -260,3 +260,19 @@ class InMemoryRepository(Generic[A]):
 
 #: how long the relay leaves a freshly staged outbox to the save that staged it
 RELAY_GRACE = timedelta(seconds=5)
+
+
+#: outboxes read at most by a caller that decides by what is staged (see `all_staged`)
+STAGED_READ = 1000
+
+
+async def all_staged(repositories: Iterable[Repository[Any]], limit: int = STAGED_READ) -> list[dict] | None:
+    """Every outbox that holds something in these repositories, or None when more than `limit` do: an
+    outage left many staged, and a caller deciding by what is staged (which roll-up marks may be
+    forgotten) waits until the relay has published them, rather than reading them all every run."""
+    found: list[dict] = []
+    for repository in repositories:
+        found += await repository.outboxes(limit + 1 - len(found))
+        if len(found) > limit:
+            return None
+    return found

@@ -15,6 +15,7 @@ Measured on the embedded store (a write per message is what it bounds): docs/emb
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ class Write:
             await collection.update_one(self.query, self.doc)
 
 
-class _GroupCommit(Generic[T]):
+class _GroupCommit(ABC, Generic[T]):
     """A group commit: the first caller starts a writer task; the callers of the same moment (a fetched batch's
     handlers) join the next group; each caller awaits its own item's fate."""
 
@@ -78,9 +79,9 @@ class _GroupCommit(Generic[T]):
                 for _, future in group:
                     _settle(future, exc)
 
+    @abstractmethod
     async def _flush(self, group: list[tuple[T, asyncio.Future[None]]]) -> None:
         """Write the group and settle every future (a result or the caller's own error)."""
-        raise NotImplementedError
 
 
 class WriteGroup(_GroupCommit[Write]):

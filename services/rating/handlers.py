@@ -27,6 +27,7 @@ from common.contracts.sms import Question, SmsAnsweredRating, SmsDeliveryRating,
 from common.errors import Conflict, Invalid, Refused
 from common.event_table import INSIDE, EventTable, Row, by_key, once, public_events
 from common.outbox import Effect, RawPublisher
+from common.repository import all_staged
 from common.timefmt import iso_week, week_bounds
 from common.unit_of_work import UnitOfWork
 from rating.adapters.store import (
@@ -626,6 +627,8 @@ async def relay(m: Evaluation) -> int:
     for unit in m.units:
         done += await unit.relay()
     # what is staged is read first: an entry staged after this read was marked after it, so it is not forgotten
-    staged = {mark for unit in m.units for outbox in await unit.repository.outboxes() for mark in rollup_marks(outbox)}
-    await m.rollups.forget_marks(wall_ms() - int(m.settings.rollup_marks_kept_s * 1000), staged)
+    outboxes = await all_staged([unit.repository for unit in m.units])
+    if outboxes is not None:  # else an outage left many staged: every mark stays until they are published
+        staged = {mark for outbox in outboxes for mark in rollup_marks(outbox)}
+        await m.rollups.forget_marks(wall_ms() - int(m.settings.rollup_marks_kept_s * 1000), staged)
     return done

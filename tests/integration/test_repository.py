@@ -84,7 +84,7 @@ async def test_leftovers_are_those_staged_before_the_cutoff_up_to_the_limit(repo
 async def test_outboxes_are_those_holding_something_now_until_unstaged(repo) -> None:
     await repo.add(Ticker("t1"), _events(1))
     await repo.add(Ticker("t2"), [])
-    [outbox] = await repo.outboxes()
+    [outbox] = await repo.outboxes(10)
     assert [e["msg_id"] for e in outbox.values()] == [msg_id for _, msg_id in _events(1)]
     await repo.unstage("t1", list(outbox), 1, all_of_them=True)
-    assert await repo.outboxes() == []
+    assert await repo.outboxes(10) == []

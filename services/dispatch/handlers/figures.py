@@ -13,6 +13,7 @@ import structlog
 
 from common.contracts.ratings import WeeklySatisfaction
 from common.outbox import LOCAL, Effect, EffectHandler
+from common.repository import all_staged
 from common.timefmt import epoch_ms
 from dispatch.adapters.figures import Figures
 from dispatch.domain import hotspots as spots
@@ -86,7 +87,10 @@ async def keep_satisfaction(d: Dispatch, event: WeeklySatisfaction) -> bool:
 async def forget_marks(d: Dispatch) -> int:
     """Forget the marks old enough whose counts are no longer staged in their alert (what is staged is read
     first: counts staged after the read are marked after it, so they are too young to be forgotten)."""
-    staged = {mark for outbox in await d.alerts.outboxes() for mark in counts_marks(outbox)}
+    outboxes = await all_staged([d.alerts])
+    if outboxes is None:
+        return 0  # an outage left many alerts staged: every mark stays until the relay has published them
+    staged = {mark for outbox in outboxes for mark in counts_marks(outbox)}
     return await d.figures.forget_marks(_wall_ms() - int(d.settings.figure_marks_kept_s * 1000), staged)
 
 

@@ -72,7 +72,7 @@ async def test_marks_old_enough_are_forgotten_except_those_of_entries_still_stag
             {"_id": "rt-1", "version": 1, "outbox": {}},  # its entry applied and unstaged
             {"_id": "rt-2", "version": 1, "outbox": {"0001-0000": event, "0001-0001": staged_entry}, "outbox_ms": 5},
         ])
-        staged = set().union(*map(rollup_marks, await ratings.outboxes()))
+        staged = set().union(*map(rollup_marks, await ratings.outboxes(10)))
         assert staged == {mark("rt-2/rollup/1")}
         for msg_id, at_ms in (("rt-1/rollup/1", 1_000), ("rt-2/rollup/1", 1_000), ("rt-3/rollup/1", 3_000)):
             await rollups.apply(mark(msg_id), [(STATION, {"satisfied": 1})], at_ms)

@@ -10,7 +10,7 @@ from pymongo.errors import AutoReconnect
 
 from common.fakes import FakePublisher
 from common.outbox import Effect
-from common.repository import RELAY_GRACE, InMemoryRepository
+from common.repository import RELAY_GRACE, InMemoryRepository, all_staged
 from common.unit_of_work import UnitOfWork
 from tests.unit.common.test_unit_of_work import Ticker, TickerCodec, TooMany, public
 
@@ -92,12 +92,23 @@ async def test_an_insert_stages_only_its_effects_which_publish_applies_after_the
     assert stored.aggregate.version == 1 and tally.total == 0 and publisher.msg_ids == []
     await uow.publish("t1", stored)
     assert tally.total == 5 and repo.staged_now("t1") == {} and "outbox_ms" not in repo.documents["t1"]
-    assert await repo.outboxes() == []
+    assert await repo.outboxes(10) == []
 
 
 async def test_outboxes_are_those_holding_something_now(parts) -> None:
     repo, publisher, tally, uow = parts
     await uow.insert(Ticker("t1"), [(Effect("tally", json.dumps({"n": 1})), "t1/tally/a")])
     await uow.insert(Ticker("t2"))
-    [outbox] = await repo.outboxes()
+    [outbox] = await repo.outboxes(10)
     assert [e["msg_id"] for e in outbox.values()] == ["t1/tally/a"]
+
+
+async def test_all_staged_reads_up_to_its_limit_and_says_none_beyond(parts) -> None:
+    repo, publisher, tally, uow = parts
+    other = InMemoryRepository(TickerCodec(), "others")
+    for i in range(3):
+        await uow.insert(Ticker(f"t{i}"), [(Effect("tally", json.dumps({"n": 1})), f"t{i}/tally")])
+    await other.add(Ticker("o1"), [(Effect("tally", json.dumps({"n": 1})), "o1/tally")])
+    assert len(await all_staged([repo, other], limit=4)) == 4  # the last one fits
+    assert await all_staged([repo, other], limit=3) is None  # one more than the limit: an outage, wait
+    assert await all_staged([], limit=0) == []
