@@ -113,6 +113,8 @@ async def test_two_replicas_schedule_and_send_each_callback_once(
                 await publish(nc, "cases.accepted", _case(case_id, 2), f"{case_id}-resent")
             await eventually(lambda: _at_least(published, "sms.send", 40), timeout=60)
             await asyncio.sleep(1.0)
+        # a new connection: the pooled one has been idle longer than the server keeps it (uvicorn's 5 s)
+        async with httpx.AsyncClient(headers=AUTH, timeout=10) as http:
             acked = [_acked((await http.get(f"{url}/metrics")).text) for _, url in procs]
         assert sum(acked) == 40 and all(a > 0 for a in acked), f"both replicas took messages: {acked}"
         sends = await published("sms.send")
