@@ -154,8 +154,9 @@ async def _on_case(
     n: Notify, case_id: str, plan_for: Callable[[domain.Case | None, datetime, list[Callback]], CasePlan],
     *, solving: bool = False,
 ) -> None:
-    """Plan, then write the callbacks (idempotent by their derived ids) and only then the case record:
-    a crash in between is redelivered and plans the same callbacks again. A case record changed by
+    """Plan, then write the callbacks (the superseded ones first, then the new ones, idempotent by
+    their derived ids) and only then the case record: a crash in between is redelivered and plans the
+    same callbacks again. A case record changed by
     another delivery meanwhile (accepted and solved at once) makes it plan again."""
     scheduled_7d = False
     for _ in range(CASE_ATTEMPTS):
@@ -169,14 +170,14 @@ async def _on_case(
             log.warning("callback.calendar", case_id=case_id, warning=warning)
         if known is not None and plan.case == known:
             return  # a duplicate, with the same or a new msg id: nothing new to schedule
+        for callback in plan.superseded:  # first: whoever sees a solved_3d callback sees its 7-day one closed
+            await _supersede(n, callback.callback_id, callback.superseded_by or "")
         for callback in plan.schedule:
             callback.traceparent = tracing.current_traceparent()  # its timers continue this trace
             if await n.uow.add(callback):
                 log.info("callback.scheduled", callback_id=callback.callback_id, rule=callback.rule,
                          state=callback.state, due_at=callback.due_at.isoformat())
             scheduled_7d = scheduled_7d or callback.rule == "unsolved_7d"
-        for callback in plan.superseded:
-            await _supersede(n, callback.callback_id, callback.superseded_by or "")
         for callback_id in plan.assign:
             await _assign(n, callback_id, plan.case)
         try:

@@ -159,6 +159,24 @@ async def test_solved_supersedes_the_open_7_day_callbacks_with_3_day_ones(n: Not
         await handlers.complete(n, cb("p1"), channel="phone", reached=True, opinion="", completed_by="P1001")
 
 
+async def test_a_3_day_callback_is_written_only_once_its_7_day_one_is_superseded(n: Notify) -> None:
+    """Whoever reads a party's solved_3d callback (the console, the officer's day) reads its 7-day
+    one closed: the supersede is written before the new callback, never the other way round."""
+    await handlers.case_accepted(n, accepted())
+    seen: dict[str, str] = {}
+    add = n.callbacks.add
+
+    async def watching_add(aggregate, events):
+        if aggregate.rule == "solved_3d":
+            seen[aggregate.party_id] = (await handlers.load(n, cb(aggregate.party_id))).state
+        return await add(aggregate, events)
+
+    n.callbacks.add = watching_add  # type: ignore[method-assign]
+    n.clock.set(sh(2026, 11, 22, 15, 0, 5))
+    await handlers.case_solved(n, solved())
+    assert seen == {"p1": "superseded", "p2": "superseded"}
+
+
 async def test_solved_before_accepted_schedules_no_7_day_callback_and_names_the_officer_later(n: Notify) -> None:
     await handlers.case_solved(n, solved(parties=(P1,)))
     assert (await handlers.load(n, cb("p1", "solved_3d"))).officer_id is None
