@@ -23,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from common.mongo import refused_by_id
 from common.outbox import Events, new_entries
-from common.store_tuning import Write, WriteGroup
+from common.store_tuning import ReadGroup, Write, WriteGroup
 from common.timefmt import epoch_ms
 
 
@@ -133,6 +133,8 @@ class MongoRepository(Generic[A]):
         self.name = collection.name
         #: the writes of concurrent handlers (a fetched batch's) go to the store together
         self._writes = WriteGroup(collection)
+        #: and their loads by id, too
+        self._reads = ReadGroup(collection)
         #: what a refused write means when another unique index than the id's refused it
         self._refusal = refusal
 
@@ -142,7 +144,7 @@ class MongoRepository(Generic[A]):
         return self._refusal(aggregate, exc)
 
     async def get(self, ident: str) -> Stored[A] | None:
-        doc = await self.collection.find_one({"_id": ident})
+        doc = await self._reads.get(ident)
         return _stored(self, doc) if doc is not None else None
 
     def stored(self, doc: Mapping[str, Any]) -> Stored[A]:

@@ -3,6 +3,8 @@
 - `WriteGroup`: a group commit. The writes of concurrent handlers (a fetched batch's inserts, saves
   and outbox clean-ups) go to one collection as one unordered bulk write, each caller still learning
   the fate of its own; `MongoRepository` writes through one per collection.
+- `ReadGroup`: the reads by id of concurrent handlers (a fetched batch's loads) asked of one collection
+  as one query; `MongoRepository.get` reads through one per collection.
 - `ReadAhead`: the documents a sweep's query read whole, each handed once to the load that acts on it,
   so firing a due aggregate reads nothing more (its version-checked save still decides).
 - `MarkedIncrements`: counts added to roll-up documents, each document taking an entry at most once
@@ -15,6 +17,7 @@ Measured on the embedded store (a write per message is what it bounds): docs/emb
 from __future__ import annotations
 
 import asyncio
+import copy
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Mapping
@@ -61,12 +64,12 @@ class _GroupCommit(ABC, Generic[T]):
         self._pending: list[tuple[T, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def _join(self, item: T) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def _join(self, item: T) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        await future
+        return await future
 
     async def _write(self) -> None:
         while self._pending:
@@ -156,6 +159,39 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
+
+
+class ReadGroup(_GroupCommit[str]):
+    """The reads by id of concurrent handlers from one collection, asked as one query (`_id` in the ids).
+
+    The first read goes at once, alone; the ones asked for while it is read go together next, so a
+    fetched batch's loads cost the store one query rather than one each. A read is asked after the
+    caller's earlier writes were acknowledged, so it sees them; each caller gets its own copy of the
+    document. A failure of the query (the store away) is every caller's of that group.
+    """
+
+    def __init__(self, collection: AsyncIOMotorCollection, max_batch: int = 256) -> None:
+        super().__init__(max_batch)
+        self._collection = collection
+
+    async def get(self, ident: str) -> dict[str, Any] | None:
+        return await self._join(ident)
+
+    async def _flush(self, group: list[tuple[str, asyncio.Future[Any]]]) -> None:
+        if len(group) == 1:  # alone: the plain call is quicker than a query by a list of one
+            doc = await self._collection.find_one({"_id": group[0][0]})
+            found = {} if doc is None else {doc["_id"]: doc}
+        else:
+            wanted = list(dict.fromkeys(ident for ident, _ in group))
+            found = {d["_id"]: d async for d in self._collection.find({"_id": {"$in": wanted}})}
+        handed: set[str] = set()
+        for ident, future in group:
+            doc = found.get(ident)
+            if doc is not None and ident in handed:
+                doc = copy.deepcopy(doc)  # the same id asked twice in one group: never one dict for two callers
+            handed.add(ident)
+            if not future.done():
+                future.set_result(doc)
 
 
 class ReadAhead:

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from bson.int64 import Int64
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from common import mongo
 from common.repository import MongoRepository, VersionConflict
-from common.store_tuning import WriteGroup
+from common.store_tuning import ReadGroup, WriteGroup
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +102,54 @@ async def test_a_stale_save_is_a_conflict_even_where_its_new_state_takes_a_uniqu
             await repo.save(again, [])
     finally:
         client.close()
+
+
+class CountingReads:
+    """A collection whose reads are counted, delegating to the real one."""
+
+    def __init__(self, collection) -> None:
+        self.collection = collection
+        self.queries: list[Any] = []
+
+    async def find_one(self, query):
+        self.queries.append(query)
+        return await self.collection.find_one(query)
+
+    def find(self, query):
+        self.queries.append(query)
+        return self.collection.find(query)
+
+
+async def test_loads_of_a_batch_are_one_query_and_each_caller_gets_its_own_document(store_server, db_name) -> None:
+    client = mongo.client(store_server.url)
+    try:
+        coll = mongo.database(client, db_name)["docs"]
+        await coll.insert_many([{"_id": f"d{i}", "tags": [i]} for i in range(30)])
+        reads = CountingReads(coll)
+        group = ReadGroup(reads)
+        asked = [f"d{i}" for i in range(30)] + ["missing", "d3"]
+        found = await asyncio.gather(*(group.get(i) for i in asked))
+        # asked at the same moment: one query, the repeated id in it once
+        assert reads.queries == [{"_id": {"$in": [f"d{i}" for i in range(30)] + ["missing"]}}]
+        assert [d["_id"] if d else None for d in found] == [f"d{i}" for i in range(30)] + [None, "d3"]
+        found[3]["tags"].append("changed")  # the two callers of d3 hold two documents
+        assert found[-1]["tags"] == [3]
+        await coll.update_one({"_id": "d5"}, {"$set": {"tags": ["written"]}})
+        assert (await group.get("d5"))["tags"] == ["written"]  # a load after a write sees it
+        assert reads.queries[-1] == {"_id": "d5"}  # alone: a plain find_one
+    finally:
+        client.close()
+
+
+async def test_a_failed_load_fails_every_caller_of_its_group_and_the_next_group_reads_again() -> None:
+    class Away:
+        async def find_one(self, query):
+            raise ConnectionFailure("store away")
+
+        def find(self, query):
+            raise ConnectionFailure("store away")
+
+    group = ReadGroup(Away())
+    results = await asyncio.gather(*(group.get(f"d{i}") for i in range(5)), return_exceptions=True)
+    assert [type(r).__name__ for r in results] == ["ConnectionFailure"] * 5
+    assert isinstance((await asyncio.gather(group.get("d1"), return_exceptions=True))[0], ConnectionFailure)
