@@ -222,6 +222,12 @@ class _Increment:
     names: Mapping[str, Any]
 
 
+#: entries one group of `MarkedIncrements` takes at most: a merged update asks for each entry's mark to be
+#: absent, and the embedded store refuses a query of some hundreds of conditions ("Expression tree is too
+#: large", docs/embedded-store.md)
+MARKED_AT_ONCE = 100
+
+
 class MarkedIncrements(_GroupCommit[_Increment]):
     """Counts added to roll-up documents, each at most once per entry: the document marks the entries it took
     (`marks.<mark>` = epoch ms, in the same write as the `$inc`) and an update matches only a document
@@ -236,7 +242,7 @@ class MarkedIncrements(_GroupCommit[_Increment]):
     """
 
     def __init__(self, collection: AsyncIOMotorCollection, *, upsert: bool = False) -> None:
-        super().__init__()
+        super().__init__(MARKED_AT_ONCE)
         self._collection = collection
         self._upsert = upsert
 

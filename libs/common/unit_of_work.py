@@ -22,12 +22,16 @@ The one named exception to the outbox is `insert` + `tell`: a new aggregate that
 message creates, stored without its events staged and told at once. The message is acknowledged
 only after the telling, so its redelivery is that aggregate's outbox (dispatch's received alert:
 one write on the hottest path instead of a save and an unstage). Local effects may still be staged
-with the insert (`insert(aggregate, effects)`): `publish` applies them after the telling and
-unstages them, so what waits on the telling is the one write.
+with the insert (`insert(aggregate, effects)`), and left there for a periodic job: `apply_staged`
+applies what many inserts staged at once (their handlers' writes grouped: one update per roll-up
+document per run rather than one per aggregate) and unstages them together; a load on the way
+applies them sooner. What waits on the telling is the one write.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic
@@ -37,7 +41,8 @@ import structlog
 from common import tracing
 from common.domain import Refusal
 from common.errors import Conflict, NotFound, Refused
-from common.outbox import EffectHandler, Events, RawPublisher, WithEffects, publish_in_order, staged
+from common.failures import dependency_down
+from common.outbox import LOCAL, EffectHandler, Entry, Events, RawPublisher, WithEffects, publish_in_order, staged
 from common.repository import RELAY_GRACE, A, Repository, Stored, VersionConflict, own_fields
 
 log = structlog.get_logger(__name__)
@@ -167,6 +172,37 @@ class UnitOfWork(Generic[A]):
             await self.repository.unstage(ident, done, stored.aggregate.version, all_of_them=len(done) == len(entries))
             for key in done:
                 stored.outbox.pop(key, None)
+
+    async def apply_staged(self, name: str, limit: int) -> int:
+        """Apply the local effects `name` staged in up to `limit` aggregates, all at once, and unstage them.
+
+        Only the effects at the head of an outbox are taken (an event staged before them is published
+        first, by its save or the relay). A handler applies a msg id at most once, so an effect applied
+        by a load or the relay meanwhile is not applied twice; one whose handler failed (the store away)
+        stays staged for the next run. Returns how many aggregates' effects were applied."""
+        subject, taken = LOCAL + name, []
+        for left in await self.repository.leftovers(datetime.now(UTC), limit):
+            entries = staged(left.outbox)
+            head = list(itertools.takewhile(lambda e: e.subject == subject, entries))
+            if head:
+                taken.append((left, head, len(head) == len(entries)))
+
+        async def apply(head: list[Entry]) -> None:
+            for entry in head:
+                await self._publisher.publish_raw(entry.subject, entry.data.encode(), entry.msg_id)
+
+        results = await asyncio.gather(*(apply(head) for _, head, _ in taken), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        for error in failed:
+            if not (isinstance(error, Exception) and dependency_down(error)):
+                raise error  # a mistake, not the store away: the caller's (the periodic job logs it)
+        if failed:
+            log.warning("outbox.effects_deferred", where=self.repository.name, effect=name, failed=len(failed),
+                        error=repr(failed[0]))
+        applied = [t for t, r in zip(taken, results, strict=True) if not isinstance(r, BaseException)]
+        await asyncio.gather(*(self.repository.unstage(left.ident, [e.key for e in head], left.version,
+                                                       all_of_them=whole) for left, head, whole in applied))
+        return len(applied)
 
     async def relay(self, limit: int = 100, now: datetime | None = None) -> int:
         """Publish what saves left staged more than a few seconds ago (a crash, a broker outage)."""

@@ -73,6 +73,7 @@ async def build(runtime: Runtime) -> ServiceParts:
             Periodic("ack-timeouts", interval, lambda: handlers.sweep_ack_timeouts(d)),
             Periodic("duty-desk", interval * 2, desk.sweep),
             Periodic("outbox-relay", 5.0, d.relay),
+            Periodic("figure-counts", figures.COUNT_EVERY_S, lambda: figures.count_staged(d)),
             Periodic("figure-marks", 15.0, lambda: figures.forget_marks(d)),
         ],
         on_start=[start],

@@ -9,7 +9,7 @@ import pytest
 
 from common import mongo
 from common.mongo import forget_marks
-from common.store_tuning import MarkedIncrements
+from common.store_tuning import MARKED_AT_ONCE, MarkedIncrements
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +54,17 @@ async def test_a_batch_of_entries_on_one_document_is_one_update(cells) -> None:
     doc = await cells.find_one({"_id": "week"})
     assert (doc["kind"], doc["c"], doc["u"], doc["names"], doc["rev"], doc["marked_ms"], len(doc["marks"])) == (
         "week", {"theft": 31}, {"G1": {"theft": 30}}, {"x": "某村"}, 31, 1_000, 31)
+
+
+async def test_a_group_takes_at_most_marked_at_once_entries_so_the_store_never_refuses_its_query(cells) -> None:
+    counted = Counted(cells)
+    counts = MarkedIncrements(counted)  # type: ignore[arg-type]
+    await counts.add("week", "first", {"n": 1}, 1_000)
+    many = 10 * MARKED_AT_ONCE + 1  # in one update: a query of 1,002 conditions, which the embedded store refuses
+    await asyncio.gather(*(counts.add("week", f"m{i}", {"n": 1}, 2_000 + i) for i in range(many)))
+    assert counted.updates == 1 + 11  # then one update per group of MARKED_AT_ONCE (the last, of one, alone)
+    doc = await cells.find_one({"_id": "week"})
+    assert (doc["n"], len(doc["marks"])) == (many + 1, many + 1)
 
 
 async def test_a_batch_holding_an_entry_taken_already_takes_each_of_the_others_once(cells) -> None:

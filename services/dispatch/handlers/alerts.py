@@ -7,7 +7,7 @@ import structlog
 
 from common.contracts import alerts as contract
 from common.errors import Conflict, Invalid, Refused
-from common.repository import Stored, VersionConflict
+from common.repository import VersionConflict
 from dispatch.domain.alerts import Alert, desk_order
 from dispatch.handlers.context import Dispatch
 from dispatch.handlers.figures import counted
@@ -31,10 +31,8 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
         address=event.location.address, caller_phone=event.caller_phone, summary=event.summary,
         source=event.source, parties=[p.model_dump() for p in event.parties],
     )
-    inserted: list[Stored[Alert]] = []
-
     async def insert(alert: Alert) -> None:  # the alert in its place, and its counts staged with it
-        inserted.append(await d.uow.insert(alert, counted(d, alert)))
+        await d.uow.insert(alert, counted(d, alert))
 
     try:
         alert = await place(d.placement, received, insert)
@@ -51,8 +49,7 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
             stored.events.append(stored.placement())
             await d.uow.tell(stored)
         return
-    await d.uow.tell(alert)
-    await d.uow.publish(alert.alert_id, inserted[-1])  # then the counts, off the way to alerts.assigned
+    await d.uow.tell(alert)  # its counts wait, staged, for the figures' job (`figures.count_staged`)
     log.info("alert.placed", alert_id=alert.alert_id, unit_id=alert.unit_id, reason=alert.reason,
              distance_m=alert.distance_m)
 

@@ -112,3 +112,50 @@ async def test_all_staged_reads_up_to_its_limit_and_says_none_beyond(parts) -> N
     assert len(await all_staged([repo, other], limit=4)) == 4  # the last one fits
     assert await all_staged([repo, other], limit=3) is None  # one more than the limit: an outage, wait
     assert await all_staged([], limit=0) == []
+
+
+async def test_apply_staged_applies_many_inserts_effects_at_once_and_unstages_them(parts) -> None:
+    repo, publisher, tally, uow = parts
+    for i in range(5):
+        await uow.insert(Ticker(f"t{i}"), [(Effect("tally", json.dumps({"n": i + 1})), f"t{i}/tally")])
+    await uow.insert(Ticker("t9"))  # nothing staged: not read
+    assert await uow.apply_staged("tally", limit=3) == 3  # the first three, up to the limit
+    assert await uow.apply_staged("tally", limit=3) == 2  # the last two
+    assert tally.total == 15 and publisher.msg_ids == []
+    assert await repo.outboxes(10) == [] and all("outbox_ms" not in d for d in repo.documents.values())
+    assert await uow.apply_staged("tally", limit=3) == 0
+
+
+async def test_apply_staged_takes_only_the_effects_at_the_head_of_an_outbox(parts) -> None:
+    repo, publisher, tally, uow = parts
+    await uow.add(Ticker("t1"))
+    publisher.away = True  # the tick's event stays staged, before its effect
+    await uow.act("t1", Ticker.tick)
+    assert [e["subject"] for e in repo.staged_now("t1").values()] == ["tests.ticked", "local:tally"]
+    assert await uow.apply_staged("tally", limit=10) == 0  # the event first: its save's or the relay's
+    assert tally.total == 0
+    publisher.away = False
+    await uow.insert(Ticker("t2"), [(Effect("tally", json.dumps({"n": 2})), "t2/tally/a"),
+                                    (Effect("tally", json.dumps({"n": 3})), "t2/tally/b")])
+    assert await uow.apply_staged("tally", limit=10) == 1 and tally.total == 5
+    assert repo.staged_now("t2") == {}
+
+
+async def test_apply_staged_leaves_an_effect_whose_store_is_away_and_applies_each_once(parts) -> None:
+    repo, publisher, tally, uow = parts
+    await uow.insert(Ticker("t1"), [(Effect("tally", json.dumps({"n": 4})), "t1/tally")])
+    tally.away = True
+    assert await uow.apply_staged("tally", limit=10) == 0
+    assert [e["subject"] for e in repo.staged_now("t1").values()] == ["local:tally"]
+    tally.away = False
+    await tally.add("t1/tally", json.dumps({"n": 4}))  # a load applied it meanwhile, before its unstage
+    assert await uow.apply_staged("tally", limit=10) == 1
+    assert tally.total == 4 and repo.staged_now("t1") == {}
+
+
+async def test_apply_staged_says_a_mistake_of_a_handler_at_once(parts) -> None:
+    repo, publisher, tally, uow = parts
+    await uow.insert(Ticker("t1"), [(Effect("tally", "not json"), "t1/tally")])
+    with pytest.raises(json.JSONDecodeError):
+        await uow.apply_staged("tally", limit=10)
+    assert [e["subject"] for e in repo.staged_now("t1").values()] == ["local:tally"]
