@@ -16,22 +16,22 @@
 - Publishing after the save is impatient: with the broker away the command still succeeds and
   the events wait in the outbox for the next load or the relay (`relay`, run periodically).
 
-A UnitOfWork holds no state between calls: one instance serves every concurrent message.
+A UnitOfWork holds no state between calls but what `defer` holds for `publish_deferred`: one
+instance serves every concurrent message.
 
 The one named exception to the outbox is `insert` + `tell`: a new aggregate that a consumed
 message creates, stored without its events staged and told at once. The message is acknowledged
 only after the telling, so its redelivery is that aggregate's outbox (dispatch's received alert:
 one write on the hottest path instead of a save and an unstage). Local effects may still be staged
-with the insert (`insert(aggregate, effects)`), and left there for a periodic job: `apply_staged`
-applies what many inserts staged at once (their handlers' writes grouped: one update per roll-up
-document per run rather than one per aggregate) and unstages them together; a load on the way
-applies them sooner. What waits on the telling is the one write.
+with the insert (`insert(aggregate, effects)`), and handed to `defer`: a periodic job's
+`publish_deferred` publishes what many inserts deferred at once (their handlers' writes grouped: one
+update per roll-up document per run rather than one per aggregate); a load on the way, or the relay
+after a crash, publishes them sooner or later. What waits on the telling is the one write.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic
@@ -42,7 +42,7 @@ from common import tracing
 from common.domain import Refusal
 from common.errors import Conflict, NotFound, Refused
 from common.failures import dependency_down
-from common.outbox import LOCAL, EffectHandler, Entry, Events, RawPublisher, WithEffects, publish_in_order, staged
+from common.outbox import EffectHandler, Events, RawPublisher, WithEffects, publish_in_order, staged
 from common.repository import RELAY_GRACE, A, Repository, Stored, VersionConflict, own_fields
 
 log = structlog.get_logger(__name__)
@@ -79,6 +79,8 @@ class UnitOfWork(Generic[A]):
         self._kind = kind
         self._refusal = refusal
         self._attempts = attempts
+        #: saved aggregates whose staged effects wait for `publish_deferred` (the one state it holds)
+        self._deferred: list[tuple[str, Stored[A]]] = []
 
     # --- reading ---
 
@@ -173,36 +175,26 @@ class UnitOfWork(Generic[A]):
             for key in done:
                 stored.outbox.pop(key, None)
 
-    async def apply_staged(self, name: str, limit: int) -> int:
-        """Apply the local effects `name` staged in up to `limit` aggregates, all at once, and unstage them.
+    def defer(self, ident: str, stored: Stored[A]) -> None:
+        """Leave what `stored` holds staged (an insert's local effects) for `publish_deferred`."""
+        self._deferred.append((ident, stored))
 
-        Only the effects at the head of an outbox are taken (an event staged before them is published
-        first, by its save or the relay). A handler applies a msg id at most once, so an effect applied
-        by a load or the relay meanwhile is not applied twice; one whose handler failed (the store away)
-        stays staged for the next run. Returns how many aggregates' effects were applied."""
-        subject, taken = LOCAL + name, []
-        for left in await self.repository.leftovers(datetime.now(UTC), limit):
-            entries = staged(left.outbox)
-            head = list(itertools.takewhile(lambda e: e.subject == subject, entries))
-            if head:
-                taken.append((left, head, len(head) == len(entries)))
-
-        async def apply(head: list[Entry]) -> None:
-            for entry in head:
-                await self._publisher.publish_raw(entry.subject, entry.data.encode(), entry.msg_id)
-
-        results = await asyncio.gather(*(apply(head) for _, head, _ in taken), return_exceptions=True)
+    async def publish_deferred(self) -> int:
+        """Publish what was deferred since the last call, all at once: their handlers' writes meet in the
+        group commits (one update per roll-up document for the lot, one bulk of unstagings). Held in this
+        process only: a crash loses the hold, not the effects, which stay staged for the next load or the
+        relay. What a store away refused (the effect's or the unstaging) stays staged too, and a handler
+        applies a msg id once; a mistake is raised. Returns how many were held."""
+        taken, self._deferred = self._deferred, []
+        results = await asyncio.gather(*(self.publish(ident, stored) for ident, stored in taken),
+                                       return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         for error in failed:
             if not (isinstance(error, Exception) and dependency_down(error)):
                 raise error  # a mistake, not the store away: the caller's (the periodic job logs it)
         if failed:
-            log.warning("outbox.effects_deferred", where=self.repository.name, effect=name, failed=len(failed),
-                        error=repr(failed[0]))
-        applied = [t for t, r in zip(taken, results, strict=True) if not isinstance(r, BaseException)]
-        await asyncio.gather(*(self.repository.unstage(left.ident, [e.key for e in head], left.version,
-                                                       all_of_them=whole) for left, head, whole in applied))
-        return len(applied)
+            log.warning("outbox.deferred_left", where=self.repository.name, left=len(failed), error=repr(failed[0]))
+        return len(taken)
 
     async def relay(self, limit: int = 100, now: datetime | None = None) -> int:
         """Publish what saves left staged more than a few seconds ago (a crash, a broker outage)."""

@@ -7,7 +7,7 @@ import structlog
 
 from common.contracts import alerts as contract
 from common.errors import Conflict, Invalid, Refused
-from common.repository import VersionConflict
+from common.repository import Stored, VersionConflict
 from dispatch.domain.alerts import Alert, desk_order
 from dispatch.handlers.context import Dispatch
 from dispatch.handlers.figures import counted
@@ -31,8 +31,10 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
         address=event.location.address, caller_phone=event.caller_phone, summary=event.summary,
         source=event.source, parties=[p.model_dump() for p in event.parties],
     )
+    inserted: list[Stored[Alert]] = []
+
     async def insert(alert: Alert) -> None:  # the alert in its place, and its counts staged with it
-        await d.uow.insert(alert, counted(d, alert))
+        inserted.append(await d.uow.insert(alert, counted(d, alert)))
 
     try:
         alert = await place(d.placement, received, insert)
@@ -49,7 +51,8 @@ async def receive_alert(d: Dispatch, event: contract.AlertReceived) -> None:
             stored.events.append(stored.placement())
             await d.uow.tell(stored)
         return
-    await d.uow.tell(alert)  # its counts wait, staged, for the figures' job (`figures.count_staged`)
+    await d.uow.tell(alert)
+    d.uow.defer(alert.alert_id, inserted[-1])  # its counts: the figures' job applies a run's at once
     log.info("alert.placed", alert_id=alert.alert_id, unit_id=alert.unit_id, reason=alert.reason,
              distance_m=alert.distance_m)
 

@@ -14,7 +14,6 @@ import structlog
 from common.contracts.ratings import WeeklySatisfaction
 from common.outbox import LOCAL, Effect, EffectHandler
 from common.repository import all_staged
-from common.store_tuning import MARKED_AT_ONCE
 from common.timefmt import epoch_ms
 from dispatch.adapters.figures import Figures
 from dispatch.domain import hotspots as spots
@@ -45,19 +44,16 @@ def first_unit(alert: Alert) -> str:
     return first or DUTY_DESK
 
 
-#: how often the alerts' staged counts are applied: the figures are this late at most. Often enough
-#: that a run's writes are short (each holds the store's lock the alerts' inserts wait for): at 100
-#: alerts/s a run every second made dispatch's p99 82–120 ms, every 0.2 s 33 ms (docs/performance.md)
+#: how often the alerts' counts are applied: the figures are this late at most. Often enough that a
+#: run's writes are short (each holds the store's lock the alerts' inserts wait for): at 100 alerts/s
+#: a run every second made dispatch's p99 82–120 ms, every 0.2 s 33 ms (docs/performance.md)
 COUNT_EVERY_S = 0.25
-#: alerts whose counts one run applies at most (a run that took that many goes again at once); at most
-#: `MarkedIncrements`' group, so each roll-up document takes a run's alerts in one update
-COUNT_BATCH = MARKED_AT_ONCE
 
 
 def counted(d: Dispatch, alert: Alert) -> list[tuple[Effect, str]]:
     """What the alert adds to the trend and hotspot roll-ups, as a local effect staged with its insert: it is
-    applied off the alert's path by `count_staged` (or by a load of the alert before that), each roll-up at
-    most once whatever the deliveries (`apply_counts`)."""
+    applied off the alert's path by `count_staged` (or by a load of the alert before that, or the relay
+    after a crash), each roll-up at most once whatever the deliveries (`apply_counts`)."""
     zone = d.settings.zone
     trends = tr.alert_increments(received_at=alert.received_at, category=alert.category,
                                  unit_id=first_unit(alert), zone=zone)
@@ -82,16 +78,10 @@ def apply_counts(figures: Callable[[], Figures]) -> EffectHandler:
     return apply
 
 
-async def count_staged(d: Dispatch, rounds: int = 10) -> int:
-    """The counts the received alerts staged, applied together: a second's alerts cost each roll-up
-    document one update, not one per alert (the store's time per alert, docs/performance.md)."""
-    applied = 0
-    for _ in range(rounds):
-        done = await d.uow.apply_staged(COUNTS, COUNT_BATCH)
-        applied += done
-        if done < COUNT_BATCH:
-            break
-    return applied
+async def count_staged(d: Dispatch) -> int:
+    """The counts of the alerts received since the last run, applied together (`UnitOfWork.defer`): a
+    run's alerts cost each roll-up document one update, not one per alert (docs/performance.md)."""
+    return await d.uow.publish_deferred()
 
 
 def counts_marks(outbox: Mapping[str, Mapping[str, str]] | None) -> set[str]:

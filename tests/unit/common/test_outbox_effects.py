@@ -114,48 +114,60 @@ async def test_all_staged_reads_up_to_its_limit_and_says_none_beyond(parts) -> N
     assert await all_staged([], limit=0) == []
 
 
-async def test_apply_staged_applies_many_inserts_effects_at_once_and_unstages_them(parts) -> None:
+async def test_deferred_effects_are_applied_together_by_the_job_and_unstaged(parts) -> None:
     repo, publisher, tally, uow = parts
     for i in range(5):
-        await uow.insert(Ticker(f"t{i}"), [(Effect("tally", json.dumps({"n": i + 1})), f"t{i}/tally")])
-    await uow.insert(Ticker("t9"))  # nothing staged: not read
-    assert await uow.apply_staged("tally", limit=3) == 3  # the first three, up to the limit
-    assert await uow.apply_staged("tally", limit=3) == 2  # the last two
+        stored = await uow.insert(Ticker(f"t{i}"), [(Effect("tally", json.dumps({"n": i + 1})), f"t{i}/tally")])
+        uow.defer(f"t{i}", stored)
+    assert tally.total == 0 and len(await repo.outboxes(10)) == 5  # staged until the job runs
+    assert await uow.publish_deferred() == 5
     assert tally.total == 15 and publisher.msg_ids == []
     assert await repo.outboxes(10) == [] and all("outbox_ms" not in d for d in repo.documents.values())
-    assert await uow.apply_staged("tally", limit=3) == 0
+    assert await uow.publish_deferred() == 0  # nothing held any more
 
 
-async def test_apply_staged_takes_only_the_effects_at_the_head_of_an_outbox(parts) -> None:
+async def test_a_deferred_effect_applied_meanwhile_by_a_load_or_the_relay_counts_once(parts) -> None:
     repo, publisher, tally, uow = parts
-    await uow.add(Ticker("t1"))
-    publisher.away = True  # the tick's event stays staged, before its effect
-    await uow.act("t1", Ticker.tick)
-    assert [e["subject"] for e in repo.staged_now("t1").values()] == ["tests.ticked", "local:tally"]
-    assert await uow.apply_staged("tally", limit=10) == 0  # the event first: its save's or the relay's
-    assert tally.total == 0
-    publisher.away = False
-    await uow.insert(Ticker("t2"), [(Effect("tally", json.dumps({"n": 2})), "t2/tally/a"),
-                                    (Effect("tally", json.dumps({"n": 3})), "t2/tally/b")])
-    assert await uow.apply_staged("tally", limit=10) == 1 and tally.total == 5
-    assert repo.staged_now("t2") == {}
+    for ident in ("t1", "t2"):
+        uow.defer(ident, await uow.insert(Ticker(ident), [(Effect("tally", json.dumps({"n": 1})), f"{ident}/tally")]))
+    await uow.get("t1")  # a load on the way applies it
+    assert await uow.relay(now=datetime.now(UTC) + LATER) == 1  # a crash lost the hold: the relay applies t2's
+    assert tally.total == 2
+    assert await uow.publish_deferred() == 2  # then the job, with what it held: nothing twice
+    assert tally.total == 2 and await repo.outboxes(10) == []
 
 
-async def test_apply_staged_leaves_an_effect_whose_store_is_away_and_applies_each_once(parts) -> None:
+async def test_a_deferred_effect_whose_store_is_away_stays_staged_for_the_relay(parts) -> None:
     repo, publisher, tally, uow = parts
-    await uow.insert(Ticker("t1"), [(Effect("tally", json.dumps({"n": 4})), "t1/tally")])
+    uow.defer("t1", await uow.insert(Ticker("t1"), [(Effect("tally", json.dumps({"n": 4})), "t1/tally")]))
     tally.away = True
-    assert await uow.apply_staged("tally", limit=10) == 0
-    assert [e["subject"] for e in repo.staged_now("t1").values()] == ["local:tally"]
+    assert await uow.publish_deferred() == 1
+    assert [e["subject"] for e in repo.staged_now("t1").values()] == ["local:tally"] and tally.total == 0
+    assert await uow.publish_deferred() == 0  # no longer held: the relay's now
     tally.away = False
-    await tally.add("t1/tally", json.dumps({"n": 4}))  # a load applied it meanwhile, before its unstage
-    assert await uow.apply_staged("tally", limit=10) == 1
+    assert await uow.relay(now=datetime.now(UTC) + LATER) == 1
     assert tally.total == 4 and repo.staged_now("t1") == {}
 
 
-async def test_apply_staged_says_a_mistake_of_a_handler_at_once(parts) -> None:
+async def test_a_mistake_of_a_deferred_effects_handler_is_said_at_once(parts) -> None:
     repo, publisher, tally, uow = parts
-    await uow.insert(Ticker("t1"), [(Effect("tally", "not json"), "t1/tally")])
+    uow.defer("t1", await uow.insert(Ticker("t1"), [(Effect("tally", "not json"), "t1/tally")]))
     with pytest.raises(json.JSONDecodeError):
-        await uow.apply_staged("tally", limit=10)
+        await uow.publish_deferred()
     assert [e["subject"] for e in repo.staged_now("t1").values()] == ["local:tally"]
+
+
+async def test_a_deferred_unstaging_the_store_refused_is_left_to_the_relay_not_raised(parts) -> None:
+    repo, publisher, tally, uow = parts
+    uow.defer("t1", await uow.insert(Ticker("t1"), [(Effect("tally", json.dumps({"n": 4})), "t1/tally")]))
+    unstage = repo.unstage
+
+    async def away(*args, **kwargs):
+        raise AutoReconnect("the store is away")
+
+    repo.unstage = away
+    assert await uow.publish_deferred() == 1  # applied, its unstaging refused: logged, still staged
+    assert tally.total == 4 and [e["subject"] for e in repo.staged_now("t1").values()] == ["local:tally"]
+    repo.unstage = unstage
+    assert await uow.relay(now=datetime.now(UTC) + LATER) == 1
+    assert tally.total == 4 and repo.staged_now("t1") == {}

@@ -113,12 +113,13 @@ async def test_counts_a_crash_left_staged_are_applied_once_by_the_redelivery_and
     assert [(r["category"], r["count"]) for r in week["rows"]] == [("theft", 1)]
 
 
-async def test_the_job_counts_many_alerts_at_once_each_once_whatever_ran_before() -> None:
+async def test_the_job_counts_a_runs_alerts_at_once_each_once_whatever_ran_before() -> None:
     d = await _dispatch()
     for i in range(7):
         await _receive(d, f"a{i}", unit=i % 2, category="theft", counted=False)
     await handlers.load(d, "a3")  # an alert read before the job: its counts go then
-    assert await figures.count_staged(d) == 6
+    assert await d.alerts.outboxes(10) != []
+    assert await figures.count_staged(d) == 7
     assert await figures.count_staged(d) == 0
     rows = (await figures.trends(d, period="week", at=None, by="unit"))["rows"]
     assert [(r["unit_id"], r["count"]) for r in rows] == [("G1", 4), ("G2", 3)]
