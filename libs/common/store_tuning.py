@@ -222,6 +222,9 @@ class _Increment:
     names: Mapping[str, Any]
 
 
+#: documents a `MarkedIncrements` remembers having seen (a station's roll-ups of a few weeks)
+SEEN_KEPT = 10_000
+
 #: entries one group of `MarkedIncrements` takes at most: a merged update asks for each entry's mark to be
 #: absent, and the embedded store refuses a query of some hundreds of conditions ("Expression tree is too
 #: large", docs/embedded-store.md)
@@ -235,7 +238,9 @@ class MarkedIncrements(_GroupCommit[_Increment]):
 
     What concurrent callers (a fetched batch's handlers) add to one document goes as one update that
     matches only if none of its marks is there; a document that took one of them already, or is not
-    there yet, takes each entry alone. The documents of one batch go in one bulk write. `upsert=True`
+    there yet, takes each entry alone. The documents of one batch this process has seen before go in
+    one bulk write; one not seen before (a new hotspot cell, a new week) is updated on its own, so a
+    new document is found by its own update rather than by reading the whole batch's documents. `upsert=True`
     (documents of flat fields: rating's cells) writes a new document with its first update; otherwise
     the first write of a document is an insert (the embedded store's upsert would write `c.theft` as one
     key rather than `c: {theft: …}`). `mark` must be safe as one step of a field path.
@@ -245,6 +250,10 @@ class MarkedIncrements(_GroupCommit[_Increment]):
         super().__init__(MARKED_AT_ONCE)
         self._collection = collection
         self._upsert = upsert
+        #: documents this process has seen there (most recent last): their updates go in one bulk write,
+        #: which tells how many matched but not which; a document not among them is updated on its own,
+        #: which tells whether it is there, rather than reading every document of the batch to find out
+        self._seen: dict[str, None] = {}
 
     async def add(self, doc_id: str, mark: str, delta: Mapping[str, int], at_ms: int, *,
                   on_insert: Mapping[str, Any] | None = None, names: Mapping[str, Any] | None = None) -> None:
@@ -274,9 +283,40 @@ class MarkedIncrements(_GroupCommit[_Increment]):
         await asyncio.gather(*(self._each_alone(pairs) for pairs in alone))
 
     async def _together(self, groups: dict[str, list[_Increment]]) -> tuple[list[str], dict[str, Exception]]:
-        """One update per document for all its entries, the documents in one bulk write, each matched only if
-        the document is there and took none of them. Returns the documents to take their entries alone
-        (not there yet, or one entry taken already) and each refused document's error."""
+        """One update per document for all its entries, each matched only if the document is there and took
+        none of them: the documents seen before in one bulk write, the others each on its own. Returns the
+        documents to take their entries alone (not there yet, or one entry taken already) and each refused
+        document's error."""
+        seen = {d: g for d, g in groups.items() if self._upsert or d in self._seen}
+        new = [d for d in groups if d not in seen]
+        results = await asyncio.gather(self._bulk(seen), *(self._one(d, groups[d]) for d in new))
+        left: list[str] = []
+        errors: dict[str, Exception] = {}
+        for part_left, part_errors in results:
+            left += part_left
+            errors.update(part_errors)
+        self._saw([d for d in groups if d not in left and d not in errors])
+        return left, errors
+
+    def _saw(self, doc_ids: list[str]) -> None:
+        for doc_id in doc_ids:
+            self._seen[doc_id] = None
+        while len(self._seen) > SEEN_KEPT:
+            del self._seen[next(iter(self._seen))]
+
+    async def _one(self, doc_id: str, increments: list[_Increment]) -> tuple[list[str], dict[str, Exception]]:
+        """A document not seen before, updated alone: whether it matched says whether to take them alone."""
+        try:
+            result = await self._collection.update_one(*_merged(increments, self._upsert), upsert=self._upsert)
+        except DuplicateKeyError:
+            return [doc_id], {}
+        except OperationFailure as exc:
+            return [], {doc_id: exc}
+        return ([] if result.matched_count or result.upserted_id is not None else [doc_id]), {}
+
+    async def _bulk(self, groups: dict[str, list[_Increment]]) -> tuple[list[str], dict[str, Exception]]:
+        if not groups:
+            return [], {}
         ids = list(groups)
         updates = [_merged(groups[d], self._upsert) for d in ids]
         errors: dict[str, Exception] = {}
@@ -317,6 +357,7 @@ class MarkedIncrements(_GroupCommit[_Increment]):
             for _, future in pairs:
                 _settle(future, exc)
             return
+        self._saw([pairs[0][0].doc_id])
         for _, future in pairs:
             _settle(future, None)
 

@@ -34,6 +34,7 @@ class Counted:
         return await self.collection.bulk_write(requests, **kwargs)
 
     def find(self, *args: Any, **kwargs: Any) -> Any:
+        self.finds = getattr(self, "finds", 0) + 1
         return self.collection.find(*args, **kwargs)
 
 
@@ -102,6 +103,7 @@ class Busy(Counted):
         self.doc_id, self.at_ms, self.taken = doc_id, at_ms, False
 
     def find(self, *args: Any, **kwargs: Any) -> Any:
+        self.finds = getattr(self, "finds", 0) + 1
         return self.collection.find(*args, **kwargs)
 
     async def update_one(self, *args: Any, **kwargs: Any) -> Any:
@@ -144,15 +146,17 @@ async def test_a_thousand_old_marks_are_forgotten_though_the_store_unsets_few_fi
 
 
 async def test_a_batch_over_many_documents_is_one_bulk_write_and_the_new_or_taken_ones_go_alone(cells) -> None:
-    counts = MarkedIncrements(cells)
-    await asyncio.gather(*(counts.add(f"cell-{k}", "seed", {"n": 1}, 1_000) for k in range(20)))  # 20 new: alone
     counted = Counted(cells)
     counts = MarkedIncrements(counted)  # type: ignore[arg-type]
+    await asyncio.gather(*(counts.add(f"cell-{k}", "seed", {"n": 1}, 1_000) for k in range(20)))  # 20 new: alone
+    assert (getattr(counted, "bulks", 0), counted.inserts) == (0, 20)
+    counted.inserts = 0
     adds = [counts.add(f"cell-{k}", "a1", {"n": 1, "h.8": 1}, 2_000, names={"names.k": "某村"}) for k in range(20)]
     adds += [counts.add("cell-0", "a2", {"n": 1}, 2_001), counts.add("cell-1", "seed", {"n": 1}, 2_002),
              counts.add("cell-new", "a1", {"n": 1}, 2_003, on_insert={"week": "2026-W49"})]
     await asyncio.gather(*adds)
-    # one bulk for the 21 documents; then alone: cell-new's insert, and cell-1's taken "seed" tried twice
+    # one bulk for the 20 documents seen before, cell-new updated on its own; then alone: cell-new's insert,
+    # and cell-1's taken "seed" tried twice
     assert (getattr(counted, "bulks", 0), counted.inserts) == (1, 3)
     docs = {d["_id"]: d async for d in cells.find({})}
     assert docs["cell-0"]["n"] == 3 and docs["cell-1"]["n"] == 2 and docs["cell-19"]["n"] == 2  # seed once
@@ -171,3 +175,18 @@ async def test_upserting_a_batch_takes_new_documents_at_once_and_a_taken_entry_o
     assert (getattr(counted, "bulks", 0), counted.inserts) == (1, 0)  # new cells made by the bulk's upserts
     docs = {d["_id"]: (d["n"], d["cell"], len(d["marks"])) async for d in cells.find({})}
     assert docs == {"cell-0": (3, 0, 3), **{f"cell-{k}": (1, k, 1) for k in range(1, 10)}}
+
+
+async def test_documents_not_seen_before_are_updated_alone_so_nothing_is_read_to_find_the_new_ones(cells) -> None:
+    counted = Counted(cells)
+    counts = MarkedIncrements(counted)  # type: ignore[arg-type]
+    await asyncio.gather(*(counts.add(f"week-{k}", "seed", {"n": 1}, 1_000) for k in range(3)))
+    await asyncio.gather(*(counts.add(f"week-{k}", "a1", {"n": 1}, 2_000) for k in range(3)))  # now seen
+    counted.updates, counted.inserts, counted.bulks = 0, 0, 0
+    adds = [counts.add(f"week-{k}", "a2", {"n": 1}, 3_000) for k in range(3)]
+    adds += [counts.add(f"cell-{k}", "a2", {"n": 1}, 3_000) for k in range(4)]  # new cells among them
+    await asyncio.gather(*adds)
+    assert getattr(counted, "finds", 0) == 0  # no document's marks read to learn which did not match
+    assert (counted.bulks, counted.inserts) == (1, 4)
+    docs = {d["_id"]: d["n"] async for d in cells.find({})}
+    assert docs == {**{f"week-{k}": 3 for k in range(3)}, **{f"cell-{k}": 1 for k in range(4)}}
