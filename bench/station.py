@@ -7,8 +7,8 @@ from outside as the station's neighbours and officers would:
   alerts    `alerts.received` at 5/s in bursts (10 every 2 s); an officer acknowledges each assigned alert
             and closes it a moment later over HTTP (which surveys its caller and may open a dispute)
   cases     `cases.accepted` at 2/s, one party each (notify schedules its callback)
-  surveys   `ratings.requested` at 2/s; each survey SMS rating sends through notify's gateway is answered
-            with a reply posted to notify's inbound (`1 <code>`)
+  surveys   `ratings.requested` at 2/s; each survey SMS rating sends through notify's gateway is answered,
+            once notify has handed it to the operator, with a reply posted to notify's inbound (`1 <code>`)
 First `--alone-minutes` of alerts alone, then `--minutes` of everything. Every `--every-s` it prints, per
 flow, the count, p50 and p99 of the window (dispatch: alerts.received -> alerts.assigned/unassigned;
 notify: cases.accepted -> callbacks.scheduled; rating: ratings.requested -> the survey's sms.send, and the
@@ -126,6 +126,8 @@ class Station:
         self.ids = itertools.count()
         self.officer_tasks: set[asyncio.Task] = set()
         self.errors: dict[str, int] = defaultdict(int)
+        #: the survey SMS seen requested, waiting to be handed to the operator: sms_id -> (phone, code)
+        self.to_answer: dict[str, tuple[str, str]] = {}
 
     def url(self, service: str, path: str) -> str:
         return self.endpoints["services"][service]["base_url"] + path
@@ -153,9 +155,18 @@ class Station:
         if code is None:
             self.errors["survey without a code"] += 1
             return
+        self.to_answer[body["sms_id"]] = (body["phone"], code.group(1))
+
+    async def on_handed_over(self, msg) -> None:
+        """The citizen answers once notify has handed the survey to the operator (not on rating's request:
+        a reply then could reach notify before the question it answers is stored, which no citizen can)."""
+        body = json.loads(msg.data)
+        if body.get("status") != "sent" or body["sms_id"] not in self.to_answer:
+            return
+        phone, code = self.to_answer.pop(body["sms_id"])
         self.flows.start("reply", body.get("ref") or "")
         status = (await self.http.post(self.url("notify", "/v1/sms/inbound"),
-                                       json={"from": body["phone"], "text": f"1 {code.group(1)}"})).status_code
+                                       json={"from": phone, "text": f"1 {code}"})).status_code
         if status != 202:
             self.errors[f"reply {status}"] += 1
 
@@ -275,6 +286,7 @@ async def main(args: argparse.Namespace) -> None:
             (await http.put(station.url("dispatch", "/v1/grid"), json=_grid())).raise_for_status()
             for subject, cb in (("alerts.assigned", station.on_placed), ("alerts.unassigned", station.on_placed),
                                 ("callbacks.scheduled", station.on_scheduled), ("sms.send", station.on_sms),
+                                ("sms.delivery.rating", station.on_handed_over),
                                 ("ratings.received", station.on_rating)):
                 await nc.subscribe(subject, cb=cb)
             await asyncio.sleep(2)
