@@ -45,8 +45,8 @@ def first_unit(alert: Alert) -> str:
 
 
 #: how often the alerts' counts are applied: the figures are this late at most. Often enough that a
-#: run's writes are short (each holds the store's lock the alerts' inserts wait for): at 100 alerts/s
-#: a run every second made dispatch's p99 82–120 ms, every 0.2 s 33 ms (docs/performance.md)
+#: run's writes are short (each holds the store's lock the alerts' inserts wait for): at 100 alerts/s a
+#: run every second made dispatch's p99 82–120 ms, every 0.05–0.25 s 33–68 ms (docs/performance.md)
 COUNT_EVERY_S = 0.25
 
 
