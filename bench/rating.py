@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "libs"), str(ROOT / "services")]
 
-from bench_store import store_client  # noqa: E402
+from bench_store import print_against_baseline, store_client  # noqa: E402
 
 from common import mongo  # noqa: E402
 from common.clock import FakeClock  # noqa: E402
@@ -166,10 +166,8 @@ async def main(sizes: list[int], repeats: int, writes: int, batches: int, batch:
             cells = await db["rollups"].count_documents({})
             print(f"report with {size:,} ratings stored (loaded in {seconds:.0f} s, {cells:,} roll-up cells):")
             medians = await bench_report(m, repeats)
-            base = medians.pop("baseline")
-            print(f"    baseline find_one by id   {base * 1000:7.2f} ms")
-            for by, t in medians.items():
-                print(f"    weekly report by {by:<8} {t * 1000:7.2f} ms  ({t / base:5.1f}× baseline)")
+            print_against_baseline({k if k == "baseline" else f"weekly report by {k}": t for k, t in medians.items()},
+                                   25)
         db = mongo.database(client, "bench_writes")
         m = wire(RatingSettings(environment="test"), db, FakeClock(START), FakePublisher())
         await mongo.ensure_indexes(db, INDEXES)

@@ -31,7 +31,7 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "libs"), str(ROOT / "services")]
 
-from bench_store import store_client  # noqa: E402
+from bench_store import print_against_baseline, store_client  # noqa: E402
 
 from common import mongo  # noqa: E402
 from common.clock import FakeClock  # noqa: E402
@@ -138,11 +138,7 @@ async def main(sizes: list[int], repeats: int, writes: int) -> None:
             cells = await db["hotspot_rollups"].count_documents({})
             print(f"{size:,} alerts stored over {DAYS} days (loaded in {seconds:.0f} s; {docs:,} trend roll-ups, "
                   f"{cells:,} hotspot cell-weeks):")
-            medians = await bench_answers(d, repeats)
-            base = medians.pop("baseline")
-            print(f"    baseline find_one by id          {base * 1000:7.2f} ms")
-            for name, t in medians.items():
-                print(f"    {name:<32} {t * 1000:7.2f} ms  ({t / base:5.1f}× baseline)")
+            print_against_baseline(await bench_answers(d, repeats), 32)
         db = mongo.database(client, "bench_writes")
         d = context(db, settings)
         await mongo.ensure_indexes(db, INDEXES)

@@ -289,7 +289,8 @@ class MarkedIncrements(_GroupCommit[_Increment]):
         document's error."""
         seen = {d: g for d, g in groups.items() if self._upsert or d in self._seen}
         new = [d for d in groups if d not in seen]
-        results = await asyncio.gather(self._bulk(seen), *(self._one(d, groups[d]) for d in new))
+        # a document not seen before goes in a write of its own: whether it matched says whether it is there
+        results = await asyncio.gather(self._bulk(seen), *(self._bulk({d: groups[d]}) for d in new))
         left: list[str] = []
         errors: dict[str, Exception] = {}
         for part_left, part_errors in results:
@@ -304,17 +305,8 @@ class MarkedIncrements(_GroupCommit[_Increment]):
         while len(self._seen) > SEEN_KEPT:
             del self._seen[next(iter(self._seen))]
 
-    async def _one(self, doc_id: str, increments: list[_Increment]) -> tuple[list[str], dict[str, Exception]]:
-        """A document not seen before, updated alone: whether it matched says whether to take them alone."""
-        try:
-            result = await self._collection.update_one(*_merged(increments, self._upsert), upsert=self._upsert)
-        except DuplicateKeyError:
-            return [doc_id], {}
-        except OperationFailure as exc:
-            return [], {doc_id: exc}
-        return ([] if result.matched_count or result.upserted_id is not None else [doc_id]), {}
-
     async def _bulk(self, groups: dict[str, list[_Increment]]) -> tuple[list[str], dict[str, Exception]]:
+        """The documents' updates in one write (one document: `update_one`); returns as `_together`."""
         if not groups:
             return [], {}
         ids = list(groups)
@@ -337,6 +329,8 @@ class MarkedIncrements(_GroupCommit[_Increment]):
             if self._upsert:
                 return taken, errors
             matched = exc.details.get("nMatched", 0)
+        except OperationFailure as exc:  # one document (`update_one`) the store refused: its callers learn it
+            return [], {ids[0]: exc}
         if self._upsert or matched == len(ids) - len(errors):
             return [], errors
         if len(ids) == 1:

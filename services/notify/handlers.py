@@ -156,8 +156,8 @@ async def _on_case(
 ) -> None:
     """Plan, then write the callbacks (the superseded ones first, then the new ones, idempotent by
     their derived ids) and only then the case record: a crash in between is redelivered and plans the
-    same callbacks again. A case record changed by
-    another delivery meanwhile (accepted and solved at once) makes it plan again."""
+    same callbacks again. A case record changed by another delivery meanwhile (accepted and solved at
+    once) makes it plan again."""
     scheduled_7d = False
     for _ in range(CASE_ATTEMPTS):
         stored = await n.cases.get(case_id)
