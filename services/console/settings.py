@@ -29,7 +29,8 @@ class ConsoleSettings(ServiceSettings):
     cookie_secure: bool = Field(
         default=False, description="Send the session cookie over HTTPS only (set behind a TLS proxy).")
     session_hours: float = Field(default=12, gt=0, le=168, description="A sign-in lasts this long (one duty shift); "
-                          "one through the provider no longer than its access token.")
+                          "one through the provider no longer than its refresh token lasts (renewed before its "
+                          "access token expires), or than its access token if the provider gives no refresh token.")
 
     # the station's OpenID Connect sign-in: the issuer, audience, JWKS and role claim are the common `oidc_*`
     oidc_client_id: str = Field(
@@ -50,8 +51,9 @@ class ConsoleSettings(ServiceSettings):
     session_secret: SecretStr = Field(
         default=SecretStr(""),
         description="Key (32 characters or more) signing the sign-in's own cookies (state, nonce, PKCE verifier, "
-        "who signed in); every replica needs the same. Empty: a random one per process (one replica only; "
-        "required in production when `oidc_issuer` is set).")
+        "who signed in) and encrypting the one keeping the provider's refresh token; every replica needs the "
+        "same. Empty: a random one per process (one replica only; required in production when `oidc_issuer` is "
+        "set).")
 
     @field_validator("oidc_scopes")
     @classmethod

@@ -6,13 +6,21 @@ the provider's JWKS, `iss`, `aud` = the client id, `exp`, `nonce`) and the acces
 services will (their audience, their role claim): the user is signed in with that access token and the
 roles it carries. No code, token or secret is written to a log or a page; what went wrong is said in
 Chinese on the sign-in page (`SignInRefused`).
+
+When the provider hands out a refresh token, the session lasts the station's shift (`session_hours`, and
+no longer than the provider lets the refresh token live) rather than the access token's few minutes:
+the refresh token is kept encrypted in the browser's cookie (`Seal.hide`), and a request arriving when
+the access token is about to expire renews it first (`OidcSignIn.renew`, once per refresh token however
+many requests carry it at that moment — a provider rotating refresh tokens refuses the second use).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
@@ -23,7 +31,7 @@ from urllib.parse import urlencode
 
 import httpx
 import structlog
-from joserfc import jwt
+from joserfc import jwe, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
@@ -37,6 +45,10 @@ log = structlog.get_logger(__name__)
 FLOW_S = 600
 #: the discovery document is read again after this long (the provider's endpoints rarely move)
 DISCOVERY_MAX_AGE_S = 3600.0
+#: an access token is renewed this long before it expires (or in the last fifth of its life, if shorter)
+RENEW_AHEAD_S = 60.0
+#: a renewal's outcome is kept this long for the requests that carried the old refresh token meanwhile
+RENEWAL_KEPT_S = 30.0
 
 
 class SignInRefused(Exception):
@@ -50,10 +62,14 @@ class SignInRefused(Exception):
 
 
 class Seal:
-    """Signs small claim sets for the console's own cookies (HS256 with `session_secret`, joserfc)."""
+    """Signs small claim sets for the console's own cookies (HS256 with `session_secret`, joserfc), and
+    hides the ones whose content is itself a secret (a refresh token: JWE, `dir` + A256GCM, with a key
+    derived from the same secret)."""
 
     def __init__(self, secret: str, now: Callable[[], float] = time.time) -> None:
-        self._key = OctKey.import_key(secret.encode("utf-8") if secret else secrets.token_bytes(32))
+        raw = secret.encode("utf-8") if secret else secrets.token_bytes(32)
+        self._key = OctKey.import_key(raw)
+        self._hiding_key = OctKey.import_key(hashlib.sha256(b"fengqiao-console-hidden\0" + raw).digest())
         self._now = now
 
     def seal(self, claims: dict[str, Any], lifetime_s: float) -> str:
@@ -69,6 +85,29 @@ class Seal:
         except (JoseError, ValueError):
             return None
         return claims
+
+    def hide(self, claims: dict[str, Any], lifetime_s: float) -> str:
+        plain = json.dumps({**claims, "exp": int(self._now() + lifetime_s)}, separators=(",", ":")).encode()
+        return jwe.encrypt_compact({"alg": "dir", "enc": "A256GCM"}, plain, self._hiding_key)
+
+    def reveal(self, value: str) -> dict[str, Any] | None:
+        """The claims of a cookie this console hid and that has not expired, or None."""
+        if not value:
+            return None
+        try:
+            claims = json.loads(jwe.decrypt_compact(value, self._hiding_key,
+                                                    algorithms=["dir", "A256GCM"]).plaintext or b"")
+        except (JoseError, ValueError):
+            return None
+        if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int) or claims["exp"] <= self._now():
+            return None
+        return claims
+
+
+def renewal_due(expires_at: float, received_at: float, now: float) -> bool:
+    """Whether an access token received at `received_at` and expiring at `expires_at` is renewed now: in its
+    last RENEW_AHEAD_S, or its last fifth when it lives less than five times that."""
+    return now >= expires_at - min(RENEW_AHEAD_S, (expires_at - received_at) / 5)
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -91,6 +130,21 @@ class SignedIn:
     name: str
     actor: str
     expires_at: float
+    refresh_token: str = ""  # empty: the provider gave none, the session ends with the access token
+    refresh_expires_at: float = float("inf")  # when the provider says the refresh token lapses
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A session renewable through the provider: its access token and the hidden cookie keeping the rest."""
+
+    access_token: str
+    refresh_cookie: str
+    until: float  # when the session ends: the shift's end, or the refresh token's, whichever is first
+
+
+class Dropped(Exception):
+    """The provider refused to renew the session (signed out there, refresh token revoked, role gone)."""
 
 
 _ERROR_CODE = re.compile(r"[a-z_]{1,40}")
@@ -109,6 +163,7 @@ class OidcSignIn:
         self._now = now
         self._metadata: dict[str, Any] | None = None
         self._read_at = float("-inf")
+        self._renewals: dict[str, tuple[float, asyncio.Future[Kept]]] = {}
 
     async def metadata(self) -> dict[str, Any]:
         """The provider's discovery document (kept an hour); SignInRefused when it cannot be read."""
@@ -173,9 +228,17 @@ class OidcSignIn:
         return await self._signed_in(tokens, str(flow["nonce"])), target
 
     async def _exchange(self, code: str, verifier: str, redirect_url: str) -> dict[str, Any]:
+        body = await self._token_request({"grant_type": "authorization_code", "code": code,
+                                          "redirect_uri": redirect_url, "code_verifier": verifier})
+        if not isinstance(body.get("id_token"), str) or not isinstance(body.get("access_token"), str):
+            raise SignInRefused("统一身份认证的应答缺少令牌，请联系系统管理员。", "tokens_missing", 502)
+        return body
+
+    async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
+        """The token endpoint's answer to one grant, with the client's credentials; SignInRefused if refused
+        (status 503 when the provider is away or failing, which a renewal tries again later)."""
         meta = await self.metadata()
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_url,
-                "code_verifier": verifier, "client_id": self.settings.client_id}
+        form = {**form, "client_id": self.settings.client_id}
         auth: httpx.BasicAuth | None = None
         secret = self.settings.oidc_client_secret.get_secret_value()
         if secret:
@@ -198,9 +261,8 @@ class OidcSignIn:
         if response.status_code != 200 or not isinstance(body, dict):
             error = body.get("error", "") if isinstance(body, dict) else ""
             code = error if isinstance(error, str) and _ERROR_CODE.fullmatch(error) else f"http_{response.status_code}"
-            raise SignInRefused(f"统一身份认证拒绝了本次登录（{code}），请重新登录。", f"token_refused:{code}")
-        if not isinstance(body.get("id_token"), str) or not isinstance(body.get("access_token"), str):
-            raise SignInRefused("统一身份认证的应答缺少令牌，请联系系统管理员。", "tokens_missing", 502)
+            raise SignInRefused(f"统一身份认证拒绝了本次登录（{code}），请重新登录。", f"token_refused:{code}",
+                                503 if response.status_code >= 500 else 401)
         return body
 
     async def _signed_in(self, tokens: dict[str, Any], nonce: str) -> SignedIn:
@@ -223,7 +285,94 @@ class OidcSignIn:
         actor = str(username) if re.fullmatch(ID_PATTERN, str(username)) else ""
         name = str(claims.get("name") or username)[:64]
         log.info("signin.oidc", subject=principal.subject, roles=sorted(principal.roles))
-        return SignedIn(tokens["access_token"], principal, name, actor, float(access["exp"]))
+        return SignedIn(tokens["access_token"], principal, name, actor, float(access["exp"]),
+                        *self._refresh_of(tokens))
+
+    def _refresh_of(self, tokens: dict[str, Any]) -> tuple[str, float]:
+        refresh = tokens.get("refresh_token")
+        if not isinstance(refresh, str) or not refresh or len(refresh) > 8192:
+            return "", float("inf")
+        lifetime = tokens.get("refresh_expires_in")
+        # Keycloak says 0 for an offline token (no lapse but the shift's); a lifetime it does not say is none
+        if isinstance(lifetime, int | float) and not isinstance(lifetime, bool) and lifetime > 0:
+            return refresh, self._now() + float(lifetime)
+        return refresh, float("inf")
+
+    # ------------------------------------------------------------------ keeping a session
+
+    def keep(self, signed: SignedIn, since: float) -> Kept | None:
+        """The session of a sign-in at `since`, renewable while the shift and the refresh token last; None
+        when the provider gave no refresh token (the session is the access token's life)."""
+        if not signed.refresh_token:
+            return None
+        until = min(since + self.settings.session_hours * 3600, signed.refresh_expires_at)
+        lifetime = until - self._now()
+        if lifetime <= 0:
+            return None
+        claims = {"rt": signed.refresh_token, "sub": signed.principal.subject, "since": since,
+                  "got": self._now(), "at_exp": signed.expires_at}
+        return Kept(signed.access_token, self.seal.hide(claims, lifetime), until)
+
+    def due(self, refresh_cookie: str) -> dict[str, Any] | None:
+        """The kept session's claims when its access token is to be renewed now, else None."""
+        kept = self.seal.reveal(refresh_cookie)
+        if kept is None or not all(isinstance(kept.get(k), str) for k in ("rt", "sub")) or not all(
+                isinstance(kept.get(k), int | float) for k in ("since", "got", "at_exp")):
+            return None
+        return kept if renewal_due(kept["at_exp"], kept["got"], self._now()) else None
+
+    async def renew(self, kept: dict[str, Any]) -> Kept:
+        """A new access token for a kept session, asked of the provider once however many requests carry the
+        same refresh token now (the outcome is kept RENEWAL_KEPT_S). Dropped when the provider refuses it;
+        SignInRefused (503) when it cannot be asked now."""
+        key = hashlib.sha256(kept["rt"].encode("utf-8")).hexdigest()
+        now = self._now()
+        for old in [k for k, (at, _) in self._renewals.items() if now - at > RENEWAL_KEPT_S]:
+            del self._renewals[old]
+        if key not in self._renewals:
+            renewing = asyncio.ensure_future(self._renew(kept))
+            # its outcome is read by whoever still waits; a browser gone meanwhile leaves none unread
+            renewing.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._renewals[key] = (now, renewing)
+        _, renewal = self._renewals[key]
+        try:
+            return await asyncio.shield(renewal)
+        except SignInRefused:
+            self._renewals.pop(key, None)  # away: the next request tries again
+            raise
+
+    async def _renew(self, kept: dict[str, Any]) -> Kept:
+        try:
+            tokens = await self._token_request({"grant_type": "refresh_token", "refresh_token": kept["rt"]})
+        except SignInRefused as refused:
+            if refused.status >= 500:
+                log.warning("signin.renewal_failed", reason=refused.reason)
+                raise
+            log.info("signin.renewal_refused", subject=kept["sub"], reason=refused.reason)
+            raise Dropped(refused.reason) from None
+        assert self.identity.oidc is not None
+        access_token = tokens.get("access_token")
+        if not isinstance(access_token, str):
+            raise Dropped("tokens_missing")
+        try:
+            access = await self.identity.oidc.claims(access_token)
+        except ProviderUnreachable:
+            raise SignInRefused("统一身份认证服务的密钥暂不可取，请稍后再试。", "jwks_unreachable", 503) from None
+        except InvalidToken as exc:
+            raise Dropped(f"token_invalid:{str(exc).split(':', 1)[0][:80]}") from None
+        if str(access["sub"]) != kept["sub"]:
+            raise Dropped("token_invalid:sub_differs")
+        principal = Principal(token_hint="jwt", roles=self.identity.oidc.roles_of(access), subject=kept["sub"])
+        if not principal.roles:
+            raise Dropped("no_role")
+        refresh, refresh_expires_at = self._refresh_of(tokens)
+        signed = SignedIn(access_token, principal, "", "", float(access["exp"]),
+                          refresh or kept["rt"], refresh_expires_at)  # a provider that does not rotate keeps the old
+        renewed = self.keep(signed, float(kept["since"]))
+        if renewed is None:
+            raise Dropped("session_over")
+        log.info("signin.renewed", subject=kept["sub"])
+        return renewed
 
     async def end_session_url(self, origin: str) -> str | None:
         """Where sign-out sends the browser so the provider ends its session too, or None."""

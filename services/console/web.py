@@ -24,6 +24,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.auth import Identity, InvalidToken, Principal, ProviderUnreachable
 from common.domain import ID_PATTERN
@@ -33,7 +35,7 @@ from console import access, views
 from console.labels import LABELS, label
 from console.live import Hub
 from console.settings import ConsoleSettings
-from console.signin import FLOW_S, OidcSignIn, Seal, SignInRefused
+from console.signin import FLOW_S, Dropped, Kept, OidcSignIn, Seal, SignInRefused
 from console.upstream import Answer, Upstream
 
 log = structlog.get_logger(__name__)
@@ -43,6 +45,8 @@ SESSION = "fq_session"
 ACTOR = "fq_actor"
 #: sealed: who signed in through the provider (name, badge number, subject)
 WHO = "fq_who"
+#: hidden (encrypted): a session through the provider kept renewable — its refresh token, subject and times
+REFRESH = "fq_refresh"
 #: sealed: one sign-in at the provider under way (state, nonce, PKCE verifier), sent back to its callback only
 FLOW = "fq_oidc_flow"
 FLOW_PATH = "/login/oidc"
@@ -194,6 +198,7 @@ async def login(request: Request) -> Response:
     for name, value in ((SESSION, token), (ACTOR, actor)):
         response.set_cookie(name, value, max_age=age, httponly=True, samesite="strict", secure=settings.cookie_secure)
     response.delete_cookie(WHO)
+    response.delete_cookie(REFRESH)
     return response
 
 
@@ -230,18 +235,26 @@ async def oidc_callback(request: Request) -> Response:
         signed, target = await c.signin.finish(str(request.base_url), params, request.cookies.get(FLOW, ""))
     except SignInRefused as refused:
         return _refused(request, refused)
-    age = int(min(c.settings.session_hours * 3600, signed.expires_at - time.time()))
+    now = time.time()
+    shift = c.settings.session_hours * 3600
+    age = int(min(shift, signed.expires_at - now))
     if age <= 0:
         return _refused(request, SignInRefused("统一身份认证的令牌已过期，请重新登录。", "expired"))
+    kept = c.signin.keep(signed, since=now)  # renewable: the session lasts the shift, not the access token
     # a page of ours moves on, so the next request is same-site and carries the SameSite=Strict session
     url = html.escape(target, quote=True)
     response = HTMLResponse(f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={url}">'
                             f'<title>已登录</title><p>已登录，正在进入 <a href="{url}">{url}</a> …</p>',
                             headers={"Cache-Control": "no-store"})
     who = c.seal.seal({"sub": signed.principal.subject, "name": signed.name, "actor": signed.actor, "idp": True},
-                      age)
-    for name, value in ((SESSION, signed.access_token), (WHO, who)):
-        response.set_cookie(name, value, max_age=age, httponly=True, samesite="strict", secure=c.settings.cookie_secure)
+                      shift if kept else age)
+    if kept is None:
+        for name, value in ((SESSION, signed.access_token), (WHO, who)):
+            _set_session_cookie(response, c.settings, name, value, age)
+        response.delete_cookie(REFRESH)
+    else:
+        _set_session_cookie(response, c.settings, WHO, who, int(shift))
+        _keep_cookies(response, c.settings, kept)
     response.delete_cookie(ACTOR)
     response.delete_cookie(FLOW, path=FLOW_PATH)
     return response
@@ -253,7 +266,7 @@ async def logout(request: Request) -> RedirectResponse:
     who = c.seal.open(request.cookies.get(WHO, ""))
     ended = await c.signin.end_session_url(str(request.base_url)) if c.signin and who and who.get("idp") else None
     response = RedirectResponse(ended or "/login", status_code=303)
-    for name in (SESSION, ACTOR, WHO):
+    for name in (SESSION, ACTOR, WHO, REFRESH):
         response.delete_cookie(name)
     return response
 
@@ -581,11 +594,70 @@ async def figures_page(request: Request, user: SignedIn) -> Response:
     return _page(request, "figures.html", user, active="figures", panels=panels)
 
 
+def _set_session_cookie(response: Response, settings: ConsoleSettings, name: str, value: str, age: int) -> None:
+    response.set_cookie(name, value, max_age=age, httponly=True, samesite="strict", secure=settings.cookie_secure)
+
+
+def _keep_cookies(response: Response, settings: ConsoleSettings, kept: Kept) -> None:
+    """A renewable session's access token and its hidden refresh cookie, both until the session ends."""
+    age = max(1, int(kept.until - time.time()))
+    _set_session_cookie(response, settings, SESSION, kept.access_token, age)
+    _set_session_cookie(response, settings, REFRESH, kept.refresh_cookie, age)
+
+
+class RenewSession:
+    """Renews a session through the provider before the request is served, when its access token is about
+    to expire: the request goes on with the new token (its Cookie header rewritten) and the browser is sent
+    the new cookies with the answer. A provider refusing the renewal ends the session (the cookies are
+    cleared, the page goes to the sign-in); a provider away leaves the request as it came (tried again on
+    the next one, the old token serving while it lasts)."""
+
+    def __init__(self, app: ASGIApp, console: Console) -> None:
+        self.app = app
+        self.console = console
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        signin = self.console.signin
+        if scope["type"] != "http" or signin is None or scope["path"].startswith(("/login", "/logout", "/static")):
+            await self.app(scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+        cookies = cookie_parser(b"; ".join(v for k, v in scope["headers"] if k == b"cookie").decode("latin-1"))
+        kept = signin.due(cookies.get(REFRESH, ""))
+        if kept is None:
+            await self.app(scope, receive, send)
+            return
+        told = Response()
+        try:
+            renewed = await signin.renew(kept)
+        except SignInRefused:  # away: the old token serves while it lasts
+            await self.app(scope, receive, send)
+            return
+        except Dropped:
+            for name in (SESSION, REFRESH, WHO):
+                cookies.pop(name, None)
+                told.delete_cookie(name)
+        else:
+            cookies[SESSION], cookies[REFRESH] = renewed.access_token, renewed.refresh_cookie
+            _keep_cookies(told, self.console.settings, renewed)
+        cookie_header = "; ".join(f"{name}={value}" for name, value in cookies.items()).encode("latin-1")
+        scope = {**scope, "headers": [*headers, (b"cookie", cookie_header)]}
+        extra = [(k, v) for k, v in told.raw_headers if k == b"set-cookie"]
+
+        async def send_with_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)
+
+
 def build_app(c: Console, readiness: dict[str, Any]) -> FastAPI:
     app = create_app("Fengqiao console — 指挥台", c.settings, readiness, context=c, routers=(router,),
                      docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_exception_handler(NotSignedIn, lambda request, _: _to_login(request))
+    app.add_middleware(RenewSession, console=c)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: Any) -> Response:

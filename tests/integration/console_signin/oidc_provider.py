@@ -2,12 +2,14 @@
 
 It does what a station's Keycloak does for the console: discovery, JWKS, the authorization endpoint (a
 redirect back with a one-time code, or `access_denied`), the token endpoint (checks the client's secret,
-the redirect URL and the PKCE verifier against the S256 challenge) and an end-session endpoint. What
-it signs the test changes: the nonce, the tokens' lifetimes, the roles.
+the redirect URL and the PKCE verifier against the S256 challenge; refresh tokens, rotated on each use as
+Keycloak does with "revoke refresh token" on) and an end-session endpoint. What it signs the test
+changes: the nonce, the tokens' lifetimes, the roles, whether it gives refresh tokens.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
@@ -66,6 +68,12 @@ class FakeProvider:
         self.codes: dict[str, dict[str, str]] = {}
         self.token_requests: list[dict[str, str]] = []
         self.issued: list[str] = []  # access tokens handed out
+        self.refresh = True  # hand out refresh tokens
+        self.refresh_lifetime_s = 1800
+        self.refresh_tokens: dict[str, str] = {}  # the ones still good, and whose
+        self.refreshed: list[str] = []  # refresh tokens handed out, spent or not
+        self.refresh_delay_s = 0.0  # the token endpoint's answer to a refresh grant waits this long
+        self.failing = False  # the token endpoint answers 503 (a provider restarting)
         self.end_session = True
         self.issuer = ""  # known once the port is
         app = Starlette(routes=[
@@ -123,6 +131,8 @@ class FakeProvider:
         expected = "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         if request.headers.get("authorization") != expected:
             return JSONResponse({"error": "invalid_client"}, status_code=401)
+        if form.get("grant_type") == "refresh_token":
+            return await self._refresh(form)
         asked = self.codes.pop(form.get("code", ""), None)  # a code is used once
         if asked is None or form.get("grant_type") != "authorization_code":
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
@@ -132,16 +142,41 @@ class FakeProvider:
             return JSONResponse({"error": "invalid_grant", "error_description": "PKCE"}, status_code=400)
         if form.get("redirect_uri") != asked["redirect_uri"]:
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        return JSONResponse(self._tokens(self.username, self.nonce_override if self.nonce_override is not None
+                                         else asked["nonce"]))
+
+    async def _refresh(self, form: dict[str, str]) -> Response:
+        if self.refresh_delay_s:
+            await asyncio.sleep(self.refresh_delay_s)
+        if self.failing:
+            return PlainTextResponse("restarting", status_code=503)
+        username = self.refresh_tokens.pop(form.get("refresh_token", ""), None)  # rotated: each is used once
+        if username is None:
+            return JSONResponse({"error": "invalid_grant", "error_description": "Token is not active"},
+                                status_code=400)
+        return JSONResponse(self._tokens(username, None))
+
+    def revoke(self) -> None:
+        """The user signed out at the provider (or an administrator ended the session): no refresh works."""
+        self.refresh_tokens.clear()
+
+    def _tokens(self, username: str, nonce: str | None) -> dict[str, Any]:
         now = int(time.time())
-        common = {"iss": self.issuer, "sub": "user-" + self.username, "iat": now,
-                  "preferred_username": self.username, "name": "张警官"}
-        id_token = self._sign({**common, "aud": self.client_id, "exp": now + self.id_lifetime_s,
-                               "nonce": self.nonce_override if self.nonce_override is not None else asked["nonce"]})
+        common = {"iss": self.issuer, "sub": "user-" + username, "iat": now,
+                  "preferred_username": username, "name": "张警官"}
         access = self._sign({**common, "aud": self.api_audience, "azp": self.client_id,
                              "exp": now + self.access_lifetime_s, "realm_access": {"roles": self.roles}})
         self.issued.append(access)
-        return JSONResponse({"access_token": access, "id_token": id_token, "token_type": "Bearer",
-                             "expires_in": self.access_lifetime_s})
+        tokens: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": self.access_lifetime_s}
+        if nonce is not None:  # the code grant's answer: an ID token too
+            tokens["id_token"] = self._sign({**common, "aud": self.client_id, "exp": now + self.id_lifetime_s,
+                                             "nonce": nonce})
+        if self.refresh:
+            refresh = secrets.token_urlsafe(32)
+            self.refresh_tokens[refresh] = username
+            self.refreshed.append(refresh)
+            tokens.update(refresh_token=refresh, refresh_expires_in=self.refresh_lifetime_s)
+        return tokens
 
     async def _logout(self, _: Request) -> Response:
         return PlainTextResponse("signed out")

@@ -3,7 +3,9 @@
 The whole way (login page → provider → callback → a page with the user's role → an API call with the
 access token), and each refusal said on the sign-in page, never a 500: a state that is not the one
 sent, an ID token with another nonce, an expired token (at the callback, and a session outliving it),
-consent denied, the provider away; sign-out ends the provider's session too. No code, token or client
+consent denied, the provider away; sign-out ends the provider's session too. A session with a refresh
+token lasts the shift: renewed before its access token expires, once for requests arriving together,
+ended when the provider refuses, kept when the provider is away a moment. No code, token or client
 secret appears in a page or a log line.
 """
 
@@ -104,8 +106,11 @@ def _no_secret_in(text: str, provider: FakeProvider) -> None:
     assert CLIENT_SECRET not in text
     for token in provider.issued:
         assert token not in text and token.split(".")[2] not in text
+    for token in provider.refreshed:
+        assert token not in text
     for request in provider.token_requests:
-        assert request["code"] not in text and request["code_verifier"] not in text
+        for field in ("code", "code_verifier", "refresh_token"):
+            assert request.get(field, "\0") not in text
 
 
 async def test_the_whole_sign_in_reaches_a_page_with_the_users_role_and_the_apis_get_the_access_token(
@@ -129,10 +134,11 @@ async def test_the_whole_sign_in_reaches_a_page_with_the_users_role_and_the_apis
         assert callback.status_code == 200, callback.text
         assert 'http-equiv="refresh" content="0;url=/desk"' in callback.text
         cookies = _cookies(callback)
-        session = cookies["fq_session"]
+        session, kept = cookies["fq_session"], cookies["fq_refresh"]
         assert "HttpOnly" in session and "SameSite=strict" in session
-        max_age = int(re.search(r"Max-Age=(\d+)", session).group(1))
-        assert 290 <= max_age <= 300  # the token's five minutes, not the twelve hours of a shift
+        assert "HttpOnly" in kept and "SameSite=strict" in kept
+        for cookie in (session, kept):  # the refresh token's half hour (it is renewed), not the shift's 12 hours
+            assert 1790 <= int(re.search(r"Max-Age=(\d+)", cookie).group(1)) <= 1800
         assert "Max-Age=0" in cookies["fq_oidc_flow"]  # the flow's state is spent
 
         desk = await console.get("/desk")
@@ -144,7 +150,9 @@ async def test_the_whole_sign_in_reaches_a_page_with_the_users_role_and_the_apis
         assert provider.token_requests[0]["code_verifier"]  # the provider checked it against the challenge
         logged = _logged(caplog, capsys)
         assert "signin.oidc" in logged and "user-P1001" in logged  # the console's own lines were read
-        _no_secret_in(login.text + callback.text + desk.text + logged, provider)
+        # the refresh token is kept encrypted: not even its owner's browser reads it
+        _no_secret_in(login.text + callback.text + desk.text + logged + kept.split(";")[0], provider)
+        assert len(provider.token_requests) == 1  # a fresh token is not renewed
 
 
 async def test_a_state_not_the_one_sent_is_refused_and_the_code_never_exchanged(provider: FakeProvider) -> None:
@@ -195,7 +203,8 @@ async def test_an_expired_id_token_is_refused_at_the_callback(provider: FakeProv
     assert refused.status_code == 401 and "未通过校验" in refused.text
 
 
-async def test_the_session_ends_when_the_access_token_does(provider: FakeProvider) -> None:
+async def test_without_a_refresh_token_the_session_ends_when_the_access_token_does(provider: FakeProvider) -> None:
+    provider.refresh = False
     provider.access_lifetime_s = 8  # long enough to sign in and read a page on a loaded machine
     services = Services()
     async with _console(provider, services, oidc_leeway_s=0) as console:
@@ -211,6 +220,100 @@ async def test_the_session_ends_when_the_access_token_does(provider: FakeProvide
         page = await console.get("/desk", headers={"accept": "text/html"})
         assert (page.status_code, page.headers["location"]) == (303, "/login?next=/desk")
         assert len(services.calls) == calls_before
+        assert [r["grant_type"] for r in provider.token_requests] == ["authorization_code"]
+
+
+async def _past_the_access_token(provider: FakeProvider, index: int = -1) -> None:
+    expires = json.loads(base64.urlsafe_b64decode(provider.issued[index].split(".")[1] + "=="))["exp"]
+    await asyncio.sleep(max(0.0, expires - time.time()) + 1.1)
+
+
+def _grants(provider: FakeProvider) -> list[str]:
+    return [r["grant_type"] for r in provider.token_requests]
+
+
+async def test_a_session_with_a_refresh_token_is_renewed_and_outlives_its_access_token(
+        provider: FakeProvider, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.DEBUG)
+    provider.access_lifetime_s = 8
+    services = Services()
+    async with _console(provider, services, oidc_leeway_s=0) as console:
+        signed = await _sign_in(console)
+        first_kept = console.cookies["fq_refresh"]
+        assert (await console.get("/desk")).status_code == 200
+        assert _grants(provider) == ["authorization_code"]
+        await _past_the_access_token(provider)
+
+        calls_before = len(services.calls)
+        page = await console.get("/desk", headers={"accept": "text/html"})
+        assert page.status_code == 200 and "张警官" in page.text and "P1001" in page.text  # still who signed in
+        assert _grants(provider) == ["authorization_code", "refresh_token"]
+        assert provider.token_requests[1]["refresh_token"] == provider.refreshed[0]
+        old, new = provider.issued
+        # the page was read with the new access token, and the browser was given it with a new hidden cookie
+        assert {c[2] for c in services.calls[calls_before:]} == {f"Bearer {new}"}
+        told = _cookies(page)
+        assert told["fq_session"].startswith(f"fq_session={new};") and "HttpOnly" in told["fq_session"]
+        assert console.cookies["fq_refresh"] != first_kept and "HttpOnly" in told["fq_refresh"]
+        assert 1790 <= int(re.search(r"Max-Age=(\d+)", told["fq_refresh"]).group(1)) <= 1800
+
+        again = await console.get("/desk")  # the new token is fresh: no renewal
+        assert again.status_code == 200 and _grants(provider) == ["authorization_code", "refresh_token"]
+        assert services.calls[-1][2] == f"Bearer {new}"
+        logged = _logged(caplog, capsys)
+        assert "signin.renewed" in logged
+        _no_secret_in(signed.text + page.text + again.text + logged + told["fq_refresh"].split(";")[0], provider)
+        assert old != new
+
+
+async def test_requests_arriving_together_renew_once(provider: FakeProvider) -> None:
+    provider.access_lifetime_s = 8
+    provider.refresh_delay_s = 0.5  # the provider is slow: the other requests arrive while it answers
+    services = Services()
+    async with _console(provider, services, oidc_leeway_s=0) as console:
+        await _sign_in(console)
+        await _past_the_access_token(provider)
+        calls_before = len(services.calls)
+        pages = await asyncio.gather(*(console.get(path) for path in ("/desk", "/disputes", "/callbacks", "/desk")))
+        assert [p.status_code for p in pages] == [200, 200, 200, 200]
+        # one refresh grant: a provider rotating refresh tokens refuses a second use of the same one
+        assert _grants(provider) == ["authorization_code", "refresh_token"]
+        assert {c[2] for c in services.calls[calls_before:]} == {f"Bearer {provider.issued[1]}"}
+
+
+async def test_a_renewal_the_provider_refuses_ends_the_session(
+        provider: FakeProvider, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.INFO)
+    provider.access_lifetime_s = 8
+    async with _console(provider, Services(), oidc_leeway_s=0) as console:
+        await _sign_in(console)
+        provider.revoke()  # signed out at the provider, or the account disabled
+        await _past_the_access_token(provider)
+        page = await console.get("/desk", headers={"accept": "text/html"})
+        assert (page.status_code, page.headers["location"]) == (303, "/login?next=/desk")
+        cleared = _cookies(page)
+        assert all("Max-Age=0" in cleared[name] for name in ("fq_session", "fq_refresh", "fq_who"))
+        assert "signin.renewal_refused" in _logged(caplog, capsys)
+        assert "fq_refresh" not in console.cookies
+        assert _grants(provider) == ["authorization_code", "refresh_token"]  # asked once, not on every request
+
+
+async def test_a_provider_away_at_renewal_keeps_the_session_for_the_next_try(provider: FakeProvider) -> None:
+    provider.access_lifetime_s = 8
+    services = Services()
+    async with _console(provider, services, oidc_leeway_s=0) as console:
+        await _sign_in(console)
+        provider.failing = True
+        await _past_the_access_token(provider)
+        page = await console.get("/desk", headers={"accept": "text/html"})
+        # the old token has expired, so this page goes to the sign-in; the kept session is not thrown away
+        assert (page.status_code, page.headers["location"]) == (303, "/login?next=/desk")
+        assert "fq_refresh" not in _cookies(page) and "fq_refresh" in console.cookies
+        provider.failing = False
+        again = await console.get("/desk", headers={"accept": "text/html"})
+        assert again.status_code == 200
+        assert _grants(provider) == ["authorization_code", "refresh_token", "refresh_token"]
+        assert services.calls[-1][2] == f"Bearer {provider.issued[1]}"
 
 
 async def test_an_account_without_a_role_of_ours_is_not_signed_in(provider: FakeProvider) -> None:
