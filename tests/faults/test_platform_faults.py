@@ -212,7 +212,9 @@ def _services() -> dict[str, tuple[int, dict[str, str]]]:
         "mediation": (2, common),
         "notify": (2, {**common, "SMS_ALLOWED_FROM": ALL_DAY["from"], "SMS_ALLOWED_UNTIL": ALL_DAY["until"],
                        "SMS_SEND_LEASE_S": str(SMS_LEASE_S), "SMS_RETRY_FIRST_S": "2",
-                       "SMS_EMBEDDED_RECEIPT_DELAY_S": "1", "SMS_DAILY_LIMIT": "10"}),
+                       "SMS_EMBEDDED_RECEIPT_DELAY_S": "1", "SMS_DAILY_LIMIT": "10",
+                       # a send lost with a killed replica: its receipt (1 s) is waited for this long, then sent again
+                       "SMS_LOST_TRY_WAIT_S": "3"}),
         "rating": (2, {**common, "SEND_FROM": ALL_DAY["from"], "SEND_UNTIL": ALL_DAY["until"]}),
         "community": (2, common),
     }

@@ -97,6 +97,7 @@ class Sms:
         self.policy = RetryPolicy(
             first_delay=timedelta(seconds=s.sms_retry_first_s), longest_delay=timedelta(seconds=s.sms_retry_longest_s),
             give_up_after=timedelta(seconds=s.sms_give_up_after_s), lease=timedelta(seconds=s.sms_send_lease_s),
+            receipt_wait=timedelta(seconds=s.sms_lost_try_wait_s),
         )
 
     @property
@@ -291,6 +292,19 @@ async def apply_receipt(s: Sms, receipt: DeliveryReceipt, raw: dict[str, Any] | 
         return False
     if changed:
         log.info("sms.receipt", sms_id=receipt.sms_id, status=receipt.status)
+    return changed
+
+
+async def apply_handed_over(s: Sms, sms_id: str, raw: dict[str, Any]) -> bool:
+    """The gateway's report that the operator took the message (Kannel's "taken by the SMSC"): it was sent —
+    also when the sender's save of the gateway's answer was lost, so the message is not handed over again."""
+    try:
+        changed = await _act(s, sms_id, lambda m, now: m.accepted(now, s.gateway_name))
+    except NotFound:
+        await keep_stray(s, "receipt", raw)
+        return False
+    if changed:
+        log.info("sms.sent", sms_id=sms_id, gateway=s.gateway_name, by="the gateway's report")
     return changed
 
 

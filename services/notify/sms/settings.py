@@ -36,6 +36,11 @@ class SmsGatewaySettings(ServiceSettings):
         description="From the first try: a message the gateway still cannot take fails `gateway_down_gave_up`.")
     sms_send_lease_s: float = Field(
         default=60.0, gt=0, description="How long a try in flight keeps other replicas off the message.")
+    sms_lost_try_wait_s: float = Field(
+        default=300.0, ge=0,
+        description="A try whose outcome was lost (its replica stopped between handing the SMS to the gateway and "
+                    "saving the answer) is tried again only after this wait for the gateway's report, so the "
+                    "citizen is not sent it twice.")
     sms_send_concurrency: int = Field(default=8, ge=1, le=256, description="Sends in flight at once per replica.")
 
     # --- the embedded gateway --------------------------------------------------------------------

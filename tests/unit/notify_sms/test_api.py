@@ -13,6 +13,7 @@ import pytest
 from common.http import create_app
 from notify.sms import handlers
 from notify.sms.adapters.embedded import EmbeddedGateway, InMemoryRecords
+from notify.sms.adapters.port import InMemorySmsGateway
 from notify.sms.entrypoints.api import router
 from tests.unit.notify_sms.sms_support import PHONE, notify_of, send_command
 
@@ -146,6 +147,19 @@ async def test_kannel_delivery_reports_move_the_message(http, sms):
     again = await http.get("/v1/sms/dlr?sms_id=S-1&status=1")
     assert again.json()["applied"] is False
     assert [d["status"] for d in sms.publisher.on("sms.delivery.notify")] == ["sent", "delivered"]
+
+
+async def test_the_smscs_taking_a_message_whose_sending_was_not_saved_makes_it_sent(http, sms):
+    sms.gateway = InMemorySmsGateway(away=True)  # the try's outcome is not saved as sent (here: "away")
+    await handlers.request_sms(sms, send_command())
+    assert (await sms.uow.get("S-1")).state == "queued"
+    step = await http.get("/v1/sms/dlr?sms_id=S-1&status=8&answer=ACK%2F")
+    assert step.status_code == 202 and step.json()["applied"] is True
+    message = await sms.uow.get("S-1")
+    assert (message.state, message.next_try_at, message.in_flight) == ("sent", None, False)
+    assert [d["status"] for d in sms.publisher.on("sms.delivery.notify")] == ["sent"]
+    unknown = await http.get("/v1/sms/dlr?sms_id=S-404&status=8")
+    assert unknown.status_code == 202 and unknown.json()["applied"] is False
 
 
 async def test_a_json_receipt_of_failure(http, sms):

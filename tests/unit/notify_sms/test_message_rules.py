@@ -41,11 +41,54 @@ def test_due_to_the_microsecond_and_only_while_queued():
 
 def test_an_attempt_takes_the_message_for_the_lease():
     m = message()
+    assert not m.in_flight
     assert m.begin_attempt(NOW, POLICY)
-    assert (m.attempts, m.first_try_at, m.next_try_at) == (1, NOW, NOW + POLICY.lease)
+    assert (m.attempts, m.first_try_at, m.next_try_at, m.in_flight) == (1, NOW, NOW + POLICY.lease, True)
     assert not m.begin_attempt(NOW + POLICY.lease - timedelta(microseconds=1), POLICY)  # another replica: not yet
-    assert m.begin_attempt(NOW + POLICY.lease, POLICY)  # the first try died with its replica
-    assert m.attempts == 2 and m.first_try_at == NOW
+    assert m.attempts == 1 and m.in_flight
+
+
+def test_a_try_whose_outcome_was_lost_waits_for_the_gateways_report_before_the_next():
+    m = message()
+    m.begin_attempt(NOW, POLICY)  # handed over, then its replica died before saving the gateway's answer
+    lease_end = NOW + POLICY.lease
+    assert not m.begin_attempt(lease_end, POLICY)  # no second SMS at once: it may have gone
+    assert (m.state, m.attempts, m.in_flight, m.next_try_at) == ("queued", 1, False, lease_end + POLICY.receipt_wait)
+    assert "outcome was lost" in m.detail and m.events == []
+    assert POLICY.receipt_wait == timedelta(minutes=5)
+    wait_end = lease_end + POLICY.receipt_wait
+    assert not m.begin_attempt(wait_end - timedelta(microseconds=1), POLICY)
+    assert m.begin_attempt(wait_end, POLICY)  # nothing was heard of it: tried again, to the microsecond
+    assert (m.attempts, m.first_try_at, m.next_try_at, m.in_flight) == (2, NOW, wait_end + POLICY.lease, True)
+
+
+def test_the_gateways_report_in_the_wait_makes_it_sent_and_ends_the_tries():
+    m = message()
+    m.begin_attempt(NOW, POLICY)
+    m.begin_attempt(NOW + POLICY.lease, POLICY)  # lost: waiting
+    assert m.accepted(NOW + POLICY.lease + timedelta(seconds=3), "kannel")  # "taken by the SMSC"
+    assert (m.state, m.next_try_at, m.in_flight, statuses(m)) == ("sent", None, False, ["sent"])
+    assert not m.due(NOW + timedelta(days=1)) and not m.begin_attempt(NOW + timedelta(days=1), POLICY)
+
+
+@pytest.mark.parametrize("outcome", ["accepted", "refused for now", "refused for good", "receipt", "opted out"])
+def test_every_saved_outcome_ends_the_flight(outcome):
+    m = message()
+    m.begin_attempt(NOW, POLICY)
+    if outcome == "accepted":
+        m.accepted(NOW, "kannel")
+    elif outcome == "refused for now":
+        m.gateway_refused(NOW, retryable=True, detail="away", policy=POLICY)
+    elif outcome == "refused for good":
+        m.gateway_refused(NOW, retryable=False, detail="bad", policy=POLICY)
+    elif outcome == "receipt":
+        m.receipt(NOW, delivered=True)
+    else:
+        m.refuse_before_sending(NOW, "opted_out")
+    assert not m.in_flight
+    if outcome == "refused for now":  # the next try is at the backoff, not after a receipt wait
+        due = NOW + POLICY.delay(1)
+        assert m.begin_attempt(due, POLICY) and m.attempts == 2
 
 
 def test_accepted_is_sent_once():

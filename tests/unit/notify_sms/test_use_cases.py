@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from common.fakes import FakePublisher
 from notify.sms import handlers
 from notify.sms.adapters.embedded import EmbeddedGateway, InMemoryRecords
@@ -255,3 +257,66 @@ async def test_the_save_after_a_send_waits_for_the_store_instead_of_sending_twic
     sms.messages.save = flaky  # type: ignore[method-assign]
     message = await handlers.request_sms(sms, send_command())
     assert message.state == "sent" and message.attempts == 1 and len(gateway.sent) == 1
+
+
+class _DiesAfterHandingOver(Exception):
+    """The replica stops between the gateway's answer and the save of it (a SIGKILL there)."""
+
+
+async def _handed_over_then_died(sms, gateway) -> list[str]:
+    """A send whose replica dies once the gateway took the SMS: the message stays in flight until its lease ends.
+    Every hand-over to the gateway is listed (the in-memory gateway itself keeps one per sms_id)."""
+    handed: list[str] = []
+    send = gateway.send
+
+    async def counted(sms_out):
+        handed.append(sms_out.sms_id)
+        return await send(sms_out)
+
+    gateway.send = counted  # type: ignore[method-assign]
+    save = sms.messages.save
+
+    async def dies(stored, events):
+        if stored.aggregate.state == "sent":
+            raise _DiesAfterHandingOver
+        return await save(stored, events)
+
+    sms.messages.save = dies  # type: ignore[method-assign]
+    with pytest.raises(_DiesAfterHandingOver):
+        await handlers.request_sms(sms, send_command())
+    sms.messages.save = save  # type: ignore[method-assign]  # the other replica's store
+    assert handed == ["S-1"] and (await sms.uow.get("S-1")).in_flight
+    return handed
+
+
+async def test_a_send_whose_replica_died_after_the_hand_over_is_not_sent_twice_when_the_operator_reports(
+        sms, gateway, clock):
+    handed = await _handed_over_then_died(sms, gateway)
+    clock.advance(seconds=sms.settings.sms_send_lease_s)
+    assert await handlers.sweep(sms) == 1  # the lease ended: the other replica looks at it ...
+    assert handed == ["S-1"]  # ... and waits for the gateway's report instead of sending again
+    clock.advance(seconds=3)
+    assert await handlers.apply_handed_over(sms, "S-1", raw={"sms_id": "S-1", "status": "8"})  # taken by the SMSC
+    clock.advance(seconds=sms.settings.sms_lost_try_wait_s)
+    assert await handlers.sweep(sms) == 0
+    message = await sms.uow.get("S-1")
+    assert (message.state, message.attempts, handed) == ("sent", 1, ["S-1"])
+    assert [d["status"] for d in deliveries(sms)] == ["sent"]
+
+
+async def test_a_send_whose_replica_died_is_tried_again_when_nothing_is_heard_of_it(sms, gateway, clock):
+    handed = await _handed_over_then_died(sms, gateway)
+    clock.advance(seconds=sms.settings.sms_send_lease_s)
+    await handlers.sweep(sms)
+    clock.advance(seconds=sms.settings.sms_lost_try_wait_s - 1)
+    await handlers.sweep(sms)
+    assert handed == ["S-1"]
+    clock.advance(seconds=1)
+    assert await handlers.sweep(sms) == 1  # lease + the wait: the gateway never had it, or never said
+    message = await sms.uow.get("S-1")
+    assert (message.state, message.attempts, handed) == ("sent", 2, ["S-1", "S-1"])
+
+
+async def test_a_report_naming_no_message_is_a_stray(sms):
+    assert not await handlers.apply_handed_over(sms, "S-404", raw={"sms_id": "S-404", "status": "8"})
+    assert sms.strays.kept == [("receipt", {"sms_id": "S-404", "status": "8"})]

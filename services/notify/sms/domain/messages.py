@@ -7,9 +7,12 @@ requests, so they are never refused).
 | command                 | allowed in state          | new state                                        |
 |-------------------------|---------------------------|--------------------------------------------------|
 | request                 | —                         | queued, due at `not_before` (or at once)          |
-| begin_attempt           | queued and due            | queued, attempt n+1, not due again for the lease  |
+| begin_attempt           | queued and due            | queued, attempt n+1, in flight for the lease      |
+|                         | queued, due, in flight    | queued, not in flight, due after the receipt wait |
+|                         |                           | (no try: the last one's outcome was lost)         |
 | refuse_before_sending   | queued                    | failed (`opted_out`, `rate_limited`)             |
-| accepted                | queued                    | sent                                             |
+| accepted                | queued                    | sent (the gateway's answer, or its report that   |
+|                         |                           | the operator took it)                            |
 | gateway_refused         | queued                    | failed `refused`; retryable: queued at the backoff |
 |                         |                           | (failed `gateway_down_gave_up` past the give-up) |
 | receipt delivered       | queued, sent              | delivered (from queued: sent, then delivered)    |
@@ -18,6 +21,12 @@ requests, so they are never refused).
 Each state is entered at most once, so (`sms_id`, state) names each public fact (`sms.delivery`).
 A receipt may beat the sender's own save (the SMSC answers in a millisecond): a receipt on a
 queued message records `sent` first, and the sender's late `accepted` then changes nothing.
+
+A try whose outcome was never saved (its replica stopped, or lost the store, between handing the
+message to the gateway and saving the answer) may have been sent: the message is still in flight when
+its lease ends. It is not handed over again at once — that would send the citizen a second SMS — but
+after `receipt_wait`, in which the gateway's report (Kannel's "taken by the SMSC" comes in seconds,
+a delivery report later) moves it to `sent`. Only a message nothing was heard of is tried again.
 """
 
 from __future__ import annotations
@@ -47,6 +56,9 @@ class RetryPolicy:
     give_up_after: timedelta = timedelta(hours=2)
     #: how long a try in flight keeps other replicas off the message (then a sweep tries again)
     lease: timedelta = timedelta(seconds=60)
+    #: after a try whose outcome was lost (its lease ended in flight): the wait for the gateway's report
+    #: before the message is handed over again
+    receipt_wait: timedelta = timedelta(minutes=5)
 
     def delay(self, attempt: int) -> timedelta:
         """The wait after the `attempt`-th refused try (1 for the first): 30 s, 60 s, 120 s, … up to the longest."""
@@ -97,6 +109,8 @@ class OutboundMessage(Stored):
     #: when a sweep should try it (queued only): `not_before`, a backoff, or the end of a lease
     next_try_at: datetime | None = None
     attempts: int = 0
+    #: a try began and its outcome is not saved yet (still so when its lease ends: the outcome was lost)
+    in_flight: bool = False
     first_try_at: datetime | None = None
     sent_at: datetime | None = None
     finished_at: datetime | None = None
@@ -121,12 +135,19 @@ class OutboundMessage(Stored):
         return self.state == "queued" and self.next_try_at is not None and self.next_try_at <= now
 
     def begin_attempt(self, now: datetime, policy: RetryPolicy) -> bool:
-        """Take the message for one try now (False: not queued, or not due: someone else has it)."""
+        """Take the message for one try now (False: not queued, not due — someone else has it — or the last
+        try's outcome was lost, so the gateway's report is waited for first)."""
         if not self.due(now):
+            return False
+        if self.in_flight:
+            self.in_flight = False
+            self.next_try_at = now + policy.receipt_wait
+            self.detail = "the last try's outcome was lost: waiting for the gateway's report"
             return False
         self.attempts += 1
         self.first_try_at = self.first_try_at or now
         self.next_try_at = now + policy.lease
+        self.in_flight = True
         return True
 
     def refuse_before_sending(self, now: datetime, reason: Literal["opted_out", "rate_limited"]) -> bool:
@@ -151,6 +172,7 @@ class OutboundMessage(Stored):
         if retry_at > (self.first_try_at or now) + policy.give_up_after:
             return self._fail(now, "gateway_down_gave_up", detail)
         self.next_try_at = retry_at
+        self.in_flight = False
         self.detail = detail[:200]
         return True
 
@@ -183,6 +205,7 @@ class OutboundMessage(Stored):
 
     def _enter(self, state: State, now: datetime, detail: str = "") -> None:
         self.state = state
+        self.in_flight = False
         if state == "sent":
             self.sent_at = now
             self.next_try_at = None

@@ -162,7 +162,7 @@ class InboundAck(BaseModel):
 
 
 class ReceiptAck(BaseModel):
-    applied: bool = Field(description="The receipt moved a message (false: a step, a repeat, or nothing known).")
+    applied: bool = Field(description="The receipt moved a message (false: a repeat, or nothing known).")
     note: str = ""
 
 
@@ -236,11 +236,12 @@ async def delivery_report(request: Request, s: SmsDep, _: Gateway) -> ReceiptAck
         detail = _plain(fields.get("detail"), 200)
         reason = "refused" if detail == "refused" else "undeliverable"
         receipt = DeliveryReceipt(sms_id, code, at, detail if code == "delivered" else reason)  # type: ignore[arg-type]
-    if receipt == "step":
-        return ReceiptAck(applied=False, note="an intermediate report (buffered, or taken by the SMSC)")
     if receipt is None or not _valid_id(sms_id):
         await handlers.keep_stray(s, "receipt", _shown(fields))
         return ReceiptAck(applied=False, note="kept: it names no known message or status")
+    if receipt == "step":  # the operator has it: sent, even if the sender's own save of that was lost
+        applied = await handlers.apply_handed_over(s, sms_id, raw=_shown(fields))
+        return ReceiptAck(applied=applied, note="an intermediate report (buffered, or taken by the SMSC)")
     applied = await handlers.apply_receipt(s, receipt, raw=_shown(fields))
     return ReceiptAck(applied=applied, note="" if applied else "no change: a repeat, or nothing known")
 
