@@ -202,9 +202,9 @@ async def send_if_due(s: Sms, sms_id: str) -> bool:
     message = await s.uow.get(sms_id)
     refusal = await _refusal(s, message)
     if refusal is not None:
-        await _act(s, sms_id, lambda m, now: m.refuse_before_sending(now, refusal))
-        SENDS.labels(s.gateway_name, refusal).inc()
-        log.info("sms.not_sent", sms_id=sms_id, reason=refusal, phone=message.phone)
+        if await _act(s, sms_id, lambda m, now: m.refuse_before_sending(now, refusal)):  # else: sent meanwhile
+            SENDS.labels(s.gateway_name, refusal).inc()
+            log.info("sms.not_sent", sms_id=sms_id, reason=refusal, phone=message.phone)
         return True
     result = await _send(s, message)
     if result.accepted:

@@ -151,7 +151,10 @@ class OutboundMessage(Stored):
         return True
 
     def refuse_before_sending(self, now: datetime, reason: Literal["opted_out", "rate_limited"]) -> bool:
-        """The station's own rules stop it: the phone opted out, or had its messages for the day."""
+        """The station's own rules stop it: the phone opted out, or had its messages for the day (False when it is
+        no longer queued: a gateway's report of an earlier, lost try came first and it was sent)."""
+        if self.state != "queued":
+            return False
         return self._fail(now, reason)
 
     def accepted(self, now: datetime, gateway: str) -> bool:
