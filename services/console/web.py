@@ -13,7 +13,7 @@ import html
 import json
 import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -52,6 +52,10 @@ FLOW = "fq_oidc_flow"
 FLOW_PATH = "/login/oidc"
 #: the most items one list on a page reads from a service
 PAGE = 500
+#: the duty desk reads the waiting queue this many pages deep (2,000 alerts), and the map's alerts of the
+#: last hours this many (5,000): a bigger day says so on the page rather than reading without end
+QUEUE_PAGES = 4
+MAP_PAGES = 10
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals.update(L=LABELS, label=label)
@@ -284,20 +288,51 @@ async def events(request: Request, user: SignedIn) -> Response:
 # ------------------------------------------------------------------ 值班台
 
 
+async def _alert_pages(c: Console, token: str, pages: int, **params: Any) -> tuple[list[dict[str, Any]], bool, Answer]:
+    """Up to `pages` pages of dispatch's `/v1/alerts`, each asked with the place its `next` link names; whether
+    more were left; the last answer (not ok if a page failed)."""
+    found: list[dict[str, Any]] = []
+    answer = Answer(200, [])
+    for _ in range(pages):
+        answer = await c.upstream.get("dispatch", "/v1/alerts", token, limit=PAGE, **params)
+        if not answer.ok or not isinstance(answer.body, list):
+            return found, False, answer
+        found.extend(answer.body)
+        following = _next_place(answer)
+        if following is None:
+            return found, False, answer
+        params = {**params, **following}
+    return found, True, answer
+
+
+def _next_place(answer: Answer) -> dict[str, str] | None:
+    """The place (`after` or `before`) the answer's `Link: <…>; rel="next"` asks the next page from, or None."""
+    link = answer.headers.get("link", "") if answer.headers is not None else ""
+    match = re.match(r'\s*<([^>]*)>\s*;\s*rel="next"', link)
+    if match is None:
+        return None
+    query = parse_qs(match.group(1).partition("?")[2])
+    return {k: v[0] for k, v in query.items() if k in ("after", "before") and v} or None
+
+
 async def _desk_data(c: Console, token: str) -> dict[str, Any]:
-    states = ("received", "unassigned", "assigned", "acknowledged", "closed")
-    answers = await asyncio.gather(
-        c.upstream.get("dispatch", "/v1/grid", token), c.upstream.get("dispatch", "/v1/units", token),
-        *(c.upstream.get("dispatch", "/v1/alerts", token, state=s, limit=PAGE) for s in states),
-    )
-    grid, units, *lists = answers
-    alerts = [a for answer in lists if answer.ok for a in answer.body]
     now = c.now()
+    since = (now - timedelta(hours=c.settings.map_hours)).isoformat()
+    grid, units, received, (waiting, queue_more, queue_answer), (recent, map_more, map_answer) = await asyncio.gather(
+        c.upstream.get("dispatch", "/v1/grid", token), c.upstream.get("dispatch", "/v1/units", token),
+        c.upstream.get("dispatch", "/v1/alerts", token, state="received", limit=PAGE),
+        _alert_pages(c, token, QUEUE_PAGES, state="unassigned"),
+        _alert_pages(c, token, MAP_PAGES, since=since),
+    )
+    alerts = [*(received.body if received.ok else []), *waiting, *recent]
+    answers = (grid, units, received, queue_answer, map_answer)
     return {
         "grid": grid.body if grid.ok else {"type": "FeatureCollection", "features": []},
         "units": units.body if units.ok else [],
         "queue": views.queue_order(alerts),
+        "queue_more": queue_more,
         "alerts": [_marker(a) for a in views.recent(alerts, now, c.settings.map_hours)],
+        "map_more": map_more,
         "error": next((a.error for a in answers if not a.ok), ""),
         "now": now,
     }

@@ -109,7 +109,8 @@
       return Date.parse(x.getAttribute("data-received")) - Date.parse(y.getAttribute("data-received"));
     });
     rows.forEach(function (r) { body.appendChild(r); });
-    document.getElementById("queue-count").textContent = rows.length;
+    var count = document.getElementById("queue-count");
+    count.textContent = rows.length + (count.hasAttribute("data-more") ? "+" : "");
     document.getElementById("queue-empty").hidden = rows.length > 0;
   }
   function fillRow(row, a) {

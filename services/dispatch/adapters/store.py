@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel
@@ -357,9 +358,20 @@ class AlertStore(MongoRepository[Alert]):
     async def held_unacknowledged_by(self, unit_id: str) -> list[str]:
         return [h.alert_id for h in await self.held_by(unit_id) if h.state == "assigned"]
 
-    async def find(self, *, state: str | None, unit_id: str | None, limit: int) -> list[Alert]:
-        query = {k: v for k, v in (("state", state), ("unit_id", unit_id)) if v is not None}
-        cursor = self.collection.find(query).sort("received_at", -1).limit(limit)
+    async def find(self, *, state: str | None, unit_id: str | None, limit: int, since: datetime | None = None,
+                   before: tuple[datetime, str] | None = None) -> list[Alert]:
+        """Newest first (received_at, then alert id); `since` bounds the received_at index's range and `before` is
+        the last (received_at, alert id) of the page before."""
+        terms: list[dict[str, Any]] = [{k: v} for k, v in (("state", state), ("unit_id", unit_id)) if v is not None]
+        if since is not None:
+            terms.append({"received_at": {"$gte": since}})
+        if before is not None:
+            at, alert_id = before
+            terms.append({"received_at": {"$lte": at}})
+            terms.append({"$or": [{"received_at": {"$lt": at}}, {"_id": {"$lt": alert_id}}]})
+        # each term alone under $and: nx-27017 drops a field's condition that sits beside an $or (embedded-store.md)
+        query = {"$and": terms} if len(terms) > 1 else (terms[0] if terms else {})
+        cursor = self.collection.find(query).sort([("received_at", -1), ("_id", -1)]).limit(limit)
         return [alert_from(d) async for d in cursor]
 
     async def received_between(self, start: datetime, end: datetime) -> list[Alert]:
@@ -508,10 +520,13 @@ class InMemoryAlerts(InMemoryRepository[Alert]):
         docs.sort(key=lambda d: d["waiting_key"][1:])
         return [alert_from(d) for d in docs[:limit]]
 
-    async def find(self, *, state: str | None, unit_id: str | None, limit: int) -> list[Alert]:
+    async def find(self, *, state: str | None, unit_id: str | None, limit: int, since: datetime | None = None,
+                   before: tuple[datetime, str] | None = None) -> list[Alert]:
         found = [a for a in self.aggregates()
-                 if (state is None or a.state == state) and (unit_id is None or a.unit_id == unit_id)]
-        return sorted(found, key=lambda a: a.received_at, reverse=True)[:limit]
+                 if (state is None or a.state == state) and (unit_id is None or a.unit_id == unit_id)
+                 and (since is None or a.received_at >= since)
+                 and (before is None or (a.received_at, a.alert_id) < before)]
+        return sorted(found, key=lambda a: (a.received_at, a.alert_id), reverse=True)[:limit]
 
     async def received_between(self, start: datetime, end: datetime) -> list[Alert]:
         return [a for a in self.aggregates() if start <= a.received_at < end]

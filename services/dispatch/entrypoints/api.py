@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
@@ -10,7 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.contracts.alerts import Disposition, Party
-from common.contracts.base import Identifier
+from common.contracts.base import EARLIEST, LATEST, Identifier
+from common.domain import ID_PATTERN
 from common.errors import Invalid
 from common.http import ERROR_RESPONSES, IsoWeek, Principal, context, create_app, personal, require
 from common.runtime import Runtime
@@ -152,18 +155,54 @@ async def list_alerts(
     after: Annotated[str | None, Query(
         max_length=120, description="With state=unassigned: the page after this rank (from the `next` Link).",
     )] = None,
+    since: Annotated[datetime | None, Query(
+        description="Only alerts received at or after this time (local unless offset), e.g. the duty desk's map "
+                    "of the last hours.")] = None,
+    before: Annotated[str | None, Query(
+        max_length=120, description="The page after this place (from the `next` Link), newest first.")] = None,
 ) -> list[dict[str, Any]]:
     """Alerts, newest first; with `state=unassigned` the duty desk's queue: urgent, then oldest, first.
 
-    The queue is paged: when more may follow, the `Link` header gives the next page (`rel="next"`).
+    Paged: when more may follow, the `Link` header gives the next page (`rel="next"`).
     """
     if state == "unassigned" and unit_id is None:
         page, following = await handlers.duty_desk_queue(d, after=after or "", limit=limit)
         if following is not None:
             response.headers["Link"] = f'<{request.url.include_query_params(after=following)}>; rel="next"'
         return [_alert_view(a, d, who, listing=True) for a in page]
-    found = await handlers.alerts(d, state=state, unit_id=unit_id, limit=limit)
+    found, last = await handlers.alerts(d, state=state, unit_id=unit_id, limit=limit,
+                                        since=_moment("since", since, d), before=_place(before))
+    if last is not None:
+        place = f"{last[0].isoformat()}|{last[1]}"
+        response.headers["Link"] = f'<{request.url.include_query_params(before=place)}>; rel="next"'
     return [_alert_view(a, d, who, listing=True) for a in found]
+
+
+def _moment(name: str, value: datetime | None, d: Dispatch) -> datetime | None:
+    """A time asked for: without an offset, the station's; within the times an alert can carry."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=d.settings.zone)
+    try:
+        if EARLIEST <= aware < LATEST:
+            return aware.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset: no UTC time to compare
+        pass
+    raise Invalid(name, "a time from 2000-01-01 to before 2100-01-01")
+
+
+def _place(value: str | None) -> tuple[datetime, str] | None:
+    """The `before` of a `next` Link: the last alert's received time and id."""
+    if value is None:
+        return None
+    at, _, alert_id = value.partition("|")
+    try:
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is not None and EARLIEST <= moment < LATEST and re.fullmatch(ID_PATTERN, alert_id):
+            return moment.astimezone(UTC), alert_id
+    except (ValueError, OverflowError):
+        pass
+    raise Invalid("before", "not a place a next link gave")
 
 
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"])

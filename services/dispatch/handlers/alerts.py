@@ -3,6 +3,8 @@ closed; the acknowledgement timer."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import structlog
 
 from common.contracts import alerts as contract
@@ -62,9 +64,12 @@ async def load(d: Dispatch, alert_id: str) -> Alert:
     return await d.uow.get(alert_id)
 
 
-async def alerts(d: Dispatch, *, state: str | None, unit_id: str | None, limit: int) -> list[Alert]:
-    """Newest first."""
-    return await d.alerts.find(state=state, unit_id=unit_id, limit=limit)
+async def alerts(d: Dispatch, *, state: str | None, unit_id: str | None, limit: int, since: datetime | None = None,
+                 before: tuple[datetime, str] | None = None) -> tuple[list[Alert], tuple[datetime, str] | None]:
+    """Newest first (received at or after `since`, after the place `before`); and the place to ask the next
+    page before (None when this page was not full)."""
+    page = await d.alerts.find(state=state, unit_id=unit_id, limit=limit, since=since, before=before)
+    return page, ((page[-1].received_at, page[-1].alert_id) if len(page) == limit else None)
 
 
 async def duty_desk_queue(d: Dispatch, *, after: str, limit: int) -> tuple[list[Alert], str | None]:

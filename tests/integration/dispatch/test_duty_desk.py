@@ -11,7 +11,7 @@ from common import mongo
 from common.clock import FakeClock
 from common.contracts.subjects import ALERTS_RECEIVED
 from common.mongo import ensure_indexes
-from dispatch.adapters.store import INDEXES, AlertStore
+from dispatch.adapters.store import INDEXES, AlertStore, InMemoryAlerts
 from dispatch.domain.alerts import Alert
 from dispatch.placement.duty_desk import DutyDesk, offer_waiting
 from tests.support import alert_body, centre, eventually, publish, row_grid
@@ -49,6 +49,31 @@ async def test_the_queue_is_urgent_first_then_oldest_in_pages_across_reach(store
     assert [d["_id"] for d in await alerts.waiting(limit=100)] == [a for a in expected if "far" not in a]
     assert [d["_id"] for d in await alerts.waiting(limit=1)] == ["p1-old"]  # the first
     assert [d["_id"] for d in await alerts.waiting(after="3:", limit=5)] == ["p3-oldest"]  # the last
+
+
+async def test_alerts_since_a_time_come_newest_first_in_pages_across_equal_times(store_server, db_name) -> None:
+    db = mongo.database(mongo.client(store_server.url), db_name)
+    await ensure_indexes(db, INDEXES)
+    stored, kept = AlertStore(db), InMemoryAlerts()
+    closed = _waiting("closed-5", 2, 5)
+    closed.state = "closed"
+    for alert in (_waiting("a-30", 2, 30), _waiting("tie-b", 2, 10), _waiting("older", 1, 61), _waiting("tie-a", 1, 10),
+                  _waiting("edge-60", 2, 60), _waiting("tie-c", 3, 10), closed, _waiting("new-1", 2, 1)):
+        await stored.insert_new(alert)
+        await kept.insert_new(alert)
+    since = NOW - timedelta(minutes=60)  # the first of the hour is in, a minute before it is not
+    expected = ["new-1", "closed-5", "tie-c", "tie-b", "tie-a", "a-30", "edge-60"]
+    for alerts in (stored, kept):
+        assert [a.alert_id for a in await alerts.find(state=None, unit_id=None, limit=100, since=since)] == expected
+        pages, before = [], None
+        for _ in range(len(expected)):  # bounded: a page that does not move on must not loop for ever
+            if not (page := await alerts.find(state=None, unit_id=None, limit=2, since=since, before=before)):
+                break
+            pages.append([a.alert_id for a in page])
+            before = (page[-1].received_at, page[-1].alert_id)
+        assert pages == [expected[:2], expected[2:4], expected[4:6], expected[6:]]  # "tie-b | tie-a" split a tie
+        unassigned = await alerts.find(state="unassigned", unit_id=None, limit=100, since=since)
+        assert "closed-5" not in [a.alert_id for a in unassigned]
 
 
 async def test_alerts_stored_before_the_queue_are_keyed_once_at_start_up(store_server, db_name) -> None:
@@ -155,6 +180,28 @@ async def test_the_queue_is_listed_a_page_at_a_time(run_service, nc) -> None:
         assert [a["alert_id"] for a in third.json()] == ["p3-oldest"] and "link" not in third.headers
         too_long = await svc.http.get("/v1/alerts", params={"state": "unassigned", "after": "x" * 121})
         assert too_long.status_code == 422
+
+
+async def test_alerts_since_a_time_are_listed_a_page_at_a_time_and_a_bad_place_is_a_422(run_service, nc) -> None:
+    async with run_service("dispatch", FakeClock(NOW)) as svc:
+        await _full_grid_and_a_queue(svc, nc)  # held-1..4 at 08:15, the queue from 06:00 to 08:12 (+08:00)
+        since = {"since": "2026-11-23T08:05:00"}  # the station's time when it names no offset; 08:05 itself is in
+        pages, params = [], {**since, "limit": 2}
+        response = await svc.http.get("/v1/alerts", params=params)
+        for _ in range(6):
+            assert response.status_code == 200, response.text
+            pages.append([a["alert_id"] for a in response.json()])
+            if "link" not in response.headers:
+                break
+            response = await svc.http.get(response.headers["link"][1:].split(">;")[0])
+        assert pages == [["held-4", "held-3"], ["held-2", "held-1"], ["p1-newest", "p1-new"], ["p1-old"]]
+        closed_too = await svc.http.get("/v1/alerts", params={"since": "2026-11-23T08:12:00+08:00", "limit": 500})
+        assert len(closed_too.json()) == 5 and "link" not in closed_too.headers
+        for name, value in (("since", "0001-01-01T00:00:00"), ("since", "2100-01-01T00:00:00Z"),
+                            ("before", "yesterday|held-1"), ("before", "0001-01-01T00:00:00+08:00|held-1"),
+                            ("before", "2026-11-23T00:15:00|held-1"), ("before", "2026-11-23T00:15:00+00:00|no id!")):
+            bad = await svc.http.get("/v1/alerts", params={**since, name: value})
+            assert bad.status_code == 422 and name in bad.text, (name, value, bad.text)
 
 
 async def test_a_new_grid_brings_alerts_beyond_reach_within_reach_and_places_them(run_service, nc) -> None:
