@@ -318,14 +318,19 @@ def _next_place(answer: Answer) -> dict[str, str] | None:
 async def _desk_data(c: Console, token: str) -> dict[str, Any]:
     now = c.now()
     since = (now - timedelta(hours=c.settings.map_hours)).isoformat()
-    grid, units, received, (waiting, queue_more, queue_answer), (recent, map_more, map_answer) = await asyncio.gather(
-        c.upstream.get("dispatch", "/v1/grid", token), c.upstream.get("dispatch", "/v1/units", token),
-        c.upstream.get("dispatch", "/v1/alerts", token, state="received", limit=PAGE),
-        _alert_pages(c, token, QUEUE_PAGES, state="unassigned"),
-        _alert_pages(c, token, MAP_PAGES, since=since),
-    )
-    alerts = [*(received.body if received.ok else []), *waiting, *recent]
-    answers = (grid, units, received, queue_answer, map_answer)
+    # the queue: alerts not yet placed, those waiting for a unit's word, the duty desk's own; the map: every
+    # alert of its hours, in any state
+    grid, units, received, (assigned, assigned_more, assigned_answer), (waiting, waiting_more, waiting_answer), (
+        recent, map_more, map_answer) = await asyncio.gather(
+            c.upstream.get("dispatch", "/v1/grid", token), c.upstream.get("dispatch", "/v1/units", token),
+            c.upstream.get("dispatch", "/v1/alerts", token, state="received", limit=PAGE),
+            _alert_pages(c, token, QUEUE_PAGES, state="assigned"),
+            _alert_pages(c, token, QUEUE_PAGES, state="unassigned"),
+            _alert_pages(c, token, MAP_PAGES, since=since),
+        )
+    alerts = [*(received.body if received.ok else []), *assigned, *waiting, *recent]
+    queue_more = assigned_more or waiting_more
+    answers = (grid, units, received, assigned_answer, waiting_answer, map_answer)
     return {
         "grid": grid.body if grid.ok else {"type": "FeatureCollection", "features": []},
         "units": units.body if units.ok else [],

@@ -139,9 +139,16 @@ async def test_a_map_past_its_pages_keeps_the_newest_and_says_so() -> None:
     assert "地图仅显示最近的 5000 起警情" in page.text
 
 
+async def test_an_alert_waiting_for_its_units_word_is_in_the_queue_even_past_the_maps_hours() -> None:
+    stale = _alert(1, state="assigned", minutes_ago=13 * 60)  # not on the map, still to be acknowledged
+    page = await _desk_page(Dispatch([stale, _alert(2, state="unassigned", minutes_ago=5)]))
+    rows, markers, count = _desk(page.text)
+    assert rows == ["A00001", "A00002"] and markers == ["A00002"] and count == "2"
+
+
 async def test_a_page_that_fails_midway_is_said_and_what_came_is_shown() -> None:
     waiting = [_alert(n, state="unassigned", minutes_ago=n) for n in range(800)]
-    dispatch = Dispatch(waiting, fail_page=4)  # received, the queue's first, the map's first, then this one
+    dispatch = Dispatch(waiting, fail_page=5)  # received, assigned, the queue's first, the map's first, then this one
     page = await _desk_page(dispatch)
     assert page.status_code == 200 and "dispatch 暂不可达" in page.text
     rows, _, _ = _desk(page.text)
