@@ -114,3 +114,18 @@ def test_a_hidden_cookie_expires_to_the_second() -> None:
     assert seal.reveal(value) is not None
     clock.now = T0 + 600
     assert seal.reveal(value) is None
+
+
+def test_a_kept_cookie_stays_within_what_a_browser_keeps_and_a_longer_token_is_not_kept() -> None:
+    from console.signin import REFRESH_TOKEN_MAX
+
+    clock = Clock()
+    signin = _signin(clock)
+    longest = signin.keep(_signed(clock, refresh="r" * REFRESH_TOKEN_MAX), since=T0)
+    assert longest is not None and len("fq_refresh=" + longest.refresh_cookie) < 4096
+    tokens = {"refresh_token": "r" * (REFRESH_TOKEN_MAX + 1), "refresh_expires_in": 1800}
+    assert signin._refresh_of(tokens) == ("", float("inf"))  # the session is the access token's, as without one
+    assert signin._refresh_of({**tokens, "refresh_token": "r" * REFRESH_TOKEN_MAX}) == ("r" * REFRESH_TOKEN_MAX,
+                                                                                         T0 + 1800)
+    assert signin._refresh_of({"refresh_token": "rt", "refresh_expires_in": 0}) == ("rt", float("inf"))  # offline
+    assert signin._refresh_of({"refresh_token": "rt", "refresh_expires_in": True}) == ("rt", float("inf"))
