@@ -196,8 +196,20 @@ async def _act(s: Sms, sms_id: str, command: Callable[[OutboundMessage, datetime
 
 
 async def send_if_due(s: Sms, sms_id: str) -> bool:
-    """One try of a queued, due message; False when it is not due or another replica has it."""
-    if not await _act(s, sms_id, lambda m, now: m.begin_attempt(now, s.policy)):
+    """One try of a queued, due message; False when it is not due, another replica has it, or the last try's
+    outcome was lost (it then waits for the gateway's report: said once, counted as `lost`)."""
+    lost = False
+
+    def begin(message: OutboundMessage, now: datetime) -> bool:
+        nonlocal lost
+        lost = message.in_flight and message.due(now)
+        return message.begin_attempt(now, s.policy)
+
+    if not await _act(s, sms_id, begin):
+        if lost:
+            SENDS.labels(s.gateway_name, "lost").inc()
+            log.warning("sms.try_lost", sms_id=sms_id, wait_s=s.policy.receipt_wait.total_seconds(),
+                        detail="a try's outcome was lost with its replica: waiting for the gateway's report")
         return False
     message = await s.uow.get(sms_id)
     refusal = await _refusal(s, message)

@@ -259,6 +259,13 @@ async def test_the_save_after_a_send_waits_for_the_store_instead_of_sending_twic
     assert message.state == "sent" and message.attempts == 1 and len(gateway.sent) == 1
 
 
+def _sends(sms, outcome: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value("fengqiao_sms_sends_total", {"gateway": sms.gateway_name, "outcome": outcome})
+    return value or 0.0
+
+
 class _DiesAfterHandingOver(Exception):
     """The replica stops between the gateway's answer and the save of it (a SIGKILL there)."""
 
@@ -292,9 +299,12 @@ async def _handed_over_then_died(sms, gateway) -> list[str]:
 async def test_a_send_whose_replica_died_after_the_hand_over_is_not_sent_twice_when_the_operator_reports(
         sms, gateway, clock):
     handed = await _handed_over_then_died(sms, gateway)
+    lost_before = _sends(sms, "lost")
     clock.advance(seconds=sms.settings.sms_send_lease_s)
     assert await handlers.sweep(sms) == 1  # the lease ended: the other replica looks at it ...
     assert handed == ["S-1"]  # ... and waits for the gateway's report instead of sending again
+    assert _sends(sms, "lost") == lost_before + 1  # said once (`sms.try_lost`), counted
+    assert await handlers.sweep(sms) == 0 and _sends(sms, "lost") == lost_before + 1
     clock.advance(seconds=3)
     assert await handlers.apply_handed_over(sms, "S-1", raw={"sms_id": "S-1", "status": "8"})  # taken by the SMSC
     clock.advance(seconds=sms.settings.sms_lost_try_wait_s)
