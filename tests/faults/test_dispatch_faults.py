@@ -32,7 +32,7 @@ from common.contracts.subjects import ALERTS_ASSIGNED, ALERTS_RECEIVED
 from tests.faults.harness import AUTH, Harness, capacity_snapshots, follow_assignments, read_stream
 from tests.support import STEP, alert_body, centre, publish, row_grid
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 
 ALERTS = 1000
 RATE_PER_S = 70.0
@@ -44,7 +44,10 @@ WORKERS = 150  # alerts the unit has in hand at once: ~70 are on their way at th
 IGNORED_SHARE = 0.03  # first assignments the unit lets time out
 NATS_OUTAGE_S = 3.0
 STORE_OUTAGE_S = 3.0
-QUIET_WITHIN_S = 75.0  # after the load: the killed replica's messages come back after the consumer's 30 s ack wait
+#: after the load: the killed replica's messages come back after the consumer's 30 s ack wait, and a loaded
+#: machine drains the rest slower (a run here was still placing the last hundred at 75 s); the verdict is
+#: given once quiet, so the longer bound costs nothing when it drains fast
+QUIET_WITHIN_S = 120.0
 DB = "fengqiao_dispatch"
 RECEIVING = "dispatch-alerts-received"  # dispatch's durable consumer of alerts.received
 RELEASES = ("ack_timeout", "unit_unavailable")
