@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,7 @@ from common import metrics, tracing
 from common.audit import AuditTrail, MemoryAuditStore
 from common.audit import router as audit_router
 from common.auth import Principal, require
+from common.contracts.base import EARLIEST, LATEST
 from common.errors import Conflict, Invalid, NotFound, Refused
 from common.failures import dependency_down
 from common.personal import PERSONAL_DATA_ROLES, masked, personal
@@ -93,6 +95,22 @@ _UTC = ZoneInfo("UTC")
 #: a query parameter naming an ISO week (Monday to Sunday in the station's zone): 2026-W48
 IsoWeek = Annotated[str, PlainValidator(_known_week, json_schema_input_type=str),
                     WithJsonSchema({"type": "string", "pattern": r"^\d{4}-W\d{2}$", "examples": ["2026-W48"]})]
+
+
+def query_time(field: str, value: datetime | None, zone: tzinfo) -> datetime | None:
+    """A time a request names (None if it names none), in UTC: without an offset it is the station's (`zone`).
+    Invalid (a 422 naming `field`) outside the times an event may carry, 2000-01-01 to before 2100-01-01 — a
+    year 1 or 9999 with an offset has no UTC time at all, and must not reach the store as one."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=zone)
+    try:
+        utc = aware.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise Invalid(field, "a time from 2000-01-01 to before 2100-01-01")
+    return utc
 
 
 def context(request: Request) -> Any:

@@ -12,10 +12,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.contracts.alerts import Disposition, Party
-from common.contracts.base import EARLIEST, LATEST, Identifier
+from common.contracts.base import Identifier
 from common.domain import ID_PATTERN
 from common.errors import Invalid
-from common.http import ERROR_RESPONSES, IsoWeek, Principal, context, create_app, personal, require
+from common.http import ERROR_RESPONSES, IsoWeek, Principal, context, create_app, personal, query_time, require
 from common.runtime import Runtime
 from common.timefmt import local
 from dispatch import handlers
@@ -171,38 +171,26 @@ async def list_alerts(
             response.headers["Link"] = f'<{request.url.include_query_params(after=following)}>; rel="next"'
         return [_alert_view(a, d, who, listing=True) for a in page]
     found, last = await handlers.alerts(d, state=state, unit_id=unit_id, limit=limit,
-                                        since=_moment("since", since, d), before=_place(before))
+                                        since=query_time("since", since, d.settings.zone),
+                                        before=_place(before))
     if last is not None:
         place = f"{last[0].isoformat()}|{last[1]}"
         response.headers["Link"] = f'<{request.url.include_query_params(before=place)}>; rel="next"'
     return [_alert_view(a, d, who, listing=True) for a in found]
 
 
-def _moment(name: str, value: datetime | None, d: Dispatch) -> datetime | None:
-    """A time asked for: without an offset, the station's; within the times an alert can carry."""
-    if value is None:
-        return None
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=d.settings.zone)
-    try:
-        if EARLIEST <= aware < LATEST:
-            return aware.astimezone(UTC)
-    except OverflowError:  # year 1 or 9999 with an offset: no UTC time to compare
-        pass
-    raise Invalid(name, "a time from 2000-01-01 to before 2100-01-01")
-
-
 def _place(value: str | None) -> tuple[datetime, str] | None:
-    """The `before` of a `next` Link: the last alert's received time and id."""
+    """The `before` of a `next` Link: the last alert's received time (with its offset) and id."""
     if value is None:
         return None
     at, _, alert_id = value.partition("|")
     try:
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is not None and EARLIEST <= moment < LATEST and re.fullmatch(ID_PATTERN, alert_id):
-            return moment.astimezone(UTC), alert_id
-    except (ValueError, OverflowError):
-        pass
-    raise Invalid("before", "not a place a next link gave")
+        moment: datetime | None = datetime.fromisoformat(at)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or not re.fullmatch(ID_PATTERN, alert_id):
+        raise Invalid("before", "not a place a next link gave")
+    return query_time("before", moment, UTC), alert_id
 
 
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"])

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from common.contracts.base import WEEK_PATTERN, Identifier, Moment
 from common.contracts.callbacks import Channel, Level
 from common.errors import Invalid
-from common.http import ERROR_RESPONSES, Principal, context, create_app, masked, personal, require
+from common.http import ERROR_RESPONSES, Principal, context, create_app, masked, personal, query_time, require
 from common.runtime import Runtime
 from common.timefmt import local
 from notify import domain, handlers
@@ -75,12 +75,6 @@ def _view(n: Notify, callback: domain.Callback, principal: Principal, *, listing
     return personal(local(data, n.settings.zone), principal, listing=listing)
 
 
-def _aware(moment: datetime | None, n: Notify) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=n.settings.zone)  # a time without an offset is the station's
-
-
 @router.get("/callbacks")
 async def list_callbacks(
     principal: Reader,
@@ -96,7 +90,8 @@ async def list_callbacks(
 ) -> list[dict[str, Any]]:
     """Earliest deadline first; `state=overdue` is station leadership's task list. Phones masked."""
     query = CallbackQuery(case_id=case_id, state=state, officer_id=officer_id, unit_id=unit_id,
-                          due_from=_aware(due_from, n), due_to=_aware(due_to, n))
+                          due_from=query_time("due_from", due_from, n.settings.zone),
+                          due_to=query_time("due_to", due_to, n.settings.zone))
     found = await handlers.find(n, query, limit=limit, offset=offset)
     return [_view(n, c, principal, listing=True) for c in found]
 

@@ -202,7 +202,7 @@ async def send_if_due(s: Sms, sms_id: str) -> bool:
 
     def begin(message: OutboundMessage, now: datetime) -> bool:
         nonlocal lost
-        lost = message.in_flight and message.due(now)
+        lost = message.outcome_lost(now)
         return message.begin_attempt(now, s.policy)
 
     if not await _act(s, sms_id, begin):
@@ -293,15 +293,22 @@ async def sweep(s: Sms, limit: int = 200) -> int:
 # --- receipts ------------------------------------------------------------------------------------
 
 
+async def _report(s: Sms, sms_id: str, command: Callable[[OutboundMessage, datetime], bool],
+                  raw: dict[str, Any]) -> bool:
+    """A gateway's report on a message applied; one that names no message is kept and counted (False)."""
+    try:
+        return await _act(s, sms_id, command)
+    except NotFound:
+        await keep_stray(s, "receipt", raw)
+        return False
+
+
 async def apply_receipt(s: Sms, receipt: DeliveryReceipt, raw: dict[str, Any] | None = None) -> bool:
     """A delivery receipt from the gateway; one that names no message is kept and counted (False)."""
-    try:
-        changed = await _act(s, receipt.sms_id, lambda m, now: m.receipt(
-            receipt.at, delivered=receipt.status == "delivered",
-            reason="refused" if receipt.detail == "refused" else "undeliverable", detail=receipt.detail))
-    except NotFound:
-        await keep_stray(s, "receipt", raw or {"sms_id": receipt.sms_id, "status": receipt.status})
-        return False
+    changed = await _report(s, receipt.sms_id, lambda m, now: m.receipt(
+        receipt.at, delivered=receipt.status == "delivered",
+        reason="refused" if receipt.detail == "refused" else "undeliverable", detail=receipt.detail),
+        raw or {"sms_id": receipt.sms_id, "status": receipt.status})
     if changed:
         log.info("sms.receipt", sms_id=receipt.sms_id, status=receipt.status)
     return changed
@@ -310,11 +317,7 @@ async def apply_receipt(s: Sms, receipt: DeliveryReceipt, raw: dict[str, Any] | 
 async def apply_handed_over(s: Sms, sms_id: str, raw: dict[str, Any]) -> bool:
     """The gateway's report that the operator took the message (Kannel's "taken by the SMSC"): it was sent —
     also when the sender's save of the gateway's answer was lost, so the message is not handed over again."""
-    try:
-        changed = await _act(s, sms_id, lambda m, now: m.accepted(now, s.gateway_name))
-    except NotFound:
-        await keep_stray(s, "receipt", raw)
-        return False
+    changed = await _report(s, sms_id, lambda m, now: m.accepted(now, s.gateway_name), raw)
     if changed:
         log.info("sms.sent", sms_id=sms_id, gateway=s.gateway_name, by="the gateway's report")
     return changed

@@ -73,7 +73,11 @@ async def test_lists_are_bounded_and_filtered(api) -> None:
     reversed_ = {"due_from": "2026-11-29T00:00:00", "due_to": "2026-11-28T00:00:00"}
     answer = await api.get("/v1/callbacks", params=reversed_, headers=headers)
     assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "query.due_from"
+    for field, value in (("due_from", "0001-01-01T00:00:00"), ("due_to", "9999-12-31T23:59:00-08:00")):
+        beyond = await api.get("/v1/callbacks", params={field: value}, headers=headers)  # never a 500 from the store
+        assert beyond.status_code == 422 and beyond.json()["detail"][0]["field"] == field
     assert (await api.get("/v1/callbacks", params={"officer_id": "P2"}, headers=headers)).json() == []
     assert (await api.get("/v1/callbacks/today", headers=headers)).status_code == 422
     figures = await api.get("/v1/callbacks/figures", params={"week": "2026-W48", "by": "unit"}, headers=headers)
     assert figures.json() == {"week": "2026-W48", "by": "unit", "rows": []}
+

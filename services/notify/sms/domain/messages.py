@@ -134,12 +134,16 @@ class OutboundMessage(Stored):
     def due(self, now: datetime) -> bool:
         return self.state == "queued" and self.next_try_at is not None and self.next_try_at <= now
 
+    def outcome_lost(self, now: datetime) -> bool:
+        """Whether the last try's lease ended in flight: its outcome was never saved (its replica stopped)."""
+        return self.in_flight and self.due(now)
+
     def begin_attempt(self, now: datetime, policy: RetryPolicy) -> bool:
         """Take the message for one try now (False: not queued, not due — someone else has it — or the last
         try's outcome was lost, so the gateway's report is waited for first)."""
         if not self.due(now):
             return False
-        if self.in_flight:
+        if self.outcome_lost(now):
             self.in_flight = False
             self.next_try_at = now + policy.receipt_wait
             self.detail = "the last try's outcome was lost: waiting for the gateway's report"
